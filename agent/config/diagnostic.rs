@@ -1,0 +1,185 @@
+//! Configuration errors that point at the exact place in the file and say how to fix it.
+//!
+//! Every problem carries the byte span it is about; rendering turns that into `file:line:column`,
+//! the offending source line with a caret, and a `fix:` line. Source lines whose key looks like a
+//! secret are redacted before they are shown, so a mistyped `password = "..."` never leaks into a
+//! terminal, a log or a CI transcript.
+
+use std::fmt;
+use std::ops::Range;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub span: Option<Range<usize>>,
+    pub message: String,
+    pub fix: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(span: Option<Range<usize>>, message: impl Into<String>) -> Self {
+        Self {
+            span,
+            message: message.into(),
+            fix: None,
+        }
+    }
+
+    pub fn fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = Some(fix.into());
+        self
+    }
+}
+
+/// All problems found in one configuration file.
+#[derive(Debug, Clone)]
+pub struct ConfigError {
+    pub file: String,
+    source: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl ConfigError {
+    pub fn new(file: impl Into<String>, source: impl Into<String>, diagnostics: Vec<Diagnostic>) -> Self {
+        Self {
+            file: file.into(),
+            source: source.into(),
+            diagnostics,
+        }
+    }
+
+    /// A problem with the file as a whole (cannot be read, not UTF-8).
+    pub fn whole_file(file: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self::new(file, "", vec![Diagnostic::new(None, message).fix(fix)])
+    }
+
+    /// `(line, column)`, both 1-based, of a byte offset; the column counts characters.
+    pub fn line_column(&self, offset: usize) -> (usize, usize) {
+        line_column(&self.source, offset)
+    }
+}
+
+pub fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let offset = floor_char_boundary(source, offset.min(source.len()));
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = source[line_start..offset].chars().count() + 1;
+    (line, column)
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Key names whose values are secrets. Used both to refuse inline secrets and to redact them.
+pub fn is_secret_key(key: &str) -> bool {
+    let key = key.trim().trim_matches('"').to_ascii_lowercase();
+    if key.ends_with("_env") || key.ends_with("_file") {
+        return false;
+    }
+    [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "community",
+        "passphrase",
+        "auth_key",
+        "priv_key",
+        "api_key",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
+}
+
+fn redact_line(line: &str) -> String {
+    match line.split_once('=') {
+        Some((key, _)) if is_secret_key(key) => format!("{key}= <redacted>"),
+        _ => line.to_owned(),
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.diagnostics.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            match &d.span {
+                Some(span) => {
+                    let (line, column) = self.line_column(span.start);
+                    writeln!(f, "{}:{line}:{column}: error: {}", self.file, d.message)?;
+                    let text = self.source.lines().nth(line - 1).unwrap_or("");
+                    let shown = redact_line(text);
+                    let gutter = line.to_string();
+                    writeln!(f, "{:>w$} | {shown}", gutter, w = gutter.len())?;
+                    if shown == text {
+                        let width = self.source[span.clone()]
+                            .lines()
+                            .next()
+                            .map_or(1, |l| l.chars().count().max(1));
+                        let width = width.min(text.chars().count().saturating_sub(column - 1).max(1));
+                        writeln!(
+                            f,
+                            "{:>w$} | {}{}",
+                            "",
+                            " ".repeat(column - 1),
+                            "^".repeat(width),
+                            w = gutter.len()
+                        )?;
+                    }
+                }
+                None => writeln!(f, "{}: error: {}", self.file, d.message)?,
+            }
+            if let Some(fix) = &d.fix {
+                writeln!(f, "  fix: {fix}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_are_one_based_and_count_characters() {
+        let src = "a = 1\nbé = \"x\"\n";
+        assert_eq!(line_column(src, 0), (1, 1));
+        let offset = src.find('=').unwrap();
+        assert_eq!(line_column(src, offset), (1, 3));
+        let offset = src.rfind('"').unwrap();
+        assert_eq!(line_column(src, offset), (2, 8));
+    }
+
+    #[test]
+    fn secret_lines_are_redacted_in_rendering() {
+        let src = "[[device]]\npassword = \"hunter2\"\n";
+        let start = src.find("password").unwrap();
+        let err = ConfigError::new(
+            "c.toml",
+            src,
+            vec![Diagnostic::new(Some(start..start + 8), "inline secret")],
+        );
+        let text = err.to_string();
+        assert!(text.contains("c.toml:2:1: error: inline secret"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("<redacted>"), "{text}");
+    }
+
+    #[test]
+    fn secret_key_names() {
+        assert!(is_secret_key("password"));
+        assert!(is_secret_key("smtp_password "));
+        assert!(is_secret_key("community"));
+        assert!(!is_secret_key("password_env"));
+        assert!(!is_secret_key("password_file"));
+        assert!(!is_secret_key("address"));
+    }
+}

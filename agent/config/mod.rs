@@ -1,0 +1,744 @@
+//! Configuration: parse the TOML file, check it whole, and resolve it once into the effective
+//! settings every device runs with. Nothing downstream asks "which value wins?": built-in
+//! defaults, then the named policy, then the device's own overrides, are layered here.
+//!
+//! Every problem is collected before giving up, so `check-config` shows all of them at once.
+
+pub mod diagnostic;
+mod raw;
+pub mod secret;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use diagnostic::{ConfigError, Diagnostic};
+use raw::{RawConfig, RawDevice, RawPolicy};
+pub use secret::{Credentials, SecretSource};
+use toml::Spanned;
+
+use crate::model::{CheckKind, DeviceKind};
+
+pub const DEFAULT_PATH: &str = "/etc/camwatch/camwatch.toml";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9810";
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/camwatch";
+pub const DEFAULT_POLICY: &str = "default";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub agent: AgentSettings,
+    pub policies: BTreeMap<String, Policy>,
+    pub devices: Vec<Arc<Device>>,
+}
+
+impl Config {
+    pub fn device(&self, name: &str) -> Option<&Arc<Device>> {
+        self.devices.iter().find(|d| d.name == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentSettings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub timezone: chrono_tz::Tz,
+    pub site: String,
+    /// Upper bound on probes running at the same moment, across all devices.
+    pub max_in_flight: usize,
+    /// How long raw check results are kept (transitions are kept for `history_keep`).
+    pub results_keep: Duration,
+    pub history_keep: Duration,
+}
+
+/// The procedure's rules, fully resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub failures_before_failed: u32,
+    pub successes_before_recovered: u32,
+    pub ping_count: u32,
+    pub ping_fallback_port: u16,
+    pub ping_loss_warning_ratio: f64,
+    pub ping_rtt_warning: Duration,
+    pub filesystem_warning_free_percent: f64,
+    pub filesystem_failed_free_percent: f64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(10),
+            failures_before_failed: 3,
+            successes_before_recovered: 2,
+            ping_count: 3,
+            ping_fallback_port: 80,
+            ping_loss_warning_ratio: 0.2,
+            ping_rtt_warning: Duration::from_millis(500),
+            filesystem_warning_free_percent: 15.0,
+            filesystem_failed_free_percent: 5.0,
+        }
+    }
+}
+
+impl Policy {
+    /// This policy with every value `layer` sets replacing ours.
+    fn layered(&self, layer: &RawPolicy) -> Policy {
+        fn pick<T: Clone>(layer: &Option<Spanned<T>>, base: T) -> T {
+            layer.as_ref().map_or(base, |v| v.get_ref().clone())
+        }
+        Policy {
+            interval: pick(&layer.interval, raw::HumanDuration(self.interval)).0,
+            timeout: pick(&layer.timeout, raw::HumanDuration(self.timeout)).0,
+            failures_before_failed: pick(&layer.failures_before_failed, self.failures_before_failed),
+            successes_before_recovered: pick(&layer.successes_before_recovered, self.successes_before_recovered),
+            ping_count: pick(&layer.ping_count, self.ping_count),
+            ping_fallback_port: pick(&layer.ping_fallback_port, self.ping_fallback_port),
+            ping_loss_warning_ratio: pick(&layer.ping_loss_warning_ratio, self.ping_loss_warning_ratio),
+            ping_rtt_warning: pick(&layer.ping_rtt_warning, raw::HumanDuration(self.ping_rtt_warning)).0,
+            filesystem_warning_free_percent: pick(
+                &layer.filesystem_warning_free_percent,
+                self.filesystem_warning_free_percent,
+            ),
+            filesystem_failed_free_percent: pick(
+                &layer.filesystem_failed_free_percent,
+                self.filesystem_failed_free_percent,
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Device {
+    pub name: String,
+    pub kind: DeviceKind,
+    pub address: Option<String>,
+    pub site: String,
+    pub room: String,
+    pub location: String,
+    pub owner: Option<String>,
+    pub parent: Option<String>,
+    pub policy_name: String,
+    pub policy: Policy,
+    pub checks: Vec<CheckSpec>,
+    pub credentials: Option<Credentials>,
+}
+
+impl Device {
+    pub fn check(&self, kind: CheckKind) -> Option<&CheckSpec> {
+        self.checks.iter().find(|c| c.kind() == kind)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckSpec {
+    Ping(PingSpec),
+    Filesystem(FilesystemSpec),
+}
+
+impl CheckSpec {
+    pub fn kind(&self) -> CheckKind {
+        match self {
+            Self::Ping(_) => CheckKind::Ping,
+            Self::Filesystem(_) => CheckKind::Filesystem,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PingMethod {
+    /// ICMP echo; TCP connect to the policy's fallback port when the agent may not send ICMP.
+    Icmp,
+    /// TCP connect to this port: an accepted or refused connection both prove the host is up.
+    Tcp(u16),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PingSpec {
+    pub method: PingMethod,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilesystemSpec {
+    /// Empty: every real filesystem of this host. Otherwise exactly these, and a missing one is a fault.
+    pub mountpoints: Vec<String>,
+}
+
+/// Reads and resolves a configuration file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let label = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| {
+        ConfigError::whole_file(
+            &label,
+            format!("cannot read the configuration file: {e}"),
+            "pass the right path with -c FILE or $CAMWATCH_CONFIG, or make the file readable",
+        )
+    })?;
+    let source = String::from_utf8(bytes).map_err(|e| {
+        ConfigError::whole_file(
+            &label,
+            format!("the file is not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+            "save the file as UTF-8",
+        )
+    })?;
+    let mut config = parse(&label, &source)?;
+    config.path = path.to_path_buf();
+    Ok(config)
+}
+
+/// Parses and resolves configuration text; `label` names it in error messages.
+pub fn parse(label: &str, source: &str) -> Result<Config, ConfigError> {
+    let raw: RawConfig = toml::from_str(source)
+        .map_err(|e| ConfigError::new(label, source, vec![syntax_diagnostic(&e)]))?;
+    let mut resolver = Resolver::default();
+    let config = resolver.resolve(raw);
+    if resolver.diagnostics.is_empty() {
+        Ok(config)
+    } else {
+        resolver.diagnostics.sort_by_key(|d| d.span.as_ref().map_or(0, |s| s.start));
+        Err(ConfigError::new(label, source, resolver.diagnostics))
+    }
+}
+
+fn syntax_diagnostic(e: &toml::de::Error) -> Diagnostic {
+    let message = e.message().trim().to_owned();
+    if let Some(field) = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        if diagnostic::is_secret_key(field) {
+            return Diagnostic::new(e.span(), format!("`{field}` holds a secret inline, which camwatch refuses"))
+                .fix(format!(
+                    "move the secret out of the file: write `{field}_env = \"VARIABLE\"` and set that \
+                     environment variable, or `{field}_file = \"/path/to/file\"` holding only the secret"
+                ));
+        }
+        return Diagnostic::new(e.span(), message).fix("remove the key or correct its spelling");
+    }
+    let fix = if message.contains("unknown variant") {
+        "use one of the values listed"
+    } else if message.contains("duplicate key") {
+        "keep only one of the two keys"
+    } else if message.contains("invalid type") || message.contains("invalid value") {
+        "write the value in the form expected (see the README's configuration section)"
+    } else if message.contains("missing field") {
+        "add the missing key"
+    } else {
+        "correct the TOML syntax at this place"
+    };
+    Diagnostic::new(e.span(), message).fix(fix)
+}
+
+#[derive(Default)]
+struct Resolver {
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Resolver {
+    fn error(&mut self, span: Option<Range<usize>>, message: impl Into<String>, fix: impl Into<String>) {
+        self.diagnostics.push(Diagnostic::new(span, message).fix(fix));
+    }
+
+    fn resolve(&mut self, raw: RawConfig) -> Config {
+        let agent = self.agent(raw.agent);
+        let mut policies = BTreeMap::new();
+        policies.insert(DEFAULT_POLICY.to_owned(), Policy::default());
+        for (name, table) in &raw.policy {
+            let policy = Policy::default().layered(table.get_ref());
+            self.check_policy(&policy, table.get_ref(), table.span(), &format!("policy {name:?}"));
+            policies.insert(name.clone(), policy);
+        }
+        let devices = self.devices(raw.device, &policies);
+        Config {
+            path: PathBuf::new(),
+            agent,
+            policies,
+            devices,
+        }
+    }
+
+    fn agent(&mut self, raw: raw::RawAgent) -> AgentSettings {
+        let listen = match raw.listen {
+            None => DEFAULT_LISTEN.parse().expect("default listen address parses"),
+            Some(s) => s.get_ref().parse().unwrap_or_else(|_| {
+                self.error(
+                    Some(s.span()),
+                    format!("listen address {:?} is not an IP address with a port", s.get_ref()),
+                    "write it like \"127.0.0.1:9810\" or \"[::]:9810\"",
+                );
+                DEFAULT_LISTEN.parse().expect("default listen address parses")
+            }),
+        };
+        let timezone = match raw.timezone {
+            None => chrono_tz::UTC,
+            Some(s) => s.get_ref().parse().unwrap_or_else(|_| {
+                self.error(
+                    Some(s.span()),
+                    format!("unknown time zone {:?}", s.get_ref()),
+                    "use an IANA time zone name such as \"Europe/Berlin\", \"Asia/Shanghai\" or \"UTC\"",
+                );
+                chrono_tz::UTC
+            }),
+        };
+        let max_in_flight = raw.max_in_flight.map_or(64, |n| {
+            if *n.get_ref() == 0 {
+                self.error(Some(n.span()), "max_in_flight is 0, so no check could ever run", "set it to 1 or more");
+            }
+            *n.get_ref()
+        });
+        let results_keep = raw.results_keep.map_or(Duration::from_secs(7 * 86_400), |d| d.get_ref().0);
+        let history_keep = raw.history_keep.map_or(Duration::from_secs(396 * 86_400), |d| {
+            if d.get_ref().0 < Duration::from_secs(86_400) {
+                self.error(
+                    Some(d.span()),
+                    "history_keep is shorter than a day; reports need the state history",
+                    "keep history at least \"31days\" (the default is \"13months\")",
+                );
+            }
+            d.get_ref().0
+        });
+        AgentSettings {
+            listen,
+            data_dir: raw.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            timezone,
+            site: raw.site.unwrap_or_default(),
+            max_in_flight,
+            results_keep,
+            history_keep,
+        }
+    }
+
+    /// Checks a resolved policy; `raw` says which values were written here, to point at them.
+    fn check_policy(&mut self, policy: &Policy, raw: &RawPolicy, table: Range<usize>, what: &str) {
+        let at = |field: Option<Range<usize>>| Some(field.unwrap_or_else(|| table.clone()));
+        let span_of = |v: &Option<Spanned<raw::HumanDuration>>| v.as_ref().map(Spanned::span);
+        if policy.interval < Duration::from_secs(1) {
+            self.error(
+                at(span_of(&raw.interval)),
+                format!("{what}: interval {} is shorter than one second", humantime::format_duration(policy.interval)),
+                "use an interval of at least \"1s\"",
+            );
+        }
+        if policy.timeout.is_zero() {
+            self.error(at(span_of(&raw.timeout)), format!("{what}: timeout is zero"), "give checks time to answer, e.g. \"10s\"");
+        }
+        if policy.interval < policy.timeout {
+            self.error(
+                at(span_of(&raw.interval).or(span_of(&raw.timeout))),
+                format!(
+                    "{what}: interval {} is shorter than timeout {}, so a slow check would still be running when the next one starts",
+                    humantime::format_duration(policy.interval),
+                    humantime::format_duration(policy.timeout)
+                ),
+                "make interval at least as long as timeout, or shorten timeout",
+            );
+        }
+        for (value, field, name) in [
+            (policy.failures_before_failed, &raw.failures_before_failed, "failures_before_failed"),
+            (policy.successes_before_recovered, &raw.successes_before_recovered, "successes_before_recovered"),
+        ] {
+            if value == 0 {
+                self.error(at(field.as_ref().map(Spanned::span)), format!("{what}: {name} is 0"), "set it to 1 or more");
+            }
+        }
+        if !(1..=100).contains(&policy.ping_count) {
+            self.error(
+                at(raw.ping_count.as_ref().map(Spanned::span)),
+                format!("{what}: ping_count {} is out of range", policy.ping_count),
+                "send between 1 and 100 echoes per check",
+            );
+        }
+        if policy.ping_fallback_port == 0 {
+            self.error(
+                at(raw.ping_fallback_port.as_ref().map(Spanned::span)),
+                format!("{what}: ping_fallback_port is 0"),
+                "use a TCP port the devices listen on, such as 80 or 554",
+            );
+        }
+        if !(0.0..=1.0).contains(&policy.ping_loss_warning_ratio) {
+            self.error(
+                at(raw.ping_loss_warning_ratio.as_ref().map(Spanned::span)),
+                format!("{what}: ping_loss_warning_ratio {} is not a ratio", policy.ping_loss_warning_ratio),
+                "write a ratio between 0 and 1, e.g. 0.2 for 20 %",
+            );
+        }
+        let warn = policy.filesystem_warning_free_percent;
+        let fail = policy.filesystem_failed_free_percent;
+        for (value, field, name) in [
+            (warn, &raw.filesystem_warning_free_percent, "filesystem_warning_free_percent"),
+            (fail, &raw.filesystem_failed_free_percent, "filesystem_failed_free_percent"),
+        ] {
+            if !(0.0..=100.0).contains(&value) {
+                self.error(
+                    at(field.as_ref().map(Spanned::span)),
+                    format!("{what}: {name} {value} is not a percentage"),
+                    "write a number between 0 and 100",
+                );
+            }
+        }
+        if fail > warn {
+            self.error(
+                at(raw
+                    .filesystem_failed_free_percent
+                    .as_ref()
+                    .or(raw.filesystem_warning_free_percent.as_ref())
+                    .map(Spanned::span)),
+                format!("{what}: filesystem_failed_free_percent {fail} is above filesystem_warning_free_percent {warn}"),
+                "the failed threshold must be the lower one (e.g. warning 15, failed 5)",
+            );
+        }
+    }
+
+    fn devices(&mut self, raw: Vec<Spanned<RawDevice>>, policies: &BTreeMap<String, Policy>) -> Vec<Arc<Device>> {
+        let mut seen: HashMap<String, Range<usize>> = HashMap::new();
+        for d in &raw {
+            let d = d.get_ref();
+            let name = d.name.get_ref();
+            if let Some(first) = seen.get(name) {
+                let _ = first;
+                self.error(
+                    Some(d.name.span()),
+                    format!("device name {name:?} is used twice"),
+                    "give every device its own name (names label metrics and emails)",
+                );
+            } else {
+                seen.insert(name.clone(), d.name.span());
+            }
+        }
+        let devices: Vec<Arc<Device>> = raw
+            .iter()
+            .map(|d| Arc::new(self.device(d, policies, &seen)))
+            .collect();
+        self.check_parent_cycles(&raw);
+        devices
+    }
+
+    fn device(
+        &mut self,
+        spanned: &Spanned<RawDevice>,
+        policies: &BTreeMap<String, Policy>,
+        names: &HashMap<String, Range<usize>>,
+    ) -> Device {
+        let d = spanned.get_ref();
+        let name = d.name.get_ref().clone();
+        if name.trim().is_empty() || name.trim() != name || name.chars().any(char::is_control) {
+            self.error(
+                Some(d.name.span()),
+                format!("device name {name:?} is empty or has surrounding spaces or control characters"),
+                "use a short plain name such as \"cam-entrance-1\"",
+            );
+        }
+        let address = d.address.as_ref().map(|a| {
+            if !is_valid_address(a.get_ref()) {
+                self.error(
+                    Some(a.span()),
+                    format!("device {name:?}: address {:?} is neither an IP address nor a host name", a.get_ref()),
+                    "write an IPv4/IPv6 address such as \"192.0.2.10\" or a DNS name such as \"nvr1.example.org\", without scheme or port",
+                );
+            }
+            a.get_ref().clone()
+        });
+        if let Some(owner) = &d.owner
+            && !is_plausible_email(owner.get_ref())
+        {
+            self.error(
+                Some(owner.span()),
+                format!("device {name:?}: owner {:?} is not an email address", owner.get_ref()),
+                "write the maintainer's address, like \"maintenance@example.org\"",
+            );
+        }
+        let policy_name = d.policy.as_ref().map_or(DEFAULT_POLICY.to_owned(), |p| p.get_ref().clone());
+        let base = match policies.get(&policy_name) {
+            Some(p) => p.clone(),
+            None => {
+                let known: Vec<&str> = policies.keys().map(String::as_str).collect();
+                self.error(
+                    d.policy.as_ref().map(Spanned::span),
+                    format!("device {name:?}: unknown policy {policy_name:?}"),
+                    format!("define [policy.{policy_name}] or use one of: {}", known.join(", ")),
+                );
+                Policy::default()
+            }
+        };
+        let policy = match &d.overrides {
+            Some(o) => {
+                let p = base.layered(o.get_ref());
+                self.check_policy(&p, o.get_ref(), o.span(), &format!("device {name:?} overrides"));
+                p
+            }
+            None => base,
+        };
+        if let Some(parent) = &d.parent {
+            if parent.get_ref() == &name {
+                self.error(
+                    Some(parent.span()),
+                    format!("device {name:?} names itself as its parent"),
+                    "name the switch, recorder or UPS this device depends on, or remove parent",
+                );
+            } else if !names.contains_key(parent.get_ref()) {
+                self.error(
+                    Some(parent.span()),
+                    format!("device {name:?}: parent {:?} is not a configured device", parent.get_ref()),
+                    "add that device, or correct the name to one of the [[device]] names",
+                );
+            }
+        }
+        let mut checks = Vec::new();
+        let ping = d.ping.as_ref().map(|p| (p.get_ref().as_str(), Some(p.span())));
+        match (ping, &address) {
+            (Some(("off", _)), _) => {}
+            (Some((_, span)), None) => self.error(
+                span,
+                format!("device {name:?}: ping is set but the device has no address"),
+                "add an address, or remove ping",
+            ),
+            (None, Some(_)) => checks.push(CheckSpec::Ping(PingSpec { method: PingMethod::Icmp })),
+            (Some((text, span)), Some(_)) => match parse_ping(text) {
+                Some(method) => checks.push(CheckSpec::Ping(PingSpec { method })),
+                None => self.error(
+                    span,
+                    format!("device {name:?}: ping {text:?} is not understood"),
+                    "write \"icmp\", \"tcp:PORT\" (e.g. \"tcp:554\") or \"off\"",
+                ),
+            },
+            (None, None) => {}
+        }
+        if let Some(fs) = &d.filesystem {
+            checks.push(CheckSpec::Filesystem(FilesystemSpec {
+                mountpoints: fs.get_ref().mountpoints.clone(),
+            }));
+            for mp in &fs.get_ref().mountpoints {
+                if !mp.starts_with('/') {
+                    self.error(
+                        Some(fs.span()),
+                        format!("device {name:?}: mount point {mp:?} is not an absolute path"),
+                        "list mount points as they appear in `df`, like \"/\" or \"/srv/footage\"",
+                    );
+                }
+            }
+        }
+        if checks.is_empty() && !(d.ping.as_ref().is_some_and(|p| p.get_ref() == "off")) {
+            self.error(
+                Some(d.name.span()),
+                format!("device {name:?} has nothing to check"),
+                "give it an address (to ping it) or a [device.filesystem] table (for the host camwatch runs on)",
+            );
+        }
+        let password = match (&d.password_env, &d.password_file) {
+            (Some(env), Some(_)) => {
+                self.error(
+                    Some(env.span()),
+                    format!("device {name:?} sets both password_env and password_file"),
+                    "keep one of the two",
+                );
+                None
+            }
+            (Some(env), None) => Some(SecretSource::Env(env.get_ref().clone())),
+            (None, Some(file)) => Some(SecretSource::File(file.get_ref().clone())),
+            (None, None) => None,
+        };
+        let credentials = match (&d.username, password) {
+            (Some(user), password) => Some(Credentials {
+                username: user.clone(),
+                password,
+            }),
+            (None, Some(_)) => {
+                self.error(
+                    d.password_env
+                        .as_ref()
+                        .map(Spanned::span)
+                        .or(d.password_file.as_ref().map(Spanned::span)),
+                    format!("device {name:?} has a password but no username"),
+                    "add username = \"...\"",
+                );
+                None
+            }
+            (None, None) => None,
+        };
+        Device {
+            name,
+            kind: *d.kind.get_ref(),
+            address,
+            site: d.site.clone().unwrap_or_default(),
+            room: d.room.clone().unwrap_or_default(),
+            location: d.location.clone().unwrap_or_default(),
+            owner: d.owner.as_ref().map(|o| o.get_ref().clone()),
+            parent: d.parent.as_ref().map(|p| p.get_ref().clone()),
+            policy_name,
+            policy,
+            checks,
+            credentials,
+        }
+    }
+
+    fn check_parent_cycles(&mut self, raw: &[Spanned<RawDevice>]) {
+        let parent_of: HashMap<&str, &Spanned<String>> = raw
+            .iter()
+            .filter_map(|d| Some((d.get_ref().name.get_ref().as_str(), d.get_ref().parent.as_ref()?)))
+            .collect();
+        let mut reported: HashSet<&str> = HashSet::new();
+        for d in raw {
+            let start = d.get_ref().name.get_ref().as_str();
+            let mut chain = vec![start];
+            let mut current = start;
+            while let Some(parent) = parent_of.get(current) {
+                let parent = parent.get_ref().as_str();
+                if parent == current {
+                    break; // self-parent is reported on its own
+                }
+                if parent == start {
+                    if chain.iter().all(|n| !reported.contains(n)) {
+                        reported.extend(chain.iter().copied());
+                        let at = parent_of.get(start).map(|p| p.span());
+                        chain.push(start);
+                        self.error(
+                            at,
+                            format!("parent devices form a loop: {}", chain.join(" -> ")),
+                            "a device cannot depend on itself through others; remove one parent in the loop",
+                        );
+                    }
+                    break;
+                }
+                if chain.contains(&parent) || chain.len() > parent_of.len() {
+                    break; // a loop that does not pass through `start`: reported from its own members
+                }
+                chain.push(parent);
+                current = parent;
+            }
+        }
+    }
+}
+
+fn parse_ping(text: &str) -> Option<PingMethod> {
+    match text {
+        "icmp" => Some(PingMethod::Icmp),
+        _ => text
+            .strip_prefix("tcp:")
+            .and_then(|p| p.parse::<u16>().ok())
+            .filter(|p| *p != 0)
+            .map(PingMethod::Tcp),
+    }
+}
+
+pub fn is_valid_address(text: &str) -> bool {
+    if text.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    let host = text.strip_suffix('.').unwrap_or(text);
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        // All-numeric dotted names are mistyped IPv4 addresses, not host names.
+        && !host.split('.').all(|label| label.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn is_plausible_email(text: &str) -> bool {
+    match text.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && domain.contains('.')
+                && !text.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(src: &str) -> String {
+        parse("t.toml", src).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn minimal_device_gets_default_policy_and_ping() {
+        let c = parse("t.toml", "[[device]]\nname = \"cam\"\nkind = \"camera\"\naddress = \"192.0.2.1\"\n").unwrap();
+        let d = &c.devices[0];
+        assert_eq!(d.policy, Policy::default());
+        assert_eq!(d.checks, vec![CheckSpec::Ping(PingSpec { method: PingMethod::Icmp })]);
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let c = parse(
+            "t.toml",
+            r#"
+[policy.fast]
+interval = "20s"
+timeout = "5s"
+[[device]]
+name = "a"
+kind = "camera"
+address = "192.0.2.1"
+policy = "fast"
+ping = "tcp:554"
+[device.overrides]
+timeout = "2s"
+"#,
+        )
+        .unwrap();
+        let d = &c.devices[0];
+        assert_eq!(d.policy.interval, Duration::from_secs(20));
+        assert_eq!(d.policy.timeout, Duration::from_secs(2));
+        assert_eq!(d.policy.failures_before_failed, 3);
+        assert_eq!(d.checks, vec![CheckSpec::Ping(PingSpec { method: PingMethod::Tcp(554) })]);
+    }
+
+    #[test]
+    fn all_semantic_problems_are_reported_at_once() {
+        let text = errors(
+            r#"
+[[device]]
+name = "a"
+kind = "camera"
+address = "999.1.1.1"
+policy = "nope"
+parent = "b"
+[[device]]
+name = "b"
+kind = "switch"
+address = "192.0.2.2"
+parent = "a"
+[[device]]
+name = "b"
+kind = "switch"
+address = "192.0.2.3"
+"#,
+        );
+        assert!(text.contains("t.toml:5:11: error: device \"a\": address \"999.1.1.1\""), "{text}");
+        assert!(text.contains("t.toml:6:10: error: device \"a\": unknown policy \"nope\""), "{text}");
+        assert!(text.contains("parent devices form a loop: a -> b -> a"), "{text}");
+        assert!(text.contains("t.toml:14:8: error: device name \"b\" is used twice"), "{text}");
+    }
+
+    #[test]
+    fn inline_secret_is_refused_without_echoing_it() {
+        let text = errors("[[device]]\nname = \"a\"\nkind = \"camera\"\npassword = \"hunter2\"\n");
+        assert!(text.contains("t.toml:4:1"), "{text}");
+        assert!(text.contains("password_env"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
+    fn address_forms() {
+        for ok in ["192.0.2.1", "::1", "nvr-1.example.org", "localhost"] {
+            assert!(is_valid_address(ok), "{ok}");
+        }
+        for bad in ["", "http://cam", "cam:80", "1.2.3", "-x.org", "a..b", "999.1.1.1"] {
+            assert!(!is_valid_address(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! `camwatch run`: wires config -> schedule -> probe -> judge -> state -> outputs together and
+//! keeps them running: reloads on SIGHUP or `POST /-/reload`, prunes history, and shuts down
+//! cleanly on SIGTERM (the store writer finishes what it was given, then closes the file).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::{self, Config};
+use crate::exit;
+use crate::output::http;
+use crate::schedule::{Runner, Scheduler, unix_now};
+use crate::state::Hub;
+use crate::state::store::Store;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReloadStatus {
+    pub successful: bool,
+    pub last_success: f64,
+}
+
+type ReloadReply = oneshot::Sender<Result<(), String>>;
+
+/// What the outputs read: the configuration in force, the hub, and the agent's own condition.
+#[derive(Debug)]
+pub struct Shared {
+    config: RwLock<Arc<Config>>,
+    pub hub: Arc<Hub>,
+    reload: Mutex<ReloadStatus>,
+    ready: AtomicBool,
+    reload_requests: mpsc::Sender<ReloadReply>,
+}
+
+impl Shared {
+    pub fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.config.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    pub fn reload_status(&self) -> ReloadStatus {
+        *self.reload.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Asks the main loop to reload and waits for its answer.
+    pub async fn request_reload(&self) -> Result<(), String> {
+        let (tx, rx) = oneshot::channel();
+        self.reload_requests
+            .send(tx)
+            .await
+            .map_err(|_| "the agent is shutting down".to_owned())?;
+        rx.await.map_err(|_| "the agent is shutting down".to_owned())?
+    }
+}
+
+/// Runs the daemon until SIGTERM or SIGINT; returns the process exit code.
+pub async fn run(path: &Path) -> i32 {
+    let config = match config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("{e}");
+            return exit::CONFIG;
+        }
+    };
+    let (store, saved) = match Store::open(&config.agent.data_dir) {
+        Ok(opened) => opened,
+        Err(e) => {
+            tracing::error!("{e}");
+            return exit::RUNTIME;
+        }
+    };
+    tracing::info!(store = %store.path.display(), resumed = saved.len(), "state store open");
+    let listener = match tokio::net::TcpListener::bind(config.agent.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(
+                "cannot listen on {}: {e}; choose another [agent] listen address",
+                config.agent.listen
+            );
+            return exit::RUNTIME;
+        }
+    };
+    let hub = Arc::new(Hub::new(Some(store), saved));
+    let mut scheduler = Scheduler::new(Arc::new(Runner::new(config.agent.max_in_flight)), Arc::clone(&hub));
+    scheduler.apply(&config);
+    let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadReply>(4);
+    let shared = Arc::new(Shared {
+        config: RwLock::new(Arc::new(config)),
+        hub: Arc::clone(&hub),
+        reload: Mutex::new(ReloadStatus {
+            successful: true,
+            last_success: unix_now(),
+        }),
+        ready: AtomicBool::new(false),
+        reload_requests: reload_tx,
+    });
+    let config = shared.config();
+    tracing::info!(
+        listen = %config.agent.listen,
+        devices = config.devices.len(),
+        checks = config.devices.iter().map(|d| d.checks.len()).sum::<usize>(),
+        "camwatch is watching"
+    );
+
+    let (stop_http, http_stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn({
+        let app = http::router(Arc::clone(&shared));
+        async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = http_stopped.await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!("HTTP server failed: {e}");
+            }
+        }
+    });
+    let pruner = tokio::spawn(prune_forever(Arc::clone(&shared)));
+    shared.ready.store(true, Ordering::Release);
+
+    let (Ok(mut hangup), Ok(mut terminate), Ok(mut interrupt)) = (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return exit::RUNTIME;
+    };
+    let path: PathBuf = path.to_path_buf();
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => {
+                let _ = reload(&shared, &path, &mut scheduler);
+            }
+            Some(reply) = reload_rx.recv() => {
+                let _ = reply.send(reload(&shared, &path, &mut scheduler));
+            }
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+        }
+    }
+    tracing::info!("shutting down");
+    shared.ready.store(false, Ordering::Release);
+    scheduler.stop();
+    pruner.abort();
+    let _ = stop_http.send(());
+    let _ = server.await;
+    if let Some(store) = hub.store() {
+        store.close();
+    }
+    tracing::info!("state store closed; bye");
+    exit::OK
+}
+
+fn reload(shared: &Shared, path: &Path, scheduler: &mut Scheduler) -> Result<(), String> {
+    let outcome = match config::load(path) {
+        Ok(new) => {
+            let old = shared.config();
+            if new.agent.listen != old.agent.listen
+                || new.agent.data_dir != old.agent.data_dir
+                || new.agent.max_in_flight != old.agent.max_in_flight
+            {
+                tracing::warn!("listen, data_dir and max_in_flight take effect only after a restart");
+            }
+            scheduler.apply(&new);
+            tracing::info!(devices = new.devices.len(), "configuration reloaded");
+            *shared.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!("configuration reload refused, keeping the previous one:\n{e}");
+            Err(e.to_string())
+        }
+    };
+    let mut status = shared.reload.lock().unwrap_or_else(|e| e.into_inner());
+    status.successful = outcome.is_ok();
+    if outcome.is_ok() {
+        status.last_success = unix_now();
+    }
+    outcome
+}
+
+/// Deletes raw results and transitions past their keep times, hourly.
+async fn prune_forever(shared: Arc<Shared>) {
+    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        hourly.tick().await;
+        let agent = shared.config().agent.clone();
+        let now = unix_now();
+        if let Some(store) = shared.hub.store() {
+            store.prune(
+                now - agent.results_keep.as_secs_f64(),
+                now - agent.history_keep.as_secs_f64(),
+            );
+        }
+    }
+}

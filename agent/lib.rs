@@ -1,0 +1,26 @@
+//! camwatch: keeps a CCTV monitoring room honest.
+//!
+//! Data flows one way: `config` -> `schedule` -> `probe` -> `judge` -> `state` -> `output`.
+//! `daemon` wires them together for `camwatch run`; `oneshot` for `once` and `probe`.
+
+pub mod config;
+pub mod daemon;
+pub mod judge;
+pub mod model;
+pub mod oneshot;
+pub mod output;
+pub mod probe;
+pub mod schedule;
+pub mod state;
+
+/// Process exit codes, as documented in the README.
+pub mod exit {
+    /// Everything ran; nothing failed.
+    pub const OK: i32 = 0;
+    /// A check failed (`once`, `probe`).
+    pub const CHECK_FAILED: i32 = 1;
+    /// The configuration (or the command line) is wrong.
+    pub const CONFIG: i32 = 2;
+    /// The agent could not do its own work: data directory, listen address, signals.
+    pub const RUNTIME: i32 = 3;
+}

@@ -1,0 +1,152 @@
+//! The `camwatch` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::prelude::*;
+
+use camwatch::config::{self, Config, SecretSource};
+use camwatch::{daemon, exit, oneshot};
+
+/// Keeps a CCTV monitoring room honest: polls cameras, recorders, UPS units and disks, judges
+/// them against the room's procedures, exports Prometheus metrics.
+#[derive(Debug, Parser)]
+#[command(name = "camwatch", version, about, after_help = EXIT_CODES)]
+struct Cli {
+    /// Configuration file.
+    #[arg(short, long, global = true, env = "CAMWATCH_CONFIG", default_value = config::DEFAULT_PATH, value_name = "FILE")]
+    config: PathBuf,
+
+    /// Log format on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+
+    /// Log filter: a level (error, warn, info, debug, trace), optionally per module
+    /// ("info,camwatch::probe=debug").
+    #[arg(long, global = true, env = "CAMWATCH_LOG", default_value = "info", value_name = "FILTER")]
+    log_level: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 all well; 1 a check failed (once, probe); 2 bad configuration or usage; \
+                          3 the agent could not run (data directory, listen address).";
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the agent: schedule every check, serve HTTP (/metrics, /-/reload, /), keep state.
+    Run,
+    /// Run every check of every device once, print the results, exit 1 if any check failed.
+    Once {
+        /// One JSON object per check instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the checks of one device once and show what was sent and received.
+    Probe {
+        /// The device's name, as in the configuration.
+        device: String,
+        /// One JSON object per check instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate the configuration: exit 0, or print every problem and exit 2.
+    CheckConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter: Targets = match cli.log_level.parse() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("camwatch: invalid --log-level {:?}: {e}; use e.g. \"info\" or \"info,camwatch::probe=debug\"", cli.log_level);
+            return ExitCode::from(exit::CONFIG as u8);
+        }
+    };
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Human => tracing_subscriber::registry().with(layer.with_filter(filter)).init(),
+        LogFormat::Json => tracing_subscriber::registry().with(layer.json().with_filter(filter)).init(),
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the async runtime: {e}");
+            return ExitCode::from(exit::RUNTIME as u8);
+        }
+    };
+    let code = runtime.block_on(dispatch(cli));
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+async fn dispatch(cli: Cli) -> i32 {
+    if let Command::Run = cli.command {
+        return daemon::run(&cli.config).await;
+    }
+    let config = match config::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("{e}");
+            return exit::CONFIG;
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    match cli.command {
+        Command::Run => unreachable!("handled above"),
+        Command::CheckConfig => check_config(&config),
+        Command::Once { json } => {
+            let options = oneshot::Options { json, exchange: false };
+            oneshot::run(&config, &config.devices, options, &mut stdout).await
+        }
+        Command::Probe { device, json } => match config.device(&device) {
+            Some(d) => {
+                let options = oneshot::Options { json, exchange: true };
+                oneshot::run(&config, &[Arc::clone(d)], options, &mut stdout).await
+            }
+            None => {
+                let names: Vec<&str> = config.devices.iter().map(|d| d.name.as_str()).collect();
+                eprintln!(
+                    "{}: error: no device named {device:?}\n  fix: use one of: {}",
+                    cli.config.display(),
+                    names.join(", ")
+                );
+                exit::CONFIG
+            }
+        },
+    }
+}
+
+fn check_config(config: &Config) -> i32 {
+    let checks: usize = config.devices.iter().map(|d| d.checks.len()).sum();
+    // Secrets are read only when used; say now if one cannot be, without failing the file.
+    for device in &config.devices {
+        let Some(source) = device.credentials.as_ref().and_then(|c| c.password.as_ref()) else {
+            continue;
+        };
+        if let Err(why) = source.resolve() {
+            let hint = match source {
+                SecretSource::Env(_) => "set it in the agent's environment",
+                SecretSource::File(_) => "create the file, readable by the agent's user",
+            };
+            eprintln!("{}: warning: device {:?}: {why}; {hint}", config.path.display(), device.name);
+        }
+    }
+    println!(
+        "{}: OK: {} devices, {} checks, policies: {}",
+        config.path.display(),
+        config.devices.len(),
+        checks,
+        config.policies.keys().cloned().collect::<Vec<_>>().join(", ")
+    );
+    exit::OK
+}

@@ -1,0 +1,63 @@
+//! `camwatch once` and `camwatch probe`: every check run right now, printed, and an exit code a
+//! shift-handover script or cron job can act on. No state is read or written: the answer is
+//! about this moment only, so hysteresis does not apply.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+
+use crate::config::{Config, Device};
+use crate::exit;
+use crate::model::Status;
+use crate::output::console;
+use crate::schedule::{CheckRun, Runner};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub json: bool,
+    /// Record and print what was sent and received.
+    pub exchange: bool,
+}
+
+/// Runs the checks of `devices` concurrently (bounded by `max_in_flight`), prints them in
+/// configuration order, and returns the exit code.
+pub async fn run(config: &Config, devices: &[Arc<Device>], options: Options, out: &mut impl Write) -> i32 {
+    let runner = Arc::new(Runner::new(config.agent.max_in_flight));
+    let mut tasks = JoinSet::new();
+    for (d, device) in devices.iter().enumerate() {
+        for (c, spec) in device.checks.iter().enumerate() {
+            let (runner, device, spec) = (Arc::clone(&runner), Arc::clone(device), spec.clone());
+            tasks.spawn(async move { ((d, c), runner.run(&device, &spec, options.exchange).await) });
+        }
+    }
+    let mut runs: Vec<((usize, usize), CheckRun)> = Vec::with_capacity(tasks.len());
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(run) => runs.push(run),
+            Err(e) => {
+                tracing::error!("a check task died: {e}");
+                return exit::RUNTIME;
+            }
+        }
+    }
+    runs.sort_by_key(|(order, _)| *order);
+    let runs: Vec<(&Device, CheckRun)> = runs.into_iter().map(|((d, _), run)| (devices[d].as_ref(), run)).collect();
+    let printed = if options.json {
+        console::print_json(out, &runs, options.exchange)
+    } else {
+        console::print_table(out, &runs, options.exchange)
+    };
+    if let Err(e) = printed.and_then(|()| out.flush()) {
+        // A closed pipe (`camwatch once | head`) is the reader's choice, not our failure.
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            tracing::error!("cannot write the results: {e}");
+            return exit::RUNTIME;
+        }
+    }
+    if runs.iter().any(|(_, r)| r.verdict.status == Status::Failed) {
+        exit::CHECK_FAILED
+    } else {
+        exit::OK
+    }
+}

@@ -1,0 +1,109 @@
+//! The HTTP face of the agent: `/metrics` for Prometheus, the `/-/` endpoints every Prometheus
+//! component has (healthy, ready, reload), a JSON view of current states, and the landing page.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State as Extract;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+
+use super::{landing, metrics};
+use crate::daemon::Shared;
+
+#[derive(Clone)]
+struct App {
+    shared: Arc<Shared>,
+    registry: Arc<Registry>,
+}
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    let registry = Arc::new(metrics::registry(Arc::clone(&shared)));
+    Router::new()
+        .route("/", get(index))
+        .route("/metrics", get(scrape))
+        .route("/-/healthy", get(healthy))
+        .route("/-/ready", get(ready))
+        .route("/-/reload", post(reload))
+        .route("/api/v1/checks", get(checks))
+        .with_state(App { shared, registry })
+}
+
+async fn index(Extract(app): Extract<App>) -> Html<String> {
+    let config = app.shared.config();
+    Html(landing::render(&config, &app.shared.hub.snapshot()))
+}
+
+async fn scrape(Extract(app): Extract<App>, headers: HeaderMap) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let openmetrics = metrics::wants_openmetrics(accept);
+    match metrics::render(&app.registry, openmetrics) {
+        Ok(body) => {
+            let content_type = if openmetrics {
+                metrics::OPENMETRICS_CONTENT_TYPE
+            } else {
+                metrics::TEXT_CONTENT_TYPE
+            };
+            ([(header::CONTENT_TYPE, content_type)], body).into_response()
+        }
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode metrics\n").into_response(),
+    }
+}
+
+async fn healthy() -> &'static str {
+    "camwatch is healthy.\n"
+}
+
+async fn ready(Extract(app): Extract<App>) -> Response {
+    if app.shared.is_ready() {
+        "camwatch is ready.\n".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "camwatch is starting.\n").into_response()
+    }
+}
+
+async fn reload(Extract(app): Extract<App>) -> Response {
+    match app.shared.request_reload().await {
+        Ok(()) => "configuration reloaded\n".into_response(),
+        Err(why) => (StatusCode::INTERNAL_SERVER_ERROR, format!("configuration refused, the previous one stays in force:\n{why}\n"))
+            .into_response(),
+    }
+}
+
+#[derive(Serialize)]
+struct CheckView<'a> {
+    device: &'a str,
+    check: &'a str,
+    state: &'a str,
+    since: f64,
+    last_run: Option<f64>,
+    last_success: Option<f64>,
+    status: Option<&'a str>,
+    summary: Option<&'a str>,
+    values: Option<&'a serde_json::Value>,
+}
+
+async fn checks(Extract(app): Extract<App>) -> Response {
+    let snapshot = app.shared.hub.snapshot();
+    let view: Vec<CheckView> = snapshot
+        .iter()
+        .map(|c| CheckView {
+            device: &c.device,
+            check: c.check.as_str(),
+            state: c.state().as_str(),
+            since: c.since,
+            last_run: c.last_run,
+            last_success: c.last_success,
+            status: c.verdict.as_ref().map(|v| v.status.as_str()),
+            summary: c.verdict.as_ref().map(|v| v.summary.as_str()),
+            values: c.verdict.as_ref().map(|v| &v.values),
+        })
+        .collect();
+    match serde_json::to_string(&view) {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode states\n").into_response(),
+    }
+}

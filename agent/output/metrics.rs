@@ -1,0 +1,251 @@
+//! Prometheus metrics, rendered from current state on every scrape: nothing is cached between
+//! scrapes, so a device removed from the configuration is gone from the next scrape, and every
+//! series a dashboard joins on (`camwatch_check_state` for every state) is always present.
+//!
+//! Only `device`, `check` and the few labels a metric needs (`mountpoint`, `state`) label the
+//! series; site, room and kind live on `camwatch_device_info` alone, joined in PromQL.
+
+use std::sync::Arc;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+use super::process;
+use crate::daemon::Shared;
+use crate::model::State;
+use crate::probe::Observation;
+
+pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const TEXT_CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+type Labels = Vec<(&'static str, String)>;
+
+#[derive(Debug)]
+struct AgentCollector {
+    shared: Arc<Shared>,
+}
+
+pub fn registry(shared: Arc<Shared>) -> Registry {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(AgentCollector { shared }));
+    registry
+}
+
+/// Renders the registry; `openmetrics` picks the format the scraper asked for.
+pub fn render(registry: &Registry, openmetrics: bool) -> Result<String, std::fmt::Error> {
+    let mut out = String::with_capacity(16 * 1024);
+    if openmetrics {
+        prometheus_client::encoding::text::encode(&mut out, registry)?;
+    } else {
+        prometheus_client::encoding::prometheus_text::encode(&mut out, registry)?;
+    }
+    Ok(out)
+}
+
+/// Whether an `Accept` header prefers OpenMetrics, as Prometheus sends it when it does.
+pub fn wants_openmetrics(accept: &str) -> bool {
+    accept.split(',').any(|part| part.trim().starts_with("application/openmetrics-text"))
+}
+
+fn family(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    kind: MetricType,
+    series: impl IntoIterator<Item = (Labels, f64)>,
+) -> std::fmt::Result {
+    let mut metric = encoder.encode_descriptor(name, help, None, kind)?;
+    for (labels, value) in series {
+        let sample = metric.encode_family(&labels)?;
+        match kind {
+            MetricType::Counter => ConstCounter::new(value).encode(sample)?,
+            _ => ConstGauge::new(value).encode(sample)?,
+        }
+    }
+    Ok(())
+}
+
+fn gauge(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    series: impl IntoIterator<Item = (Labels, f64)>,
+) -> std::fmt::Result {
+    family(encoder, name, help, MetricType::Gauge, series)
+}
+
+fn flag(b: bool) -> f64 {
+    if b { 1.0 } else { 0.0 }
+}
+
+impl Collector for AgentCollector {
+    fn encode(&self, mut e: DescriptorEncoder) -> std::fmt::Result {
+        let config = self.shared.config();
+        let checks = self.shared.hub.snapshot();
+        let dc = |device: &str, check: &str| -> Labels { vec![("device", device.to_owned()), ("check", check.to_owned())] };
+
+        gauge(
+            &mut e,
+            "camwatch_build_info",
+            "Version of camwatch, always 1.",
+            [(vec![("version", env!("CARGO_PKG_VERSION").to_owned())], 1.0)],
+        )?;
+        gauge(
+            &mut e,
+            "camwatch_device_info",
+            "Configured devices with their descriptive labels, always 1; join on device.",
+            config.devices.iter().map(|d| {
+                let site = if d.site.is_empty() { config.agent.site.clone() } else { d.site.clone() };
+                (
+                    vec![
+                        ("device", d.name.clone()),
+                        ("kind", d.kind.as_str().to_owned()),
+                        ("site", site),
+                        ("room", d.room.clone()),
+                    ],
+                    1.0,
+                )
+            }),
+        )?;
+        gauge(
+            &mut e,
+            "camwatch_check_state",
+            "State of each check after hysteresis: one series per state, 1 for the current one.",
+            checks.iter().flat_map(|c| {
+                State::ALL.into_iter().map(move |s| {
+                    let mut labels = dc(&c.device, c.check.as_str());
+                    labels.push(("state", s.as_str().to_owned()));
+                    (labels, flag(c.state() == s))
+                })
+            }),
+        )?;
+        gauge(
+            &mut e,
+            "camwatch_check_duration_seconds",
+            "How long the last run of each check took.",
+            checks
+                .iter()
+                .filter_map(|c| Some((dc(&c.device, c.check.as_str()), c.last_duration_seconds?))),
+        )?;
+        gauge(
+            &mut e,
+            "camwatch_check_last_run_timestamp_seconds",
+            "When each check last ran (Unix time).",
+            checks.iter().filter_map(|c| Some((dc(&c.device, c.check.as_str()), c.last_run?))),
+        )?;
+        gauge(
+            &mut e,
+            "camwatch_check_last_success_timestamp_seconds",
+            "When each check last ran without failing (Unix time).",
+            checks.iter().filter_map(|c| Some((dc(&c.device, c.check.as_str()), c.last_success?))),
+        )?;
+        gauge(
+            &mut e,
+            "camwatch_check_state_since_timestamp_seconds",
+            "When each check entered its current state (Unix time).",
+            checks.iter().map(|c| (dc(&c.device, c.check.as_str()), c.since)),
+        )?;
+
+        let pings = checks.iter().filter_map(|c| match &c.observation {
+            Some(Observation::Ping(p)) => Some((&c.device, p)),
+            _ => None,
+        });
+        let device = |name: &str| -> Labels { vec![("device", name.to_owned())] };
+        gauge(
+            &mut e,
+            "camwatch_ping_rtt_seconds",
+            "Mean round trip of the answered echoes (or TCP connects) of the last ping check.",
+            pings.clone().filter_map(|(d, p)| Some((device(d), p.mean_rtt_seconds()?))),
+        )?;
+        gauge(
+            &mut e,
+            "camwatch_ping_loss_ratio",
+            "Share of echoes (or TCP connects) of the last ping check that got no answer.",
+            pings.map(|(d, p)| (device(d), p.loss_ratio())),
+        )?;
+
+        let mounts: Vec<(Labels, &crate::probe::filesystem::Mount)> = checks
+            .iter()
+            .filter_map(|c| match &c.observation {
+                Some(Observation::Filesystem(f)) => Some((&c.device, f)),
+                _ => None,
+            })
+            .flat_map(|(d, f)| {
+                f.mounts
+                    .iter()
+                    .map(move |m| (vec![("device", d.clone()), ("mountpoint", m.mountpoint.clone())], m))
+            })
+            .collect();
+        gauge(
+            &mut e,
+            "camwatch_filesystem_size_bytes",
+            "Size of each watched filesystem.",
+            mounts.iter().map(|(l, m)| (l.clone(), m.size_bytes as f64)),
+        )?;
+        gauge(
+            &mut e,
+            "camwatch_filesystem_avail_bytes",
+            "Space available to unprivileged users on each watched filesystem.",
+            mounts.iter().map(|(l, m)| (l.clone(), m.avail_bytes as f64)),
+        )?;
+        gauge(
+            &mut e,
+            "camwatch_filesystem_readonly",
+            "1 when the filesystem is mounted read-only.",
+            mounts.iter().map(|(l, m)| (l.clone(), flag(m.readonly))),
+        )?;
+
+        let reload = self.shared.reload_status();
+        gauge(
+            &mut e,
+            "camwatch_config_last_reload_successful",
+            "1 when the last configuration load succeeded, 0 when it was refused.",
+            [(vec![], flag(reload.successful))],
+        )?;
+        gauge(
+            &mut e,
+            "camwatch_config_last_reload_success_timestamp_seconds",
+            "When the configuration was last loaded successfully (Unix time).",
+            [(vec![], reload.last_success)],
+        )?;
+
+        if let Some(p) = process::read() {
+            family(
+                &mut e,
+                "process_cpu_seconds",
+                "Total user and system CPU time spent in seconds.",
+                MetricType::Counter,
+                [(vec![], p.cpu_seconds)],
+            )?;
+            gauge(&mut e, "process_resident_memory_bytes", "Resident memory size in bytes.", [(vec![], p.resident_bytes)])?;
+            gauge(&mut e, "process_virtual_memory_bytes", "Virtual memory size in bytes.", [(vec![], p.virtual_bytes)])?;
+            gauge(
+                &mut e,
+                "process_start_time_seconds",
+                "Start time of the process since unix epoch in seconds.",
+                [(vec![], p.start_time_seconds)],
+            )?;
+            gauge(&mut e, "process_open_fds", "Number of open file descriptors.", [(vec![], p.open_fds)])?;
+            gauge(&mut e, "process_max_fds", "Maximum number of open file descriptors.", [(vec![], p.max_fds)])?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_header_negotiation() {
+        assert!(wants_openmetrics(
+            "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+        ));
+        assert!(!wants_openmetrics("text/plain;version=0.0.4;q=1,*/*;q=0.1"));
+        assert!(!wants_openmetrics(""));
+    }
+}

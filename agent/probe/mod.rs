@@ -1,0 +1,112 @@
+//! Probes talk to devices and report what they saw. They never decide "ok" or "failed": that is
+//! the judges' job. Each protocol lives in its own file behind the same call shape
+//! (`probe(spec, device, transcript) -> Result<Observation, ProbeError>`), so adding a protocol is
+//! one new file plus one arm in [`Probes::run`].
+
+pub mod filesystem;
+pub mod ping;
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::config::{CheckSpec, Device};
+
+/// What a probe saw, in base units.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Observation {
+    Ping(ping::PingObservation),
+    Filesystem(filesystem::FilesystemObservation),
+}
+
+/// Why a probe could not see anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProbeError {
+    pub kind: ProbeErrorKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeErrorKind {
+    /// The device did not answer within the check's timeout.
+    Timeout,
+    /// The device's name does not resolve.
+    Resolve,
+    /// The device answered something we cannot use, or a resource it should have is missing.
+    Device,
+    /// The agent itself could not run the probe (its own resources, permissions, bugs).
+    Agent,
+}
+
+impl ProbeError {
+    pub fn new(kind: ProbeErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// What was sent and received, kept only when someone asked (`camwatch probe`).
+#[derive(Debug, Default)]
+pub struct Transcript {
+    enabled: bool,
+    pub lines: Vec<String>,
+}
+
+impl Transcript {
+    pub fn enabled() -> Self {
+        Self {
+            enabled: true,
+            lines: Vec::new(),
+        }
+    }
+
+    pub fn disabled() -> Self {
+        Self::default()
+    }
+
+    /// Takes a closure so that the line is not even formatted when nobody reads it.
+    pub fn note(&mut self, line: impl FnOnce() -> String) {
+        if self.enabled {
+            self.lines.push(line());
+        }
+    }
+}
+
+/// Resources the probes share for the agent's lifetime (sockets, guards).
+#[derive(Debug, Default)]
+pub struct Probes {
+    pub ping: ping::Pinger,
+    pub filesystem: filesystem::FilesystemReader,
+}
+
+impl Probes {
+    pub async fn run(
+        &self,
+        spec: &CheckSpec,
+        device: &Device,
+        transcript: &mut Transcript,
+    ) -> Result<Observation, ProbeError> {
+        match spec {
+            CheckSpec::Ping(ping) => self
+                .ping
+                .probe(ping, device, transcript)
+                .await
+                .map(Observation::Ping),
+            CheckSpec::Filesystem(fs) => self
+                .filesystem
+                .probe(fs, transcript)
+                .await
+                .map(Observation::Filesystem),
+        }
+    }
+}

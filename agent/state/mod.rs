@@ -1,0 +1,282 @@
+//! Current state of every (device, check), fed by check results, saved by the store.
+//!
+//! The hub applies hysteresis and the parent rule, keeps what outputs read (last verdict, last
+//! observation, timestamps), and hands every result to the store's writer thread. Its lock is a
+//! plain mutex held for microseconds and never across an `.await`.
+
+pub mod machine;
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+use crate::config::{Config, Device};
+use crate::judge::Verdict;
+use crate::model::{CheckKind, State, Status};
+use crate::probe::Observation;
+use machine::{Machine, Thresholds};
+use store::{ResultRow, SavedState, Store};
+
+/// What outputs know about one (device, check).
+#[derive(Debug, Clone)]
+pub struct CheckStatus {
+    pub device: String,
+    pub check: CheckKind,
+    pub machine: Machine,
+    /// When the current state was entered (Unix seconds).
+    pub since: f64,
+    pub last_run: Option<f64>,
+    pub last_success: Option<f64>,
+    pub last_duration_seconds: Option<f64>,
+    pub verdict: Option<Verdict>,
+    /// The last thing the probe actually saw (kept through later probe errors).
+    pub observation: Option<Observation>,
+}
+
+impl CheckStatus {
+    fn new(device: &str, check: CheckKind, now: f64) -> Self {
+        Self {
+            device: device.to_owned(),
+            check,
+            machine: Machine::default(),
+            since: now,
+            last_run: None,
+            last_success: None,
+            last_duration_seconds: None,
+            verdict: None,
+            observation: None,
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.machine.state
+    }
+}
+
+/// One finished run of a check, as the scheduler hands it over.
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    pub at: f64,
+    pub duration_seconds: f64,
+    pub verdict: Verdict,
+    pub observation: Option<Observation>,
+}
+
+/// A state change, with its cause.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub device: String,
+    pub check: CheckKind,
+    pub at: f64,
+    pub from: State,
+    pub to: State,
+    pub summary: String,
+}
+
+type Key = (String, CheckKind);
+
+#[derive(Debug)]
+pub struct Hub {
+    checks: Mutex<BTreeMap<Key, CheckStatus>>,
+    store: Option<Store>,
+    /// Saved states of checks not configured right now, kept so a device commented out and back
+    /// in does not restart from `unknown`.
+    saved: Mutex<BTreeMap<Key, SavedState>>,
+}
+
+impl Hub {
+    pub fn new(store: Option<Store>, saved: Vec<SavedState>) -> Self {
+        let saved = saved
+            .into_iter()
+            .filter_map(|s| Some(((s.device.clone(), CheckKind::parse(&s.check)?), s)))
+            .collect();
+        Self {
+            checks: Mutex::new(BTreeMap::new()),
+            store,
+            saved: Mutex::new(saved),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<Key, CheckStatus>> {
+        // A panic elsewhere while holding the lock leaves plain data behind; keep serving it.
+        self.checks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes the set of tracked checks match the configuration: new checks start `unknown` (or
+    /// from their saved state), removed ones disappear from every output.
+    pub fn sync(&self, config: &Config, now: f64) {
+        let mut checks = self.lock();
+        let mut saved = self.saved.lock().unwrap_or_else(|e| e.into_inner());
+        let wanted: Vec<Key> = config
+            .devices
+            .iter()
+            .flat_map(|d| d.checks.iter().map(|c| (d.name.clone(), c.kind())))
+            .collect();
+        let removed: Vec<Key> = checks.keys().filter(|k| !wanted.contains(k)).cloned().collect();
+        for key in removed {
+            if let Some(status) = checks.remove(&key) {
+                saved.insert(key, saved_state(&status));
+            }
+        }
+        for key in wanted {
+            if checks.contains_key(&key) {
+                continue;
+            }
+            let mut status = CheckStatus::new(&key.0, key.1, now);
+            if let Some(s) = saved.remove(&key) {
+                status.machine = Machine {
+                    state: s.state,
+                    streaks: s.streaks,
+                };
+                status.since = s.since;
+                status.last_run = s.last_run;
+                status.last_success = s.last_success;
+            }
+            checks.insert(key, status);
+        }
+    }
+
+    /// Applies one result; returns the transition it caused, if any.
+    pub fn record(&self, device: &Device, result: CheckResult) -> Option<Transition> {
+        let mut checks = self.lock();
+        let parent_down = device
+            .parent
+            .as_ref()
+            .is_some_and(|parent| checks.get(&(parent.clone(), CheckKind::Ping)).is_some_and(|p| p.state().is_down()));
+        let check = result.verdict.check;
+        let status = checks
+            .entry((device.name.clone(), check))
+            .or_insert_with(|| CheckStatus::new(&device.name, check, result.at));
+        let from = status.state();
+        let thresholds = Thresholds {
+            failures_before_failed: device.policy.failures_before_failed,
+            successes_before_recovered: device.policy.successes_before_recovered,
+        };
+        let changed = status.machine.step(result.verdict.status, parent_down, thresholds);
+        if changed.is_some() {
+            status.since = result.at;
+        }
+        status.last_run = Some(result.at);
+        if matches!(result.verdict.status, Status::Ok | Status::Warning) {
+            status.last_success = Some(result.at);
+        }
+        status.last_duration_seconds = Some(result.duration_seconds);
+        if result.observation.is_some() {
+            status.observation = result.observation;
+        }
+        let transition = changed.map(|to| Transition {
+            device: device.name.clone(),
+            check,
+            at: result.at,
+            from,
+            to,
+            summary: result.verdict.summary.clone(),
+        });
+        if let Some(store) = &self.store {
+            store.record(ResultRow {
+                device: device.name.clone(),
+                check: check.as_str().to_owned(),
+                at: result.at,
+                status: result.verdict.status,
+                summary: result.verdict.summary.clone(),
+                values_json: result.verdict.values.to_string(),
+                duration_seconds: result.duration_seconds,
+                transition: transition.as_ref().map(|t| (t.from, t.to)),
+                saved: saved_state(status),
+            });
+        }
+        status.verdict = Some(result.verdict);
+        transition
+    }
+
+    /// Everything currently tracked, in (device, check) order.
+    pub fn snapshot(&self) -> Vec<CheckStatus> {
+        self.lock().values().cloned().collect()
+    }
+
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
+}
+
+fn saved_state(status: &CheckStatus) -> SavedState {
+    SavedState {
+        device: status.device.clone(),
+        check: status.check.as_str().to_owned(),
+        state: status.state(),
+        since: status.since,
+        streaks: status.machine.streaks,
+        last_run: status.last_run,
+        last_success: status.last_success,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(src: &str) -> Config {
+        crate::config::parse("t.toml", src).unwrap()
+    }
+
+    fn result(at: f64, status: Status) -> CheckResult {
+        CheckResult {
+            at,
+            duration_seconds: 0.001,
+            verdict: Verdict {
+                check: CheckKind::Ping,
+                status,
+                summary: status.to_string(),
+                values: serde_json::json!({}),
+            },
+            observation: None,
+        }
+    }
+
+    const SITE: &str = r#"
+[policy.quick]
+failures_before_failed = 1
+successes_before_recovered = 1
+[[device]]
+name = "switch"
+kind = "switch"
+address = "192.0.2.1"
+policy = "quick"
+[[device]]
+name = "cam"
+kind = "camera"
+address = "192.0.2.2"
+parent = "switch"
+policy = "quick"
+"#;
+
+    #[test]
+    fn children_of_a_failed_parent_are_unreachable() {
+        let c = config(SITE);
+        let hub = Hub::new(None, vec![]);
+        hub.sync(&c, 0.0);
+        let (switch, cam) = (&c.devices[0], &c.devices[1]);
+        assert!(hub.snapshot().iter().all(|s| s.state() == State::Unknown));
+        hub.record(switch, result(1.0, Status::Failed));
+        let t = hub.record(cam, result(1.0, Status::Failed)).unwrap();
+        assert_eq!((t.from, t.to), (State::Unknown, State::Unreachable));
+        hub.record(switch, result(2.0, Status::Ok));
+        let t = hub.record(cam, result(2.0, Status::Failed)).unwrap();
+        assert_eq!((t.from, t.to), (State::Unreachable, State::Failed));
+    }
+
+    #[test]
+    fn removed_devices_vanish_and_come_back_with_their_state() {
+        let c = config(SITE);
+        let hub = Hub::new(None, vec![]);
+        hub.sync(&c, 0.0);
+        hub.record(&c.devices[1], result(1.0, Status::Ok));
+        let only_switch = config(&SITE[..SITE.find("[[device]]\nname = \"cam\"").unwrap()]);
+        hub.sync(&only_switch, 2.0);
+        assert_eq!(hub.snapshot().len(), 1);
+        hub.sync(&c, 3.0);
+        let cam = hub.snapshot().into_iter().find(|s| s.device == "cam").unwrap();
+        assert_eq!(cam.state(), State::Ok);
+        assert_eq!(cam.since, 1.0);
+    }
+}

@@ -1,0 +1,448 @@
+//! The SQLite state store. One writer thread owns the connection; everyone else sends it commands
+//! over a channel, so no connection is ever held across an `.await` and writes are batched into
+//! one transaction per burst. Readers (reports, the CLI, tests) open their own connections: WAL
+//! lets them read while the writer writes.
+//!
+//! Tables:
+//! - `results`: every check run (pruned after `results_keep`);
+//! - `transitions`: every state change with the result that caused it (kept `history_keep`), the
+//!   ground truth for time-weighted availability;
+//! - `check_state`: the current state and streaks of each (device, check), so a restart resumes
+//!   where it stopped instead of starting from `unknown`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::machine::Streaks;
+use crate::model::{State, Status};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE results (
+    id INTEGER PRIMARY KEY,
+    device TEXT NOT NULL,
+    check_name TEXT NOT NULL,
+    at REAL NOT NULL,
+    status TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    values_json TEXT NOT NULL,
+    duration_seconds REAL NOT NULL
+);
+CREATE INDEX results_at ON results(at);
+CREATE INDEX results_device_check_at ON results(device, check_name, at);
+CREATE TABLE transitions (
+    id INTEGER PRIMARY KEY,
+    device TEXT NOT NULL,
+    check_name TEXT NOT NULL,
+    at REAL NOT NULL,
+    from_state TEXT NOT NULL,
+    to_state TEXT NOT NULL,
+    result_id INTEGER,
+    status TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    values_json TEXT NOT NULL
+);
+CREATE INDEX transitions_device_check_at ON transitions(device, check_name, at);
+CREATE INDEX transitions_at ON transitions(at);
+CREATE TABLE check_state (
+    device TEXT NOT NULL,
+    check_name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    since REAL NOT NULL,
+    streak_failed INTEGER NOT NULL,
+    streak_not_ok INTEGER NOT NULL,
+    streak_ok INTEGER NOT NULL,
+    streak_not_failed INTEGER NOT NULL,
+    last_run REAL,
+    last_success REAL,
+    PRIMARY KEY (device, check_name)
+);
+"#];
+
+/// One check run as it is written down.
+#[derive(Debug, Clone)]
+pub struct ResultRow {
+    pub device: String,
+    pub check: String,
+    pub at: f64,
+    pub status: Status,
+    pub summary: String,
+    pub values_json: String,
+    pub duration_seconds: f64,
+    /// `(from, to)` when this result changed the state.
+    pub transition: Option<(State, State)>,
+    pub saved: SavedState,
+}
+
+/// What survives a restart for one (device, check).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedState {
+    pub device: String,
+    pub check: String,
+    pub state: State,
+    pub since: f64,
+    pub streaks: Streaks,
+    pub last_run: Option<f64>,
+    pub last_success: Option<f64>,
+}
+
+enum Command {
+    Record(Box<ResultRow>),
+    Prune { results_before: f64, transitions_before: f64 },
+    Flush(mpsc::Sender<()>),
+}
+
+/// Handle to the writer thread. Dropping it (or `close`) drains what was sent and closes the file.
+#[derive(Debug)]
+pub struct Store {
+    tx: Mutex<Option<mpsc::Sender<Command>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    pub path: PathBuf,
+}
+
+#[derive(Debug)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+pub const FILE_NAME: &str = "camwatch.sqlite";
+
+impl Store {
+    /// Opens (creating and migrating) the store in `data_dir`; returns it with the saved states.
+    pub fn open(data_dir: &Path) -> Result<(Store, Vec<SavedState>), StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError(format!(
+                "cannot create the data directory {}: {e}; set [agent] data_dir to a writable folder",
+                data_dir.display()
+            ))
+        })?;
+        let path = data_dir.join(FILE_NAME);
+        let err = |e: rusqlite::Error| StoreError(format!("state store {}: {e}", path.display()));
+        let mut conn = Connection::open(&path).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
+        migrate(&mut conn).map_err(|e| StoreError(format!("state store {}: {e}", path.display())))?;
+        let saved = load_saved(&conn).map_err(err)?;
+        let (tx, rx) = mpsc::channel();
+        let thread_path = path.clone();
+        let writer = std::thread::Builder::new()
+            .name("camwatch-store".into())
+            .spawn(move || writer_loop(conn, rx, &thread_path))
+            .map_err(|e| StoreError(format!("cannot start the state store writer: {e}")))?;
+        Ok((
+            Store {
+                tx: Mutex::new(Some(tx)),
+                writer: Mutex::new(Some(writer)),
+                path,
+            },
+            saved,
+        ))
+    }
+
+    pub fn record(&self, row: ResultRow) {
+        self.send(Command::Record(Box::new(row)));
+    }
+
+    pub fn prune(&self, results_before: f64, transitions_before: f64) {
+        self.send(Command::Prune {
+            results_before,
+            transitions_before,
+        });
+    }
+
+    /// Waits until everything sent before this call is committed.
+    pub fn flush(&self) {
+        let (done_tx, done_rx) = mpsc::channel();
+        self.send(Command::Flush(done_tx));
+        let _ = done_rx.recv();
+    }
+
+    fn send(&self, command: Command) {
+        let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
+        match tx.as_ref() {
+            Some(tx) if tx.send(command).is_ok() => {}
+            Some(_) => tracing::error!("the state store writer has stopped; results are no longer saved"),
+            None => tracing::debug!("state store already closed; result not saved"),
+        }
+    }
+
+    /// Finishes the writes in flight and closes the database. Later writes are dropped.
+    pub fn close(&self) {
+        self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(writer) = writer
+            && writer.join().is_err()
+        {
+            tracing::error!("the state store writer panicked");
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), String> {
+    let sql_err = |e: rusqlite::Error| e.to_string();
+    let done: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql_err)?;
+    let known = MIGRATIONS.len() as i64;
+    if done > known {
+        return Err(format!(
+            "the database was written by a newer camwatch (schema {done}, this one knows {known}); \
+             upgrade camwatch or point data_dir elsewhere"
+        ));
+    }
+    for (i, sql) in (done..).zip(MIGRATIONS.iter().skip(done.max(0) as usize)) {
+        let tx = conn.transaction().map_err(sql_err)?;
+        tx.execute_batch(sql).map_err(sql_err)?;
+        tx.pragma_update(None, "user_version", i + 1).map_err(sql_err)?;
+        tx.commit().map_err(sql_err)?;
+    }
+    Ok(())
+}
+
+fn load_saved(conn: &Connection) -> rusqlite::Result<Vec<SavedState>> {
+    let mut stmt = conn.prepare(
+        "SELECT device, check_name, state, since, streak_failed, streak_not_ok, streak_ok, streak_not_failed,
+                last_run, last_success FROM check_state",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let state: String = r.get(2)?;
+        Ok(SavedState {
+            device: r.get(0)?,
+            check: r.get(1)?,
+            state: State::parse(&state).unwrap_or(State::Unknown),
+            since: r.get(3)?,
+            streaks: Streaks {
+                failed: r.get(4)?,
+                not_ok: r.get(5)?,
+                ok: r.get(6)?,
+                not_failed: r.get(7)?,
+            },
+            last_run: r.get(8)?,
+            last_success: r.get(9)?,
+        })
+    })?;
+    rows.collect()
+}
+
+fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Command>, path: &Path) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        // Take whatever else is already waiting: one commit for a burst of results.
+        while batch.len() < 1000 {
+            match rx.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        let mut waiters = Vec::new();
+        if let Err(e) = write_batch(&mut conn, batch, &mut waiters) {
+            tracing::error!(store = %path.display(), error = %e, "cannot write to the state store");
+        }
+        for w in waiters {
+            let _ = w.send(());
+        }
+    }
+    if let Err((_, e)) = conn.close() {
+        tracing::error!(store = %path.display(), error = %e, "closing the state store failed");
+    }
+}
+
+fn write_batch(conn: &mut Connection, batch: Vec<Command>, waiters: &mut Vec<mpsc::Sender<()>>) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    for command in batch {
+        match command {
+            Command::Record(row) => write_result(&tx, &row)?,
+            Command::Prune {
+                results_before,
+                transitions_before,
+            } => {
+                let results = tx.execute("DELETE FROM results WHERE at < ?1", [results_before])?;
+                let transitions = tx.execute("DELETE FROM transitions WHERE at < ?1", [transitions_before])?;
+                tracing::debug!(results, transitions, "pruned old history");
+            }
+            Command::Flush(done) => waiters.push(done),
+        }
+    }
+    tx.commit()
+}
+
+fn write_result(tx: &rusqlite::Transaction, row: &ResultRow) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO results (device, check_name, at, status, summary, values_json, duration_seconds)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        row.device,
+        row.check,
+        row.at,
+        row.status.as_str(),
+        row.summary,
+        row.values_json,
+        row.duration_seconds
+    ])?;
+    let result_id = tx.last_insert_rowid();
+    if let Some((from, to)) = row.transition {
+        tx.prepare_cached(
+            "INSERT INTO transitions (device, check_name, at, from_state, to_state, result_id, status, summary, values_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            row.device,
+            row.check,
+            row.at,
+            from.as_str(),
+            to.as_str(),
+            result_id,
+            row.status.as_str(),
+            row.summary,
+            row.values_json
+        ])?;
+    }
+    let s = &row.saved;
+    tx.prepare_cached(
+        "INSERT INTO check_state (device, check_name, state, since, streak_failed, streak_not_ok, streak_ok,
+                                  streak_not_failed, last_run, last_success)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (device, check_name) DO UPDATE SET state = excluded.state, since = excluded.since,
+            streak_failed = excluded.streak_failed, streak_not_ok = excluded.streak_not_ok,
+            streak_ok = excluded.streak_ok, streak_not_failed = excluded.streak_not_failed,
+            last_run = excluded.last_run, last_success = excluded.last_success",
+    )?
+    .execute(params![
+        s.device,
+        s.check,
+        s.state.as_str(),
+        s.since,
+        s.streaks.failed,
+        s.streaks.not_ok,
+        s.streaks.ok,
+        s.streaks.not_failed,
+        s.last_run,
+        s.last_success
+    ])?;
+    Ok(())
+}
+
+/// A stored transition, as reports and tests read them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransitionRow {
+    pub device: String,
+    pub check: String,
+    pub at: f64,
+    pub from: State,
+    pub to: State,
+    pub summary: String,
+}
+
+/// Reads transitions from a store file with a separate read-only connection.
+pub fn read_transitions(path: &Path) -> rusqlite::Result<Vec<TransitionRow>> {
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut stmt = conn.prepare(
+        "SELECT device, check_name, at, from_state, to_state, summary FROM transitions ORDER BY id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let from: String = r.get(3)?;
+        let to: String = r.get(4)?;
+        Ok(TransitionRow {
+            device: r.get(0)?,
+            check: r.get(1)?,
+            at: r.get(2)?,
+            from: State::parse(&from).unwrap_or(State::Unknown),
+            to: State::parse(&to).unwrap_or(State::Unknown),
+            summary: r.get(5)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Number of results stored for a (device, check).
+pub fn count_results(path: &Path, device: &str, check: &str) -> rusqlite::Result<i64> {
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    conn.query_row(
+        "SELECT COUNT(*) FROM results WHERE device = ?1 AND check_name = ?2",
+        [device, check],
+        |r| r.get(0),
+    )
+    .optional()
+    .map(Option::unwrap_or_default)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(at: f64, transition: Option<(State, State)>, state: State) -> ResultRow {
+        ResultRow {
+            device: "cam".into(),
+            check: "ping".into(),
+            at,
+            status: Status::Ok,
+            summary: "fine".into(),
+            values_json: "{}".into(),
+            duration_seconds: 0.01,
+            transition,
+            saved: SavedState {
+                device: "cam".into(),
+                check: "ping".into(),
+                state,
+                since: at,
+                streaks: Streaks {
+                    ok: 1,
+                    not_failed: 1,
+                    ..Streaks::default()
+                },
+                last_run: Some(at),
+                last_success: Some(at),
+            },
+        }
+    }
+
+    #[test]
+    fn records_survive_reopen_and_prune_keeps_transitions() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, saved) = Store::open(dir.path()).unwrap();
+        assert!(saved.is_empty());
+        store.record(row(100.0, Some((State::Unknown, State::Ok)), State::Ok));
+        store.record(row(200.0, None, State::Ok));
+        store.flush();
+        assert_eq!(count_results(&store.path, "cam", "ping").unwrap(), 2);
+        store.prune(150.0, 50.0);
+        store.flush();
+        assert_eq!(count_results(&store.path, "cam", "ping").unwrap(), 1);
+        store.close();
+
+        let (store, saved) = Store::open(dir.path()).unwrap();
+        assert_eq!(saved.len(), 1);
+        assert_eq!(saved[0].state, State::Ok);
+        assert_eq!(saved[0].since, 200.0);
+        assert_eq!(saved[0].streaks.ok, 1);
+        let transitions = read_transitions(&store.path).unwrap();
+        assert_eq!(transitions.len(), 1);
+        assert_eq!((transitions[0].from, transitions[0].to), (State::Unknown, State::Ok));
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join(FILE_NAME)).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(err.0.contains("newer camwatch"), "{err}");
+    }
+}
