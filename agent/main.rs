@@ -26,7 +26,13 @@ struct Cli {
 
     /// Log filter: a level (error, warn, info, debug, trace), optionally per module
     /// ("info,camwatch::probe=debug").
-    #[arg(long, global = true, env = "CAMWATCH_LOG", default_value = "info", value_name = "FILTER")]
+    #[arg(
+        long,
+        global = true,
+        env = "CAMWATCH_LOG",
+        default_value = "info",
+        value_name = "FILTER"
+    )]
     log_level: String,
 
     #[command(subcommand)]
@@ -69,16 +75,28 @@ fn main() -> ExitCode {
     let filter: Targets = match cli.log_level.parse() {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("camwatch: invalid --log-level {:?}: {e}; use e.g. \"info\" or \"info,camwatch::probe=debug\"", cli.log_level);
+            eprintln!(
+                "camwatch: invalid --log-level {:?}: {e}; use e.g. \"info\" or \"info,camwatch::probe=debug\"",
+                cli.log_level
+            );
             return ExitCode::from(exit::CONFIG as u8);
         }
     };
-    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match cli.log_format {
-        LogFormat::Human => tracing_subscriber::registry().with(layer.with_filter(filter)).init(),
-        LogFormat::Json => tracing_subscriber::registry().with(layer.json().with_filter(filter)).init(),
+        LogFormat::Human => tracing_subscriber::registry()
+            .with(layer.with_filter(filter))
+            .init(),
+        LogFormat::Json => tracing_subscriber::registry()
+            .with(layer.json().with_filter(filter))
+            .init(),
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("cannot start the async runtime: {e}");
@@ -105,12 +123,18 @@ async fn dispatch(cli: Cli) -> i32 {
         Command::Run => unreachable!("handled above"),
         Command::CheckConfig => check_config(&config),
         Command::Once { json } => {
-            let options = oneshot::Options { json, exchange: false };
+            let options = oneshot::Options {
+                json,
+                exchange: false,
+            };
             oneshot::run(&config, &config.devices, options, &mut stdout).await
         }
         Command::Probe { device, json } => match config.device(&device) {
             Some(d) => {
-                let options = oneshot::Options { json, exchange: true };
+                let options = oneshot::Options {
+                    json,
+                    exchange: true,
+                };
                 oneshot::run(&config, &[Arc::clone(d)], options, &mut stdout).await
             }
             None => {
@@ -130,7 +154,11 @@ fn check_config(config: &Config) -> i32 {
     let checks: usize = config.devices.iter().map(|d| d.checks.len()).sum();
     // Secrets are read only when used; say now if one cannot be, without failing the file.
     for device in &config.devices {
-        let Some(source) = device.credentials.as_ref().and_then(|c| c.password.as_ref()) else {
+        let Some(source) = device
+            .credentials
+            .as_ref()
+            .and_then(|c| c.password.as_ref())
+        else {
             continue;
         };
         if let Err(why) = source.resolve() {
@@ -138,7 +166,11 @@ fn check_config(config: &Config) -> i32 {
                 SecretSource::Env(_) => "set it in the agent's environment",
                 SecretSource::File(_) => "create the file, readable by the agent's user",
             };
-            eprintln!("{}: warning: device {:?}: {why}; {hint}", config.path.display(), device.name);
+            eprintln!(
+                "{}: warning: device {:?}: {why}; {hint}",
+                config.path.display(),
+                device.name
+            );
         }
     }
     println!(
@@ -146,7 +178,12 @@ fn check_config(config: &Config) -> i32 {
         config.path.display(),
         config.devices.len(),
         checks,
-        config.policies.keys().cloned().collect::<Vec<_>>().join(", ")
+        config
+            .policies
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     exit::OK
 }

@@ -22,13 +22,19 @@ pub struct Options {
 
 /// Runs the checks of `devices` concurrently (bounded by `max_in_flight`), prints them in
 /// configuration order, and returns the exit code.
-pub async fn run(config: &Config, devices: &[Arc<Device>], options: Options, out: &mut impl Write) -> i32 {
+pub async fn run(
+    config: &Config,
+    devices: &[Arc<Device>],
+    options: Options,
+    out: &mut impl Write,
+) -> i32 {
     let runner = Arc::new(Runner::new(config.agent.max_in_flight));
     let mut tasks = JoinSet::new();
     for (d, device) in devices.iter().enumerate() {
         for (c, spec) in device.checks.iter().enumerate() {
             let (runner, device, spec) = (Arc::clone(&runner), Arc::clone(device), spec.clone());
-            tasks.spawn(async move { ((d, c), runner.run(&device, &spec, options.exchange).await) });
+            tasks
+                .spawn(async move { ((d, c), runner.run(&device, &spec, options.exchange).await) });
         }
     }
     let mut runs: Vec<((usize, usize), CheckRun)> = Vec::with_capacity(tasks.len());
@@ -42,7 +48,10 @@ pub async fn run(config: &Config, devices: &[Arc<Device>], options: Options, out
         }
     }
     runs.sort_by_key(|(order, _)| *order);
-    let runs: Vec<(&Device, CheckRun)> = runs.into_iter().map(|((d, _), run)| (devices[d].as_ref(), run)).collect();
+    let runs: Vec<(&Device, CheckRun)> = runs
+        .into_iter()
+        .map(|((d, _), run)| (devices[d].as_ref(), run))
+        .collect();
     let printed = if options.json {
         console::print_json(out, &runs, options.exchange)
     } else {

@@ -39,7 +39,11 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub fn new(file: impl Into<String>, source: impl Into<String>, diagnostics: Vec<Diagnostic>) -> Self {
+    pub fn new(
+        file: impl Into<String>,
+        source: impl Into<String>,
+        diagnostics: Vec<Diagnostic>,
+    ) -> Self {
         Self {
             file: file.into(),
             source: source.into(),
@@ -48,7 +52,11 @@ impl ConfigError {
     }
 
     /// A problem with the file as a whole (cannot be read, not UTF-8).
-    pub fn whole_file(file: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub fn whole_file(
+        file: impl Into<String>,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
         Self::new(file, "", vec![Diagnostic::new(None, message).fix(fix)])
     }
 
@@ -121,7 +129,8 @@ impl fmt::Display for ConfigError {
                             .lines()
                             .next()
                             .map_or(1, |l| l.chars().count().max(1));
-                        let width = width.min(text.chars().count().saturating_sub(column - 1).max(1));
+                        let width =
+                            width.min(text.chars().count().saturating_sub(column - 1).max(1));
                         writeln!(
                             f,
                             "{:>w$} | {}{}",

@@ -95,12 +95,25 @@ impl Policy {
         Policy {
             interval: pick(&layer.interval, raw::HumanDuration(self.interval)).0,
             timeout: pick(&layer.timeout, raw::HumanDuration(self.timeout)).0,
-            failures_before_failed: pick(&layer.failures_before_failed, self.failures_before_failed),
-            successes_before_recovered: pick(&layer.successes_before_recovered, self.successes_before_recovered),
+            failures_before_failed: pick(
+                &layer.failures_before_failed,
+                self.failures_before_failed,
+            ),
+            successes_before_recovered: pick(
+                &layer.successes_before_recovered,
+                self.successes_before_recovered,
+            ),
             ping_count: pick(&layer.ping_count, self.ping_count),
             ping_fallback_port: pick(&layer.ping_fallback_port, self.ping_fallback_port),
-            ping_loss_warning_ratio: pick(&layer.ping_loss_warning_ratio, self.ping_loss_warning_ratio),
-            ping_rtt_warning: pick(&layer.ping_rtt_warning, raw::HumanDuration(self.ping_rtt_warning)).0,
+            ping_loss_warning_ratio: pick(
+                &layer.ping_loss_warning_ratio,
+                self.ping_loss_warning_ratio,
+            ),
+            ping_rtt_warning: pick(
+                &layer.ping_rtt_warning,
+                raw::HumanDuration(self.ping_rtt_warning),
+            )
+            .0,
             filesystem_warning_free_percent: pick(
                 &layer.filesystem_warning_free_percent,
                 self.filesystem_warning_free_percent,
@@ -182,7 +195,10 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let source = String::from_utf8(bytes).map_err(|e| {
         ConfigError::whole_file(
             &label,
-            format!("the file is not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+            format!(
+                "the file is not UTF-8 text (byte {})",
+                e.utf8_error().valid_up_to()
+            ),
             "save the file as UTF-8",
         )
     })?;
@@ -200,7 +216,9 @@ pub fn parse(label: &str, source: &str) -> Result<Config, ConfigError> {
     if resolver.diagnostics.is_empty() {
         Ok(config)
     } else {
-        resolver.diagnostics.sort_by_key(|d| d.span.as_ref().map_or(0, |s| s.start));
+        resolver
+            .diagnostics
+            .sort_by_key(|d| d.span.as_ref().map_or(0, |s| s.start));
         Err(ConfigError::new(label, source, resolver.diagnostics))
     }
 }
@@ -220,6 +238,11 @@ fn syntax_diagnostic(e: &toml::de::Error) -> Diagnostic {
         }
         return Diagnostic::new(e.span(), message).fix("remove the key or correct its spelling");
     }
+    if let Some(duration) = message.strip_prefix("invalid duration ") {
+        let detail = duration.split("; write it like").next().unwrap_or(duration);
+        return Diagnostic::new(e.span(), format!("invalid duration {detail}"))
+            .fix("write a duration like \"30s\", \"5m\" or \"1h 30m\"");
+    }
     let fix = if message.contains("unknown variant") {
         "use one of the values listed"
     } else if message.contains("duplicate key") {
@@ -229,7 +252,7 @@ fn syntax_diagnostic(e: &toml::de::Error) -> Diagnostic {
     } else if message.contains("missing field") {
         "add the missing key"
     } else {
-        "correct the TOML syntax at this place"
+        "correct the TOML syntax at this place (text such as names and addresses goes in double quotes)"
     };
     Diagnostic::new(e.span(), message).fix(fix)
 }
@@ -240,8 +263,14 @@ struct Resolver {
 }
 
 impl Resolver {
-    fn error(&mut self, span: Option<Range<usize>>, message: impl Into<String>, fix: impl Into<String>) {
-        self.diagnostics.push(Diagnostic::new(span, message).fix(fix));
+    fn error(
+        &mut self,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        self.diagnostics
+            .push(Diagnostic::new(span, message).fix(fix));
     }
 
     fn resolve(&mut self, raw: RawConfig) -> Config {
@@ -250,7 +279,12 @@ impl Resolver {
         policies.insert(DEFAULT_POLICY.to_owned(), Policy::default());
         for (name, table) in &raw.policy {
             let policy = Policy::default().layered(table.get_ref());
-            self.check_policy(&policy, table.get_ref(), table.span(), &format!("policy {name:?}"));
+            self.check_policy(
+                &policy,
+                table.get_ref(),
+                table.span(),
+                &format!("policy {name:?}"),
+            );
             policies.insert(name.clone(), policy);
         }
         let devices = self.devices(raw.device, &policies);
@@ -264,14 +298,21 @@ impl Resolver {
 
     fn agent(&mut self, raw: raw::RawAgent) -> AgentSettings {
         let listen = match raw.listen {
-            None => DEFAULT_LISTEN.parse().expect("default listen address parses"),
+            None => DEFAULT_LISTEN
+                .parse()
+                .expect("default listen address parses"),
             Some(s) => s.get_ref().parse().unwrap_or_else(|_| {
                 self.error(
                     Some(s.span()),
-                    format!("listen address {:?} is not an IP address with a port", s.get_ref()),
+                    format!(
+                        "listen address {:?} is not an IP address with a port",
+                        s.get_ref()
+                    ),
                     "write it like \"127.0.0.1:9810\" or \"[::]:9810\"",
                 );
-                DEFAULT_LISTEN.parse().expect("default listen address parses")
+                DEFAULT_LISTEN
+                    .parse()
+                    .expect("default listen address parses")
             }),
         };
         let timezone = match raw.timezone {
@@ -287,24 +328,34 @@ impl Resolver {
         };
         let max_in_flight = raw.max_in_flight.map_or(64, |n| {
             if *n.get_ref() == 0 {
-                self.error(Some(n.span()), "max_in_flight is 0, so no check could ever run", "set it to 1 or more");
+                self.error(
+                    Some(n.span()),
+                    "max_in_flight is 0, so no check could ever run",
+                    "set it to 1 or more",
+                );
             }
             *n.get_ref()
         });
-        let results_keep = raw.results_keep.map_or(Duration::from_secs(7 * 86_400), |d| d.get_ref().0);
-        let history_keep = raw.history_keep.map_or(Duration::from_secs(396 * 86_400), |d| {
-            if d.get_ref().0 < Duration::from_secs(86_400) {
-                self.error(
-                    Some(d.span()),
-                    "history_keep is shorter than a day; reports need the state history",
-                    "keep history at least \"31days\" (the default is \"13months\")",
-                );
-            }
-            d.get_ref().0
-        });
+        let results_keep = raw
+            .results_keep
+            .map_or(Duration::from_secs(7 * 86_400), |d| d.get_ref().0);
+        let history_keep = raw
+            .history_keep
+            .map_or(Duration::from_secs(396 * 86_400), |d| {
+                if d.get_ref().0 < Duration::from_secs(86_400) {
+                    self.error(
+                        Some(d.span()),
+                        "history_keep is shorter than a day; reports need the state history",
+                        "keep history at least \"31days\" (the default is \"13months\")",
+                    );
+                }
+                d.get_ref().0
+            });
         AgentSettings {
             listen,
-            data_dir: raw.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            data_dir: raw
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             timezone,
             site: raw.site.unwrap_or_default(),
             max_in_flight,
@@ -320,12 +371,19 @@ impl Resolver {
         if policy.interval < Duration::from_secs(1) {
             self.error(
                 at(span_of(&raw.interval)),
-                format!("{what}: interval {} is shorter than one second", humantime::format_duration(policy.interval)),
+                format!(
+                    "{what}: interval {} is shorter than one second",
+                    humantime::format_duration(policy.interval)
+                ),
                 "use an interval of at least \"1s\"",
             );
         }
         if policy.timeout.is_zero() {
-            self.error(at(span_of(&raw.timeout)), format!("{what}: timeout is zero"), "give checks time to answer, e.g. \"10s\"");
+            self.error(
+                at(span_of(&raw.timeout)),
+                format!("{what}: timeout is zero"),
+                "give checks time to answer, e.g. \"10s\"",
+            );
         }
         if policy.interval < policy.timeout {
             self.error(
@@ -339,11 +397,23 @@ impl Resolver {
             );
         }
         for (value, field, name) in [
-            (policy.failures_before_failed, &raw.failures_before_failed, "failures_before_failed"),
-            (policy.successes_before_recovered, &raw.successes_before_recovered, "successes_before_recovered"),
+            (
+                policy.failures_before_failed,
+                &raw.failures_before_failed,
+                "failures_before_failed",
+            ),
+            (
+                policy.successes_before_recovered,
+                &raw.successes_before_recovered,
+                "successes_before_recovered",
+            ),
         ] {
             if value == 0 {
-                self.error(at(field.as_ref().map(Spanned::span)), format!("{what}: {name} is 0"), "set it to 1 or more");
+                self.error(
+                    at(field.as_ref().map(Spanned::span)),
+                    format!("{what}: {name} is 0"),
+                    "set it to 1 or more",
+                );
             }
         }
         if !(1..=100).contains(&policy.ping_count) {
@@ -363,15 +433,26 @@ impl Resolver {
         if !(0.0..=1.0).contains(&policy.ping_loss_warning_ratio) {
             self.error(
                 at(raw.ping_loss_warning_ratio.as_ref().map(Spanned::span)),
-                format!("{what}: ping_loss_warning_ratio {} is not a ratio", policy.ping_loss_warning_ratio),
+                format!(
+                    "{what}: ping_loss_warning_ratio {} is not a ratio",
+                    policy.ping_loss_warning_ratio
+                ),
                 "write a ratio between 0 and 1, e.g. 0.2 for 20 %",
             );
         }
         let warn = policy.filesystem_warning_free_percent;
         let fail = policy.filesystem_failed_free_percent;
         for (value, field, name) in [
-            (warn, &raw.filesystem_warning_free_percent, "filesystem_warning_free_percent"),
-            (fail, &raw.filesystem_failed_free_percent, "filesystem_failed_free_percent"),
+            (
+                warn,
+                &raw.filesystem_warning_free_percent,
+                "filesystem_warning_free_percent",
+            ),
+            (
+                fail,
+                &raw.filesystem_failed_free_percent,
+                "filesystem_failed_free_percent",
+            ),
         ] {
             if !(0.0..=100.0).contains(&value) {
                 self.error(
@@ -394,7 +475,11 @@ impl Resolver {
         }
     }
 
-    fn devices(&mut self, raw: Vec<Spanned<RawDevice>>, policies: &BTreeMap<String, Policy>) -> Vec<Arc<Device>> {
+    fn devices(
+        &mut self,
+        raw: Vec<Spanned<RawDevice>>,
+        policies: &BTreeMap<String, Policy>,
+    ) -> Vec<Arc<Device>> {
         let mut seen: HashMap<String, Range<usize>> = HashMap::new();
         for d in &raw {
             let d = d.get_ref();
@@ -429,7 +514,9 @@ impl Resolver {
         if name.trim().is_empty() || name.trim() != name || name.chars().any(char::is_control) {
             self.error(
                 Some(d.name.span()),
-                format!("device name {name:?} is empty or has surrounding spaces or control characters"),
+                format!(
+                    "device name {name:?} is empty or has surrounding spaces or control characters"
+                ),
                 "use a short plain name such as \"cam-entrance-1\"",
             );
         }
@@ -448,11 +535,17 @@ impl Resolver {
         {
             self.error(
                 Some(owner.span()),
-                format!("device {name:?}: owner {:?} is not an email address", owner.get_ref()),
+                format!(
+                    "device {name:?}: owner {:?} is not an email address",
+                    owner.get_ref()
+                ),
                 "write the maintainer's address, like \"maintenance@example.org\"",
             );
         }
-        let policy_name = d.policy.as_ref().map_or(DEFAULT_POLICY.to_owned(), |p| p.get_ref().clone());
+        let policy_name = d
+            .policy
+            .as_ref()
+            .map_or(DEFAULT_POLICY.to_owned(), |p| p.get_ref().clone());
         let base = match policies.get(&policy_name) {
             Some(p) => p.clone(),
             None => {
@@ -460,7 +553,10 @@ impl Resolver {
                 self.error(
                     d.policy.as_ref().map(Spanned::span),
                     format!("device {name:?}: unknown policy {policy_name:?}"),
-                    format!("define [policy.{policy_name}] or use one of: {}", known.join(", ")),
+                    format!(
+                        "define [policy.{policy_name}] or use one of: {}",
+                        known.join(", ")
+                    ),
                 );
                 Policy::default()
             }
@@ -468,7 +564,12 @@ impl Resolver {
         let policy = match &d.overrides {
             Some(o) => {
                 let p = base.layered(o.get_ref());
-                self.check_policy(&p, o.get_ref(), o.span(), &format!("device {name:?} overrides"));
+                self.check_policy(
+                    &p,
+                    o.get_ref(),
+                    o.span(),
+                    &format!("device {name:?} overrides"),
+                );
                 p
             }
             None => base,
@@ -483,13 +584,19 @@ impl Resolver {
             } else if !names.contains_key(parent.get_ref()) {
                 self.error(
                     Some(parent.span()),
-                    format!("device {name:?}: parent {:?} is not a configured device", parent.get_ref()),
+                    format!(
+                        "device {name:?}: parent {:?} is not a configured device",
+                        parent.get_ref()
+                    ),
                     "add that device, or correct the name to one of the [[device]] names",
                 );
             }
         }
         let mut checks = Vec::new();
-        let ping = d.ping.as_ref().map(|p| (p.get_ref().as_str(), Some(p.span())));
+        let ping = d
+            .ping
+            .as_ref()
+            .map(|p| (p.get_ref().as_str(), Some(p.span())));
         match (ping, &address) {
             (Some(("off", _)), _) => {}
             (Some((_, span)), None) => self.error(
@@ -497,7 +604,9 @@ impl Resolver {
                 format!("device {name:?}: ping is set but the device has no address"),
                 "add an address, or remove ping",
             ),
-            (None, Some(_)) => checks.push(CheckSpec::Ping(PingSpec { method: PingMethod::Icmp })),
+            (None, Some(_)) => checks.push(CheckSpec::Ping(PingSpec {
+                method: PingMethod::Icmp,
+            })),
             (Some((text, span)), Some(_)) => match parse_ping(text) {
                 Some(method) => checks.push(CheckSpec::Ping(PingSpec { method })),
                 None => self.error(
@@ -522,7 +631,7 @@ impl Resolver {
                 }
             }
         }
-        if checks.is_empty() && !(d.ping.as_ref().is_some_and(|p| p.get_ref() == "off")) {
+        if d.ping.is_none() && address.is_none() && d.filesystem.is_none() {
             self.error(
                 Some(d.name.span()),
                 format!("device {name:?} has nothing to check"),
@@ -579,7 +688,12 @@ impl Resolver {
     fn check_parent_cycles(&mut self, raw: &[Spanned<RawDevice>]) {
         let parent_of: HashMap<&str, &Spanned<String>> = raw
             .iter()
-            .filter_map(|d| Some((d.get_ref().name.get_ref().as_str(), d.get_ref().parent.as_ref()?)))
+            .filter_map(|d| {
+                Some((
+                    d.get_ref().name.get_ref().as_str(),
+                    d.get_ref().parent.as_ref()?,
+                ))
+            })
             .collect();
         let mut reported: HashSet<&str> = HashSet::new();
         for d in raw {
@@ -649,7 +763,9 @@ fn is_plausible_email(text: &str) -> bool {
             !local.is_empty()
                 && !domain.is_empty()
                 && domain.contains('.')
-                && !text.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
+                && !text
+                    .chars()
+                    .any(|c| c.is_whitespace() || c == '<' || c == '>')
         }
         None => false,
     }
@@ -665,10 +781,19 @@ mod tests {
 
     #[test]
     fn minimal_device_gets_default_policy_and_ping() {
-        let c = parse("t.toml", "[[device]]\nname = \"cam\"\nkind = \"camera\"\naddress = \"192.0.2.1\"\n").unwrap();
+        let c = parse(
+            "t.toml",
+            "[[device]]\nname = \"cam\"\nkind = \"camera\"\naddress = \"192.0.2.1\"\n",
+        )
+        .unwrap();
         let d = &c.devices[0];
         assert_eq!(d.policy, Policy::default());
-        assert_eq!(d.checks, vec![CheckSpec::Ping(PingSpec { method: PingMethod::Icmp })]);
+        assert_eq!(
+            d.checks,
+            vec![CheckSpec::Ping(PingSpec {
+                method: PingMethod::Icmp
+            })]
+        );
     }
 
     #[test]
@@ -694,7 +819,12 @@ timeout = "2s"
         assert_eq!(d.policy.interval, Duration::from_secs(20));
         assert_eq!(d.policy.timeout, Duration::from_secs(2));
         assert_eq!(d.policy.failures_before_failed, 3);
-        assert_eq!(d.checks, vec![CheckSpec::Ping(PingSpec { method: PingMethod::Tcp(554) })]);
+        assert_eq!(
+            d.checks,
+            vec![CheckSpec::Ping(PingSpec {
+                method: PingMethod::Tcp(554)
+            })]
+        );
     }
 
     #[test]
@@ -718,10 +848,22 @@ kind = "switch"
 address = "192.0.2.3"
 "#,
         );
-        assert!(text.contains("t.toml:5:11: error: device \"a\": address \"999.1.1.1\""), "{text}");
-        assert!(text.contains("t.toml:6:10: error: device \"a\": unknown policy \"nope\""), "{text}");
-        assert!(text.contains("parent devices form a loop: a -> b -> a"), "{text}");
-        assert!(text.contains("t.toml:14:8: error: device name \"b\" is used twice"), "{text}");
+        assert!(
+            text.contains("t.toml:5:11: error: device \"a\": address \"999.1.1.1\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("t.toml:6:10: error: device \"a\": unknown policy \"nope\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("parent devices form a loop: a -> b -> a"),
+            "{text}"
+        );
+        assert!(
+            text.contains("t.toml:14:8: error: device name \"b\" is used twice"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -737,7 +879,15 @@ address = "192.0.2.3"
         for ok in ["192.0.2.1", "::1", "nvr-1.example.org", "localhost"] {
             assert!(is_valid_address(ok), "{ok}");
         }
-        for bad in ["", "http://cam", "cam:80", "1.2.3", "-x.org", "a..b", "999.1.1.1"] {
+        for bad in [
+            "",
+            "http://cam",
+            "cam:80",
+            "1.2.3",
+            "-x.org",
+            "a..b",
+            "999.1.1.1",
+        ] {
             assert!(!is_valid_address(bad), "{bad}");
         }
     }

@@ -19,7 +19,9 @@ pub fn judge(seen: &FilesystemObservation, policy: &Policy) -> Verdict {
     for missing in &seen.missing {
         findings.push((
             Status::Failed,
-            format!("{missing} is not mounted, so anything written there lands on the disk below it"),
+            format!(
+                "{missing} is not mounted, so anything written there lands on the disk below it"
+            ),
         ));
     }
     for m in &seen.mounts {
@@ -32,8 +34,18 @@ pub fn judge(seen: &FilesystemObservation, policy: &Policy) -> Verdict {
         if m.readonly {
             // A footage disk remounted read-only after errors stops recording; an unlisted one
             // may be read-only by design (a rescue or image mount), so only warn about those.
-            let status = if seen.explicit { Status::Failed } else { Status::Warning };
-            findings.push((status, format!("{} is read-only, nothing can be recorded on it", m.mountpoint)));
+            let status = if seen.explicit {
+                Status::Failed
+            } else {
+                Status::Warning
+            };
+            findings.push((
+                status,
+                format!(
+                    "{} is read-only, nothing can be recorded on it",
+                    m.mountpoint
+                ),
+            ));
         } else if free < policy.filesystem_failed_free_percent {
             findings.push((
                 Status::Failed,
@@ -123,21 +135,49 @@ mod tests {
     #[test]
     fn thresholds_follow_the_policy() {
         let p = Policy::default();
-        let ok = judge(&seen(vec![mount("/", 100, 50, false), mount("/srv", 100, 20, false)], vec![], false), &p);
+        let ok = judge(
+            &seen(
+                vec![mount("/", 100, 50, false), mount("/srv", 100, 20, false)],
+                vec![],
+                false,
+            ),
+            &p,
+        );
         assert_eq!(ok.status, Status::Ok);
-        assert_eq!(ok.summary, "2 filesystems with enough space; least free: /srv with 20.0 %");
+        assert_eq!(
+            ok.summary,
+            "2 filesystems with enough space; least free: /srv with 20.0 %"
+        );
 
-        let warn = judge(&seen(vec![mount("/srv", 100, 10, false)], vec![], false), &p);
+        let warn = judge(
+            &seen(vec![mount("/srv", 100, 10, false)], vec![], false),
+            &p,
+        );
         assert_eq!(warn.status, Status::Warning);
         assert_eq!(
             warn.summary,
             "/srv is filling up: 10.0 % free (10.0 GiB of 100.0 GiB), under the 15 % warning level"
         );
 
-        let fail = judge(&seen(vec![mount("/srv", 100, 4, false), mount("/", 100, 10, false)], vec![], false), &p);
+        let fail = judge(
+            &seen(
+                vec![mount("/srv", 100, 4, false), mount("/", 100, 10, false)],
+                vec![],
+                false,
+            ),
+            &p,
+        );
         assert_eq!(fail.status, Status::Failed);
-        assert!(fail.summary.starts_with("/srv is nearly full"), "{}", fail.summary);
-        assert!(fail.summary.ends_with("(and 1 more problems)"), "{}", fail.summary);
+        assert!(
+            fail.summary.starts_with("/srv is nearly full"),
+            "{}",
+            fail.summary
+        );
+        assert!(
+            fail.summary.ends_with("(and 1 more problems)"),
+            "{}",
+            fail.summary
+        );
     }
 
     #[test]
@@ -156,7 +196,10 @@ mod tests {
     #[test]
     fn nothing_found_is_unknown_and_values_are_base_units() {
         let p = Policy::default();
-        assert_eq!(judge(&seen(vec![], vec![], false), &p).status, Status::Unknown);
+        assert_eq!(
+            judge(&seen(vec![], vec![], false), &p).status,
+            Status::Unknown
+        );
         let v = judge(&seen(vec![mount("/", 4, 1, false)], vec![], false), &p);
         assert_eq!(v.values["mounts"][0]["size_bytes"], 4 * GIB);
         assert_eq!(v.values["mounts"][0]["free_ratio"], 0.25);

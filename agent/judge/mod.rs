@@ -21,7 +21,11 @@ pub struct Verdict {
     pub values: serde_json::Value,
 }
 
-pub fn judge(check: CheckKind, outcome: &Result<Observation, ProbeError>, policy: &Policy) -> Verdict {
+pub fn judge(
+    check: CheckKind,
+    outcome: &Result<Observation, ProbeError>,
+    policy: &Policy,
+) -> Verdict {
     match outcome {
         Ok(Observation::Ping(seen)) => ping::judge(seen, policy),
         Ok(Observation::Filesystem(seen)) => filesystem::judge(seen, policy),
@@ -33,7 +37,9 @@ pub fn judge(check: CheckKind, outcome: &Result<Observation, ProbeError>, policy
 fn probe_failed(check: CheckKind, error: &ProbeError) -> Verdict {
     let status = match error.kind {
         ProbeErrorKind::Agent => Status::Unknown,
-        ProbeErrorKind::Timeout | ProbeErrorKind::Resolve | ProbeErrorKind::Device => Status::Failed,
+        ProbeErrorKind::Timeout | ProbeErrorKind::Resolve | ProbeErrorKind::Device => {
+            Status::Failed
+        }
     };
     Verdict {
         check,
@@ -67,8 +73,14 @@ mod tests {
     fn agent_errors_are_unknown_device_errors_failed() {
         let policy = Policy::default();
         let agent = Err(ProbeError::new(ProbeErrorKind::Agent, "no socket"));
-        assert_eq!(judge(CheckKind::Ping, &agent, &policy).status, Status::Unknown);
-        let timeout = Err(ProbeError::new(ProbeErrorKind::Timeout, "no answer within 10s"));
+        assert_eq!(
+            judge(CheckKind::Ping, &agent, &policy).status,
+            Status::Unknown
+        );
+        let timeout = Err(ProbeError::new(
+            ProbeErrorKind::Timeout,
+            "no answer within 10s",
+        ));
         let verdict = judge(CheckKind::Ping, &timeout, &policy);
         assert_eq!(verdict.status, Status::Failed);
         assert_eq!(verdict.summary, "no answer within 10s");

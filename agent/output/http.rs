@@ -38,7 +38,10 @@ async fn index(Extract(app): Extract<App>) -> Html<String> {
 }
 
 async fn scrape(Extract(app): Extract<App>, headers: HeaderMap) -> Response {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let openmetrics = metrics::wants_openmetrics(accept);
     match metrics::render(&app.registry, openmetrics) {
         Ok(body) => {
@@ -68,7 +71,10 @@ async fn ready(Extract(app): Extract<App>) -> Response {
 async fn reload(Extract(app): Extract<App>) -> Response {
     match app.shared.request_reload().await {
         Ok(()) => "configuration reloaded\n".into_response(),
-        Err(why) => (StatusCode::INTERNAL_SERVER_ERROR, format!("configuration refused, the previous one stays in force:\n{why}\n"))
+        Err(why) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("configuration refused, the previous one stays in force:\n{why}\n"),
+        )
             .into_response(),
     }
 }

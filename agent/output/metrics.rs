@@ -19,7 +19,8 @@ use crate::daemon::Shared;
 use crate::model::State;
 use crate::probe::Observation;
 
-pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
 pub const TEXT_CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 type Labels = Vec<(&'static str, String)>;
@@ -48,7 +49,9 @@ pub fn render(registry: &Registry, openmetrics: bool) -> Result<String, std::fmt
 
 /// Whether an `Accept` header prefers OpenMetrics, as Prometheus sends it when it does.
 pub fn wants_openmetrics(accept: &str) -> bool {
-    accept.split(',').any(|part| part.trim().starts_with("application/openmetrics-text"))
+    accept
+        .split(',')
+        .any(|part| part.trim().starts_with("application/openmetrics-text"))
 }
 
 fn family(
@@ -86,7 +89,9 @@ impl Collector for AgentCollector {
     fn encode(&self, mut e: DescriptorEncoder) -> std::fmt::Result {
         let config = self.shared.config();
         let checks = self.shared.hub.snapshot();
-        let dc = |device: &str, check: &str| -> Labels { vec![("device", device.to_owned()), ("check", check.to_owned())] };
+        let dc = |device: &str, check: &str| -> Labels {
+            vec![("device", device.to_owned()), ("check", check.to_owned())]
+        };
 
         gauge(
             &mut e,
@@ -99,7 +104,11 @@ impl Collector for AgentCollector {
             "camwatch_device_info",
             "Configured devices with their descriptive labels, always 1; join on device.",
             config.devices.iter().map(|d| {
-                let site = if d.site.is_empty() { config.agent.site.clone() } else { d.site.clone() };
+                let site = if d.site.is_empty() {
+                    config.agent.site.clone()
+                } else {
+                    d.site.clone()
+                };
                 (
                     vec![
                         ("device", d.name.clone()),
@@ -135,19 +144,25 @@ impl Collector for AgentCollector {
             &mut e,
             "camwatch_check_last_run_timestamp_seconds",
             "When each check last ran (Unix time).",
-            checks.iter().filter_map(|c| Some((dc(&c.device, c.check.as_str()), c.last_run?))),
+            checks
+                .iter()
+                .filter_map(|c| Some((dc(&c.device, c.check.as_str()), c.last_run?))),
         )?;
         gauge(
             &mut e,
             "camwatch_check_last_success_timestamp_seconds",
             "When each check last ran without failing (Unix time).",
-            checks.iter().filter_map(|c| Some((dc(&c.device, c.check.as_str()), c.last_success?))),
+            checks
+                .iter()
+                .filter_map(|c| Some((dc(&c.device, c.check.as_str()), c.last_success?))),
         )?;
         gauge(
             &mut e,
             "camwatch_check_state_since_timestamp_seconds",
             "When each check entered its current state (Unix time).",
-            checks.iter().map(|c| (dc(&c.device, c.check.as_str()), c.since)),
+            checks
+                .iter()
+                .map(|c| (dc(&c.device, c.check.as_str()), c.since)),
         )?;
 
         let pings = checks.iter().filter_map(|c| match &c.observation {
@@ -159,7 +174,9 @@ impl Collector for AgentCollector {
             &mut e,
             "camwatch_ping_rtt_seconds",
             "Mean round trip of the answered echoes (or TCP connects) of the last ping check.",
-            pings.clone().filter_map(|(d, p)| Some((device(d), p.mean_rtt_seconds()?))),
+            pings
+                .clone()
+                .filter_map(|(d, p)| Some((device(d), p.mean_rtt_seconds()?))),
         )?;
         gauge(
             &mut e,
@@ -175,9 +192,12 @@ impl Collector for AgentCollector {
                 _ => None,
             })
             .flat_map(|(d, f)| {
-                f.mounts
-                    .iter()
-                    .map(move |m| (vec![("device", d.clone()), ("mountpoint", m.mountpoint.clone())], m))
+                f.mounts.iter().map(move |m| {
+                    (
+                        vec![("device", d.clone()), ("mountpoint", m.mountpoint.clone())],
+                        m,
+                    )
+                })
             })
             .collect();
         gauge(
@@ -190,7 +210,9 @@ impl Collector for AgentCollector {
             &mut e,
             "camwatch_filesystem_avail_bytes",
             "Space available to unprivileged users on each watched filesystem.",
-            mounts.iter().map(|(l, m)| (l.clone(), m.avail_bytes as f64)),
+            mounts
+                .iter()
+                .map(|(l, m)| (l.clone(), m.avail_bytes as f64)),
         )?;
         gauge(
             &mut e,
@@ -221,16 +243,36 @@ impl Collector for AgentCollector {
                 MetricType::Counter,
                 [(vec![], p.cpu_seconds)],
             )?;
-            gauge(&mut e, "process_resident_memory_bytes", "Resident memory size in bytes.", [(vec![], p.resident_bytes)])?;
-            gauge(&mut e, "process_virtual_memory_bytes", "Virtual memory size in bytes.", [(vec![], p.virtual_bytes)])?;
+            gauge(
+                &mut e,
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes.",
+                [(vec![], p.resident_bytes)],
+            )?;
+            gauge(
+                &mut e,
+                "process_virtual_memory_bytes",
+                "Virtual memory size in bytes.",
+                [(vec![], p.virtual_bytes)],
+            )?;
             gauge(
                 &mut e,
                 "process_start_time_seconds",
                 "Start time of the process since unix epoch in seconds.",
                 [(vec![], p.start_time_seconds)],
             )?;
-            gauge(&mut e, "process_open_fds", "Number of open file descriptors.", [(vec![], p.open_fds)])?;
-            gauge(&mut e, "process_max_fds", "Maximum number of open file descriptors.", [(vec![], p.max_fds)])?;
+            gauge(
+                &mut e,
+                "process_open_fds",
+                "Number of open file descriptors.",
+                [(vec![], p.open_fds)],
+            )?;
+            gauge(
+                &mut e,
+                "process_max_fds",
+                "Maximum number of open file descriptors.",
+                [(vec![], p.max_fds)],
+            )?;
         }
         Ok(())
     }

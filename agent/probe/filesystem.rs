@@ -37,10 +37,29 @@ pub struct FilesystemObservation {
 /// Filesystem types that never hold footage, after node_exporter's defaults; sysinfo already
 /// leaves out proc, sysfs, tmpfs, cgroup and the like.
 const PSEUDO_TYPES: &[&str] = &[
-    "autofs", "binfmt_misc", "bpf", "configfs", "debugfs", "efivarfs", "fusectl", "nsfs", "overlay",
-    "ramfs", "securityfs", "selinuxfs", "tracefs", "erofs",
+    "autofs",
+    "binfmt_misc",
+    "bpf",
+    "configfs",
+    "debugfs",
+    "efivarfs",
+    "fusectl",
+    "nsfs",
+    "overlay",
+    "ramfs",
+    "securityfs",
+    "selinuxfs",
+    "tracefs",
+    "erofs",
 ];
-const PSEUDO_MOUNT_PREFIXES: &[&str] = &["/dev", "/proc", "/sys", "/run", "/var/lib/docker/", "/snap/"];
+const PSEUDO_MOUNT_PREFIXES: &[&str] = &[
+    "/dev",
+    "/proc",
+    "/sys",
+    "/run",
+    "/var/lib/docker/",
+    "/snap/",
+];
 
 #[derive(Debug, Default)]
 pub struct FilesystemReader {
@@ -66,8 +85,18 @@ impl FilesystemReader {
             disks
         })
         .await
-        .map_err(|e| ProbeError::new(ProbeErrorKind::Agent, format!("filesystem read failed: {e}")))?
-        .map_err(|e| ProbeError::new(ProbeErrorKind::Agent, format!("cannot list filesystems: {e}")))?;
+        .map_err(|e| {
+            ProbeError::new(
+                ProbeErrorKind::Agent,
+                format!("filesystem read failed: {e}"),
+            )
+        })?
+        .map_err(|e| {
+            ProbeError::new(
+                ProbeErrorKind::Agent,
+                format!("cannot list filesystems: {e}"),
+            )
+        })?;
 
         // The same mount point can be listed twice (bind mounts, stacked mounts): the last one
         // mounted is the one in effect.
@@ -127,9 +156,10 @@ impl FilesystemReader {
 fn is_real_filesystem(fs_type: &str, mountpoint: &str) -> bool {
     !PSEUDO_TYPES.contains(&fs_type)
         && !fs_type.starts_with("fuse.")
-        && !PSEUDO_MOUNT_PREFIXES
-            .iter()
-            .any(|prefix| mountpoint == prefix.trim_end_matches('/') || mountpoint.starts_with(&format!("{}/", prefix.trim_end_matches('/'))))
+        && !PSEUDO_MOUNT_PREFIXES.iter().any(|prefix| {
+            mountpoint == prefix.trim_end_matches('/')
+                || mountpoint.starts_with(&format!("{}/", prefix.trim_end_matches('/')))
+        })
 }
 
 #[cfg(test)]
@@ -142,7 +172,10 @@ mod tests {
         assert!(is_real_filesystem("nfs4", "/srv/footage"));
         assert!(is_real_filesystem("ext4", "/devices"));
         assert!(!is_real_filesystem("ext4", "/run/netns"));
-        assert!(!is_real_filesystem("overlay", "/var/lib/docker/overlay2/x/merged"));
+        assert!(!is_real_filesystem(
+            "overlay",
+            "/var/lib/docker/overlay2/x/merged"
+        ));
         assert!(!is_real_filesystem("squashfs-like", "/snap/core/1"));
         assert!(!is_real_filesystem("fuse.lxcfs", "/var/lib/lxcfs"));
     }

@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use surge_ping::{Client, Config as IcmpConfig, ICMP, PingIdentifier, PingSequence, SurgeError};
+use surge_ping::{
+    Client, Config as IcmpConfig, ICMP, IcmpPacket, PingIdentifier, PingSequence, SurgeError,
+};
 use tokio::net::TcpStream;
 
 use super::{ProbeError, ProbeErrorKind, Transcript};
@@ -44,7 +46,8 @@ impl PingObservation {
     }
 
     pub fn mean_rtt_seconds(&self) -> Option<f64> {
-        (!self.rtt_seconds.is_empty()).then(|| self.rtt_seconds.iter().sum::<f64>() / self.rtt_seconds.len() as f64)
+        (!self.rtt_seconds.is_empty())
+            .then(|| self.rtt_seconds.iter().sum::<f64>() / self.rtt_seconds.len() as f64)
     }
 }
 
@@ -79,11 +82,15 @@ impl Pinger {
             .ok_or_else(|| ProbeError::new(ProbeErrorKind::Agent, "device has no address"))?;
         let target = resolve(address, transcript).await?;
         let count = device.policy.ping_count.max(1);
-        let per_echo = (device.policy.timeout / count).max(Duration::from_millis(50));
+        // Leave a tenth of the check's timeout spare so a dead host is reported as "no reply to N
+        // echoes" by this probe rather than cut off by the scheduler's deadline.
+        let per_echo = (device.policy.timeout.mul_f64(0.9) / count).max(Duration::from_millis(50));
         let port = match spec.method {
             PingMethod::Tcp(port) => port,
             PingMethod::Icmp => match self.icmp_client(target) {
-                Ok(client) => return Ok(self.icmp(client, target, count, per_echo, transcript).await),
+                Ok(client) => {
+                    return Ok(self.icmp(client, target, count, per_echo, transcript).await);
+                }
                 Err(why) => {
                     let port = device.policy.ping_fallback_port;
                     if !self.fallback_logged.swap(true, Ordering::Relaxed) {
@@ -93,7 +100,9 @@ impl Pinger {
                              (grant CAP_NET_RAW or widen net.ipv4.ping_group_range to use ICMP)"
                         );
                     }
-                    transcript.note(|| format!("ICMP not permitted ({why}); falling back to TCP port {port}"));
+                    transcript.note(|| {
+                        format!("ICMP not permitted ({why}); falling back to TCP port {port}")
+                    });
                     port
                 }
             },
@@ -108,7 +117,9 @@ impl Pinger {
         };
         cell.get_or_init(|| {
             Client::new(&IcmpConfig::builder().kind(kind).build()).map_err(|e| match e.kind() {
-                io::ErrorKind::PermissionDenied => "permission denied opening an ICMP socket".to_owned(),
+                io::ErrorKind::PermissionDenied => {
+                    "permission denied opening an ICMP socket".to_owned()
+                }
                 _ => format!("cannot open an ICMP socket: {e}"),
             })
         })
@@ -124,7 +135,9 @@ impl Pinger {
         per_echo: Duration,
         transcript: &mut Transcript,
     ) -> PingObservation {
-        let mut pinger = client.pinger(target, PingIdentifier(fastrand::u16(..))).await;
+        let mut pinger = client
+            .pinger(target, PingIdentifier(fastrand::u16(..)))
+            .await;
         pinger.timeout(per_echo);
         let payload = [0u8; 56];
         let mut observation = PingObservation {
@@ -141,15 +154,27 @@ impl Pinger {
             let seq = self.sequence.fetch_add(1, Ordering::Relaxed);
             observation.sent += 1;
             let started = Instant::now();
-            match pinger.ping(PingSequence(seq), &payload).await {
-                Ok(_) => {
+            let answer = pinger.ping(PingSequence(seq), &payload).await;
+            match answer
+                .as_ref()
+                .map(|(packet, _)| echo_reply_or_error(packet))
+            {
+                Ok(None) => {
                     let rtt = started.elapsed();
                     observation.received += 1;
                     observation.rtt_seconds.push(rtt.as_secs_f64());
-                    transcript.note(|| format!("ICMP echo seq={seq} to {target}: reply after {rtt:?}"));
+                    transcript
+                        .note(|| format!("ICMP echo seq={seq} to {target}: reply after {rtt:?}"));
+                }
+                Ok(Some(why)) => {
+                    transcript.note(|| format!("ICMP echo seq={seq} to {target}: {why}"));
+                    observation.last_error = Some(why);
+                    tokio::time::sleep(per_echo.saturating_sub(started.elapsed())).await;
                 }
                 Err(SurgeError::Timeout { .. }) => {
-                    transcript.note(|| format!("ICMP echo seq={seq} to {target}: no reply within {per_echo:?}"));
+                    transcript.note(|| {
+                        format!("ICMP echo seq={seq} to {target}: no reply within {per_echo:?}")
+                    });
                 }
                 Err(e) => {
                     let why = e.to_string();
@@ -165,7 +190,44 @@ impl Pinger {
     }
 }
 
-async fn tcp(target: IpAddr, port: u16, count: u32, per_attempt: Duration, transcript: &mut Transcript) -> PingObservation {
+/// surge-ping hands over ICMP errors that quote our echo (destination unreachable, time
+/// exceeded) as if they were replies. Only an echo reply proves the host is there; anything else
+/// is a lost echo, with the network's reason.
+fn echo_reply_or_error(packet: &IcmpPacket) -> Option<String> {
+    let (kind, code, from) = match packet {
+        IcmpPacket::V4(p) => match (p.get_icmp_type().0, p.get_icmp_code().0) {
+            (0, _) => return None,
+            (3, code) => ("destination unreachable", code, p.get_source().to_string()),
+            (11, code) => ("time exceeded", code, p.get_source().to_string()),
+            (other, code) => {
+                return Some(format!(
+                    "unexpected ICMP type {other} code {code} from {}",
+                    p.get_source()
+                ));
+            }
+        },
+        IcmpPacket::V6(p) => match (p.get_icmpv6_type().0, p.get_icmpv6_code().0) {
+            (129, _) => return None,
+            (1, code) => ("destination unreachable", code, p.get_source().to_string()),
+            (3, code) => ("time exceeded", code, p.get_source().to_string()),
+            (other, code) => {
+                return Some(format!(
+                    "unexpected ICMPv6 type {other} code {code} from {}",
+                    p.get_source()
+                ));
+            }
+        },
+    };
+    Some(format!("{kind} (code {code}), reported by {from}"))
+}
+
+async fn tcp(
+    target: IpAddr,
+    port: u16,
+    count: u32,
+    per_attempt: Duration,
+    transcript: &mut Transcript,
+) -> PingObservation {
     let mut observation = PingObservation {
         method: format!("tcp:{port}"),
         target,
@@ -189,7 +251,9 @@ async fn tcp(target: IpAddr, port: u16, count: u32, per_attempt: Duration, trans
             Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
                 observation.received += 1;
                 observation.rtt_seconds.push(rtt.as_secs_f64());
-                transcript.note(|| format!("TCP connect to {address}: refused after {rtt:?} (the host is up)"));
+                transcript.note(|| {
+                    format!("TCP connect to {address}: refused after {rtt:?} (the host is up)")
+                });
             }
             Ok(Err(e)) => {
                 let why = e.to_string();
@@ -197,7 +261,8 @@ async fn tcp(target: IpAddr, port: u16, count: u32, per_attempt: Duration, trans
                 observation.last_error = Some(why);
                 tokio::time::sleep(per_attempt.saturating_sub(rtt)).await;
             }
-            Err(_) => transcript.note(|| format!("TCP connect to {address}: no answer within {per_attempt:?}")),
+            Err(_) => transcript
+                .note(|| format!("TCP connect to {address}: no answer within {per_attempt:?}")),
         }
     }
     observation
@@ -209,9 +274,19 @@ async fn resolve(address: &str, transcript: &mut Transcript) -> Result<IpAddr, P
     }
     let found = tokio::net::lookup_host((address, 0))
         .await
-        .map_err(|e| ProbeError::new(ProbeErrorKind::Resolve, format!("cannot resolve {address}: {e}")))?
+        .map_err(|e| {
+            ProbeError::new(
+                ProbeErrorKind::Resolve,
+                format!("cannot resolve {address}: {e}"),
+            )
+        })?
         .next()
-        .ok_or_else(|| ProbeError::new(ProbeErrorKind::Resolve, format!("{address} resolves to no address")))?;
+        .ok_or_else(|| {
+            ProbeError::new(
+                ProbeErrorKind::Resolve,
+                format!("{address} resolves to no address"),
+            )
+        })?;
     transcript.note(|| format!("resolved {address} to {}", found.ip()));
     Ok(found.ip())
 }

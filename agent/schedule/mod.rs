@@ -17,7 +17,9 @@ use crate::probe::{Observation, ProbeError, ProbeErrorKind, Probes, Transcript};
 use crate::state::{CheckResult, Hub};
 
 pub fn unix_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// One run of one check, with everything that was seen.
@@ -57,7 +59,11 @@ impl Runner {
     }
 
     pub async fn run(&self, device: &Device, spec: &CheckSpec, trace: bool) -> CheckRun {
-        let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         let mut transcript = if trace {
             Transcript::enabled()
         } else {
@@ -66,13 +72,19 @@ impl Runner {
         let started_at = unix_now();
         let started = Instant::now();
         let timeout = device.policy.timeout;
-        let outcome = match tokio::time::timeout(timeout, self.probes.run(spec, device, &mut transcript)).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(ProbeError::new(
-                ProbeErrorKind::Timeout,
-                format!("no answer within the {} timeout", humantime::format_duration(timeout)),
-            )),
-        };
+        let outcome =
+            match tokio::time::timeout(timeout, self.probes.run(spec, device, &mut transcript))
+                .await
+            {
+                Ok(outcome) => outcome,
+                Err(_) => Err(ProbeError::new(
+                    ProbeErrorKind::Timeout,
+                    format!(
+                        "no answer within the {} timeout",
+                        humantime::format_duration(timeout)
+                    ),
+                )),
+            };
         let duration = started.elapsed();
         let verdict = judge::judge(spec.kind(), &outcome, &device.policy);
         CheckRun {
@@ -115,7 +127,8 @@ impl Scheduler {
                 }
                 None => self.spawn(device),
             };
-            self.devices.insert(device.name.clone(), (Arc::clone(device), tasks));
+            self.devices
+                .insert(device.name.clone(), (Arc::clone(device), tasks));
         }
         for (_, tasks) in previous.into_values() {
             tasks.iter().for_each(JoinHandle::abort);
@@ -127,7 +140,12 @@ impl Scheduler {
             .checks
             .iter()
             .map(|spec| {
-                let (runner, hub, device, spec) = (Arc::clone(&self.runner), Arc::clone(&self.hub), Arc::clone(device), spec.clone());
+                let (runner, hub, device, spec) = (
+                    Arc::clone(&self.runner),
+                    Arc::clone(&self.hub),
+                    Arc::clone(device),
+                    spec.clone(),
+                );
                 tokio::spawn(async move { check_loop(&runner, &hub, &device, &spec).await })
             })
             .collect()
@@ -141,14 +159,18 @@ impl Scheduler {
     }
 }
 
+/// The first run comes within a few seconds so a fresh start shows states quickly; later runs
+/// keep a random phase within the interval so devices stay spread out.
+const FIRST_RUN_SPREAD: Duration = Duration::from_secs(5);
+
 async fn check_loop(runner: &Runner, hub: &Hub, device: &Device, spec: &CheckSpec) {
     let interval = device.policy.interval;
-    let phase = interval.mul_f64(fastrand::f64());
-    let mut ticker = tokio::time::interval_at(Instant::now() + phase, interval);
+    tokio::time::sleep(interval.min(FIRST_RUN_SPREAD).mul_f64(fastrand::f64())).await;
+    let mut ticker =
+        tokio::time::interval_at(Instant::now() + interval.mul_f64(fastrand::f64()), interval);
     // A run that overran (a long timeout) shifts the schedule instead of firing a burst to catch up.
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
         let run = runner.run(device, spec, false).await;
         if let Some(t) = hub.record(device, run.into_result()) {
             tracing::info!(
@@ -160,5 +182,6 @@ async fn check_loop(runner: &Runner, hub: &Hub, device: &Device, spec: &CheckSpe
                 t.summary
             );
         }
+        ticker.tick().await;
     }
 }

@@ -81,7 +81,11 @@ impl Machine {
         let settled = match self.state {
             State::Failed | State::Unreachable => {
                 if s.not_failed >= m {
-                    if status == Status::Ok { State::Ok } else { State::Warning }
+                    if status == Status::Ok {
+                        State::Ok
+                    } else {
+                        State::Warning
+                    }
                 } else {
                     State::Failed
                 }
@@ -131,21 +135,30 @@ mod tests {
     fn unknown_to_ok_at_once_then_failed_after_three() {
         let mut m = Machine::default();
         assert_eq!(run(&mut m, &[O]), vec![Some(State::Ok)]);
-        assert_eq!(run(&mut m, &[F, F, F]), vec![None, None, Some(State::Failed)]);
+        assert_eq!(
+            run(&mut m, &[F, F, F]),
+            vec![None, None, Some(State::Failed)]
+        );
         assert_eq!(run(&mut m, &[O, O]), vec![None, Some(State::Ok)]);
     }
 
     #[test]
     fn a_single_bad_result_does_not_flap() {
         let mut m = Machine::default();
-        assert_eq!(run(&mut m, &[O, F, O, F, F, O, F]), vec![Some(State::Ok), None, None, None, None, None, None]);
+        assert_eq!(
+            run(&mut m, &[O, F, O, F, F, O, F]),
+            vec![Some(State::Ok), None, None, None, None, None, None]
+        );
         assert_eq!(m.state, State::Ok);
     }
 
     #[test]
     fn unknown_results_neither_extend_nor_break_streaks() {
         let mut m = Machine::default();
-        assert_eq!(run(&mut m, &[O, F, U, F, U, F]), vec![Some(State::Ok), None, None, None, None, Some(State::Failed)]);
+        assert_eq!(
+            run(&mut m, &[O, F, U, F, U, F]),
+            vec![Some(State::Ok), None, None, None, None, Some(State::Failed)]
+        );
         assert_eq!(run(&mut m, &[O, U, O]), vec![None, None, Some(State::Ok)]);
     }
 
@@ -153,8 +166,14 @@ mod tests {
     fn warnings_enter_after_n_and_recover_after_m() {
         let mut m = Machine::default();
         run(&mut m, &[O]);
-        assert_eq!(run(&mut m, &[W, W, W]), vec![None, None, Some(State::Warning)]);
-        assert_eq!(run(&mut m, &[F, F, F]), vec![None, None, Some(State::Failed)]);
+        assert_eq!(
+            run(&mut m, &[W, W, W]),
+            vec![None, None, Some(State::Warning)]
+        );
+        assert_eq!(
+            run(&mut m, &[F, F, F]),
+            vec![None, None, Some(State::Failed)]
+        );
         assert_eq!(run(&mut m, &[W, W]), vec![None, Some(State::Warning)]);
         assert_eq!(run(&mut m, &[O, O]), vec![None, Some(State::Ok)]);
     }

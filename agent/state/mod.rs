@@ -29,7 +29,8 @@ pub struct CheckStatus {
     pub last_success: Option<f64>,
     pub last_duration_seconds: Option<f64>,
     pub verdict: Option<Verdict>,
-    /// The last thing the probe actually saw (kept through later probe errors).
+    /// What the probe saw on the last run; `None` when it saw nothing (timeout, no such host), so
+    /// metrics never show a stale figure as current.
     pub observation: Option<Observation>,
 }
 
@@ -112,7 +113,11 @@ impl Hub {
             .iter()
             .flat_map(|d| d.checks.iter().map(|c| (d.name.clone(), c.kind())))
             .collect();
-        let removed: Vec<Key> = checks.keys().filter(|k| !wanted.contains(k)).cloned().collect();
+        let removed: Vec<Key> = checks
+            .keys()
+            .filter(|k| !wanted.contains(k))
+            .cloned()
+            .collect();
         for key in removed {
             if let Some(status) = checks.remove(&key) {
                 saved.insert(key, saved_state(&status));
@@ -139,10 +144,11 @@ impl Hub {
     /// Applies one result; returns the transition it caused, if any.
     pub fn record(&self, device: &Device, result: CheckResult) -> Option<Transition> {
         let mut checks = self.lock();
-        let parent_down = device
-            .parent
-            .as_ref()
-            .is_some_and(|parent| checks.get(&(parent.clone(), CheckKind::Ping)).is_some_and(|p| p.state().is_down()));
+        let parent_down = device.parent.as_ref().is_some_and(|parent| {
+            checks
+                .get(&(parent.clone(), CheckKind::Ping))
+                .is_some_and(|p| p.state().is_down())
+        });
         let check = result.verdict.check;
         let status = checks
             .entry((device.name.clone(), check))
@@ -152,7 +158,9 @@ impl Hub {
             failures_before_failed: device.policy.failures_before_failed,
             successes_before_recovered: device.policy.successes_before_recovered,
         };
-        let changed = status.machine.step(result.verdict.status, parent_down, thresholds);
+        let changed = status
+            .machine
+            .step(result.verdict.status, parent_down, thresholds);
         if changed.is_some() {
             status.since = result.at;
         }
@@ -161,9 +169,7 @@ impl Hub {
             status.last_success = Some(result.at);
         }
         status.last_duration_seconds = Some(result.duration_seconds);
-        if result.observation.is_some() {
-            status.observation = result.observation;
-        }
+        status.observation = result.observation;
         let transition = changed.map(|to| Transition {
             device: device.name.clone(),
             check,
@@ -275,7 +281,11 @@ policy = "quick"
         hub.sync(&only_switch, 2.0);
         assert_eq!(hub.snapshot().len(), 1);
         hub.sync(&c, 3.0);
-        let cam = hub.snapshot().into_iter().find(|s| s.device == "cam").unwrap();
+        let cam = hub
+            .snapshot()
+            .into_iter()
+            .find(|s| s.device == "cam")
+            .unwrap();
         assert_eq!(cam.state(), State::Ok);
         assert_eq!(cam.since, 1.0);
     }

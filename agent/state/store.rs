@@ -92,7 +92,10 @@ pub struct SavedState {
 
 enum Command {
     Record(Box<ResultRow>),
-    Prune { results_before: f64, transitions_before: f64 },
+    Prune {
+        results_before: f64,
+        transitions_before: f64,
+    },
     Flush(mpsc::Sender<()>),
 }
 
@@ -129,10 +132,13 @@ impl Store {
         let path = data_dir.join(FILE_NAME);
         let err = |e: rusqlite::Error| StoreError(format!("state store {}: {e}", path.display()));
         let mut conn = Connection::open(&path).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
-        migrate(&mut conn).map_err(|e| StoreError(format!("state store {}: {e}", path.display())))?;
+        migrate(&mut conn)
+            .map_err(|e| StoreError(format!("state store {}: {e}", path.display())))?;
         let saved = load_saved(&conn).map_err(err)?;
         let (tx, rx) = mpsc::channel();
         let thread_path = path.clone();
@@ -172,7 +178,9 @@ impl Store {
         let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
         match tx.as_ref() {
             Some(tx) if tx.send(command).is_ok() => {}
-            Some(_) => tracing::error!("the state store writer has stopped; results are no longer saved"),
+            Some(_) => {
+                tracing::error!("the state store writer has stopped; results are no longer saved")
+            }
             None => tracing::debug!("state store already closed; result not saved"),
         }
     }
@@ -197,7 +205,9 @@ impl Drop for Store {
 
 fn migrate(conn: &mut Connection) -> Result<(), String> {
     let sql_err = |e: rusqlite::Error| e.to_string();
-    let done: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql_err)?;
+    let done: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(sql_err)?;
     let known = MIGRATIONS.len() as i64;
     if done > known {
         return Err(format!(
@@ -208,7 +218,8 @@ fn migrate(conn: &mut Connection) -> Result<(), String> {
     for (i, sql) in (done..).zip(MIGRATIONS.iter().skip(done.max(0) as usize)) {
         let tx = conn.transaction().map_err(sql_err)?;
         tx.execute_batch(sql).map_err(sql_err)?;
-        tx.pragma_update(None, "user_version", i + 1).map_err(sql_err)?;
+        tx.pragma_update(None, "user_version", i + 1)
+            .map_err(sql_err)?;
         tx.commit().map_err(sql_err)?;
     }
     Ok(())
@@ -262,7 +273,11 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Command>, path: &Path) {
     }
 }
 
-fn write_batch(conn: &mut Connection, batch: Vec<Command>, waiters: &mut Vec<mpsc::Sender<()>>) -> rusqlite::Result<()> {
+fn write_batch(
+    conn: &mut Connection,
+    batch: Vec<Command>,
+    waiters: &mut Vec<mpsc::Sender<()>>,
+) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     for command in batch {
         match command {
@@ -272,7 +287,10 @@ fn write_batch(conn: &mut Connection, batch: Vec<Command>, waiters: &mut Vec<mps
                 transitions_before,
             } => {
                 let results = tx.execute("DELETE FROM results WHERE at < ?1", [results_before])?;
-                let transitions = tx.execute("DELETE FROM transitions WHERE at < ?1", [transitions_before])?;
+                let transitions = tx.execute(
+                    "DELETE FROM transitions WHERE at < ?1",
+                    [transitions_before],
+                )?;
                 tracing::debug!(results, transitions, "pruned old history");
             }
             Command::Flush(done) => waiters.push(done),
@@ -433,7 +451,10 @@ mod tests {
         assert_eq!(saved[0].streaks.ok, 1);
         let transitions = read_transitions(&store.path).unwrap();
         assert_eq!(transitions.len(), 1);
-        assert_eq!((transitions[0].from, transitions[0].to), (State::Unknown, State::Ok));
+        assert_eq!(
+            (transitions[0].from, transitions[0].to),
+            (State::Unknown, State::Ok)
+        );
     }
 
     #[test]

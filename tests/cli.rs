@@ -1,0 +1,247 @@
+//! The command line as a user meets it: check-config on broken files, once/probe output and exit
+//! codes, filesystem figures against `df`, help and version.
+
+mod support;
+
+use std::path::Path;
+
+use support::{run, stderr, stdout, temp_dir, write};
+
+/// Every file in tests/data/config/broken/ states in `# expect:` lines what check-config must
+/// say about it, and in `# forbid:` lines what it must never print.
+#[test]
+fn check_config_names_file_line_column_and_fix_for_each_broken_config() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/config/broken");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 8,
+        "broken configs are missing from {}",
+        dir.display()
+    );
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let out = run(&["check-config", "-c", file.to_str().unwrap()]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{}: {err}", file.display());
+        let expected: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# expect: "))
+            .collect();
+        assert!(
+            !expected.is_empty(),
+            "{} has no # expect: lines",
+            file.display()
+        );
+        for fragment in expected {
+            // Messages name the file as given on the command line.
+            let fragment = fragment.replace(
+                &format!("{}:", file.file_name().unwrap().to_str().unwrap()),
+                &format!("{}:", file.display()),
+            );
+            assert!(
+                err.contains(&fragment),
+                "{}: expected {fragment:?} in:\n{err}",
+                file.display()
+            );
+        }
+        for forbidden in text.lines().filter_map(|l| l.strip_prefix("# forbid: ")) {
+            assert!(
+                !err.contains(forbidden),
+                "{}: {forbidden:?} leaked into:\n{err}",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn shipped_and_example_configs_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for file in ["config/camwatch.toml", "config/examples/small-site.toml"] {
+        let out = run(&["check-config", "-c", root.join(file).to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{file}: {}", stderr(&out));
+        assert!(stdout(&out).contains(": OK: "), "{}", stdout(&out));
+    }
+}
+
+#[test]
+fn missing_config_file_is_a_config_error_naming_the_file() {
+    let out = run(&["check-config", "-c", "/nonexistent/camwatch.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("/nonexistent/camwatch.toml: error: cannot read the configuration file"),
+        "{err}"
+    );
+    assert!(err.contains("fix: pass the right path"), "{err}");
+}
+
+#[test]
+fn config_path_comes_from_the_environment_when_not_given() {
+    let dir = temp_dir();
+    let path = dir.path().join("env.toml");
+    write(
+        &path,
+        "[[device]]\nname = \"lo\"\nkind = \"host\"\naddress = \"127.0.0.1\"\n",
+    );
+    let out = support::camwatch()
+        .arg("check-config")
+        .env("CAMWATCH_CONFIG", &path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("env.toml: OK: 1 devices, 1 checks"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn help_version_and_usage_errors_behave_like_a_unix_tool() {
+    let help = run(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    for word in ["run", "once", "probe", "check-config", "Exit codes"] {
+        assert!(stdout(&help).contains(word), "{word} missing from --help");
+    }
+    let version = run(&["--version"]);
+    assert_eq!(version.status.code(), Some(0));
+    assert_eq!(
+        stdout(&version).trim(),
+        format!("camwatch {}", env!("CARGO_PKG_VERSION"))
+    );
+    let bad = run(&["frobnicate"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("unrecognized subcommand"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+fn df_bytes(mountpoint: &str) -> (u64, u64) {
+    let out = std::process::Command::new("df")
+        .args(["-B1", "--output=size,avail", mountpoint])
+        .output()
+        .expect("df runs");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut numbers = text
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .map(|n| n.parse::<u64>().unwrap());
+    (numbers.next().unwrap(), numbers.next().unwrap())
+}
+
+#[test]
+fn once_json_reports_filesystem_figures_that_match_df_and_exits_1_on_a_missing_mount() {
+    let dir = temp_dir();
+    let path = dir.path().join("fs.toml");
+    write(
+        &path,
+        r#"
+[[device]]
+name = "recording-server"
+kind = "storage"
+[device.filesystem]
+mountpoints = ["/", "/srv/camwatch-test-not-mounted"]
+"#,
+    );
+    let out = run(&["once", "--json", "-c", path.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a missing footage mount fails: {}",
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let check = &lines[0];
+    assert_eq!(check["device"], "recording-server");
+    assert_eq!(check["check"], "filesystem");
+    assert_eq!(check["status"], "failed");
+    assert!(
+        check["summary"]
+            .as_str()
+            .unwrap()
+            .contains("/srv/camwatch-test-not-mounted is not mounted"),
+        "{check}"
+    );
+    assert!(check["duration_seconds"].as_f64().unwrap() >= 0.0);
+    let root = &check["values"]["mounts"][0];
+    assert_eq!(root["mountpoint"], "/");
+    let (size, avail) = df_bytes("/");
+    assert_eq!(
+        root["size_bytes"].as_u64().unwrap(),
+        size,
+        "size of / differs from df"
+    );
+    // Other processes write while the test runs: allow 64 MiB of drift in free space.
+    let reported = root["avail_bytes"].as_u64().unwrap();
+    assert!(
+        reported.abs_diff(avail) < 64 << 20,
+        "avail {reported} vs df {avail}"
+    );
+}
+
+#[test]
+fn once_table_for_a_healthy_host_exits_0_and_probe_shows_the_exchange() {
+    let dir = temp_dir();
+    let path = dir.path().join("ok.toml");
+    write(
+        &path,
+        r#"
+[[device]]
+name = "loopback"
+kind = "host"
+address = "127.0.0.1"
+[device.filesystem]
+mountpoints = ["/"]
+"#,
+    );
+    let out = run(&["once", "-c", path.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(text.starts_with("DEVICE"), "{text}");
+    assert!(text.contains("loopback  ping"), "{text}");
+    assert!(
+        text.contains("2 checks: 2 ok, 0 warning, 0 failed, 0 unknown"),
+        "{text}"
+    );
+
+    let probe = run(&["probe", "loopback", "--json", "-c", path.to_str().unwrap()]);
+    assert_eq!(probe.status.code(), Some(0), "{}", stderr(&probe));
+    let ping: serde_json::Value =
+        serde_json::from_str(stdout(&probe).lines().next().unwrap()).unwrap();
+    let exchange = ping["exchange"].as_array().unwrap();
+    assert_eq!(exchange.len(), 3, "three echoes by default: {ping}");
+    assert!(
+        exchange[0]
+            .as_str()
+            .unwrap()
+            .contains("to 127.0.0.1: reply after"),
+        "{ping}"
+    );
+
+    let unknown = run(&["probe", "nvr-9", "-c", path.to_str().unwrap()]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains("no device named \"nvr-9\""),
+        "{}",
+        stderr(&unknown)
+    );
+    assert!(
+        stderr(&unknown).contains("use one of: loopback"),
+        "{}",
+        stderr(&unknown)
+    );
+}
