@@ -103,9 +103,15 @@ pub fn is_secret_key(key: &str) -> bool {
     .any(|word| key.contains(word))
 }
 
+/// The line with everything after its first `=` hidden when any key on it (also inside an
+/// inline table) names a secret.
 fn redact_line(line: &str) -> String {
+    let holds_secret = line
+        .split(['{', ','])
+        .filter_map(|part| part.split_once('=').map(|(key, _)| key))
+        .any(is_secret_key);
     match line.split_once('=') {
-        Some((key, _)) if is_secret_key(key) => format!("{key}= <redacted>"),
+        Some((key, _)) if holds_secret => format!("{key}= <redacted>"),
         _ => line.to_owned(),
     }
 }
@@ -180,6 +186,18 @@ mod tests {
         assert!(text.contains("c.toml:2:1: error: inline secret"), "{text}");
         assert!(!text.contains("hunter2"), "{text}");
         assert!(text.contains("<redacted>"), "{text}");
+    }
+
+    #[test]
+    fn secrets_inside_inline_tables_are_redacted() {
+        assert_eq!(
+            redact_line("overrides = { interval = \"5s\", password = \"x1\" }"),
+            "overrides = <redacted>"
+        );
+        assert_eq!(
+            redact_line("address = \"192.0.2.1\""),
+            "address = \"192.0.2.1\""
+        );
     }
 
     #[test]
