@@ -245,3 +245,55 @@ mountpoints = ["/"]
         stderr(&unknown)
     );
 }
+
+#[test]
+fn run_exits_3_and_logs_json_when_it_cannot_listen() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dir = temp_dir();
+    let path = dir.path().join("busy.toml");
+    write(
+        &path,
+        &format!(
+            "[agent]\nlisten = \"{}\"\ndata_dir = \"{}\"\n[[device]]\nname = \"lo\"\nkind = \"host\"\naddress = \"127.0.0.1\"\n",
+            busy.local_addr().unwrap(),
+            dir.path().join("data").display()
+        ),
+    );
+    let out = run(&["--log-format", "json", "run", "-c", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stderr(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let error = lines
+        .iter()
+        .find(|l| l["level"] == "ERROR")
+        .expect("an error line");
+    let message = error["fields"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("cannot listen on")
+            && message.contains("choose another [agent] listen address"),
+        "{message}"
+    );
+}
+
+#[test]
+fn run_exits_3_when_the_data_directory_cannot_be_created() {
+    let dir = temp_dir();
+    let path = dir.path().join("nodata.toml");
+    write(
+        &path,
+        "[agent]\ndata_dir = \"/proc/camwatch-cannot-be-here\"\n[[device]]\nname = \"lo\"\nkind = \"host\"\naddress = \"127.0.0.1\"\n",
+    );
+    let out = run(&["run", "-c", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot create the data directory /proc/camwatch-cannot-be-here"),
+        "{err}"
+    );
+    assert!(
+        err.contains("set [agent] data_dir to a writable folder"),
+        "{err}"
+    );
+}

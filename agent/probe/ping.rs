@@ -194,31 +194,33 @@ impl Pinger {
 /// exceeded) as if they were replies. Only an echo reply proves the host is there; anything else
 /// is a lost echo, with the network's reason.
 fn echo_reply_or_error(packet: &IcmpPacket) -> Option<String> {
-    let (kind, code, from) = match packet {
-        IcmpPacket::V4(p) => match (p.get_icmp_type().0, p.get_icmp_code().0) {
-            (0, _) => return None,
-            (3, code) => ("destination unreachable", code, p.get_source().to_string()),
-            (11, code) => ("time exceeded", code, p.get_source().to_string()),
-            (other, code) => {
-                return Some(format!(
-                    "unexpected ICMP type {other} code {code} from {}",
-                    p.get_source()
-                ));
-            }
-        },
-        IcmpPacket::V6(p) => match (p.get_icmpv6_type().0, p.get_icmpv6_code().0) {
-            (129, _) => return None,
-            (1, code) => ("destination unreachable", code, p.get_source().to_string()),
-            (3, code) => ("time exceeded", code, p.get_source().to_string()),
-            (other, code) => {
-                return Some(format!(
-                    "unexpected ICMPv6 type {other} code {code} from {}",
-                    p.get_source()
-                ));
-            }
-        },
+    // (type, code, sender, and this family's numbers for echo reply, unreachable, time exceeded)
+    let (kind, code, from, [reply, unreachable, exceeded], family) = match packet {
+        IcmpPacket::V4(p) => (
+            p.get_icmp_type().0,
+            p.get_icmp_code().0,
+            p.get_source().to_string(),
+            [0, 3, 11],
+            "ICMP",
+        ),
+        IcmpPacket::V6(p) => (
+            p.get_icmpv6_type().0,
+            p.get_icmpv6_code().0,
+            p.get_source().to_string(),
+            [129, 1, 3],
+            "ICMPv6",
+        ),
     };
-    Some(format!("{kind} (code {code}), reported by {from}"))
+    match kind {
+        k if k == reply => None,
+        k if k == unreachable => Some(format!(
+            "destination unreachable (code {code}), reported by {from}"
+        )),
+        k if k == exceeded => Some(format!("time exceeded (code {code}), reported by {from}")),
+        other => Some(format!(
+            "unexpected {family} type {other} code {code} from {from}"
+        )),
+    }
 }
 
 async fn tcp(
