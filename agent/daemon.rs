@@ -76,7 +76,7 @@ pub async fn run(path: &Path) -> i32 {
             return exit::RUNTIME;
         }
     };
-    tracing::info!(store = %store.path.display(), resumed = saved.len(), "state store open");
+    tracing::info!(store = %store.path.display(), resumed = saved.states.len(), "state store open");
     let listener = match tokio::net::TcpListener::bind(config.agent.listen).await {
         Ok(l) => l,
         Err(e) => {

@@ -38,22 +38,38 @@ impl DeviceKind {
 pub enum CheckKind {
     Ping,
     Filesystem,
+    Ups,
+    Uptime,
+    Storage,
+    RecorderDisks,
+    SnmpValues,
 }
 
 impl CheckKind {
+    pub const ALL: [CheckKind; 7] = [
+        Self::Ping,
+        Self::Filesystem,
+        Self::Ups,
+        Self::Uptime,
+        Self::Storage,
+        Self::RecorderDisks,
+        Self::SnmpValues,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ping => "ping",
             Self::Filesystem => "filesystem",
+            Self::Ups => "ups",
+            Self::Uptime => "uptime",
+            Self::Storage => "storage",
+            Self::RecorderDisks => "recorder_disks",
+            Self::SnmpValues => "snmp_values",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "ping" => Some(Self::Ping),
-            "filesystem" => Some(Self::Filesystem),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 

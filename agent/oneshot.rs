@@ -33,8 +33,12 @@ pub async fn run(
     for (d, device) in devices.iter().enumerate() {
         for (c, spec) in device.checks.iter().enumerate() {
             let (runner, device, spec) = (Arc::clone(&runner), Arc::clone(device), spec.clone());
-            tasks
-                .spawn(async move { ((d, c), runner.run(&device, &spec, options.exchange).await) });
+            tasks.spawn(async move {
+                (
+                    (d, c),
+                    runner.run(&device, &spec, options.exchange, None).await,
+                )
+            });
         }
     }
     let mut runs: Vec<((usize, usize), CheckRun)> = Vec::with_capacity(tasks.len());

@@ -5,6 +5,7 @@
 //! Every problem is collected before giving up, so `check-config` shows all of them at once.
 
 pub mod diagnostic;
+mod protocols;
 mod raw;
 pub mod secret;
 
@@ -16,7 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use diagnostic::{ConfigError, Diagnostic};
+pub use protocols::parse_oid;
 use raw::{RawConfig, RawDevice, RawPolicy};
+pub use raw::{SnmpAuthProtocol, SnmpPrivProtocol};
 pub use secret::{Credentials, SecretSource};
 use toml::Spanned;
 
@@ -67,6 +70,12 @@ pub struct Policy {
     pub ping_rtt_warning: Duration,
     pub filesystem_warning_free_percent: f64,
     pub filesystem_failed_free_percent: f64,
+    /// On battery is a warning at once, and a failure after this long.
+    pub ups_on_battery_failed_after: Duration,
+    /// Estimated battery runtime under this is a failure.
+    pub ups_min_runtime: Duration,
+    /// A reboot keeps the uptime check at warning for this long (0 turns that off).
+    pub uptime_warning_after_reboot: Duration,
 }
 
 impl Default for Policy {
@@ -82,6 +91,9 @@ impl Default for Policy {
             ping_rtt_warning: Duration::from_millis(500),
             filesystem_warning_free_percent: 15.0,
             filesystem_failed_free_percent: 5.0,
+            ups_on_battery_failed_after: Duration::from_secs(300),
+            ups_min_runtime: Duration::from_secs(600),
+            uptime_warning_after_reboot: Duration::from_secs(3600),
         }
     }
 }
@@ -122,6 +134,21 @@ impl Policy {
                 &layer.filesystem_failed_free_percent,
                 self.filesystem_failed_free_percent,
             ),
+            ups_on_battery_failed_after: pick(
+                &layer.ups_on_battery_failed_after,
+                raw::HumanDuration(self.ups_on_battery_failed_after),
+            )
+            .0,
+            ups_min_runtime: pick(
+                &layer.ups_min_runtime,
+                raw::HumanDuration(self.ups_min_runtime),
+            )
+            .0,
+            uptime_warning_after_reboot: pick(
+                &layer.uptime_warning_after_reboot,
+                raw::HumanDuration(self.uptime_warning_after_reboot),
+            )
+            .0,
         }
     }
 }
@@ -148,10 +175,17 @@ impl Device {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum CheckSpec {
     Ping(PingSpec),
     Filesystem(FilesystemSpec),
+    Ups(UpsSpec),
+    /// Boot time and reboots, over SNMP.
+    Uptime(Arc<SnmpSpec>),
+    /// HOST-RESOURCES-MIB disks and volumes, over SNMP.
+    Storage(Arc<SnmpSpec>),
+    RecorderDisks(Arc<SnmpSpec>, RecorderVendor),
+    SnmpValues(Arc<SnmpSpec>, Vec<SnmpValueSpec>),
 }
 
 impl CheckSpec {
@@ -159,8 +193,101 @@ impl CheckSpec {
         match self {
             Self::Ping(_) => CheckKind::Ping,
             Self::Filesystem(_) => CheckKind::Filesystem,
+            Self::Ups(_) => CheckKind::Ups,
+            Self::Uptime(_) => CheckKind::Uptime,
+            Self::Storage(_) => CheckKind::Storage,
+            Self::RecorderDisks(..) => CheckKind::RecorderDisks,
+            Self::SnmpValues(..) => CheckKind::SnmpValues,
         }
     }
+}
+
+/// How to reach a device over SNMP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnmpSpec {
+    pub port: u16,
+    pub auth: SnmpAuth,
+    /// One request's wait for an answer; retries happen within the check's timeout.
+    pub request_timeout: Duration,
+    pub retries: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnmpAuth {
+    V1 {
+        community: SecretSource,
+    },
+    V2c {
+        community: SecretSource,
+    },
+    V3 {
+        username: String,
+        /// None: noAuthNoPriv.
+        auth: Option<(SnmpAuthProtocol, SecretSource)>,
+        /// None: no privacy (authNoPriv).
+        privacy: Option<(SnmpPrivProtocol, SecretSource)>,
+        context: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpsMib {
+    /// Try RFC 1628 UPS-MIB, then APC PowerNet, then Eaton XUPS.
+    #[default]
+    Auto,
+    Rfc1628,
+    Apc,
+    Eaton,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecorderVendor {
+    #[default]
+    Auto,
+    Hikvision,
+    Dahua,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SnmpValueSpec {
+    pub name: String,
+    pub oid: Vec<u64>,
+    pub scale: f64,
+    pub unit: String,
+    pub warning_above: Option<f64>,
+    pub failed_above: Option<f64>,
+    pub warning_below: Option<f64>,
+    pub failed_below: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum UpsSpec {
+    Snmp(Arc<SnmpSpec>, UpsMib),
+    Nut(NutSpec),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NutTls {
+    /// Plain TCP (a NUT server on the same host or a trusted network).
+    #[default]
+    None,
+    /// STARTTLS before login; the server's certificate must verify.
+    Starttls,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NutSpec {
+    /// The UPS name on the NUT server (`upsc NAME@host`).
+    pub ups: String,
+    pub port: u16,
+    pub tls: NutTls,
+    /// CA certificate(s) that sign the server's certificate, for STARTTLS.
+    pub ca_file: Option<PathBuf>,
+    pub username: Option<String>,
+    pub password: Option<SecretSource>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,7 +414,8 @@ impl Resolver {
             );
             policies.insert(name.clone(), policy);
         }
-        let devices = self.devices(raw.device, &policies);
+        let snmp_auth = self.snmp_auth_tables(&raw.snmp_auth);
+        let devices = self.devices(raw.device, &policies, &snmp_auth);
         Config {
             path: PathBuf::new(),
             agent,
@@ -479,6 +607,7 @@ impl Resolver {
         &mut self,
         raw: Vec<Spanned<RawDevice>>,
         policies: &BTreeMap<String, Policy>,
+        snmp_auth: &BTreeMap<String, SnmpAuth>,
     ) -> Vec<Arc<Device>> {
         let mut seen: HashMap<String, Range<usize>> = HashMap::new();
         for d in &raw {
@@ -497,7 +626,7 @@ impl Resolver {
         }
         let devices: Vec<Arc<Device>> = raw
             .iter()
-            .map(|d| Arc::new(self.device(d, policies, &seen)))
+            .map(|d| Arc::new(self.device(d, policies, snmp_auth, &seen)))
             .collect();
         self.check_parent_cycles(&raw);
         devices
@@ -507,6 +636,7 @@ impl Resolver {
         &mut self,
         spanned: &Spanned<RawDevice>,
         policies: &BTreeMap<String, Policy>,
+        snmp_auth: &BTreeMap<String, SnmpAuth>,
         names: &HashMap<String, Range<usize>>,
     ) -> Device {
         let d = spanned.get_ref();
@@ -631,6 +761,7 @@ impl Resolver {
                 }
             }
         }
+        self.protocol_checks(d, &name, address.is_some(), snmp_auth, &mut checks);
         if d.ping.is_none() && address.is_none() && d.filesystem.is_none() {
             self.error(
                 Some(d.name.span()),
@@ -638,19 +769,12 @@ impl Resolver {
                 "give it an address (to ping it) or a [device.filesystem] table (for the host camwatch runs on)",
             );
         }
-        let password = match (&d.password_env, &d.password_file) {
-            (Some(env), Some(_)) => {
-                self.error(
-                    Some(env.span()),
-                    format!("device {name:?} sets both password_env and password_file"),
-                    "keep one of the two",
-                );
-                None
-            }
-            (Some(env), None) => Some(SecretSource::Env(env.get_ref().clone())),
-            (None, Some(file)) => Some(SecretSource::File(file.get_ref().clone())),
-            (None, None) => None,
-        };
+        let password = self.secret(
+            &d.password_env,
+            &d.password_file,
+            &format!("device {name:?}"),
+            "password",
+        );
         let credentials = match (&d.username, password) {
             (Some(user), password) => Some(Credentials {
                 username: user.clone(),
@@ -682,6 +806,29 @@ impl Resolver {
             policy,
             checks,
             credentials,
+        }
+    }
+
+    /// A secret given as `{key}_env` or `{key}_file`, never both.
+    fn secret(
+        &mut self,
+        env: &Option<Spanned<String>>,
+        file: &Option<Spanned<PathBuf>>,
+        what: &str,
+        key: &str,
+    ) -> Option<SecretSource> {
+        match (env, file) {
+            (Some(env), Some(_)) => {
+                self.error(
+                    Some(env.span()),
+                    format!("{what} sets both {key}_env and {key}_file"),
+                    "keep one of the two",
+                );
+                None
+            }
+            (Some(env), None) => Some(SecretSource::Env(env.get_ref().clone())),
+            (None, Some(file)) => Some(SecretSource::File(file.get_ref().clone())),
+            (None, None) => None,
         }
     }
 

@@ -17,6 +17,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub policy: BTreeMap<String, Spanned<RawPolicy>>,
     #[serde(default)]
+    pub snmp_auth: BTreeMap<String, Spanned<RawSnmpAuth>>,
+    #[serde(default)]
     pub device: Vec<Spanned<RawDevice>>,
 }
 
@@ -47,6 +49,9 @@ pub struct RawPolicy {
     pub ping_rtt_warning: Option<Spanned<HumanDuration>>,
     pub filesystem_warning_free_percent: Option<Spanned<f64>>,
     pub filesystem_failed_free_percent: Option<Spanned<f64>>,
+    pub ups_on_battery_failed_after: Option<Spanned<HumanDuration>>,
+    pub ups_min_runtime: Option<Spanned<HumanDuration>>,
+    pub uptime_warning_after_reboot: Option<Spanned<HumanDuration>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,6 +69,105 @@ pub struct RawDevice {
     pub ping: Option<Spanned<String>>,
     pub filesystem: Option<Spanned<RawFilesystem>>,
     pub overrides: Option<Spanned<RawPolicy>>,
+    pub username: Option<String>,
+    pub password_env: Option<Spanned<String>>,
+    pub password_file: Option<Spanned<PathBuf>>,
+    pub snmp: Option<Spanned<RawSnmp>>,
+    #[serde(default)]
+    pub snmp_value: Vec<Spanned<RawSnmpValue>>,
+    pub nut: Option<Spanned<RawNut>>,
+}
+
+/// How to log in over SNMP; shared by name (`[snmp_auth.NAME]`) or per device
+/// (`[device.snmp.credentials]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSnmpAuth {
+    pub version: Spanned<SnmpVersion>,
+    pub community_env: Option<Spanned<String>>,
+    pub community_file: Option<Spanned<PathBuf>>,
+    pub username: Option<Spanned<String>>,
+    pub auth_protocol: Option<Spanned<SnmpAuthProtocol>>,
+    pub auth_password_env: Option<Spanned<String>>,
+    pub auth_password_file: Option<Spanned<PathBuf>>,
+    pub priv_protocol: Option<Spanned<SnmpPrivProtocol>>,
+    pub priv_password_env: Option<Spanned<String>>,
+    pub priv_password_file: Option<Spanned<PathBuf>>,
+    pub context: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum SnmpVersion {
+    #[serde(rename = "1")]
+    V1,
+    #[serde(rename = "2c")]
+    V2c,
+    #[serde(rename = "3")]
+    V3,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SnmpAuthProtocol {
+    Md5,
+    Sha,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SnmpPrivProtocol {
+    Des,
+    Aes,
+    Aes192,
+    Aes256,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSnmp {
+    pub auth: Option<Spanned<String>>,
+    pub credentials: Option<Spanned<RawSnmpAuth>>,
+    pub port: Option<Spanned<u16>>,
+    pub checks: Option<Spanned<Vec<SnmpCheck>>>,
+    pub ups_mib: Option<crate::config::UpsMib>,
+    pub recorder_vendor: Option<crate::config::RecorderVendor>,
+    pub request_timeout: Option<Spanned<HumanDuration>>,
+    pub retries: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnmpCheck {
+    Ups,
+    Uptime,
+    Storage,
+    RecorderDisks,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSnmpValue {
+    pub name: Spanned<String>,
+    pub oid: Spanned<String>,
+    pub scale: Option<f64>,
+    pub unit: Option<String>,
+    pub warning_above: Option<f64>,
+    pub failed_above: Option<f64>,
+    pub warning_below: Option<f64>,
+    pub failed_below: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNut {
+    pub ups: Spanned<String>,
+    pub port: Option<u16>,
+    pub tls: Option<crate::config::NutTls>,
+    pub ca_file: Option<PathBuf>,
     pub username: Option<String>,
     pub password_env: Option<Spanned<String>>,
     pub password_file: Option<Spanned<PathBuf>>,

@@ -14,6 +14,44 @@ pub fn free_percent(mount: &Mount) -> f64 {
     }
 }
 
+/// The policy's free-space rule for one filesystem or volume, if it is broken.
+pub fn space_finding(
+    name: &str,
+    size_bytes: u64,
+    avail_bytes: u64,
+    policy: &Policy,
+) -> Option<(Status, String)> {
+    let free = if size_bytes == 0 {
+        0.0
+    } else {
+        avail_bytes as f64 * 100.0 / size_bytes as f64
+    };
+    let figures = format!(
+        "{free:.1} % free ({} of {})",
+        human_bytes(avail_bytes),
+        human_bytes(size_bytes)
+    );
+    if free < policy.filesystem_failed_free_percent {
+        Some((
+            Status::Failed,
+            format!(
+                "{name} is nearly full: {figures}, under the {} % limit",
+                policy.filesystem_failed_free_percent
+            ),
+        ))
+    } else if free < policy.filesystem_warning_free_percent {
+        Some((
+            Status::Warning,
+            format!(
+                "{name} is filling up: {figures}, under the {} % warning level",
+                policy.filesystem_warning_free_percent
+            ),
+        ))
+    } else {
+        None
+    }
+}
+
 pub fn judge(seen: &FilesystemObservation, policy: &Policy) -> Verdict {
     let mut findings: Vec<(Status, String)> = Vec::new();
     for missing in &seen.missing {
@@ -25,12 +63,6 @@ pub fn judge(seen: &FilesystemObservation, policy: &Policy) -> Verdict {
         ));
     }
     for m in &seen.mounts {
-        let free = free_percent(m);
-        let figures = format!(
-            "{free:.1} % free ({} of {})",
-            human_bytes(m.avail_bytes),
-            human_bytes(m.size_bytes)
-        );
         if m.readonly {
             // A footage disk remounted read-only after errors stops recording; an unlisted one
             // may be read-only by design (a rescue or image mount), so only warn about those.
@@ -46,28 +78,14 @@ pub fn judge(seen: &FilesystemObservation, policy: &Policy) -> Verdict {
                     m.mountpoint
                 ),
             ));
-        } else if free < policy.filesystem_failed_free_percent {
-            findings.push((
-                Status::Failed,
-                format!(
-                    "{} is nearly full: {figures}, under the {} % limit",
-                    m.mountpoint, policy.filesystem_failed_free_percent
-                ),
-            ));
-        } else if free < policy.filesystem_warning_free_percent {
-            findings.push((
-                Status::Warning,
-                format!(
-                    "{} is filling up: {figures}, under the {} % warning level",
-                    m.mountpoint, policy.filesystem_warning_free_percent
-                ),
-            ));
+        } else if let Some(finding) =
+            space_finding(&m.mountpoint, m.size_bytes, m.avail_bytes, policy)
+        {
+            findings.push(finding);
         }
     }
-    findings.sort_by_key(|(status, _)| std::cmp::Reverse(*status));
-    let (status, summary) = match findings.first() {
-        Some((status, first)) if findings.len() == 1 => (*status, first.clone()),
-        Some((status, first)) => (*status, format!("{first} (and {} more problems)", findings.len() - 1)),
+    let (status, summary) = match super::worst_first(findings) {
+        Some(found) => found,
         None => match seen.mounts.iter().min_by(|a, b| free_percent(a).total_cmp(&free_percent(b))) {
             Some(least) => (
                 Status::Ok,
@@ -104,6 +122,9 @@ pub fn judge(seen: &FilesystemObservation, policy: &Policy) -> Verdict {
         status,
         summary,
         values: serde_json::json!({ "mounts": mounts, "missing": seen.missing }),
+        immediate: false,
+        memory: None,
+        events: Vec::new(),
     }
 }
 

@@ -3,6 +3,11 @@
 
 pub mod filesystem;
 pub mod ping;
+pub mod recorder;
+pub mod storage;
+pub mod ups;
+pub mod uptime;
+pub mod values;
 
 use serde::Serialize;
 
@@ -19,34 +24,96 @@ pub struct Verdict {
     pub summary: String,
     /// The measured figures, in base units.
     pub values: serde_json::Value,
+    /// Skip the failures-before-failed streak: the procedure wants this known at once (a UPS
+    /// on battery). Recovery still needs the usual streak of good results.
+    #[serde(skip)]
+    pub immediate: bool,
+    /// What the next run of this check needs to know (kept with the check's state).
+    #[serde(skip)]
+    pub memory: Option<serde_json::Value>,
+    /// Things that happened, worth a line in the history (a reboot).
+    #[serde(skip)]
+    pub events: Vec<Event>,
 }
 
+impl Verdict {
+    pub fn new(
+        check: CheckKind,
+        status: Status,
+        summary: String,
+        values: serde_json::Value,
+    ) -> Self {
+        Self {
+            check,
+            status,
+            summary,
+            values,
+            immediate: false,
+            memory: None,
+            events: Vec::new(),
+        }
+    }
+}
+
+/// Something that happened to a device, as opposed to a state it is in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    pub kind: &'static str,
+    /// When it happened (Unix seconds), which may be before it was seen.
+    pub at: f64,
+    pub summary: String,
+}
+
+/// Findings sorted worst first, as (worst status, one sentence naming the worst and counting the rest).
+pub fn worst_first(mut findings: Vec<(Status, String)>) -> Option<(Status, String)> {
+    findings.sort_by_key(|(status, _)| std::cmp::Reverse(*status));
+    let (status, first) = findings.first()?.clone();
+    Some(match findings.len() {
+        1 => (status, first),
+        n => (status, format!("{first} (and {} more problems)", n - 1)),
+    })
+}
+
+/// `memory` is what the previous run of the same check left (see [`Verdict::memory`]).
 pub fn judge(
     check: CheckKind,
     outcome: &Result<Observation, ProbeError>,
     policy: &Policy,
+    memory: Option<&serde_json::Value>,
 ) -> Verdict {
     match outcome {
         Ok(Observation::Ping(seen)) => ping::judge(seen, policy),
         Ok(Observation::Filesystem(seen)) => filesystem::judge(seen, policy),
-        Err(error) => probe_failed(check, error),
+        Ok(Observation::Ups(seen)) => ups::judge(seen, policy),
+        Ok(Observation::Uptime(seen)) => uptime::judge(seen, policy, memory),
+        Ok(Observation::Storage(seen)) => storage::judge(seen, policy),
+        Ok(Observation::Recorder(seen)) => recorder::judge(seen),
+        Ok(Observation::SnmpValues(seen)) => values::judge(seen),
+        Err(error) => probe_failed(check, error, memory),
     }
 }
 
 /// A probe that saw nothing: the device's fault, unless the agent could not run it at all.
-fn probe_failed(check: CheckKind, error: &ProbeError) -> Verdict {
+fn probe_failed(
+    check: CheckKind,
+    error: &ProbeError,
+    memory: Option<&serde_json::Value>,
+) -> Verdict {
     let status = match error.kind {
         ProbeErrorKind::Agent => Status::Unknown,
         ProbeErrorKind::Timeout | ProbeErrorKind::Resolve | ProbeErrorKind::Device => {
             Status::Failed
         }
     };
-    Verdict {
+    let mut verdict = Verdict::new(
         check,
         status,
-        summary: error.message.clone(),
-        values: serde_json::json!({ "error": error.kind }),
-    }
+        error.message.clone(),
+        serde_json::json!({ "error": error.kind }),
+    );
+    // A device that did not answer tells nothing new: keep what the last answer left.
+    verdict.memory = memory.cloned();
+    verdict
 }
 
 /// Byte counts as people read them on a disk label (GiB, binary units).
@@ -74,14 +141,14 @@ mod tests {
         let policy = Policy::default();
         let agent = Err(ProbeError::new(ProbeErrorKind::Agent, "no socket"));
         assert_eq!(
-            judge(CheckKind::Ping, &agent, &policy).status,
+            judge(CheckKind::Ping, &agent, &policy, None).status,
             Status::Unknown
         );
         let timeout = Err(ProbeError::new(
             ProbeErrorKind::Timeout,
             "no answer within 10s",
         ));
-        let verdict = judge(CheckKind::Ping, &timeout, &policy);
+        let verdict = judge(CheckKind::Ping, &timeout, &policy, None);
         assert_eq!(verdict.status, Status::Failed);
         assert_eq!(verdict.summary, "no answer within 10s");
     }

@@ -72,6 +72,9 @@ pub fn judge(seen: &PingObservation, policy: &Policy) -> Verdict {
             "loss_ratio": loss,
             "rtt_seconds": rtt,
         }),
+        immediate: false,
+        memory: None,
+        events: Vec::new(),
     }
 }
 

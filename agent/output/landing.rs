@@ -111,7 +111,7 @@ mod tests {
             "[[device]]\nname = \"<script>x</script>\"\nkind = \"camera\"\naddress = \"192.0.2.1\"\n",
         )
         .unwrap();
-        let hub = crate::state::Hub::new(None, vec![]);
+        let hub = crate::state::Hub::new(None, Default::default());
         hub.sync(&config, 0.0);
         let html = render(&config, &hub.snapshot());
         assert!(html.contains("&lt;script&gt;x&lt;/script&gt;"));

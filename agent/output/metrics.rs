@@ -23,7 +23,7 @@ pub const OPENMETRICS_CONTENT_TYPE: &str =
     "application/openmetrics-text; version=1.0.0; charset=utf-8";
 pub const TEXT_CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
-type Labels = Vec<(&'static str, String)>;
+pub(super) type Labels = Vec<(&'static str, String)>;
 
 #[derive(Debug)]
 struct AgentCollector {
@@ -54,7 +54,7 @@ pub fn wants_openmetrics(accept: &str) -> bool {
         .any(|part| part.trim().starts_with("application/openmetrics-text"))
 }
 
-fn family(
+pub(super) fn family(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
@@ -72,7 +72,7 @@ fn family(
     Ok(())
 }
 
-fn gauge(
+pub(super) fn gauge(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
@@ -81,7 +81,7 @@ fn gauge(
     family(encoder, name, help, MetricType::Gauge, series)
 }
 
-fn flag(b: bool) -> f64 {
+pub(super) fn flag(b: bool) -> f64 {
     if b { 1.0 } else { 0.0 }
 }
 
@@ -220,6 +220,8 @@ impl Collector for AgentCollector {
             "1 when the filesystem is mounted read-only.",
             mounts.iter().map(|(l, m)| (l.clone(), flag(m.readonly))),
         )?;
+
+        super::device_metrics::encode(&mut e, &checks, &self.shared.hub.reboots())?;
 
         let reload = self.shared.reload_status();
         gauge(

@@ -4,13 +4,17 @@
 //! one new file plus one arm in [`Probes::run`].
 
 pub mod filesystem;
+pub mod nut;
 pub mod ping;
+pub mod snmp;
+pub mod ups;
 
 use std::fmt;
 
 use serde::Serialize;
 
-use crate::config::{CheckSpec, Device};
+use crate::config::{CheckSpec, Device, UpsSpec};
+use snmp::SnmpRead;
 
 /// What a probe saw, in base units.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -18,6 +22,11 @@ use crate::config::{CheckSpec, Device};
 pub enum Observation {
     Ping(ping::PingObservation),
     Filesystem(filesystem::FilesystemObservation),
+    Ups(ups::UpsObservation),
+    Uptime(snmp::uptime::UptimeObservation),
+    Storage(snmp::storage::StorageObservation),
+    Recorder(snmp::recorder::RecorderObservation),
+    SnmpValues(snmp::values::SnmpValuesObservation),
 }
 
 /// Why a probe could not see anything.
@@ -87,6 +96,9 @@ impl Transcript {
 pub struct Probes {
     pub ping: ping::Pinger,
     pub filesystem: filesystem::FilesystemReader,
+    pub nut: nut::NutProber,
+    pub snmp: snmp::SnmpProber,
+    pub on_battery: ups::OnBatteryClock,
 }
 
 impl Probes {
@@ -107,6 +119,36 @@ impl Probes {
                 .probe(fs, transcript)
                 .await
                 .map(Observation::Filesystem),
+            CheckSpec::Ups(source) => {
+                let mut ups = match source {
+                    UpsSpec::Nut(nut) => self.nut.probe(nut, device, transcript).await?,
+                    UpsSpec::Snmp(spec, mib) => {
+                        self.snmp.ups(spec, *mib, device, transcript).await?
+                    }
+                };
+                self.on_battery.fill(&device.name, &mut ups);
+                Ok(Observation::Ups(ups))
+            }
+            CheckSpec::Uptime(spec) => {
+                self.snmp
+                    .other(SnmpRead::Uptime, spec, device, transcript)
+                    .await
+            }
+            CheckSpec::Storage(spec) => {
+                self.snmp
+                    .other(SnmpRead::Storage, spec, device, transcript)
+                    .await
+            }
+            CheckSpec::RecorderDisks(spec, vendor) => {
+                self.snmp
+                    .other(SnmpRead::Recorder(*vendor), spec, device, transcript)
+                    .await
+            }
+            CheckSpec::SnmpValues(spec, values) => {
+                self.snmp
+                    .other(SnmpRead::Values(values), spec, device, transcript)
+                    .await
+            }
         }
     }
 }

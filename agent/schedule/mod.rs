@@ -58,7 +58,14 @@ impl Runner {
         }
     }
 
-    pub async fn run(&self, device: &Device, spec: &CheckSpec, trace: bool) -> CheckRun {
+    /// `memory` is what the previous run of this check left for the judge (none for `once`).
+    pub async fn run(
+        &self,
+        device: &Device,
+        spec: &CheckSpec,
+        trace: bool,
+        memory: Option<&serde_json::Value>,
+    ) -> CheckRun {
         let _permit = self
             .permits
             .acquire()
@@ -86,7 +93,7 @@ impl Runner {
                 )),
             };
         let duration = started.elapsed();
-        let verdict = judge::judge(spec.kind(), &outcome, &device.policy);
+        let verdict = judge::judge(spec.kind(), &outcome, &device.policy, memory);
         CheckRun {
             started_at,
             duration,
@@ -171,7 +178,8 @@ async fn check_loop(runner: &Runner, hub: &Hub, device: &Device, spec: &CheckSpe
     // A run that overran (a long timeout) shifts the schedule instead of firing a burst to catch up.
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
-        let run = runner.run(device, spec, false).await;
+        let memory = hub.memory(&device.name, spec.kind());
+        let run = runner.run(device, spec, false, memory.as_ref()).await;
         if let Some(t) = hub.record(device, run.into_result()) {
             tracing::info!(
                 device = %t.device,

@@ -46,8 +46,15 @@ impl Default for Machine {
 }
 
 impl Machine {
-    /// Feeds one result; returns the new state when it changed.
-    pub fn step(&mut self, status: Status, parent_down: bool, t: Thresholds) -> Option<State> {
+    /// Feeds one result; returns the new state when it changed. An `immediate` bad result
+    /// counts as a full streak.
+    pub fn step(
+        &mut self,
+        status: Status,
+        immediate: bool,
+        parent_down: bool,
+        t: Thresholds,
+    ) -> Option<State> {
         let s = &mut self.streaks;
         match status {
             Status::Unknown => return None,
@@ -76,7 +83,11 @@ impl Machine {
                 }
             }
         }
-        let n = t.failures_before_failed;
+        let n = if immediate {
+            1
+        } else {
+            t.failures_before_failed
+        };
         let m = t.successes_before_recovered;
         let settled = match self.state {
             State::Failed | State::Unreachable => {
@@ -126,7 +137,10 @@ mod tests {
     };
 
     fn run(m: &mut Machine, statuses: &[Status]) -> Vec<Option<State>> {
-        statuses.iter().map(|s| m.step(*s, false, T)).collect()
+        statuses
+            .iter()
+            .map(|s| m.step(*s, false, false, T))
+            .collect()
     }
 
     use Status::{Failed as F, Ok as O, Unknown as U, Warning as W};
@@ -182,13 +196,23 @@ mod tests {
     fn failing_behind_a_down_parent_is_unreachable_and_becomes_failed_when_parent_is_back() {
         let mut m = Machine::default();
         run(&mut m, &[O]);
-        assert_eq!(m.step(F, true, T), None);
-        assert_eq!(m.step(F, true, T), None);
-        assert_eq!(m.step(F, true, T), Some(State::Unreachable));
-        assert_eq!(m.step(F, true, T), None);
-        assert_eq!(m.step(F, false, T), Some(State::Failed));
-        assert_eq!(m.step(O, false, T), None);
-        assert_eq!(m.step(O, false, T), Some(State::Ok));
+        assert_eq!(m.step(F, false, true, T), None);
+        assert_eq!(m.step(F, false, true, T), None);
+        assert_eq!(m.step(F, false, true, T), Some(State::Unreachable));
+        assert_eq!(m.step(F, false, true, T), None);
+        assert_eq!(m.step(F, false, false, T), Some(State::Failed));
+        assert_eq!(m.step(O, false, false, T), None);
+        assert_eq!(m.step(O, false, false, T), Some(State::Ok));
+    }
+
+    #[test]
+    fn an_immediate_result_skips_the_streak_but_not_the_recovery() {
+        let mut m = Machine::default();
+        run(&mut m, &[O]);
+        assert_eq!(m.step(W, true, false, T), Some(State::Warning));
+        assert_eq!(m.step(F, true, false, T), Some(State::Failed));
+        assert_eq!(m.step(O, false, false, T), None);
+        assert_eq!(m.step(O, false, false, T), Some(State::Ok));
     }
 
     #[test]
@@ -198,8 +222,8 @@ mod tests {
             successes_before_recovered: 1,
         };
         let mut m = Machine::default();
-        assert_eq!(m.step(F, false, one), Some(State::Failed));
-        assert_eq!(m.step(W, false, one), Some(State::Warning));
-        assert_eq!(m.step(O, false, one), Some(State::Ok));
+        assert_eq!(m.step(F, false, false, one), Some(State::Failed));
+        assert_eq!(m.step(W, false, false, one), Some(State::Warning));
+        assert_eq!(m.step(O, false, false, one), Some(State::Ok));
     }
 }

@@ -15,7 +15,7 @@ use crate::judge::Verdict;
 use crate::model::{CheckKind, State, Status};
 use crate::probe::Observation;
 use machine::{Machine, Thresholds};
-use store::{ResultRow, SavedState, Store};
+use store::{ResultRow, Resumed, SavedState, Store};
 
 /// What outputs know about one (device, check).
 #[derive(Debug, Clone)]
@@ -29,6 +29,8 @@ pub struct CheckStatus {
     pub last_success: Option<f64>,
     pub last_duration_seconds: Option<f64>,
     pub verdict: Option<Verdict>,
+    /// What the judge left for the next run (see `Verdict::memory`).
+    pub memory: Option<serde_json::Value>,
     /// What the probe saw on the last run; `None` when it saw nothing (timeout, no such host), so
     /// metrics never show a stale figure as current.
     pub observation: Option<Observation>,
@@ -45,6 +47,7 @@ impl CheckStatus {
             last_success: None,
             last_duration_seconds: None,
             verdict: None,
+            memory: None,
             observation: None,
         }
     }
@@ -83,11 +86,14 @@ pub struct Hub {
     /// Saved states of checks not configured right now, kept so a device commented out and back
     /// in does not restart from `unknown`.
     saved: Mutex<BTreeMap<Key, SavedState>>,
+    /// Reboots seen per device since records began (`camwatch_device_reboots_total`).
+    reboots: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Hub {
-    pub fn new(store: Option<Store>, saved: Vec<SavedState>) -> Self {
-        let saved = saved
+    pub fn new(store: Option<Store>, resumed: Resumed) -> Self {
+        let saved = resumed
+            .states
             .into_iter()
             .filter_map(|s| Some(((s.device.clone(), CheckKind::parse(&s.check)?), s)))
             .collect();
@@ -95,6 +101,7 @@ impl Hub {
             checks: Mutex::new(BTreeMap::new()),
             store,
             saved: Mutex::new(saved),
+            reboots: Mutex::new(resumed.reboots.into_iter().collect()),
         }
     }
 
@@ -136,6 +143,10 @@ impl Hub {
                 status.since = s.since;
                 status.last_run = s.last_run;
                 status.last_success = s.last_success;
+                status.memory = s
+                    .memory
+                    .as_deref()
+                    .and_then(|m| serde_json::from_str(m).ok());
             }
             checks.insert(key, status);
         }
@@ -158,9 +169,12 @@ impl Hub {
             failures_before_failed: device.policy.failures_before_failed,
             successes_before_recovered: device.policy.successes_before_recovered,
         };
-        let changed = status
-            .machine
-            .step(result.verdict.status, parent_down, thresholds);
+        let changed = status.machine.step(
+            result.verdict.status,
+            result.verdict.immediate,
+            parent_down,
+            thresholds,
+        );
         if changed.is_some() {
             status.since = result.at;
         }
@@ -169,6 +183,24 @@ impl Hub {
             status.last_success = Some(result.at);
         }
         status.last_duration_seconds = Some(result.duration_seconds);
+        status.memory = result.verdict.memory.clone();
+        let reboots = result
+            .verdict
+            .events
+            .iter()
+            .filter(|e| e.kind == "reboot")
+            .count() as u64;
+        if reboots > 0 {
+            *self
+                .reboots
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(device.name.clone())
+                .or_default() += reboots;
+        }
+        for event in &result.verdict.events {
+            tracing::warn!(device = %device.name, check = %check, kind = event.kind, "{}", event.summary);
+        }
         status.observation = result.observation;
         let transition = changed.map(|to| Transition {
             device: device.name.clone(),
@@ -188,6 +220,7 @@ impl Hub {
                 values_json: result.verdict.values.to_string(),
                 duration_seconds: result.duration_seconds,
                 transition: transition.as_ref().map(|t| (t.from, t.to)),
+                events: result.verdict.events.clone(),
                 saved: saved_state(status),
             });
         }
@@ -198,6 +231,21 @@ impl Hub {
     /// Everything currently tracked, in (device, check) order.
     pub fn snapshot(&self) -> Vec<CheckStatus> {
         self.lock().values().cloned().collect()
+    }
+
+    /// What the last run of a check left for the next one.
+    pub fn memory(&self, device: &str, check: CheckKind) -> Option<serde_json::Value> {
+        self.lock()
+            .get(&(device.to_owned(), check))
+            .and_then(|c| c.memory.clone())
+    }
+
+    /// Reboots counted per device.
+    pub fn reboots(&self) -> BTreeMap<String, u64> {
+        self.reboots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn store(&self) -> Option<&Store> {
@@ -214,6 +262,7 @@ fn saved_state(status: &CheckStatus) -> SavedState {
         streaks: status.machine.streaks,
         last_run: status.last_run,
         last_success: status.last_success,
+        memory: status.memory.as_ref().map(serde_json::Value::to_string),
     }
 }
 
@@ -234,6 +283,9 @@ mod tests {
                 status,
                 summary: status.to_string(),
                 values: serde_json::json!({}),
+                immediate: false,
+                memory: None,
+                events: Vec::new(),
             },
             observation: None,
         }
@@ -259,7 +311,7 @@ policy = "quick"
     #[test]
     fn children_of_a_failed_parent_are_unreachable() {
         let c = config(SITE);
-        let hub = Hub::new(None, vec![]);
+        let hub = Hub::new(None, Resumed::default());
         hub.sync(&c, 0.0);
         let (switch, cam) = (&c.devices[0], &c.devices[1]);
         assert!(hub.snapshot().iter().all(|s| s.state() == State::Unknown));
@@ -274,7 +326,7 @@ policy = "quick"
     #[test]
     fn removed_devices_vanish_and_come_back_with_their_state() {
         let c = config(SITE);
-        let hub = Hub::new(None, vec![]);
+        let hub = Hub::new(None, Resumed::default());
         hub.sync(&c, 0.0);
         hub.record(&c.devices[1], result(1.0, Status::Ok));
         let only_switch = config(&SITE[..SITE.find("[[device]]\nname = \"cam\"").unwrap()]);

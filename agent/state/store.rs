@@ -21,7 +21,8 @@ use super::machine::Streaks;
 use crate::model::{State, Status};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE results (
     id INTEGER PRIMARY KEY,
     device TEXT NOT NULL,
@@ -61,7 +62,21 @@ CREATE TABLE check_state (
     last_success REAL,
     PRIMARY KEY (device, check_name)
 );
-"#];
+"#,
+    r#"
+ALTER TABLE check_state ADD COLUMN memory_json TEXT;
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    device TEXT NOT NULL,
+    check_name TEXT NOT NULL,
+    at REAL NOT NULL,
+    seen_at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    summary TEXT NOT NULL
+);
+CREATE INDEX events_device_at ON events(device, at);
+"#,
+];
 
 /// One check run as it is written down.
 #[derive(Debug, Clone)]
@@ -75,6 +90,7 @@ pub struct ResultRow {
     pub duration_seconds: f64,
     /// `(from, to)` when this result changed the state.
     pub transition: Option<(State, State)>,
+    pub events: Vec<crate::judge::Event>,
     pub saved: SavedState,
 }
 
@@ -88,6 +104,16 @@ pub struct SavedState {
     pub streaks: Streaks,
     pub last_run: Option<f64>,
     pub last_success: Option<f64>,
+    /// What the check's judge left for its next run, as JSON.
+    pub memory: Option<String>,
+}
+
+/// What a store remembers at start.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Resumed {
+    pub states: Vec<SavedState>,
+    /// Reboots recorded per device.
+    pub reboots: Vec<(String, u64)>,
 }
 
 enum Command {
@@ -121,8 +147,8 @@ impl std::error::Error for StoreError {}
 pub const FILE_NAME: &str = "camwatch.sqlite";
 
 impl Store {
-    /// Opens (creating and migrating) the store in `data_dir`; returns it with the saved states.
-    pub fn open(data_dir: &Path) -> Result<(Store, Vec<SavedState>), StoreError> {
+    /// Opens (creating and migrating) the store in `data_dir`; returns it with what it remembers.
+    pub fn open(data_dir: &Path) -> Result<(Store, Resumed), StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             StoreError(format!(
                 "cannot create the data directory {}: {e}; set [agent] data_dir to a writable folder",
@@ -139,7 +165,10 @@ impl Store {
         conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
         migrate(&mut conn)
             .map_err(|e| StoreError(format!("state store {}: {e}", path.display())))?;
-        let saved = load_saved(&conn).map_err(err)?;
+        let saved = Resumed {
+            states: load_saved(&conn).map_err(err)?,
+            reboots: load_reboot_counts(&conn).map_err(err)?,
+        };
         let (tx, rx) = mpsc::channel();
         let thread_path = path.clone();
         let writer = std::thread::Builder::new()
@@ -228,7 +257,7 @@ fn migrate(conn: &mut Connection) -> Result<(), String> {
 fn load_saved(conn: &Connection) -> rusqlite::Result<Vec<SavedState>> {
     let mut stmt = conn.prepare(
         "SELECT device, check_name, state, since, streak_failed, streak_not_ok, streak_ok, streak_not_failed,
-                last_run, last_success FROM check_state",
+                last_run, last_success, memory_json FROM check_state",
     )?;
     let rows = stmt.query_map([], |r| {
         let state: String = r.get(2)?;
@@ -245,7 +274,18 @@ fn load_saved(conn: &Connection) -> rusqlite::Result<Vec<SavedState>> {
             },
             last_run: r.get(8)?,
             last_success: r.get(9)?,
+            memory: r.get(10)?,
         })
+    })?;
+    rows.collect()
+}
+
+/// Reboots recorded per device, so `camwatch_device_reboots_total` continues across restarts.
+fn load_reboot_counts(conn: &Connection) -> rusqlite::Result<Vec<(String, u64)>> {
+    let mut stmt =
+        conn.prepare("SELECT device, COUNT(*) FROM events WHERE kind = 'reboot' GROUP BY device")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
     })?;
     rows.collect()
 }
@@ -314,6 +354,12 @@ fn write_result(tx: &rusqlite::Transaction, row: &ResultRow) -> rusqlite::Result
         row.duration_seconds
     ])?;
     let result_id = tx.last_insert_rowid();
+    for event in &row.events {
+        tx.prepare_cached(
+            "INSERT INTO events (device, check_name, at, seen_at, kind, summary) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![row.device, row.check, event.at, row.at, event.kind, event.summary])?;
+    }
     if let Some((from, to)) = row.transition {
         tx.prepare_cached(
             "INSERT INTO transitions (device, check_name, at, from_state, to_state, result_id, status, summary, values_json)
@@ -334,12 +380,13 @@ fn write_result(tx: &rusqlite::Transaction, row: &ResultRow) -> rusqlite::Result
     let s = &row.saved;
     tx.prepare_cached(
         "INSERT INTO check_state (device, check_name, state, since, streak_failed, streak_not_ok, streak_ok,
-                                  streak_not_failed, last_run, last_success)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                                  streak_not_failed, last_run, last_success, memory_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (device, check_name) DO UPDATE SET state = excluded.state, since = excluded.since,
             streak_failed = excluded.streak_failed, streak_not_ok = excluded.streak_not_ok,
             streak_ok = excluded.streak_ok, streak_not_failed = excluded.streak_not_failed,
-            last_run = excluded.last_run, last_success = excluded.last_success",
+            last_run = excluded.last_run, last_success = excluded.last_success,
+            memory_json = excluded.memory_json",
     )?
     .execute(params![
         s.device,
@@ -351,7 +398,8 @@ fn write_result(tx: &rusqlite::Transaction, row: &ResultRow) -> rusqlite::Result
         s.streaks.ok,
         s.streaks.not_failed,
         s.last_run,
-        s.last_success
+        s.last_success,
+        s.memory
     ])?;
     Ok(())
 }
@@ -414,6 +462,15 @@ mod tests {
             values_json: "{}".into(),
             duration_seconds: 0.01,
             transition,
+            events: if transition.is_some() {
+                vec![crate::judge::Event {
+                    kind: "reboot",
+                    at: at - 10.0,
+                    summary: "rebooted".into(),
+                }]
+            } else {
+                vec![]
+            },
             saved: SavedState {
                 device: "cam".into(),
                 check: "ping".into(),
@@ -426,6 +483,7 @@ mod tests {
                 },
                 last_run: Some(at),
                 last_success: Some(at),
+                memory: Some("{\"ticks\":1}".into()),
             },
         }
     }
@@ -434,7 +492,7 @@ mod tests {
     fn records_survive_reopen_and_prune_keeps_transitions() {
         let dir = tempfile::tempdir().unwrap();
         let (store, saved) = Store::open(dir.path()).unwrap();
-        assert!(saved.is_empty());
+        assert!(saved.states.is_empty());
         store.record(row(100.0, Some((State::Unknown, State::Ok)), State::Ok));
         store.record(row(200.0, None, State::Ok));
         store.flush();
@@ -445,10 +503,12 @@ mod tests {
         store.close();
 
         let (store, saved) = Store::open(dir.path()).unwrap();
-        assert_eq!(saved.len(), 1);
-        assert_eq!(saved[0].state, State::Ok);
-        assert_eq!(saved[0].since, 200.0);
-        assert_eq!(saved[0].streaks.ok, 1);
+        assert_eq!(saved.states.len(), 1);
+        assert_eq!(saved.states[0].state, State::Ok);
+        assert_eq!(saved.states[0].since, 200.0);
+        assert_eq!(saved.states[0].streaks.ok, 1);
+        assert_eq!(saved.states[0].memory.as_deref(), Some("{\"ticks\":1}"));
+        assert_eq!(saved.reboots, vec![("cam".to_owned(), 1)]);
         let transitions = read_transitions(&store.path).unwrap();
         assert_eq!(transitions.len(), 1);
         assert_eq!(

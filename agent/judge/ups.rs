@@ -1,0 +1,227 @@
+//! UPS rules: the room must stay powered through an outage. On battery is a warning at once and
+//! a failure after the policy's time; a low battery, a short runtime or an output that is off is a
+//! failure; a battery to replace, bypass, overload or alarms are warnings.
+
+use super::Verdict;
+use crate::config::Policy;
+use crate::model::{CheckKind, Status};
+use crate::probe::ups::{BatteryStatus, OutputSource, UpsObservation};
+
+pub fn judge(ups: &UpsObservation, policy: &Policy) -> Verdict {
+    let mut findings: Vec<(Status, String)> = Vec::new();
+    let minutes = |s: f64| format!("{:.0} min", (s / 60.0).floor());
+    match ups.output_source {
+        OutputSource::Off => findings.push((
+            Status::Failed,
+            "output is off: nothing is powered by this UPS".into(),
+        )),
+        OutputSource::Battery => {
+            let on_battery = ups.seconds_on_battery.unwrap_or(0.0);
+            let limit = policy.ups_on_battery_failed_after.as_secs_f64();
+            let status = if on_battery >= limit {
+                Status::Failed
+            } else {
+                Status::Warning
+            };
+            findings.push((
+                status,
+                format!(
+                    "on battery for {}{}",
+                    humantime::format_duration(std::time::Duration::from_secs(on_battery as u64)),
+                    if status == Status::Failed {
+                        format!(
+                            ", longer than the {} allowed",
+                            humantime::format_duration(policy.ups_on_battery_failed_after)
+                        )
+                    } else {
+                        " (mains power lost)".to_owned()
+                    }
+                ),
+            ));
+        }
+        OutputSource::Bypass => findings.push((
+            Status::Warning,
+            "on bypass: the load is not protected".into(),
+        )),
+        OutputSource::Online
+        | OutputSource::Boost
+        | OutputSource::Reduce
+        | OutputSource::Other
+        | OutputSource::Unknown => {}
+    }
+    match ups.battery_status {
+        BatteryStatus::Depleted => findings.push((Status::Failed, "battery depleted".into())),
+        BatteryStatus::Low => findings.push((Status::Failed, "battery low".into())),
+        BatteryStatus::Normal | BatteryStatus::Unknown => {}
+    }
+    if let Some(runtime) = ups.runtime_seconds {
+        let minimum = policy.ups_min_runtime.as_secs_f64();
+        if runtime < minimum {
+            findings.push((
+                Status::Failed,
+                format!(
+                    "battery runtime {} is under the {} required",
+                    minutes(runtime),
+                    minutes(minimum)
+                ),
+            ));
+        }
+    }
+    if ups.replace_battery == Some(true) {
+        findings.push((
+            Status::Warning,
+            "the UPS asks for its battery to be replaced".into(),
+        ));
+    }
+    if ups.overload {
+        findings.push((Status::Warning, "overloaded".into()));
+    }
+    if let Some(alarms) = ups.alarms.filter(|a| *a > 0) {
+        findings.push((
+            Status::Warning,
+            format!(
+                "{alarms} alarm{} present",
+                if alarms == 1 { "" } else { "s" }
+            ),
+        ));
+    }
+    findings.sort_by_key(|(s, _)| std::cmp::Reverse(*s));
+    let worst = findings.first().map(|(s, _)| *s);
+    let status = match worst {
+        Some(s) => s,
+        None if ups.output_source == OutputSource::Unknown => Status::Unknown,
+        None => Status::Ok,
+    };
+    let mut summary = match status {
+        Status::Unknown => "the UPS does not say where its output power comes from".to_owned(),
+        Status::Ok => {
+            let mut s = format!(
+                "{} power",
+                match ups.output_source {
+                    OutputSource::Boost => "on mains (boosting low input voltage)",
+                    OutputSource::Reduce => "on mains (reducing high input voltage)",
+                    _ => "on mains",
+                }
+            );
+            if let Some(c) = ups.charge_ratio {
+                s.push_str(&format!(", battery {:.0} %", c * 100.0));
+            }
+            if let Some(r) = ups.runtime_seconds {
+                s.push_str(&format!(", runtime {}", minutes(r)));
+            }
+            s
+        }
+        _ => findings
+            .iter()
+            .map(|(_, f)| f.as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+    };
+    if let Some(model) = &ups.model {
+        summary = format!("{model}: {summary}");
+    }
+    let immediate = ups.output_source == OutputSource::Battery
+        || ups.output_source == OutputSource::Off
+        || matches!(
+            ups.battery_status,
+            BatteryStatus::Low | BatteryStatus::Depleted
+        );
+    Verdict {
+        check: CheckKind::Ups,
+        status,
+        summary,
+        values: serde_json::json!({
+            "protocol": ups.source_protocol,
+            "output_source": ups.output_source,
+            "battery_status": ups.battery_status,
+            "battery_charge_ratio": ups.charge_ratio,
+            "battery_runtime_seconds": ups.runtime_seconds,
+            "seconds_on_battery": ups.seconds_on_battery,
+            "input_voltage_volts": ups.input_voltage_volts,
+            "output_voltage_volts": ups.output_voltage_volts,
+            "load_ratio": ups.load_ratio,
+            "battery_temperature_celsius": ups.battery_temperature_celsius,
+            "alarms": ups.alarms,
+            "replace_battery": ups.replace_battery,
+            "notes": ups.notes,
+        }),
+        immediate,
+        memory: None,
+        events: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn online() -> UpsObservation {
+        let mut u = UpsObservation::new("rfc1628");
+        u.output_source = OutputSource::Online;
+        u.battery_status = BatteryStatus::Normal;
+        u.charge_ratio = Some(1.0);
+        u.runtime_seconds = Some(3600.0);
+        u
+    }
+
+    #[test]
+    fn mains_power_with_a_good_battery_is_ok() {
+        let v = judge(&online(), &Policy::default());
+        assert_eq!(v.status, Status::Ok);
+        assert_eq!(v.summary, "on mains power, battery 100 %, runtime 60 min");
+        assert!(!v.immediate);
+        assert_eq!(v.values["battery_runtime_seconds"], 3600.0);
+    }
+
+    #[test]
+    fn on_battery_warns_at_once_and_fails_after_the_policy_time() {
+        let mut u = online();
+        u.output_source = OutputSource::Battery;
+        u.seconds_on_battery = Some(45.0);
+        let v = judge(&u, &Policy::default());
+        assert_eq!(v.status, Status::Warning);
+        assert!(v.immediate);
+        assert_eq!(v.summary, "on battery for 45s (mains power lost)");
+        u.seconds_on_battery = Some(301.0);
+        let v = judge(&u, &Policy::default());
+        assert_eq!(v.status, Status::Failed);
+        assert!(
+            v.summary.contains("longer than the 5m allowed"),
+            "{}",
+            v.summary
+        );
+    }
+
+    #[test]
+    fn low_battery_and_short_runtime_fail_replace_battery_warns() {
+        let mut u = online();
+        u.battery_status = BatteryStatus::Low;
+        assert_eq!(judge(&u, &Policy::default()).status, Status::Failed);
+        let mut u = online();
+        u.runtime_seconds = Some(300.0);
+        let v = judge(&u, &Policy::default());
+        assert_eq!(v.status, Status::Failed);
+        assert_eq!(
+            v.summary,
+            "battery runtime 5 min is under the 10 min required"
+        );
+        let mut u = online();
+        u.replace_battery = Some(true);
+        u.alarms = Some(1);
+        let v = judge(&u, &Policy::default());
+        assert_eq!(v.status, Status::Warning);
+        assert_eq!(
+            v.summary,
+            "the UPS asks for its battery to be replaced; 1 alarm present"
+        );
+    }
+
+    #[test]
+    fn an_unknown_source_is_not_called_on_battery() {
+        let mut u = UpsObservation::new("rfc1628");
+        u.charge_ratio = Some(0.9);
+        let v = judge(&u, &Policy::default());
+        assert_eq!(v.status, Status::Unknown);
+        assert!(!v.immediate);
+    }
+}

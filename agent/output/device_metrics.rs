@@ -1,0 +1,246 @@
+//! Metrics of what the protocol checks saw: UPS figures, boot times and reboots, remote storage,
+//! recorder drives and user-defined SNMP values. StateSets list every state, always.
+
+use std::collections::BTreeMap;
+
+use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::metrics::MetricType;
+
+use super::metrics::{Labels, family, flag, gauge};
+use crate::model::CheckKind;
+use crate::probe::Observation;
+use crate::probe::snmp::recorder::DiskState;
+use crate::probe::ups::{BatteryStatus, OutputSource, UpsObservation};
+use crate::state::CheckStatus;
+
+/// A UPS figure: metric name, help, and how to read it from an observation.
+type UpsFigure = (
+    &'static str,
+    &'static str,
+    fn(&UpsObservation) -> Option<f64>,
+);
+
+fn device(name: &str) -> Labels {
+    vec![("device", name.to_owned())]
+}
+
+fn with(mut labels: Labels, key: &'static str, value: &str) -> Labels {
+    labels.push((key, value.to_owned()));
+    labels
+}
+
+pub fn encode(
+    e: &mut DescriptorEncoder,
+    checks: &[CheckStatus],
+    reboots: &BTreeMap<String, u64>,
+) -> std::fmt::Result {
+    let observed = |kind: CheckKind| checks.iter().filter(move |c| c.check == kind);
+
+    // UPS: every configured UPS has its StateSets; without an answer they say "unknown".
+    let ups: Vec<(&str, Option<&UpsObservation>)> = observed(CheckKind::Ups)
+        .map(|c| match &c.observation {
+            Some(Observation::Ups(u)) => (c.device.as_str(), Some(u)),
+            _ => (c.device.as_str(), None),
+        })
+        .collect();
+    gauge(
+        e,
+        "camwatch_ups_output_source",
+        "Where the UPS output comes from: one series per source, 1 for the current one.",
+        ups.iter().flat_map(|(d, u)| {
+            let current = u.map_or(OutputSource::Unknown, |u| u.output_source);
+            OutputSource::ALL
+                .into_iter()
+                .map(move |s| (with(device(d), "source", s.as_str()), flag(s == current)))
+        }),
+    )?;
+    gauge(
+        e,
+        "camwatch_ups_battery_status",
+        "Battery status as the UPS reports it: one series per status, 1 for the current one.",
+        ups.iter().flat_map(|(d, u)| {
+            let current = u.map_or(BatteryStatus::Unknown, |u| u.battery_status);
+            BatteryStatus::ALL
+                .into_iter()
+                .map(move |s| (with(device(d), "status", s.as_str()), flag(s == current)))
+        }),
+    )?;
+    let figures: [UpsFigure; 10] = [
+        (
+            "camwatch_ups_battery_charge_ratio",
+            "Battery charge, 0 to 1.",
+            |u| u.charge_ratio,
+        ),
+        (
+            "camwatch_ups_battery_runtime_seconds",
+            "Estimated runtime on battery at the present load.",
+            |u| u.runtime_seconds,
+        ),
+        (
+            "camwatch_ups_seconds_on_battery",
+            "How long the UPS has been on battery; 0 on mains.",
+            |u| u.seconds_on_battery,
+        ),
+        (
+            "camwatch_ups_input_voltage_volts",
+            "Input (mains) voltage.",
+            |u| u.input_voltage_volts,
+        ),
+        (
+            "camwatch_ups_output_voltage_volts",
+            "Output voltage.",
+            |u| u.output_voltage_volts,
+        ),
+        (
+            "camwatch_ups_load_ratio",
+            "Output load, 0 to 1 (over 1 is an overload).",
+            |u| u.load_ratio,
+        ),
+        (
+            "camwatch_ups_battery_temperature_celsius",
+            "Battery temperature.",
+            |u| u.battery_temperature_celsius,
+        ),
+        (
+            "camwatch_ups_alarms",
+            "Number of alarms the UPS reports as present.",
+            |u| u.alarms.map(f64::from),
+        ),
+        (
+            "camwatch_ups_replace_battery",
+            "1 when the UPS asks for its battery to be replaced.",
+            |u| u.replace_battery.map(flag),
+        ),
+        (
+            "camwatch_ups_overload",
+            "1 when the UPS reports an overload.",
+            |u| Some(flag(u.overload)),
+        ),
+    ];
+    for (name, help, figure) in figures {
+        gauge(
+            e,
+            name,
+            help,
+            ups.iter()
+                .filter_map(|(d, u)| Some((device(d), figure((*u)?)?))),
+        )?;
+    }
+
+    // Boot time and reboots.
+    let uptime: Vec<&CheckStatus> = observed(CheckKind::Uptime).collect();
+    gauge(
+        e,
+        "camwatch_device_boot_time_seconds",
+        "When the device last started (Unix time), from its uptime.",
+        uptime.iter().filter_map(|c| {
+            let boot = c
+                .verdict
+                .as_ref()?
+                .values
+                .get("boot_time_seconds")?
+                .as_f64()?;
+            Some((device(&c.device), boot))
+        }),
+    )?;
+    family(
+        e,
+        "camwatch_device_reboots",
+        "Reboots seen (the boot time moved), since camwatch's records began.",
+        MetricType::Counter,
+        uptime.iter().map(|c| {
+            (
+                device(&c.device),
+                reboots.get(&c.device).copied().unwrap_or(0) as f64,
+            )
+        }),
+    )?;
+
+    // Remote storage (HOST-RESOURCES-MIB).
+    let volumes: Vec<(Labels, u64, u64)> = observed(CheckKind::Storage)
+        .filter_map(|c| match &c.observation {
+            Some(Observation::Storage(s)) => Some((c.device.as_str(), s)),
+            _ => None,
+        })
+        .flat_map(|(d, s)| {
+            s.volumes.iter().map(move |v| {
+                (
+                    with(device(d), "storage", &v.name),
+                    v.size_bytes,
+                    v.used_bytes,
+                )
+            })
+        })
+        .collect();
+    gauge(
+        e,
+        "camwatch_storage_size_bytes",
+        "Size of each disk volume of a remote host or NAS.",
+        volumes.iter().map(|(l, size, _)| (l.clone(), *size as f64)),
+    )?;
+    gauge(
+        e,
+        "camwatch_storage_used_bytes",
+        "Used space of each disk volume of a remote host or NAS.",
+        volumes.iter().map(|(l, _, used)| (l.clone(), *used as f64)),
+    )?;
+
+    // Recorder drives.
+    let disks: Vec<(&str, &crate::probe::snmp::recorder::RecorderDisk)> =
+        observed(CheckKind::RecorderDisks)
+            .filter_map(|c| match &c.observation {
+                Some(Observation::Recorder(r)) => Some((c.device.as_str(), r)),
+                _ => None,
+            })
+            .flat_map(|(d, r)| r.disks.iter().map(move |disk| (d, disk)))
+            .collect();
+    gauge(
+        e,
+        "camwatch_recorder_disk_state",
+        "State of each recorder drive: one series per state, 1 for the current one.",
+        disks.iter().flat_map(|(d, disk)| {
+            DiskState::ALL.into_iter().map(move |s| {
+                (
+                    with(with(device(d), "disk", &disk.id), "state", s.as_str()),
+                    flag(s == disk.state),
+                )
+            })
+        }),
+    )?;
+    gauge(
+        e,
+        "camwatch_recorder_disk_capacity_bytes",
+        "Capacity of each recorder drive.",
+        disks.iter().filter_map(|(d, disk)| {
+            Some((
+                with(device(d), "disk", &disk.id),
+                disk.capacity_bytes? as f64,
+            ))
+        }),
+    )?;
+    gauge(
+        e,
+        "camwatch_recorder_disk_free_bytes",
+        "Free space of each recorder drive (recorders overwrite the oldest footage, so 0 is normal).",
+        disks.iter().filter_map(|(d, disk)| {
+            Some((with(device(d), "disk", &disk.id), disk.free_bytes? as f64))
+        }),
+    )?;
+
+    // User-defined SNMP values.
+    gauge(
+        e,
+        "camwatch_snmp_value",
+        "User-defined SNMP values, scaled as configured (the unit is in the configuration).",
+        observed(CheckKind::SnmpValues)
+            .filter_map(|c| match &c.observation {
+                Some(Observation::SnmpValues(v)) => Some((c.device.as_str(), v)),
+                _ => None,
+            })
+            .flat_map(|(d, v)| {
+                v.values
+                    .iter()
+                    .filter_map(move |r| Some((with(device(d), "name", &r.name), r.value?)))
+            }),
+    )
+}
