@@ -3,6 +3,8 @@
 //! stopped on drop, also when the test panics.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod snmpd;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -131,15 +133,26 @@ pub struct Daemon {
 impl Daemon {
     /// Starts the daemon on `config` (whose `[agent] listen` must be `addr`) and waits until ready.
     pub fn start(config: &Path, addr: SocketAddr, log: PathBuf) -> Daemon {
+        Self::start_with(config, addr, log, |_| {})
+    }
+
+    /// As `start`, letting the test adjust the command first (environment for secrets).
+    pub fn start_with(
+        config: &Path,
+        addr: SocketAddr,
+        log: PathBuf,
+        adjust: impl FnOnce(&mut Command),
+    ) -> Daemon {
         let log_file = std::fs::File::create(&log).unwrap();
-        let child = camwatch()
+        let mut command = camwatch();
+        command
             .args(["run", "-c"])
             .arg(config)
             .env("CAMWATCH_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .expect("camwatch run starts");
+            .stderr(log_file);
+        adjust(&mut command);
+        let child = command.spawn().expect("camwatch run starts");
         let mut daemon = Daemon { child, addr, log };
         wait_for(
             "the daemon to become ready",
@@ -453,5 +466,29 @@ pub fn stored_transitions(
         .into_iter()
         .filter(|t| t.device == device && t.check == check)
         .map(|t| (t.at, t.from.to_string(), t.to.to_string()))
+        .collect()
+}
+
+/// `(at, kind, summary)` of every stored event of a device, oldest first.
+pub fn stored_events(data_dir: &Path, device: &str) -> Vec<(f64, String, String)> {
+    let conn = rusqlite::Connection::open(data_dir.join("camwatch.sqlite")).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT at, kind, summary FROM events WHERE device = ?1 ORDER BY id")
+        .unwrap();
+    stmt.query_map([device], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Summaries of every stored result of a (device, check), oldest first.
+pub fn stored_summaries(data_dir: &Path, device: &str, check: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(data_dir.join("camwatch.sqlite")).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT summary FROM results WHERE device = ?1 AND check_name = ?2 ORDER BY id")
+        .unwrap();
+    stmt.query_map([device, check], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
         .collect()
 }

@@ -425,7 +425,9 @@ impl<'t> SnmpClient<'t> {
         };
         let refs: Vec<&WireOid<'_>> = wire.iter().collect();
         let mut last_problem = String::from("no answer");
-        for attempt in 0..=self.retries {
+        let mut attempt = 0;
+        while attempt <= self.retries {
+            attempt += 1;
             let sent = match &request {
                 Request::Get(_) => {
                     tokio::time::timeout(self.timeout, self.session.get_many(&refs)).await
@@ -483,7 +485,9 @@ impl<'t> SnmpClient<'t> {
                         .note(|| format!("{label}: SNMPv3 {kind}; discovering the engine again"));
                     self.rediscovered = true;
                     self.discover().await?;
-                    last_problem = format!("SNMPv3 {kind}");
+                    // Re-synchronising is not a lost request: this attempt does not count.
+                    attempt -= 1;
+                    continue;
                 }
                 Ok(Err(snmp2::Error::CommunityMismatch)) => {
                     return Err(device_error(format!(
@@ -504,7 +508,7 @@ impl<'t> SnmpClient<'t> {
                 Err(_) => last_problem = format!("no answer within {:?}", self.timeout),
             }
             self.transcript
-                .note(|| format!("{label}: attempt {} failed: {last_problem}", attempt + 1));
+                .note(|| format!("{label}: attempt {attempt} failed: {last_problem}"));
         }
         Err(ProbeError::new(
             ProbeErrorKind::Timeout,
