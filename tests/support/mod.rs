@@ -12,6 +12,8 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod nut;
+
 pub fn camwatch() -> Command {
     Command::new(env!("CARGO_BIN_EXE_camwatch"))
 }
