@@ -242,6 +242,13 @@ impl Resolver {
                 &format!("{what} [device.nut]"),
                 "password",
             );
+            if n.tls == Some(super::NutTls::Starttls) && n.ca_file.is_none() {
+                self.error(
+                    Some(nut.span()),
+                    format!("{what}: [device.nut] tls = \"starttls\" needs ca_file"),
+                    "add ca_file = \"/path/ca.pem\" with the CA that signed the NUT server's certificate",
+                );
+            }
             checks.push(CheckSpec::Ups(UpsSpec::Nut(NutSpec {
                 ups: n.ups.get_ref().clone(),
                 port: n.port.unwrap_or(NUT_PORT),

@@ -132,6 +132,9 @@ pub fn judge(ups: &UpsObservation, policy: &Policy) -> Verdict {
         summary,
         values: serde_json::json!({
             "protocol": ups.source_protocol,
+            "manufacturer": ups.manufacturer,
+            "model": ups.model,
+            "overload": ups.overload,
             "output_source": ups.output_source,
             "battery_status": ups.battery_status,
             "battery_charge_ratio": ups.charge_ratio,
