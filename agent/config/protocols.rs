@@ -491,6 +491,37 @@ ups = "rack"
     }
 
     #[test]
+    fn credentials_of_the_device_itself() {
+        let c = parse(
+            "t.toml",
+            r#"
+[[device]]
+name = "pdu"
+kind = "other"
+address = "192.0.2.9"
+[device.snmp]
+port = 1161
+[device.snmp.credentials]
+version = "1"
+community_file = "/etc/camwatch/pdu-community"
+[[device.snmp_value]]
+name = "load"
+oid = ".1.3.6.1.4.1.318.1.1.12.2.3.1.1.2.1"
+scale = 0.1
+unit = "amperes"
+failed_above = 16
+"#,
+        )
+        .unwrap();
+        let d = &c.devices[0];
+        let CheckSpec::SnmpValues(spec, values) = &d.checks[2] else { panic!("{:?}", d.checks) };
+        assert_eq!(spec.auth, SnmpAuth::V1 { community: SecretSource::File("/etc/camwatch/pdu-community".into()) });
+        assert_eq!(spec.port, 1161);
+        assert_eq!(values[0].oid[..4], [1, 3, 6, 1]);
+        assert_eq!(values[0].failed_above, Some(16.0));
+    }
+
+    #[test]
     fn snmp_mistakes_are_reported() {
         let text = parse(
             "t.toml",
