@@ -332,25 +332,59 @@ successes_before_recovered = 2
     };
     let ok = wait("ok", "Test UPS 1500: on mains power, battery 100 %");
     assert_eq!(ok["values"]["output_source"], "online", "{ok}");
-    assert_eq!(metric("camwatch_ups_output_source", &[r#"source="online""#]), Some(1.0));
-    assert_eq!(metric("camwatch_ups_output_source", &[r#"source="battery""#]), Some(0.0));
-    assert_eq!(metric("camwatch_ups_battery_runtime_seconds", &[]), Some(1800.0));
+    assert_eq!(
+        metric("camwatch_ups_output_source", &[r#"source="online""#]),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric("camwatch_ups_output_source", &[r#"source="battery""#]),
+        Some(0.0)
+    );
+    assert_eq!(
+        metric("camwatch_ups_battery_runtime_seconds", &[]),
+        Some(1800.0)
+    );
     assert_eq!(metric("camwatch_ups_seconds_on_battery", &[]), Some(0.0));
     let warning = wait("warning", "on battery for");
     assert_eq!(warning["values"]["output_source"], "battery", "{warning}");
     assert_eq!(warning["values"]["battery_charge_ratio"], 0.8, "{warning}");
-    assert_eq!(metric("camwatch_ups_output_source", &[r#"source="battery""#]), Some(1.0));
+    assert_eq!(
+        metric("camwatch_ups_output_source", &[r#"source="battery""#]),
+        Some(1.0)
+    );
     assert_eq!(metric("camwatch_ups_battery_charge_ratio", &[]), Some(0.8));
-    assert_eq!(metric("camwatch_check_state", &[r#"check="ups""#, r#"state="warning""#]), Some(1.0));
+    assert_eq!(
+        metric(
+            "camwatch_check_state",
+            &[r#"check="ups""#, r#"state="warning""#]
+        ),
+        Some(1.0)
+    );
     let exposition = daemon.metrics();
-    assert_eq!(support::promtool_check_metrics(&exposition), "", "{exposition}");
+    assert_eq!(
+        support::promtool_check_metrics(&exposition),
+        "",
+        "{exposition}"
+    );
     let failed = wait("failed", "battery low");
     assert_eq!(failed["values"]["battery_status"], "low", "{failed}");
-    assert_eq!(metric("camwatch_ups_battery_status", &[r#"status="low""#]), Some(1.0));
-    assert_eq!(metric("camwatch_ups_battery_status", &[r#"status="normal""#]), Some(0.0));
-    assert_eq!(metric("camwatch_ups_battery_runtime_seconds", &[]), Some(1200.0));
+    assert_eq!(
+        metric("camwatch_ups_battery_status", &[r#"status="low""#]),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric("camwatch_ups_battery_status", &[r#"status="normal""#]),
+        Some(0.0)
+    );
+    assert_eq!(
+        metric("camwatch_ups_battery_runtime_seconds", &[]),
+        Some(1200.0)
+    );
     let recovered = wait("ok", "battery 20 %");
-    assert_eq!(metric("camwatch_ups_output_source", &[r#"source="online""#]), Some(1.0));
+    assert_eq!(
+        metric("camwatch_ups_output_source", &[r#"source="online""#]),
+        Some(1.0)
+    );
     assert_eq!(
         recovered["values"]["seconds_on_battery"], 0.0,
         "{recovered}"

@@ -313,7 +313,11 @@ fn a_reboot_is_counted_once_an_agent_restart_not_at_all_and_the_count_survives_a
     .unwrap();
     assert!((boot - events[0].0).abs() < 5.0);
     let exposition = daemon.metrics();
-    assert_eq!(support::promtool_check_metrics(&exposition), "", "{exposition}");
+    assert_eq!(
+        support::promtool_check_metrics(&exposition),
+        "",
+        "{exposition}"
+    );
     assert!(daemon.terminate().success());
 
     // The count and the last uptime sample survive an agent restart: no second reboot.

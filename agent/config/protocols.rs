@@ -514,8 +514,15 @@ failed_above = 16
         )
         .unwrap();
         let d = &c.devices[0];
-        let CheckSpec::SnmpValues(spec, values) = &d.checks[2] else { panic!("{:?}", d.checks) };
-        assert_eq!(spec.auth, SnmpAuth::V1 { community: SecretSource::File("/etc/camwatch/pdu-community".into()) });
+        let CheckSpec::SnmpValues(spec, values) = &d.checks[2] else {
+            panic!("{:?}", d.checks)
+        };
+        assert_eq!(
+            spec.auth,
+            SnmpAuth::V1 {
+                community: SecretSource::File("/etc/camwatch/pdu-community".into())
+            }
+        );
         assert_eq!(spec.port, 1161);
         assert_eq!(values[0].oid[..4], [1, 3, 6, 1]);
         assert_eq!(values[0].failed_above, Some(16.0));

@@ -95,14 +95,17 @@ pub fn judge(ups: &UpsObservation, policy: &Policy) -> Verdict {
     let mut summary = match status {
         Status::Unknown => "the UPS does not say where its output power comes from".to_owned(),
         Status::Ok => {
-            let mut s = format!(
-                "{} power",
-                match ups.output_source {
-                    OutputSource::Boost => "on mains (boosting low input voltage)",
-                    OutputSource::Reduce => "on mains (reducing high input voltage)",
-                    _ => "on mains",
+            let mut s = match ups.output_source {
+                OutputSource::Boost => "on mains power (boosting low input voltage)",
+                OutputSource::Reduce => "on mains power (reducing high input voltage)",
+                // UPS-MIB/XUPS other(1): the UPS does not say mains, so neither does the summary
+                // (a real Tripp Lite PowerAlert walk answers other); it is not battery either.
+                OutputSource::Other => {
+                    "output power from a source the UPS calls \"other\" (not battery)"
                 }
-            );
+                _ => "on mains power",
+            }
+            .to_owned();
             if let Some(c) = ups.charge_ratio {
                 s.push_str(&format!(", battery {:.0} %", c * 100.0));
             }
@@ -216,6 +219,20 @@ mod tests {
         assert_eq!(
             v.summary,
             "the UPS asks for its battery to be replaced; 1 alarm present"
+        );
+    }
+
+    #[test]
+    fn an_other_source_is_not_called_mains() {
+        let mut u = online();
+        u.output_source = OutputSource::Other;
+        let v = judge(&u, &Policy::default());
+        assert_eq!(v.status, Status::Ok);
+        assert!(!v.summary.contains("mains"), "{}", v.summary);
+        assert!(
+            v.summary.contains("\"other\" (not battery)"),
+            "{}",
+            v.summary
         );
     }
 

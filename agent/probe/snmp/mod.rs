@@ -68,8 +68,11 @@ impl Reading {
             ));
             return None;
         };
-        if raw == -1.0 {
-            notes.push(format!("{what}: the agent reports -1 (unknown); left out"));
+        // -1, or the all-ones of an unsigned 32-bit field, or INTEGER's maximum: "unknown".
+        if raw == -1.0 || raw == f64::from(u32::MAX) || raw == f64::from(i32::MAX) {
+            notes.push(format!(
+                "{what}: the agent reports {raw} (unknown); left out"
+            ));
             return None;
         }
         let scaled = raw * scale;
@@ -218,6 +221,12 @@ mod tests {
         );
         assert_eq!(notes.len(), 3, "{notes:?}");
         assert!(notes[0].contains("-1 (unknown)"));
+        let r = reading(&[("1.4", SnmpValue::Timeticks(u32::MAX))]);
+        assert_eq!(
+            r.figure("1.4", 0.01, 0.0..=1e8, "time on battery", &mut notes),
+            None
+        );
+        assert!(notes.last().unwrap().contains("4294967295 (unknown)"));
     }
 
     #[test]
