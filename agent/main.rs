@@ -155,23 +155,22 @@ fn check_config(config: &Config) -> i32 {
     let checks: usize = config.devices.iter().map(|d| d.checks.len()).sum();
     // Secrets are read only when used; say now if one cannot be, without failing the file.
     for device in &config.devices {
-        let Some(source) = device
-            .credentials
-            .as_ref()
-            .and_then(|c| c.password.as_ref())
-        else {
-            continue;
-        };
-        if let Err(why) = source.resolve() {
-            let hint = match source {
-                SecretSource::Env(_) => "set it in the agent's environment",
-                SecretSource::File(_) => "create the file, readable by the agent's user",
-            };
-            eprintln!(
-                "{}: warning: device {:?}: {why}; {hint}",
-                config.path.display(),
-                device.name
-            );
+        let mut seen = std::collections::HashSet::new();
+        for (what, source) in device.secrets() {
+            if !seen.insert(source) {
+                continue;
+            }
+            if let Err(why) = source.resolve() {
+                let hint = match source {
+                    SecretSource::Env(_) => "set it in the agent's environment",
+                    SecretSource::File(_) => "create the file, readable by the agent's user",
+                };
+                eprintln!(
+                    "{}: warning: device {:?}: {what}: {why}; {hint}",
+                    config.path.display(),
+                    device.name
+                );
+            }
         }
     }
     println!(

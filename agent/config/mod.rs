@@ -173,6 +173,44 @@ impl Device {
     pub fn check(&self, kind: CheckKind) -> Option<&CheckSpec> {
         self.checks.iter().find(|c| c.kind() == kind)
     }
+
+    /// Every secret this device's checks will read, with what it is for.
+    pub fn secrets(&self) -> Vec<(&'static str, &SecretSource)> {
+        let mut found: Vec<(&'static str, &SecretSource)> = Vec::new();
+        if let Some(password) = self.credentials.as_ref().and_then(|c| c.password.as_ref()) {
+            found.push(("password", password));
+        }
+        for check in &self.checks {
+            let snmp = match check {
+                CheckSpec::Ups(UpsSpec::Snmp(spec, _))
+                | CheckSpec::Uptime(spec)
+                | CheckSpec::Storage(spec)
+                | CheckSpec::RecorderDisks(spec, _)
+                | CheckSpec::SnmpValues(spec, _) => Some(spec),
+                CheckSpec::Ups(UpsSpec::Nut(nut)) => {
+                    found.extend(nut.password.as_ref().map(|p| ("NUT password", p)));
+                    None
+                }
+                CheckSpec::Ping(_) | CheckSpec::Filesystem(_) => None,
+            };
+            match snmp.map(|s| &s.auth) {
+                Some(SnmpAuth::V1 { community } | SnmpAuth::V2c { community }) => {
+                    found.push(("SNMP community", community))
+                }
+                Some(SnmpAuth::V3 { auth, privacy, .. }) => {
+                    found.extend(auth.as_ref().map(|(_, s)| ("SNMPv3 auth password", s)));
+                    found.extend(
+                        privacy
+                            .as_ref()
+                            .map(|(_, s)| ("SNMPv3 privacy password", s)),
+                    );
+                }
+                None => {}
+            }
+        }
+        found.dedup_by(|a, b| a.1 == b.1);
+        found
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
