@@ -55,8 +55,7 @@ impl Shared {
             .send(tx)
             .await
             .map_err(|_| "the agent is shutting down".to_owned())?;
-        rx.await
-            .map_err(|_| "the agent is shutting down".to_owned())?
+        rx.await.map_err(|_| "the agent is shutting down".to_owned())?
     }
 }
 
@@ -88,10 +87,7 @@ pub async fn run(path: &Path) -> i32 {
         }
     };
     let hub = Arc::new(Hub::new(Some(store), saved));
-    let mut scheduler = Scheduler::new(
-        Arc::new(Runner::new(config.agent.max_in_flight)),
-        Arc::clone(&hub),
-    );
+    let mut scheduler = Scheduler::new(Arc::new(Runner::new(config.agent.max_in_flight)), Arc::clone(&hub));
     scheduler.apply(&config);
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadReply>(4);
     let shared = Arc::new(Shared {
@@ -171,9 +167,7 @@ fn reload(shared: &Shared, path: &Path, scheduler: &mut Scheduler) -> Result<(),
                 || new.agent.data_dir != old.agent.data_dir
                 || new.agent.max_in_flight != old.agent.max_in_flight
             {
-                tracing::warn!(
-                    "listen, data_dir and max_in_flight take effect only after a restart"
-                );
+                tracing::warn!("listen, data_dir and max_in_flight take effect only after a restart");
             }
             scheduler.apply(&new);
             tracing::info!(devices = new.devices.len(), "configuration reloaded");

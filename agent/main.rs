@@ -87,17 +87,12 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match cli.log_format {
-        LogFormat::Human => tracing_subscriber::registry()
-            .with(layer.with_filter(filter))
-            .init(),
+        LogFormat::Human => tracing_subscriber::registry().with(layer.with_filter(filter)).init(),
         LogFormat::Json => tracing_subscriber::registry()
             .with(layer.json().with_filter(filter))
             .init(),
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("cannot start the async runtime: {e}");
@@ -124,18 +119,12 @@ async fn dispatch(cli: Cli) -> i32 {
         Command::Run => unreachable!("handled above"),
         Command::CheckConfig => check_config(&config),
         Command::Once { json } => {
-            let options = oneshot::Options {
-                json,
-                exchange: false,
-            };
+            let options = oneshot::Options { json, exchange: false };
             oneshot::run(&config, &config.devices, options, &mut stdout).await
         }
         Command::Probe { device, json } => match config.device(&device) {
             Some(d) => {
-                let options = oneshot::Options {
-                    json,
-                    exchange: true,
-                };
+                let options = oneshot::Options { json, exchange: true };
                 oneshot::run(&config, &[Arc::clone(d)], options, &mut stdout).await
             }
             None => {
@@ -178,12 +167,7 @@ fn check_config(config: &Config) -> i32 {
         config.path.display(),
         config.devices.len(),
         checks,
-        config
-            .policies
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ")
+        config.policies.keys().cloned().collect::<Vec<_>>().join(", ")
     );
     exit::OK
 }

@@ -22,23 +22,13 @@ pub struct Options {
 
 /// Runs the checks of `devices` concurrently (bounded by `max_in_flight`), prints them in
 /// configuration order, and returns the exit code.
-pub async fn run(
-    config: &Config,
-    devices: &[Arc<Device>],
-    options: Options,
-    out: &mut impl Write,
-) -> i32 {
+pub async fn run(config: &Config, devices: &[Arc<Device>], options: Options, out: &mut impl Write) -> i32 {
     let runner = Arc::new(Runner::new(config.agent.max_in_flight));
     let mut tasks = JoinSet::new();
     for (d, device) in devices.iter().enumerate() {
         for (c, spec) in device.checks.iter().enumerate() {
             let (runner, device, spec) = (Arc::clone(&runner), Arc::clone(device), spec.clone());
-            tasks.spawn(async move {
-                (
-                    (d, c),
-                    runner.run(&device, &spec, options.exchange, None).await,
-                )
-            });
+            tasks.spawn(async move { ((d, c), runner.run(&device, &spec, options.exchange, None).await) });
         }
     }
     let mut runs: Vec<((usize, usize), CheckRun)> = Vec::with_capacity(tasks.len());

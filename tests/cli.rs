@@ -12,30 +12,16 @@ use support::{run, stderr, stdout, temp_dir, write};
 #[test]
 fn check_config_names_file_line_column_and_fix_for_each_broken_config() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/config/broken");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
-    assert!(
-        files.len() >= 8,
-        "broken configs are missing from {}",
-        dir.display()
-    );
+    assert!(files.len() >= 8, "broken configs are missing from {}", dir.display());
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         let out = run(&["check-config", "-c", file.to_str().unwrap()]);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{}: {err}", file.display());
-        let expected: Vec<&str> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("# expect: "))
-            .collect();
-        assert!(
-            !expected.is_empty(),
-            "{} has no # expect: lines",
-            file.display()
-        );
+        let expected: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# expect: ")).collect();
+        assert!(!expected.is_empty(), "{} has no # expect: lines", file.display());
         for fragment in expected {
             // Messages name the file as given on the command line.
             let fragment = fragment.replace(
@@ -116,11 +102,7 @@ fn help_version_and_usage_errors_behave_like_a_unix_tool() {
     );
     let bad = run(&["frobnicate"]);
     assert_eq!(bad.status.code(), Some(2));
-    assert!(
-        stderr(&bad).contains("unrecognized subcommand"),
-        "{}",
-        stderr(&bad)
-    );
+    assert!(stderr(&bad).contains("unrecognized subcommand"), "{}", stderr(&bad));
 }
 
 fn df_bytes(mountpoint: &str) -> (u64, u64) {
@@ -160,10 +142,7 @@ mountpoints = ["/", "/srv/camwatch-test-not-mounted"]
         stderr(&out)
     );
     let text = stdout(&out);
-    let lines: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 1, "{text}");
     let check = &lines[0];
     assert_eq!(check["device"], "recording-server");
@@ -180,17 +159,10 @@ mountpoints = ["/", "/srv/camwatch-test-not-mounted"]
     let root = &check["values"]["mounts"][0];
     assert_eq!(root["mountpoint"], "/");
     let (size, avail) = df_bytes("/");
-    assert_eq!(
-        root["size_bytes"].as_u64().unwrap(),
-        size,
-        "size of / differs from df"
-    );
+    assert_eq!(root["size_bytes"].as_u64().unwrap(), size, "size of / differs from df");
     // Other processes write while the test runs: allow 64 MiB of drift in free space.
     let reported = root["avail_bytes"].as_u64().unwrap();
-    assert!(
-        reported.abs_diff(avail) < 64 << 20,
-        "avail {reported} vs df {avail}"
-    );
+    assert!(reported.abs_diff(avail) < 64 << 20, "avail {reported} vs df {avail}");
 }
 
 #[test]
@@ -220,15 +192,11 @@ mountpoints = ["/"]
 
     let probe = run(&["probe", "loopback", "--json", "-c", path.to_str().unwrap()]);
     assert_eq!(probe.status.code(), Some(0), "{}", stderr(&probe));
-    let ping: serde_json::Value =
-        serde_json::from_str(stdout(&probe).lines().next().unwrap()).unwrap();
+    let ping: serde_json::Value = serde_json::from_str(stdout(&probe).lines().next().unwrap()).unwrap();
     let exchange = ping["exchange"].as_array().unwrap();
     assert_eq!(exchange.len(), 3, "three echoes by default: {ping}");
     assert!(
-        exchange[0]
-            .as_str()
-            .unwrap()
-            .contains("to 127.0.0.1: reply after"),
+        exchange[0].as_str().unwrap().contains("to 127.0.0.1: reply after"),
         "{ping}"
     );
 
@@ -265,14 +233,10 @@ fn run_exits_3_and_logs_json_when_it_cannot_listen() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
-    let error = lines
-        .iter()
-        .find(|l| l["level"] == "ERROR")
-        .expect("an error line");
+    let error = lines.iter().find(|l| l["level"] == "ERROR").expect("an error line");
     let message = error["fields"]["message"].as_str().unwrap();
     assert!(
-        message.contains("cannot listen on")
-            && message.contains("choose another [agent] listen address"),
+        message.contains("cannot listen on") && message.contains("choose another [agent] listen address"),
         "{message}"
     );
 }
@@ -292,8 +256,5 @@ fn run_exits_3_when_the_data_directory_cannot_be_created() {
         err.contains("cannot create the data directory /proc/camwatch-cannot-be-here"),
         "{err}"
     );
-    assert!(
-        err.contains("set [agent] data_dir to a writable folder"),
-        "{err}"
-    );
+    assert!(err.contains("set [agent] data_dir to a writable folder"), "{err}");
 }

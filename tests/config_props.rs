@@ -69,8 +69,7 @@ const HEADERS: &[&str] = &[
 fn line() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(HEADERS).prop_map(str::to_owned),
-        (prop::sample::select(KEYS), prop::sample::select(VALUES))
-            .prop_map(|(k, v)| format!("{k} = {v}")),
+        (prop::sample::select(KEYS), prop::sample::select(VALUES)).prop_map(|(k, v)| format!("{k} = {v}")),
         "[ -~]{0,40}",
     ]
 }

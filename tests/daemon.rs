@@ -6,8 +6,8 @@ mod support;
 use std::time::Duration;
 
 use support::{
-    Daemon, TestHost, daemon_config, http, promtool_check_metrics, sample, stored_results,
-    stored_transitions, temp_dir, write,
+    Daemon, TestHost, daemon_config, http, promtool_check_metrics, sample, stored_results, stored_transitions,
+    temp_dir, write,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -75,20 +75,12 @@ address = "127.0.0.1"
         "{metrics}"
     );
     assert_eq!(
-        sample(
-            &metrics,
-            "camwatch_ping_loss_ratio",
-            &[r#"device="switch""#]
-        ),
+        sample(&metrics, "camwatch_ping_loss_ratio", &[r#"device="switch""#]),
         Some(1.0),
         "{:?}",
         daemon.checks()
     );
-    assert_eq!(
-        daemon.state("local", "ping"),
-        "ok",
-        "the loopback device is unaffected"
-    );
+    assert_eq!(daemon.state("local", "ping"), "ok", "the loopback device is unaffected");
 
     host.link_up();
     let up_at = now();
@@ -99,22 +91,11 @@ address = "127.0.0.1"
 
     // The switch went ok -> failed -> ok, each step exactly when the thresholds say.
     let transitions = stored_transitions(&data, "switch", "ping");
-    let steps: Vec<(&str, &str)> = transitions
-        .iter()
-        .map(|(_, f, t)| (f.as_str(), t.as_str()))
-        .collect();
-    assert_eq!(
-        steps,
-        [("unknown", "ok"), ("ok", "failed"), ("failed", "ok")]
-    );
+    let steps: Vec<(&str, &str)> = transitions.iter().map(|(_, f, t)| (f.as_str(), t.as_str())).collect();
+    assert_eq!(steps, [("unknown", "ok"), ("ok", "failed"), ("failed", "ok")]);
     let results = stored_results(&data, "switch", "ping");
     let failed_at = index_at(&results, transitions[1].0);
-    let statuses = |range: std::ops::Range<usize>| {
-        results[range]
-            .iter()
-            .map(|r| r.status.as_str())
-            .collect::<Vec<_>>()
-    };
+    let statuses = |range: std::ops::Range<usize>| results[range].iter().map(|r| r.status.as_str()).collect::<Vec<_>>();
     assert_eq!(
         statuses(failed_at - 3..failed_at + 1),
         ["ok", "failed", "failed", "failed"],
@@ -161,8 +142,7 @@ fn wait_for_state(daemon: &Daemon, device: &str, state: &str) {
 }
 
 #[test]
-fn metrics_pass_promtool_reloads_keep_or_replace_config_and_a_restart_resumes_without_spurious_transitions()
- {
+fn metrics_pass_promtool_reloads_keep_or_replace_config_and_a_restart_resumes_without_spurious_transitions() {
     let dir = temp_dir();
     let devices = r#"
 [policy.default]
@@ -192,11 +172,7 @@ mountpoints = ["/"]
 
     // Prometheus text format, clean under promtool, with the series dashboards rely on.
     let text = daemon.get("/metrics").unwrap();
-    assert!(
-        text.headers.contains("text/plain; version=0.0.4"),
-        "{}",
-        text.headers
-    );
+    assert!(text.headers.contains("text/plain; version=0.0.4"), "{}", text.headers);
     assert_eq!(
         promtool_check_metrics(&text.body),
         "",
@@ -234,10 +210,7 @@ mountpoints = ["/"]
         Some(1.0)
     );
     assert!(sample(m, "camwatch_ping_rtt_seconds", &[r#"device="local""#]).unwrap() > 0.0);
-    assert_eq!(
-        sample(m, "camwatch_ping_loss_ratio", &[r#"device="local""#]),
-        Some(0.0)
-    );
+    assert_eq!(sample(m, "camwatch_ping_loss_ratio", &[r#"device="local""#]), Some(0.0));
     let size = sample(
         m,
         "camwatch_filesystem_size_bytes",
@@ -249,14 +222,7 @@ mountpoints = ["/"]
         sample(m, "camwatch_filesystem_readonly", &[r#"mountpoint="/""#]),
         Some(0.0)
     );
-    assert!(
-        sample(
-            m,
-            "camwatch_check_duration_seconds",
-            &[r#"check="filesystem""#]
-        )
-        .is_some()
-    );
+    assert!(sample(m, "camwatch_check_duration_seconds", &[r#"check="filesystem""#]).is_some());
     assert!(
         sample(
             m,
@@ -266,21 +232,10 @@ mountpoints = ["/"]
         .unwrap()
             > 1.7e9
     );
-    assert!(
-        sample(
-            m,
-            "camwatch_check_last_run_timestamp_seconds",
-            &[r#"device="disk""#]
-        )
-        .unwrap()
-            > 1.7e9
-    );
+    assert!(sample(m, "camwatch_check_last_run_timestamp_seconds", &[r#"device="disk""#]).unwrap() > 1.7e9);
     assert!(sample(m, "process_resident_memory_bytes", &[]).unwrap() > 0.0);
     assert!(sample(m, "process_cpu_seconds_total", &[]).is_some());
-    assert_eq!(
-        sample(m, "camwatch_config_last_reload_successful", &[]),
-        Some(1.0)
-    );
+    assert_eq!(sample(m, "camwatch_config_last_reload_successful", &[]), Some(1.0));
     assert_eq!(
         sample(
             m,
@@ -295,15 +250,11 @@ mountpoints = ["/"]
         addr,
         "GET",
         "/metrics",
-        &[(
-            "Accept",
-            "application/openmetrics-text;version=1.0.0,text/plain;q=0.5",
-        )],
+        &[("Accept", "application/openmetrics-text;version=1.0.0,text/plain;q=0.5")],
     )
     .unwrap();
     assert!(
-        om.headers
-            .contains("application/openmetrics-text; version=1.0.0"),
+        om.headers.contains("application/openmetrics-text; version=1.0.0"),
         "{}",
         om.headers
     );
@@ -321,23 +272,16 @@ mountpoints = ["/"]
     assert_eq!(daemon.get("/-/healthy").unwrap().status, 200);
 
     // A broken config is refused over HTTP: the old one keeps running, the gauge says so.
-    write(
-        &path,
-        &good.replace("kind = \"storage\"", "kind = \"storag\""),
-    );
+    write(&path, &good.replace("kind = \"storage\"", "kind = \"storag\""));
     let refused = http(addr, "POST", "/-/reload", &[]).unwrap();
     assert_eq!(refused.status, 500, "{refused:?}");
     assert!(
-        refused.body.contains("camwatch.toml:")
-            && refused.body.contains("unknown variant `storag`"),
+        refused.body.contains("camwatch.toml:") && refused.body.contains("unknown variant `storag`"),
         "{}",
         refused.body
     );
     let m = daemon.metrics();
-    assert_eq!(
-        sample(&m, "camwatch_config_last_reload_successful", &[]),
-        Some(0.0)
-    );
+    assert_eq!(sample(&m, "camwatch_config_last_reload_successful", &[]), Some(0.0));
     assert!(
         sample(&m, "camwatch_filesystem_size_bytes", &[r#"device="disk""#]).is_some(),
         "old config still runs"
@@ -349,15 +293,11 @@ mountpoints = ["/"]
     );
 
     // A good config by SIGHUP: the removed device vanishes from /metrics at once.
-    write(
-        &path,
-        &good[..good.find("[[device]]\nname = \"disk\"").unwrap()],
-    );
+    write(&path, &good[..good.find("[[device]]\nname = \"disk\"").unwrap()]);
     daemon.signal("HUP");
     support::wait_for("the reload to take effect", WAIT, || {
         let m = daemon.metrics();
-        sample(&m, "camwatch_config_last_reload_successful", &[]) == Some(1.0)
-            && !m.contains(r#"device="disk""#)
+        sample(&m, "camwatch_config_last_reload_successful", &[]) == Some(1.0) && !m.contains(r#"device="disk""#)
     });
     let ok = http(addr, "POST", "/-/reload", &[]).unwrap();
     assert_eq!(ok.status, 200, "{ok:?}");
@@ -373,11 +313,7 @@ mountpoints = ["/"]
     assert_eq!(before.len(), 1, "{before:?}");
     let runs_before = stored_results(&data, "local", "ping").len();
     let daemon = Daemon::start(&path, addr, dir.path().join("log2"));
-    assert_eq!(
-        daemon.state("local", "ping"),
-        "ok",
-        "resumed before the first run"
-    );
+    assert_eq!(daemon.state("local", "ping"), "ok", "resumed before the first run");
     support::wait_for("three more runs after the restart", WAIT, || {
         stored_results(&data, "local", "ping").len() >= runs_before + 3
     });

@@ -11,10 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::nut::{FakeConn, FakeNut, NutServer, TestPki, parse_dev, send_forever, testdata};
-use support::{
-    Daemon, camwatch, daemon_config, stderr, stdout, stored_results, stored_transitions, temp_dir,
-    write,
-};
+use support::{Daemon, camwatch, daemon_config, stderr, stdout, stored_results, stored_transitions, temp_dir, write};
 
 const PASSWORD: &str = "correct-horse-7";
 const PASSWORD_VAR: &str = "CAMWATCH_TEST_NUT_PASSWORD";
@@ -84,10 +81,7 @@ fn expected_source(status: &str) -> &'static str {
 
 fn assert_figure(seen: &Value, key: &str, expected: Option<f64>, context: &str) {
     match expected {
-        None => assert!(
-            seen[key].is_null(),
-            "{context}: {key} should be absent: {seen}"
-        ),
+        None => assert!(seen[key].is_null(), "{context}: {key} should be absent: {seen}"),
         Some(e) => {
             let got = seen[key]
                 .as_f64()
@@ -115,9 +109,7 @@ fn every_recorded_ups_reads_back_as_its_dump_says() {
     dumps.sort();
     assert!(!dumps.is_empty(), "no .dev files in {}", folder.display());
 
-    let mut builder = NutServer::builder().users(&format!(
-        "[watcher]\n  password = {PASSWORD}\n  upsmon secondary\n"
-    ));
+    let mut builder = NutServer::builder().users(&format!("[watcher]\n  password = {PASSWORD}\n  upsmon secondary\n"));
     for (i, dump) in dumps.iter().enumerate() {
         builder = builder.ups_from_file(&format!("ups{i}"), dump);
     }
@@ -133,12 +125,7 @@ fn every_recorded_ups_reads_back_as_its_dump_says() {
         } else {
             String::new()
         };
-        text.push_str(&nut_device(
-            &format!("ups{i}"),
-            &format!("ups{i}"),
-            server.port,
-            &login,
-        ));
+        text.push_str(&nut_device(&format!("ups{i}"), &format!("ups{i}"), server.port, &login));
     }
     write(&config, &text);
     let (_, seen, output) = camwatch_json(&["once", "--json"], &config);
@@ -157,30 +144,10 @@ fn every_recorded_ups_reads_back_as_its_dump_says() {
             number("battery.charge").map(|p| p / 100.0),
             &context,
         );
-        assert_figure(
-            values,
-            "battery_runtime_seconds",
-            number("battery.runtime"),
-            &context,
-        );
-        assert_figure(
-            values,
-            "input_voltage_volts",
-            number("input.voltage"),
-            &context,
-        );
-        assert_figure(
-            values,
-            "output_voltage_volts",
-            number("output.voltage"),
-            &context,
-        );
-        assert_figure(
-            values,
-            "load_ratio",
-            number("ups.load").map(|p| p / 100.0),
-            &context,
-        );
+        assert_figure(values, "battery_runtime_seconds", number("battery.runtime"), &context);
+        assert_figure(values, "input_voltage_volts", number("input.voltage"), &context);
+        assert_figure(values, "output_voltage_volts", number("output.voltage"), &context);
+        assert_figure(values, "load_ratio", number("ups.load").map(|p| p / 100.0), &context);
         assert_figure(
             values,
             "battery_temperature_celsius",
@@ -200,11 +167,7 @@ fn every_recorded_ups_reads_back_as_its_dump_says() {
             "normal"
         };
         assert_eq!(values["battery_status"], battery, "{context} ({status})");
-        assert_eq!(
-            values["replace_battery"],
-            flags.contains(&"RB"),
-            "{context} ({status})"
-        );
+        assert_eq!(values["replace_battery"], flags.contains(&"RB"), "{context} ({status})");
         let alarms = u64::from(vars.contains_key("ups.alarm") || flags.contains(&"ALARM"));
         assert_eq!(values["alarms"], alarms, "{context}");
         // On mains the agent's clock says 0 s; on battery it started at this first sighting.
@@ -218,15 +181,9 @@ fn every_recorded_ups_reads_back_as_its_dump_says() {
             "{context}: {on_battery}"
         );
 
-        let model = vars
-            .get("device.model")
-            .or_else(|| vars.get("ups.model"))
-            .unwrap();
+        let model = vars.get("device.model").or_else(|| vars.get("ups.model")).unwrap();
         let summary = run["summary"].as_str().unwrap();
-        assert!(
-            summary.starts_with(&format!("{model}: ")),
-            "{context}: {summary}"
-        );
+        assert!(summary.starts_with(&format!("{model}: ")), "{context}: {summary}");
         let runtime_short = number("battery.runtime").is_some_and(|r| r < 600.0);
         let expected_status = if source == "off" || battery != "normal" || runtime_short {
             "failed"
@@ -264,9 +221,7 @@ fn every_recorded_ups_reads_back_as_its_dump_says() {
         assert!(exchange.contains(&expected), "{expected} in {exchange:#?}");
     }
     assert!(
-        exchange
-            .iter()
-            .any(|l| l.starts_with("<- VAR ups0 ups.status ")),
+        exchange.iter().any(|l| l.starts_with("<- VAR ups0 ups.status ")),
         "{exchange:#?}"
     );
     assert!(!output.contains(PASSWORD), "the password leaked:\n{output}");
@@ -294,9 +249,7 @@ ups.status: OL CHRG
 battery.charge: 20
 TIMER 3600
 ";
-    let server = NutServer::builder()
-        .ups_from_text("rack", "seq", sequence)
-        .start();
+    let server = NutServer::builder().ups_from_text("rack", "seq", sequence).start();
     let dir = temp_dir();
     let (path, addr) = daemon_config(
         dir.path(),
@@ -332,18 +285,12 @@ successes_before_recovered = 2
     };
     let ok = wait("ok", "Test UPS 1500: on mains power, battery 100 %");
     assert_eq!(ok["values"]["output_source"], "online", "{ok}");
-    assert_eq!(
-        metric("camwatch_ups_output_source", &[r#"source="online""#]),
-        Some(1.0)
-    );
+    assert_eq!(metric("camwatch_ups_output_source", &[r#"source="online""#]), Some(1.0));
     assert_eq!(
         metric("camwatch_ups_output_source", &[r#"source="battery""#]),
         Some(0.0)
     );
-    assert_eq!(
-        metric("camwatch_ups_battery_runtime_seconds", &[]),
-        Some(1800.0)
-    );
+    assert_eq!(metric("camwatch_ups_battery_runtime_seconds", &[]), Some(1800.0));
     assert_eq!(metric("camwatch_ups_seconds_on_battery", &[]), Some(0.0));
     let warning = wait("warning", "on battery for");
     assert_eq!(warning["values"]["output_source"], "battery", "{warning}");
@@ -354,41 +301,22 @@ successes_before_recovered = 2
     );
     assert_eq!(metric("camwatch_ups_battery_charge_ratio", &[]), Some(0.8));
     assert_eq!(
-        metric(
-            "camwatch_check_state",
-            &[r#"check="ups""#, r#"state="warning""#]
-        ),
+        metric("camwatch_check_state", &[r#"check="ups""#, r#"state="warning""#]),
         Some(1.0)
     );
     let exposition = daemon.metrics();
-    assert_eq!(
-        support::promtool_check_metrics(&exposition),
-        "",
-        "{exposition}"
-    );
+    assert_eq!(support::promtool_check_metrics(&exposition), "", "{exposition}");
     let failed = wait("failed", "battery low");
     assert_eq!(failed["values"]["battery_status"], "low", "{failed}");
-    assert_eq!(
-        metric("camwatch_ups_battery_status", &[r#"status="low""#]),
-        Some(1.0)
-    );
+    assert_eq!(metric("camwatch_ups_battery_status", &[r#"status="low""#]), Some(1.0));
     assert_eq!(
         metric("camwatch_ups_battery_status", &[r#"status="normal""#]),
         Some(0.0)
     );
-    assert_eq!(
-        metric("camwatch_ups_battery_runtime_seconds", &[]),
-        Some(1200.0)
-    );
+    assert_eq!(metric("camwatch_ups_battery_runtime_seconds", &[]), Some(1200.0));
     let recovered = wait("ok", "battery 20 %");
-    assert_eq!(
-        metric("camwatch_ups_output_source", &[r#"source="online""#]),
-        Some(1.0)
-    );
-    assert_eq!(
-        recovered["values"]["seconds_on_battery"], 0.0,
-        "{recovered}"
-    );
+    assert_eq!(metric("camwatch_ups_output_source", &[r#"source="online""#]), Some(1.0));
+    assert_eq!(recovered["values"]["seconds_on_battery"], 0.0, "{recovered}");
     let status = daemon.terminate();
     assert!(status.success(), "{status}");
 
@@ -419,16 +347,8 @@ successes_before_recovered = 2
             .expect("the transition's result is stored")
     };
     let (warned, failed, recovered) = (at(1), at(2), at(3));
-    assert_eq!(
-        statuses[warned - 1..=warned],
-        ["ok", "warning"],
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses[failed - 1..=failed],
-        ["warning", "failed"],
-        "{statuses:?}"
-    );
+    assert_eq!(statuses[warned - 1..=warned], ["ok", "warning"], "{statuses:?}");
+    assert_eq!(statuses[failed - 1..=failed], ["warning", "failed"], "{statuses:?}");
     assert_eq!(
         statuses[recovered - 2..=recovered],
         ["failed", "ok", "ok"],
@@ -523,13 +443,7 @@ fn starttls_verifies_the_server_certificate_against_the_configured_ca_and_addres
             nut_device("tls-ok", "rack", port, &tls(&pki.ca)),
             nut_device("tls-wrong-ca", "rack", port, &tls(&pki.other_ca)),
             // The certificate names 127.0.0.1 only.
-            nut_device_at(
-                "tls-wrong-address",
-                "127.0.0.2",
-                "rack",
-                port,
-                &tls(&pki.ca),
-            ),
+            nut_device_at("tls-wrong-address", "127.0.0.2", "rack", port, &tls(&pki.ca)),
         ]
         .concat(),
     );
@@ -560,9 +474,9 @@ fn starttls_verifies_the_server_certificate_against_the_configured_ca_and_addres
         .map(|l| l.as_str().unwrap())
         .collect();
     let starttls = exchange.iter().position(|l| *l == "-> STARTTLS");
-    let established = exchange.iter().position(|l| {
-        l.contains("established") && l.ends_with("certificate verified for 127.0.0.1")
-    });
+    let established = exchange
+        .iter()
+        .position(|l| l.contains("established") && l.ends_with("certificate verified for 127.0.0.1"));
     let list = exchange.iter().position(|l| *l == "-> LIST VAR rack");
     assert!(
         starttls.is_some() && starttls < established && established < list,
@@ -670,9 +584,7 @@ fn misbehaving_servers_give_a_prompt_clear_failure_and_never_the_password() {
         )
     );
     assert!(
-        summary("not-nut").contains(
-            "answered LIST VAR with \"HTTP/1.1 400 Bad Request\", which is not a NUT reply"
-        ),
+        summary("not-nut").contains("answered LIST VAR with \"HTTP/1.1 400 Bad Request\", which is not a NUT reply"),
         "{}",
         summary("not-nut")
     );

@@ -8,9 +8,7 @@ use std::net::TcpListener;
 use support::{TestHost, run, stderr, stdout, temp_dir, write};
 
 fn json_lines(text: &str) -> Vec<serde_json::Value> {
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 #[test]
@@ -38,10 +36,7 @@ timeout = "1500ms"
     assert_eq!(seen["status"], "ok", "{seen}");
     assert_eq!(seen["values"]["method"], "icmp");
     assert_eq!(seen["values"]["received"], 3);
-    assert!(
-        seen["values"]["rtt_seconds"].as_f64().unwrap() > 0.0,
-        "{seen}"
-    );
+    assert!(seen["values"]["rtt_seconds"].as_f64().unwrap() > 0.0, "{seen}");
 
     host.link_down();
     let down = run(&["once", "--json", "-c", path.to_str().unwrap()]);
@@ -50,10 +45,7 @@ timeout = "1500ms"
     assert_eq!(seen["status"], "failed", "{seen}");
     assert_eq!(seen["values"]["loss_ratio"], 1.0);
     assert!(
-        seen["summary"]
-            .as_str()
-            .unwrap()
-            .contains("no reply to 3 ICMP echoes"),
+        seen["summary"].as_str().unwrap().contains("no reply to 3 ICMP echoes"),
         "{seen}"
     );
 }
@@ -86,19 +78,13 @@ ping = "tcp:{closed}"
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let seen = &json_lines(&stdout(&out))[0];
     assert_eq!(seen["values"]["method"], format!("tcp:{open}"));
-    assert!(
-        seen["exchange"][0].as_str().unwrap().contains("accepted"),
-        "{seen}"
-    );
+    assert!(seen["exchange"][0].as_str().unwrap().contains("accepted"), "{seen}");
 
     let out = run(&["probe", "refused", "--json", "-c", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let seen = &json_lines(&stdout(&out))[0];
     assert_eq!(seen["status"], "ok");
-    assert!(
-        seen["exchange"][0].as_str().unwrap().contains("refused"),
-        "{seen}"
-    );
+    assert!(seen["exchange"][0].as_str().unwrap().contains("refused"), "{seen}");
     drop(listener);
 }
 
@@ -153,15 +139,10 @@ address = "127.0.0.1"
     assert_eq!(out.status.code(), Some(0), "{out_text}{err_text}");
     for seen in json_lines(&out_text) {
         assert_eq!(seen["values"]["method"], "tcp:9", "{seen}");
-        assert_eq!(
-            seen["status"], "ok",
-            "refused on port 9 proves the host is up: {seen}"
-        );
+        assert_eq!(seen["status"], "ok", "refused on port 9 proves the host is up: {seen}");
     }
     assert_eq!(
-        err_text
-            .matches("ICMP echo is not permitted for this process")
-            .count(),
+        err_text.matches("ICMP echo is not permitted for this process").count(),
         1,
         "the fallback is logged exactly once:\n{err_text}"
     );

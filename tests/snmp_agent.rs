@@ -7,14 +7,10 @@ use std::net::UdpSocket;
 use std::time::Duration;
 
 use support::snmpd::{self, Snmpd};
-use support::{
-    Daemon, daemon_config, sample, stderr, stdout, stored_events, stored_summaries, temp_dir, write,
-};
+use support::{Daemon, daemon_config, sample, stderr, stdout, stored_events, stored_summaries, temp_dir, write};
 
 fn json_lines(text: &str) -> Vec<serde_json::Value> {
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 fn auth_tables() -> String {
@@ -111,11 +107,7 @@ fn v2c_and_v3_auth_priv_read_real_figures_and_wrong_credentials_fail_clearly() {
     let path = dir.path().join("c.toml");
     let mut config = String::from("[policy.default]\nuptime_warning_after_reboot = \"0s\"\n");
     config.push_str(&auth_tables());
-    for (name, auth) in [
-        ("v2c", "v2"),
-        ("v3-sha-aes", "v3"),
-        ("v3-sha256-aes256", "v3-256"),
-    ] {
+    for (name, auth) in [("v2c", "v2"), ("v3-sha-aes", "v3"), ("v3-sha256-aes256", "v3-256")] {
         config.push_str(&device(name, auth, agent.port, r#"["uptime", "storage"]"#));
     }
     for (name, auth) in [
@@ -131,11 +123,7 @@ fn v2c_and_v3_auth_priv_read_real_figures_and_wrong_credentials_fail_clearly() {
         .output()
         .unwrap();
     let (text, err) = (stdout(&out), stderr(&out));
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "the wrong credentials fail: {text}{err}"
-    );
+    assert_eq!(out.status.code(), Some(1), "the wrong credentials fail: {text}{err}");
     let lines = json_lines(&text);
     let find = |device: &str, check: &str| {
         lines
@@ -169,21 +157,10 @@ fn v2c_and_v3_auth_priv_read_real_figures_and_wrong_credentials_fail_clearly() {
         let size = root["size_bytes"].as_u64().unwrap();
         let used = root["used_bytes"].as_u64().unwrap();
         // hrStorage counts whole allocation units (4 KiB here).
-        assert!(
-            size.abs_diff(df_size) <= 4096,
-            "{name}: size {size} vs df {df_size}"
-        );
-        assert!(
-            used.abs_diff(df_used) < 64 << 20,
-            "{name}: used {used} vs df {df_used}"
-        );
+        assert!(size.abs_diff(df_size) <= 4096, "{name}: size {size} vs df {df_size}");
+        assert!(used.abs_diff(df_used) < 64 << 20, "{name}: used {used} vs df {df_used}");
     }
-    let summary = |device: &str| {
-        find(device, "uptime")["summary"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let summary = |device: &str| find(device, "uptime")["summary"].as_str().unwrap().to_owned();
     assert_eq!(find("wrong-community", "uptime")["status"], "failed");
     assert!(
         summary("wrong-community").contains("a wrong community gets no answer either"),
@@ -200,16 +177,8 @@ fn v2c_and_v3_auth_priv_read_real_figures_and_wrong_credentials_fail_clearly() {
         "{}",
         summary("wrong-priv")
     );
-    for secret in [
-        "wrong-password-1",
-        snmpd::V3_AUTH,
-        snmpd::V3_PRIV,
-        "not-the-community",
-    ] {
-        assert!(
-            !text.contains(secret) && !err.contains(secret),
-            "{secret} leaked"
-        );
+    for secret in ["wrong-password-1", snmpd::V3_AUTH, snmpd::V3_PRIV, "not-the-community"] {
+        assert!(!text.contains(secret) && !err.contains(secret), "{secret} leaked");
     }
 
     // `probe` shows the raw OIDs and values.
@@ -244,8 +213,7 @@ fn a_reboot_is_counted_once_an_agent_restart_not_at_all_and_the_count_survives_a
     let body = format!(
         "[policy.default]\ninterval = \"1s\"\ntimeout = \"1s\"\n{}{}",
         auth_tables(),
-        device("nvr", "v2", agent.port, r#"["uptime"]"#)
-            .replace("kind = \"storage\"", "kind = \"recorder\"")
+        device("nvr", "v2", agent.port, r#"["uptime"]"#).replace("kind = \"storage\"", "kind = \"recorder\"")
     );
     let (path, addr) = daemon_config(dir.path(), &body);
     let data = dir.path().join("data");
@@ -261,21 +229,13 @@ fn a_reboot_is_counted_once_an_agent_restart_not_at_all_and_the_count_survives_a
 
     // Only the SNMP agent restarts; the host keeps running.
     agent.restart(100_000);
-    support::wait_for(
-        "the agent restart to be noticed",
-        Duration::from_secs(60),
-        || {
-            stored_summaries(&data, "nvr", "uptime")
-                .iter()
-                .any(|s| s.contains("the SNMP agent restarted while the host kept running"))
-        },
-    );
+    support::wait_for("the agent restart to be noticed", Duration::from_secs(60), || {
+        stored_summaries(&data, "nvr", "uptime")
+            .iter()
+            .any(|s| s.contains("the SNMP agent restarted while the host kept running"))
+    });
     assert_eq!(
-        sample(
-            &daemon.metrics(),
-            "camwatch_device_reboots_total",
-            &[r#"device="nvr""#]
-        ),
+        sample(&daemon.metrics(), "camwatch_device_reboots_total", &[r#"device="nvr""#]),
         Some(0.0)
     );
     assert!(stored_events(&data, "nvr").is_empty());
@@ -284,11 +244,7 @@ fn a_reboot_is_counted_once_an_agent_restart_not_at_all_and_the_count_survives_a
     let offset = -((snmpd::host_uptime() as i64) - 120);
     agent.restart(offset);
     support::wait_for("the reboot to be counted", Duration::from_secs(60), || {
-        sample(
-            &daemon.metrics(),
-            "camwatch_device_reboots_total",
-            &[r#"device="nvr""#],
-        ) == Some(1.0)
+        sample(&daemon.metrics(), "camwatch_device_reboots_total", &[r#"device="nvr""#]) == Some(1.0)
     });
     // Immediately a warning: the 24-hour operation was interrupted.
     assert_eq!(daemon.state("nvr", "uptime"), "warning");
@@ -313,21 +269,13 @@ fn a_reboot_is_counted_once_an_agent_restart_not_at_all_and_the_count_survives_a
     .unwrap();
     assert!((boot - events[0].0).abs() < 5.0);
     let exposition = daemon.metrics();
-    assert_eq!(
-        support::promtool_check_metrics(&exposition),
-        "",
-        "{exposition}"
-    );
+    assert_eq!(support::promtool_check_metrics(&exposition), "", "{exposition}");
     assert!(daemon.terminate().success());
 
     // The count and the last uptime sample survive an agent restart: no second reboot.
     let daemon = start("log2");
     assert_eq!(
-        sample(
-            &daemon.metrics(),
-            "camwatch_device_reboots_total",
-            &[r#"device="nvr""#]
-        ),
+        sample(&daemon.metrics(), "camwatch_device_reboots_total", &[r#"device="nvr""#]),
         Some(1.0)
     );
     let runs = support::stored_results(&data, "nvr", "uptime").len();
@@ -346,11 +294,7 @@ fn now() -> f64 {
 }
 
 /// The daemon with the test credentials in its environment.
-fn daemon_with_secrets(
-    path: &std::path::Path,
-    addr: std::net::SocketAddr,
-    log: std::path::PathBuf,
-) -> Daemon {
+fn daemon_with_secrets(path: &std::path::Path, addr: std::net::SocketAddr, log: std::path::PathBuf) -> Daemon {
     Daemon::start_with(path, addr, log, |c| {
         with_secrets(c);
     })
@@ -377,8 +321,7 @@ fn garbage_agent(reply: &'static [u8]) -> u16 {
 fn garbage_and_truncated_replies_are_clear_errors_not_crashes() {
     let garbage = garbage_agent(b"\xde\xad\xbe\xef not SNMP at all");
     // A real SNMP header whose length promises more than is sent.
-    let truncated =
-        garbage_agent(b"\x30\x82\x01\x00\x02\x01\x01\x04\x06public\xa2\x82\x00\xf0\x02\x04");
+    let truncated = garbage_agent(b"\x30\x82\x01\x00\x02\x01\x01\x04\x06public\xa2\x82\x00\xf0\x02\x04");
     let dir = temp_dir();
     let path = dir.path().join("c.toml");
     let mut config = auth_tables();

@@ -95,10 +95,7 @@ fn camwatch_json(sim: &Snmpsim, devices: &[Poll<'_>], args: &[&str]) -> (Option<
 
 fn once(sim: &Snmpsim, devices: &[Poll<'_>]) -> Vec<Value> {
     let (code, lines) = camwatch_json(sim, devices, &["once", "--json"]);
-    assert!(
-        matches!(code, Some(0 | 1)),
-        "camwatch once exited with {code:?}"
-    );
+    assert!(matches!(code, Some(0 | 1)), "camwatch once exited with {code:?}");
     let expected: usize = devices.iter().map(|d| d.checks.len()).sum();
     assert_eq!(lines.len(), expected, "one line per check: {lines:#?}");
     lines
@@ -178,17 +175,17 @@ const UPS_WALKS: &[Ups] = &[
     Ups {
         walk: "deltaups_rfc1628string",
         protocol: "rfc1628",
-        output_source: "online", // upsOutputSource 1.3.6.1.2.1.33.1.4.1.0 = 3 normal
-        battery_status: "normal", // upsBatteryStatus .33.1.2.1.0 = 2 batteryNormal
-        charge: Some(0.29),      // upsEstimatedChargeRemaining .33.1.2.4.0 = 29 %
+        output_source: "online",     // upsOutputSource 1.3.6.1.2.1.33.1.4.1.0 = 3 normal
+        battery_status: "normal",    // upsBatteryStatus .33.1.2.1.0 = 2 batteryNormal
+        charge: Some(0.29),          // upsEstimatedChargeRemaining .33.1.2.4.0 = 29 %
         runtime: Some(338.0 * 60.0), // upsEstimatedMinutesRemaining .33.1.2.3.0 = 338 min
-        on_battery: Some(0.0),   // upsSecondsOnBattery .33.1.2.2.0 = 0
-        input: Some(236.0), // upsInputVoltage.1 .33.1.3.3.1.3.1 = 2360: Delta sends tenths of a volt
-        output: Some(230.0), // upsOutputVoltage.1 .33.1.4.4.1.2.1 = 2300 (tenths again)
-        load: Some(0.08),   // upsOutputPercentLoad.1 .33.1.4.4.1.5.1 = 8 %
-        temperature: Some(14.0), // upsBatteryTemperature .33.1.2.7.0 = 14 °C
-        alarms: None,       // upsAlarmsPresent .33.1.6.1.0 not in the walk
-        replace_battery: None, // no alarm information at all
+        on_battery: Some(0.0),       // upsSecondsOnBattery .33.1.2.2.0 = 0
+        input: Some(236.0),          // upsInputVoltage.1 .33.1.3.3.1.3.1 = 2360: Delta sends tenths of a volt
+        output: Some(230.0),         // upsOutputVoltage.1 .33.1.4.4.1.2.1 = 2300 (tenths again)
+        load: Some(0.08),            // upsOutputPercentLoad.1 .33.1.4.4.1.5.1 = 8 %
+        temperature: Some(14.0),     // upsBatteryTemperature .33.1.2.7.0 = 14 °C
+        alarms: None,                // upsAlarmsPresent .33.1.6.1.0 not in the walk
+        replace_battery: None,       // no alarm information at all
         status: "ok",
         summary: &["on mains power, battery 29 %, runtime 338 min"],
         notes: &[
@@ -396,8 +393,8 @@ const UPS_WALKS: &[Ups] = &[
         input: Some(228.0),           // xupsInputVoltage.1 .534.1.3.4.1.2.1 = 228 (phase 1)
         output: Some(230.0),          // xupsOutputVoltage.1 .534.1.4.4.1.2.1 = 230 (phase 1)
         load: Some(0.25),             // xupsOutputLoad .534.1.4.1.0 = 25 %
-        temperature: None, // only xupsEnvAmbientTemp .534.1.6.1.0 (the room, not the battery)
-        alarms: None,      // xupsAlarms .534.1.7.1.0 not in the walk
+        temperature: None,            // only xupsEnvAmbientTemp .534.1.6.1.0 (the room, not the battery)
+        alarms: None,                 // xupsAlarms .534.1.7.1.0 not in the walk
         replace_battery: None,
         status: "ok",
         summary: &["on mains power, battery 100 %, runtime 143 min"],
@@ -494,10 +491,7 @@ fn assert_ups(line: &Value, want: &Ups) {
     );
     let summary = line["summary"].as_str().unwrap();
     for fragment in want.summary {
-        assert!(
-            summary.contains(fragment),
-            "{w}: {fragment:?} not in {summary:?}"
-        );
+        assert!(summary.contains(fragment), "{w}: {fragment:?} not in {summary:?}");
     }
     if want.output_source != "battery" {
         assert!(
@@ -512,11 +506,7 @@ fn assert_ups(line: &Value, want: &Ups) {
             "{w}: no note with {fragment:?} in {notes:?}"
         );
     }
-    assert_eq!(
-        notes.len(),
-        want.notes.len(),
-        "{w}: unexpected notes {notes:?}"
-    );
+    assert_eq!(notes.len(), want.notes.len(), "{w}: unexpected notes {notes:?}");
 }
 
 fn ups_devices<'a>(walks: impl Iterator<Item = &'a str>) -> Vec<Poll<'a>> {
@@ -554,11 +544,7 @@ fn every_real_ups_walk_reads_as_the_walk_says() {
         .map(|u| u.walk)
         .chain(NOT_A_UPS.iter().map(|(w, _)| *w))
         .collect();
-    assert_eq!(
-        covered.len(),
-        UPS_WALKS.len() + NOT_A_UPS.len(),
-        "a walk listed twice"
-    );
+    assert_eq!(covered.len(), UPS_WALKS.len() + NOT_A_UPS.len(), "a walk listed twice");
     for walk in README_UPS_WALKS {
         assert!(
             dir.join(format!("{walk}.snmprec")).is_file(),
@@ -577,10 +563,7 @@ fn every_real_ups_walk_reads_as_the_walk_says() {
             continue;
         };
         if looks_like_a_ups(&path) {
-            assert!(
-                covered.contains(stem),
-                "UPS walk {stem} has no expectations"
-            );
+            assert!(covered.contains(stem), "UPS walk {stem} has no expectations");
         }
     }
 
@@ -626,10 +609,7 @@ fn probe_of_a_real_ups_lists_the_raw_exchange() {
         "  1.3.6.1.4.1.318.1.1.1.4.1.1.0 = INTEGER 2",
         "  1.3.6.1.4.1.318.1.1.1.4.2.3.0 = UNSIGNED 31",
     ] {
-        assert!(
-            exchange.contains(&wanted),
-            "{wanted:?} not in {exchange:#?}"
-        );
+        assert!(exchange.contains(&wanted), "{wanted:?} not in {exchange:#?}");
     }
     assert!(
         exchange
@@ -645,10 +625,7 @@ fn probe_of_a_real_ups_lists_the_raw_exchange() {
 // ------------------------------------------------------------------------------------------
 
 fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
 }
 
 /// sysUpTime is static in snmpsim: the boot time must be the poll's time minus that uptime.
@@ -657,10 +634,7 @@ fn assert_uptime(line: &Value, ticks: u64, before: f64, after: f64) {
     let v = &line["values"];
     let uptime = ticks as f64 / 100.0;
     assert_figure(v, "uptime_seconds", Some(uptime), "uptime");
-    assert_eq!(
-        v["counter"], "agent",
-        "sysUpTime is the agent's counter: {v}"
-    );
+    assert_eq!(v["counter"], "agent", "sysUpTime is the agent's counter: {v}");
     assert_eq!(v["rebooted"], false);
     let boot = v["boot_time_seconds"].as_f64().unwrap();
     assert!(
@@ -687,12 +661,7 @@ fn real_recorders_report_uptime_and_drives_or_say_why_not() {
     let after = unix_now();
 
     // hikvision-nvr: sysUpTime 1.3.6.1.2.1.1.3.0 = 85447143 ticks.
-    assert_uptime(
-        result(&lines, "hikvision-nvr", "uptime"),
-        85_447_143,
-        before,
-        after,
-    );
+    assert_uptime(result(&lines, "hikvision-nvr", "uptime"), 85_447_143, before, after);
     // hikDiskTable 1.3.6.1.4.1.50001.1.241.1 has one row with the two-part index "1.0": free
     // space (column 4) 2715648 MB and capacity (column 5) 3815447 MB, in MiB ("100 means 100M";
     // a 4 TB drive holds 3815447.8 MiB). Status (column 3) is not in the walk.
@@ -709,12 +678,7 @@ fn real_recorders_report_uptime_and_drives_or_say_why_not() {
         disk["name"].is_null(),
         "hikDiskVolume (column 2) is not in the walk: {disk}"
     );
-    assert_figure(
-        disk,
-        "capacity_bytes",
-        Some(3_815_447.0 * MIB),
-        "hikvision-nvr",
-    );
+    assert_figure(disk, "capacity_bytes", Some(3_815_447.0 * MIB), "hikvision-nvr");
     assert_figure(disk, "free_bytes", Some(2_715_648.0 * MIB), "hikvision-nvr");
     assert!(
         notes(v)
@@ -749,12 +713,7 @@ fn real_recorders_report_uptime_and_drives_or_say_why_not() {
     }
     // dahua-nvr: sysUpTime = 24641813 ticks; its walk holds no physicalVolumeInfoTable
     // (1.3.6.1.4.1.1004849.2.4.1.1), only the device identity under 1004849.2.1.
-    assert_uptime(
-        result(&lines, "dahua-nvr", "uptime"),
-        24_641_813,
-        before,
-        after,
-    );
+    assert_uptime(result(&lines, "dahua-nvr", "uptime"), 24_641_813, before, after);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -808,27 +767,9 @@ const STORAGE_WALKS: &[(&str, &[Row], &[&str])] = &[
         "qnap",
         &[
             row(31, "/mnt/HDA_ROOT", 4096, 126_325, 30_999),
-            row(
-                33,
-                "/share/CACHEDEV1_DATA",
-                16_384,
-                1_430_382_622,
-                1_004_424_133,
-            ),
-            row(
-                34,
-                "/share/CACHEDEV2_DATA",
-                16_384,
-                1_790_302_775,
-                1_079_398_137,
-            ),
-            row(
-                35,
-                "/share/CACHEDEV3_DATA",
-                32_768,
-                1_195_594_638,
-                1_060_565_037,
-            ),
+            row(33, "/share/CACHEDEV1_DATA", 16_384, 1_430_382_622, 1_004_424_133),
+            row(34, "/share/CACHEDEV2_DATA", 16_384, 1_790_302_775, 1_079_398_137),
+            row(35, "/share/CACHEDEV3_DATA", 32_768, 1_195_594_638, 1_060_565_037),
             row(36, "/mnt/ext", 4096, 90_876, 84_621),
         ],
         &[
@@ -890,26 +831,13 @@ fn assert_volumes(walk: &str, line: &Value, rows: &[Row], left_out: &[&str]) {
     let volumes = line["values"]["volumes"]
         .as_array()
         .unwrap_or_else(|| panic!("{walk}: no volumes in {line}"));
-    let names: Vec<&str> = volumes
-        .iter()
-        .map(|v| v["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = volumes.iter().map(|v| v["name"].as_str().unwrap()).collect();
     let wanted: Vec<&str> = rows.iter().map(|r| r.name).collect();
     assert_eq!(names, wanted, "{walk}: volumes (table order)");
     for (volume, row) in volumes.iter().zip(rows) {
         let what = format!("{walk} hrStorage row {}", row.index);
-        assert_figure(
-            volume,
-            "size_bytes",
-            Some((row.size * row.unit) as f64),
-            &what,
-        );
-        assert_figure(
-            volume,
-            "used_bytes",
-            Some((row.used * row.unit) as f64),
-            &what,
-        );
+        assert_figure(volume, "size_bytes", Some((row.size * row.unit) as f64), &what);
+        assert_figure(volume, "used_bytes", Some((row.used * row.unit) as f64), &what);
     }
     for name in left_out {
         assert!(!names.contains(name), "{walk}: {name} must be left out");
@@ -963,8 +891,7 @@ fn real_nas_walks_report_their_disk_volumes_in_bytes() {
         let line = result(&lines, walk, "storage");
         assert_eq!(line["status"], "failed", "{walk}: {line}");
         assert_eq!(
-            line["summary"],
-            "the SNMP agent has no HOST-RESOURCES-MIB storage table (hrStorageTable)",
+            line["summary"], "the SNMP agent has no HOST-RESOURCES-MIB storage table (hrStorageTable)",
             "{walk}"
         );
     }
@@ -979,10 +906,10 @@ const LYING_UPS: &[Ups] = &[
     Ups {
         walk: "ups-unknowns",
         protocol: "rfc1628",
-        output_source: "online", // upsOutputSource 1.3.6.1.2.1.33.1.4.1.0 = 3 normal
+        output_source: "online",  // upsOutputSource 1.3.6.1.2.1.33.1.4.1.0 = 3 normal
         battery_status: "normal", // upsBatteryStatus .33.1.2.1.0 = 2
-        charge: None,            // .33.1.2.4.0 = -1
-        runtime: None,           // .33.1.2.3.0 = -1
+        charge: None,             // .33.1.2.4.0 = -1
+        runtime: None,            // .33.1.2.3.0 = -1
         // .33.1.2.2.0 = -1 is left out, but the output is on mains: 0 s on battery.
         on_battery: ON_MAINS_SO_ZERO,
         input: None,                  // .33.1.3.3.1.3.1 = -1
@@ -1031,10 +958,10 @@ const LYING_UPS: &[Ups] = &[
         charge: Some(1.0),          // .33.1.2.4.0 = 100
         runtime: Some(52.0 * 60.0), // .33.1.2.3.0 = 52 min
         on_battery: None,           // neither reported nor knowable without an output source
-        input: Some(230.1), // upsInputVoltage.7 .33.1.3.3.1.3.7 = 2301 tenths (row 7, no row 1)
-        output: Some(229.8), // upsOutputVoltage.7 .33.1.4.4.1.2.7 = 2298 tenths
-        load: Some(0.42),   // upsOutputPercentLoad.7 .33.1.4.4.1.5.7 = 42
-        temperature: None,  // .33.1.2.7.0 = noSuchObject
+        input: Some(230.1),         // upsInputVoltage.7 .33.1.3.3.1.3.7 = 2301 tenths (row 7, no row 1)
+        output: Some(229.8),        // upsOutputVoltage.7 .33.1.4.4.1.2.7 = 2298 tenths
+        load: Some(0.42),           // upsOutputPercentLoad.7 .33.1.4.4.1.5.7 = 42
+        temperature: None,          // .33.1.2.7.0 = noSuchObject
         alarms: None,
         replace_battery: None,
         status: "unknown",
@@ -1065,7 +992,7 @@ const LYING_UPS: &[Ups] = &[
     Ups {
         walk: "apc-lying",
         protocol: "apc",
-        output_source: "online", // upsBasicOutputStatus 1.3.6.1.4.1.318.1.1.1.4.1.1.0 = 2
+        output_source: "online",  // upsBasicOutputStatus 1.3.6.1.4.1.318.1.1.1.4.1.1.0 = 2
         battery_status: "normal", // upsBasicBatteryStatus .2.1.1.0 = 2 batteryNormal
         // upsHighPrecBatteryCapacity .2.3.1.0 = Gauge32 4294967295 (-1 stored unsigned): not
         // believed; upsAdvBatteryCapacity .2.2.1.0 = 97 % is used instead.
@@ -1124,12 +1051,7 @@ fn lying_agents_give_a_right_figure_an_explained_gap_or_a_clear_error() {
             row(12, "storage 12", 512, 2048, 1024),
         ],
         // Rows 7 (RAM), 8 (virtual memory), 11 (no allocation unit), 13 (/run/lock, pseudo).
-        &[
-            "Physical memory",
-            "Virtual memory",
-            "/srv/nounit",
-            "/run/lock",
-        ],
+        &["Physical memory", "Virtual memory", "/srv/nounit", "/run/lock"],
     );
     let v = &storage["values"];
     assert_eq!(v["volumes"][1]["kind"], "network_disk");
@@ -1143,9 +1065,7 @@ fn lying_agents_give_a_right_figure_an_explained_gap_or_a_clear_error() {
         "{storage_notes:?}"
     );
     assert!(
-        storage_notes.contains(
-            &"/srv/nounit: size, used space or allocation unit missing; left out".to_owned()
-        ),
+        storage_notes.contains(&"/srv/nounit: size, used space or allocation unit missing; left out".to_owned()),
         "{storage_notes:?}"
     );
     // hrDeviceStatus (1.3.6.1.2.1.25.3.2.1.5) of the two diskStorage devices: 2 running, 5 down.
@@ -1161,12 +1081,7 @@ fn lying_agents_give_a_right_figure_an_explained_gap_or_a_clear_error() {
 
     // hik-disks: sysUpTime = 8640000 ticks (one day); hikDiskTable rows 1..4 with hikDiskVolume
     // (column 2), hikDiskStatus (3), free MB (4), capacity MB (5).
-    assert_uptime(
-        result(&lines, "hik-disks", "uptime"),
-        8_640_000,
-        before,
-        after,
-    );
+    assert_uptime(result(&lines, "hik-disks", "uptime"), 8_640_000, before, after);
     let hik = result(&lines, "hik-disks", "recorder_disks");
     let expected = [
         // (id, name, state, capacity MiB, free MiB)
@@ -1188,12 +1103,7 @@ fn lying_agents_give_a_right_figure_an_explained_gap_or_a_clear_error() {
     assert_eq!(hik["summary"], "disk 2 (hd2) failed its SMART self-check");
 
     // dahua-disks: sysUpTime sent as INTEGER 12345600 (still hundredths of a second).
-    assert_uptime(
-        result(&lines, "dahua-disks", "uptime"),
-        12_345_600,
-        before,
-        after,
-    );
+    assert_uptime(result(&lines, "dahua-disks", "uptime"), 12_345_600, before, after);
     // physicalVolumeInfoTable 1.3.6.1.4.1.1004849.2.4.1.1: name (column 4), status text (5),
     // usage % (6), total GB (7; binary GB, as the recorder's own pages show a 4 TB drive as
     // 3726 GB).
@@ -1203,12 +1113,7 @@ fn lying_agents_give_a_right_figure_an_explained_gap_or_a_clear_error() {
     assert_eq!(disks[0]["name"], "HDD1");
     assert_eq!(disks[0]["state"], "normal"); // "Running"
     assert_eq!(disks[0]["reported"], "Running");
-    assert_figure(
-        &disks[0],
-        "capacity_bytes",
-        Some(3726.0 * GIB),
-        "dahua-disks",
-    );
+    assert_figure(&disks[0], "capacity_bytes", Some(3726.0 * GIB), "dahua-disks");
     // 37 % used: 63 % of 3726 GiB free (whole bytes).
     assert_figure(
         &disks[0],
@@ -1220,12 +1125,7 @@ fn lying_agents_give_a_right_figure_an_explained_gap_or_a_clear_error() {
     assert_eq!(disks[1]["state"], "abnormal"); // " Error " (padded)
     assert_eq!(disks[1]["reported"], "Error");
     // Total " 931.5 " as a padded string; 0 % used.
-    assert_figure(
-        &disks[1],
-        "capacity_bytes",
-        Some(931.5 * GIB),
-        "dahua-disks",
-    );
+    assert_figure(&disks[1], "capacity_bytes", Some(931.5 * GIB), "dahua-disks");
     assert_figure(&disks[1], "free_bytes", Some(931.5 * GIB), "dahua-disks");
     assert_eq!(dahua["status"], "failed", "{dahua}");
     assert_eq!(dahua["summary"], "disk 2 (HDD2) is abnormal");
@@ -1290,10 +1190,7 @@ fn probe_shows_no_such_object_from_a_lying_agent() {
         "  1.3.6.1.2.1.33.1.4.1.0 = noSuchInstance",
         "  1.3.6.1.2.1.33.1.3.3.1.3.7 = INTEGER 2301",
     ] {
-        assert!(
-            exchange.iter().any(|l| l == wanted),
-            "{wanted:?} not in {exchange:#?}"
-        );
+        assert!(exchange.iter().any(|l| l == wanted), "{wanted:?} not in {exchange:#?}");
     }
 }
 

@@ -39,11 +39,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub fn new(
-        file: impl Into<String>,
-        source: impl Into<String>,
-        diagnostics: Vec<Diagnostic>,
-    ) -> Self {
+    pub fn new(file: impl Into<String>, source: impl Into<String>, diagnostics: Vec<Diagnostic>) -> Self {
         Self {
             file: file.into(),
             source: source.into(),
@@ -52,11 +48,7 @@ impl ConfigError {
     }
 
     /// A problem with the file as a whole (cannot be read, not UTF-8).
-    pub fn whole_file(
-        file: impl Into<String>,
-        message: impl Into<String>,
-        fix: impl Into<String>,
-    ) -> Self {
+    pub fn whole_file(file: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) -> Self {
         Self::new(file, "", vec![Diagnostic::new(None, message).fix(fix)])
     }
 
@@ -135,8 +127,7 @@ impl fmt::Display for ConfigError {
                             .lines()
                             .next()
                             .map_or(1, |l| l.chars().count().max(1));
-                        let width =
-                            width.min(text.chars().count().saturating_sub(column - 1).max(1));
+                        let width = width.min(text.chars().count().saturating_sub(column - 1).max(1));
                         writeln!(
                             f,
                             "{:>w$} | {}{}",
@@ -194,10 +185,7 @@ mod tests {
             redact_line("overrides = { interval = \"5s\", password = \"x1\" }"),
             "overrides = <redacted>"
         );
-        assert_eq!(
-            redact_line("address = \"192.0.2.1\""),
-            "address = \"192.0.2.1\""
-        );
+        assert_eq!(redact_line("address = \"192.0.2.1\""), "address = \"192.0.2.1\"");
     }
 
     #[test]

@@ -107,25 +107,12 @@ impl Policy {
         Policy {
             interval: pick(&layer.interval, raw::HumanDuration(self.interval)).0,
             timeout: pick(&layer.timeout, raw::HumanDuration(self.timeout)).0,
-            failures_before_failed: pick(
-                &layer.failures_before_failed,
-                self.failures_before_failed,
-            ),
-            successes_before_recovered: pick(
-                &layer.successes_before_recovered,
-                self.successes_before_recovered,
-            ),
+            failures_before_failed: pick(&layer.failures_before_failed, self.failures_before_failed),
+            successes_before_recovered: pick(&layer.successes_before_recovered, self.successes_before_recovered),
             ping_count: pick(&layer.ping_count, self.ping_count),
             ping_fallback_port: pick(&layer.ping_fallback_port, self.ping_fallback_port),
-            ping_loss_warning_ratio: pick(
-                &layer.ping_loss_warning_ratio,
-                self.ping_loss_warning_ratio,
-            ),
-            ping_rtt_warning: pick(
-                &layer.ping_rtt_warning,
-                raw::HumanDuration(self.ping_rtt_warning),
-            )
-            .0,
+            ping_loss_warning_ratio: pick(&layer.ping_loss_warning_ratio, self.ping_loss_warning_ratio),
+            ping_rtt_warning: pick(&layer.ping_rtt_warning, raw::HumanDuration(self.ping_rtt_warning)).0,
             filesystem_warning_free_percent: pick(
                 &layer.filesystem_warning_free_percent,
                 self.filesystem_warning_free_percent,
@@ -139,11 +126,7 @@ impl Policy {
                 raw::HumanDuration(self.ups_on_battery_failed_after),
             )
             .0,
-            ups_min_runtime: pick(
-                &layer.ups_min_runtime,
-                raw::HumanDuration(self.ups_min_runtime),
-            )
-            .0,
+            ups_min_runtime: pick(&layer.ups_min_runtime, raw::HumanDuration(self.ups_min_runtime)).0,
             uptime_warning_after_reboot: pick(
                 &layer.uptime_warning_after_reboot,
                 raw::HumanDuration(self.uptime_warning_after_reboot),
@@ -199,11 +182,7 @@ impl Device {
                 }
                 Some(SnmpAuth::V3 { auth, privacy, .. }) => {
                     found.extend(auth.as_ref().map(|(_, s)| ("SNMPv3 auth password", s)));
-                    found.extend(
-                        privacy
-                            .as_ref()
-                            .map(|(_, s)| ("SNMPv3 privacy password", s)),
-                    );
+                    found.extend(privacy.as_ref().map(|(_, s)| ("SNMPv3 privacy password", s)));
                 }
                 None => {}
             }
@@ -360,10 +339,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let source = String::from_utf8(bytes).map_err(|e| {
         ConfigError::whole_file(
             &label,
-            format!(
-                "the file is not UTF-8 text (byte {})",
-                e.utf8_error().valid_up_to()
-            ),
+            format!("the file is not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
             "save the file as UTF-8",
         )
     })?;
@@ -374,8 +350,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 
 /// Parses and resolves configuration text; `label` names it in error messages.
 pub fn parse(label: &str, source: &str) -> Result<Config, ConfigError> {
-    let raw: RawConfig = toml::from_str(source)
-        .map_err(|e| ConfigError::new(label, source, vec![syntax_diagnostic(&e)]))?;
+    let raw: RawConfig =
+        toml::from_str(source).map_err(|e| ConfigError::new(label, source, vec![syntax_diagnostic(&e)]))?;
     let mut resolver = Resolver::default();
     let config = resolver.resolve(raw);
     if resolver.diagnostics.is_empty() {
@@ -395,11 +371,14 @@ fn syntax_diagnostic(e: &toml::de::Error) -> Diagnostic {
         .and_then(|rest| rest.split('`').next())
     {
         if diagnostic::is_secret_key(field) {
-            return Diagnostic::new(e.span(), format!("`{field}` holds a secret inline, which camwatch refuses"))
-                .fix(format!(
-                    "move the secret out of the file: write `{field}_env = \"VARIABLE\"` and set that \
+            return Diagnostic::new(
+                e.span(),
+                format!("`{field}` holds a secret inline, which camwatch refuses"),
+            )
+            .fix(format!(
+                "move the secret out of the file: write `{field}_env = \"VARIABLE\"` and set that \
                      environment variable, or `{field}_file = \"/path/to/file\"` holding only the secret"
-                ));
+            ));
         }
         return Diagnostic::new(e.span(), message).fix("remove the key or correct its spelling");
     }
@@ -428,14 +407,8 @@ struct Resolver {
 }
 
 impl Resolver {
-    fn error(
-        &mut self,
-        span: Option<Range<usize>>,
-        message: impl Into<String>,
-        fix: impl Into<String>,
-    ) {
-        self.diagnostics
-            .push(Diagnostic::new(span, message).fix(fix));
+    fn error(&mut self, span: Option<Range<usize>>, message: impl Into<String>, fix: impl Into<String>) {
+        self.diagnostics.push(Diagnostic::new(span, message).fix(fix));
     }
 
     fn resolve(&mut self, raw: RawConfig) -> Config {
@@ -444,12 +417,7 @@ impl Resolver {
         policies.insert(DEFAULT_POLICY.to_owned(), Policy::default());
         for (name, table) in &raw.policy {
             let policy = Policy::default().layered(table.get_ref());
-            self.check_policy(
-                &policy,
-                table.get_ref(),
-                table.span(),
-                &format!("policy {name:?}"),
-            );
+            self.check_policy(&policy, table.get_ref(), table.span(), &format!("policy {name:?}"));
             policies.insert(name.clone(), policy);
         }
         let snmp_auth = self.snmp_auth_tables(&raw.snmp_auth);
@@ -464,21 +432,14 @@ impl Resolver {
 
     fn agent(&mut self, raw: raw::RawAgent) -> AgentSettings {
         let listen = match raw.listen {
-            None => DEFAULT_LISTEN
-                .parse()
-                .expect("default listen address parses"),
+            None => DEFAULT_LISTEN.parse().expect("default listen address parses"),
             Some(s) => s.get_ref().parse().unwrap_or_else(|_| {
                 self.error(
                     Some(s.span()),
-                    format!(
-                        "listen address {:?} is not an IP address with a port",
-                        s.get_ref()
-                    ),
+                    format!("listen address {:?} is not an IP address with a port", s.get_ref()),
                     "write it like \"127.0.0.1:9810\" or \"[::]:9810\"",
                 );
-                DEFAULT_LISTEN
-                    .parse()
-                    .expect("default listen address parses")
+                DEFAULT_LISTEN.parse().expect("default listen address parses")
             }),
         };
         let timezone = match raw.timezone {
@@ -505,23 +466,19 @@ impl Resolver {
         let results_keep = raw
             .results_keep
             .map_or(Duration::from_secs(7 * 86_400), |d| d.get_ref().0);
-        let history_keep = raw
-            .history_keep
-            .map_or(Duration::from_secs(396 * 86_400), |d| {
-                if d.get_ref().0 < Duration::from_secs(86_400) {
-                    self.error(
-                        Some(d.span()),
-                        "history_keep is shorter than a day; reports need the state history",
-                        "keep history at least \"31days\" (the default is \"13months\")",
-                    );
-                }
-                d.get_ref().0
-            });
+        let history_keep = raw.history_keep.map_or(Duration::from_secs(396 * 86_400), |d| {
+            if d.get_ref().0 < Duration::from_secs(86_400) {
+                self.error(
+                    Some(d.span()),
+                    "history_keep is shorter than a day; reports need the state history",
+                    "keep history at least \"31days\" (the default is \"13months\")",
+                );
+            }
+            d.get_ref().0
+        });
         AgentSettings {
             listen,
-            data_dir: raw
-                .data_dir
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            data_dir: raw.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             timezone,
             site: raw.site.unwrap_or_default(),
             max_in_flight,
@@ -635,7 +592,9 @@ impl Resolver {
                     .as_ref()
                     .or(raw.filesystem_warning_free_percent.as_ref())
                     .map(Spanned::span)),
-                format!("{what}: filesystem_failed_free_percent {fail} is above filesystem_warning_free_percent {warn}"),
+                format!(
+                    "{what}: filesystem_failed_free_percent {fail} is above filesystem_warning_free_percent {warn}"
+                ),
                 "the failed threshold must be the lower one (e.g. warning 15, failed 5)",
             );
         }
@@ -682,9 +641,7 @@ impl Resolver {
         if name.trim().is_empty() || name.trim() != name || name.chars().any(char::is_control) {
             self.error(
                 Some(d.name.span()),
-                format!(
-                    "device name {name:?} is empty or has surrounding spaces or control characters"
-                ),
+                format!("device name {name:?} is empty or has surrounding spaces or control characters"),
                 "use a short plain name such as \"cam-entrance-1\"",
             );
         }
@@ -703,10 +660,7 @@ impl Resolver {
         {
             self.error(
                 Some(owner.span()),
-                format!(
-                    "device {name:?}: owner {:?} is not an email address",
-                    owner.get_ref()
-                ),
+                format!("device {name:?}: owner {:?} is not an email address", owner.get_ref()),
                 "write the maintainer's address, like \"maintenance@example.org\"",
             );
         }
@@ -721,10 +675,7 @@ impl Resolver {
                 self.error(
                     d.policy.as_ref().map(Spanned::span),
                     format!("device {name:?}: unknown policy {policy_name:?}"),
-                    format!(
-                        "define [policy.{policy_name}] or use one of: {}",
-                        known.join(", ")
-                    ),
+                    format!("define [policy.{policy_name}] or use one of: {}", known.join(", ")),
                 );
                 Policy::default()
             }
@@ -732,12 +683,7 @@ impl Resolver {
         let policy = match &d.overrides {
             Some(o) => {
                 let p = base.layered(o.get_ref());
-                self.check_policy(
-                    &p,
-                    o.get_ref(),
-                    o.span(),
-                    &format!("device {name:?} overrides"),
-                );
+                self.check_policy(&p, o.get_ref(), o.span(), &format!("device {name:?} overrides"));
                 p
             }
             None => base,
@@ -761,10 +707,7 @@ impl Resolver {
             }
         }
         let mut checks = Vec::new();
-        let ping = d
-            .ping
-            .as_ref()
-            .map(|p| (p.get_ref().as_str(), Some(p.span())));
+        let ping = d.ping.as_ref().map(|p| (p.get_ref().as_str(), Some(p.span())));
         match (ping, &address) {
             (Some(("off", _)), _) => {}
             (Some((_, span)), None) => self.error(
@@ -873,12 +816,7 @@ impl Resolver {
     fn check_parent_cycles(&mut self, raw: &[Spanned<RawDevice>]) {
         let parent_of: HashMap<&str, &Spanned<String>> = raw
             .iter()
-            .filter_map(|d| {
-                Some((
-                    d.get_ref().name.get_ref().as_str(),
-                    d.get_ref().parent.as_ref()?,
-                ))
-            })
+            .filter_map(|d| Some((d.get_ref().name.get_ref().as_str(), d.get_ref().parent.as_ref()?)))
             .collect();
         let mut reported: HashSet<&str> = HashSet::new();
         for d in raw {
@@ -948,9 +886,7 @@ fn is_plausible_email(text: &str) -> bool {
             !local.is_empty()
                 && !domain.is_empty()
                 && domain.contains('.')
-                && !text
-                    .chars()
-                    .any(|c| c.is_whitespace() || c == '<' || c == '>')
+                && !text.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
         }
         None => false,
     }
@@ -1041,10 +977,7 @@ address = "192.0.2.3"
             text.contains("t.toml:6:10: error: device \"a\": unknown policy \"nope\""),
             "{text}"
         );
-        assert!(
-            text.contains("parent devices form a loop: a -> b -> a"),
-            "{text}"
-        );
+        assert!(text.contains("parent devices form a loop: a -> b -> a"), "{text}");
         assert!(
             text.contains("t.toml:14:8: error: device name \"b\" is used twice"),
             "{text}"
@@ -1064,15 +997,7 @@ address = "192.0.2.3"
         for ok in ["192.0.2.1", "::1", "nvr-1.example.org", "localhost"] {
             assert!(is_valid_address(ok), "{ok}");
         }
-        for bad in [
-            "",
-            "http://cam",
-            "cam:80",
-            "1.2.3",
-            "-x.org",
-            "a..b",
-            "999.1.1.1",
-        ] {
+        for bad in ["", "http://cam", "cam:80", "1.2.3", "-x.org", "a..b", "999.1.1.1"] {
             assert!(!is_valid_address(bad), "{bad}");
         }
     }

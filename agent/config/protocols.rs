@@ -32,30 +32,15 @@ impl Resolver {
     ) -> BTreeMap<String, SnmpAuth> {
         tables
             .iter()
-            .filter_map(|(name, table)| {
-                Some((
-                    name.clone(),
-                    self.snmp_auth(table, &format!("snmp_auth {name:?}"))?,
-                ))
-            })
+            .filter_map(|(name, table)| Some((name.clone(), self.snmp_auth(table, &format!("snmp_auth {name:?}"))?)))
             .collect()
     }
 
     fn snmp_auth(&mut self, table: &Spanned<RawSnmpAuth>, what: &str) -> Option<SnmpAuth> {
         let t = table.get_ref();
         let community = self.secret(&t.community_env, &t.community_file, what, "community");
-        let auth_secret = self.secret(
-            &t.auth_password_env,
-            &t.auth_password_file,
-            what,
-            "auth_password",
-        );
-        let priv_secret = self.secret(
-            &t.priv_password_env,
-            &t.priv_password_file,
-            what,
-            "priv_password",
-        );
+        let auth_secret = self.secret(&t.auth_password_env, &t.auth_password_file, what, "auth_password");
+        let priv_secret = self.secret(&t.priv_password_env, &t.priv_password_file, what, "priv_password");
         let version_span = Some(t.version.span());
         match t.version.get_ref() {
             SnmpVersion::V1 | SnmpVersion::V2c => {
@@ -139,9 +124,7 @@ impl Resolver {
                 if privacy.is_some() && auth.is_none() {
                     self.error(
                         t.priv_protocol.as_ref().map(Spanned::span),
-                        format!(
-                            "{what}: privacy needs authentication (there is no noAuthPriv level)"
-                        ),
+                        format!("{what}: privacy needs authentication (there is no noAuthPriv level)"),
                         "add auth_protocol and an auth password",
                     );
                 }
@@ -183,32 +166,22 @@ impl Resolver {
             };
             for check in wanted {
                 checks.push(match check {
-                    SnmpCheck::Ups => CheckSpec::Ups(UpsSpec::Snmp(
-                        Arc::clone(spec),
-                        t.ups_mib.unwrap_or_default(),
-                    )),
+                    SnmpCheck::Ups => CheckSpec::Ups(UpsSpec::Snmp(Arc::clone(spec), t.ups_mib.unwrap_or_default())),
                     SnmpCheck::Uptime => CheckSpec::Uptime(Arc::clone(spec)),
                     SnmpCheck::Storage => CheckSpec::Storage(Arc::clone(spec)),
-                    SnmpCheck::RecorderDisks => CheckSpec::RecorderDisks(
-                        Arc::clone(spec),
-                        t.recorder_vendor.unwrap_or_default(),
-                    ),
+                    SnmpCheck::RecorderDisks => {
+                        CheckSpec::RecorderDisks(Arc::clone(spec), t.recorder_vendor.unwrap_or_default())
+                    }
                 });
             }
         }
         if !d.snmp_value.is_empty() {
-            let values: Vec<SnmpValueSpec> = d
-                .snmp_value
-                .iter()
-                .filter_map(|v| self.snmp_value(v, &what))
-                .collect();
+            let values: Vec<SnmpValueSpec> = d.snmp_value.iter().filter_map(|v| self.snmp_value(v, &what)).collect();
             match &snmp {
                 Some((spec, _)) => checks.push(CheckSpec::SnmpValues(Arc::clone(spec), values)),
                 None => self.error(
                     Some(d.snmp_value[0].span()),
-                    format!(
-                        "{what} has [[device.snmp_value]] but no [device.snmp] to read it with"
-                    ),
+                    format!("{what} has [[device.snmp_value]] but no [device.snmp] to read it with"),
                     "add a [device.snmp] table with auth = \"NAME\"",
                 ),
             }
@@ -285,10 +258,7 @@ impl Resolver {
                         Some(name.span()),
                         format!("{what}: unknown snmp_auth {:?}", name.get_ref()),
                         if known.is_empty() {
-                            format!(
-                                "define [snmp_auth.{}] with version and credentials",
-                                name.get_ref()
-                            )
+                            format!("define [snmp_auth.{}] with version and credentials", name.get_ref())
                         } else {
                             format!(
                                 "define [snmp_auth.{}] or use one of: {}",
@@ -332,27 +302,17 @@ impl Resolver {
             );
         }
         Some(SnmpSpec {
-            port: t
-                .port
-                .as_ref()
-                .map_or(super::protocols::SNMP_PORT, |p| *p.get_ref()),
+            port: t.port.as_ref().map_or(super::protocols::SNMP_PORT, |p| *p.get_ref()),
             auth,
             request_timeout,
             retries,
         })
     }
 
-    fn snmp_value(
-        &mut self,
-        v: &Spanned<super::raw::RawSnmpValue>,
-        what: &str,
-    ) -> Option<SnmpValueSpec> {
+    fn snmp_value(&mut self, v: &Spanned<super::raw::RawSnmpValue>, what: &str) -> Option<SnmpValueSpec> {
         let r = v.get_ref();
         let name = r.name.get_ref();
-        let valid_name = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let valid_name = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !valid_name {
             self.error(
                 Some(r.name.span()),
@@ -369,18 +329,8 @@ impl Resolver {
             return None;
         };
         let pairs = [
-            (
-                r.warning_above,
-                r.failed_above,
-                "warning_above",
-                "failed_above",
-            ),
-            (
-                r.failed_below,
-                r.warning_below,
-                "failed_below",
-                "warning_below",
-            ),
+            (r.warning_above, r.failed_above, "warning_above", "failed_above"),
+            (r.failed_below, r.warning_below, "failed_below", "warning_below"),
         ];
         for (low, high, low_name, high_name) in pairs {
             if let (Some(low), Some(high)) = (low, high)
@@ -388,9 +338,7 @@ impl Resolver {
             {
                 self.error(
                     Some(r.name.span()),
-                    format!(
-                        "{what}: snmp_value {name:?} has {low_name} {low} above {high_name} {high}"
-                    ),
+                    format!("{what}: snmp_value {name:?} has {low_name} {low} above {high_name} {high}"),
                     "failed thresholds lie beyond the warning ones",
                 );
             }
@@ -412,11 +360,7 @@ impl Resolver {
 pub fn default_snmp_checks(kind: DeviceKind) -> Vec<SnmpCheck> {
     match kind {
         DeviceKind::Ups => vec![SnmpCheck::Ups, SnmpCheck::Uptime],
-        DeviceKind::Recorder => vec![
-            SnmpCheck::Uptime,
-            SnmpCheck::Storage,
-            SnmpCheck::RecorderDisks,
-        ],
+        DeviceKind::Recorder => vec![SnmpCheck::Uptime, SnmpCheck::Storage, SnmpCheck::RecorderDisks],
         DeviceKind::Storage | DeviceKind::Host => vec![SnmpCheck::Uptime, SnmpCheck::Storage],
         DeviceKind::Camera | DeviceKind::Switch | DeviceKind::Other => vec![SnmpCheck::Uptime],
     }
@@ -429,10 +373,7 @@ mod tests {
 
     #[test]
     fn oids_parse_strictly() {
-        assert_eq!(
-            parse_oid(".1.3.6.1.2.1.1.3.0"),
-            Some(vec![1, 3, 6, 1, 2, 1, 1, 3, 0])
-        );
+        assert_eq!(parse_oid(".1.3.6.1.2.1.1.3.0"), Some(vec![1, 3, 6, 1, 2, 1, 1, 3, 0]));
         assert_eq!(parse_oid("1.3"), Some(vec![1, 3]));
         for bad in ["", "1", "sysUpTime.0", "1..3", "3.1.2", "1.3.x"] {
             assert_eq!(parse_oid(bad), None, "{bad}");
@@ -476,18 +417,10 @@ ups = "rack"
         let SnmpAuth::V3 { auth, privacy, .. } = &spec.auth else {
             panic!()
         };
-        assert_eq!(
-            auth.as_ref().unwrap().1,
-            SecretSource::Env("SNMP_AUTH".into())
-        );
-        assert_eq!(
-            privacy.as_ref().unwrap().0,
-            crate::config::SnmpPrivProtocol::Aes256
-        );
+        assert_eq!(auth.as_ref().unwrap().1, SecretSource::Env("SNMP_AUTH".into()));
+        assert_eq!(privacy.as_ref().unwrap().0, crate::config::SnmpPrivProtocol::Aes256);
         let nvr = &c.devices[1];
-        assert!(
-            matches!(&nvr.checks[1], CheckSpec::Ups(UpsSpec::Nut(n)) if n.ups == "rack" && n.port == 3493)
-        );
+        assert!(matches!(&nvr.checks[1], CheckSpec::Ups(UpsSpec::Nut(n)) if n.ups == "rack" && n.port == 3493));
     }
 
     #[test]

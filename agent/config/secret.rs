@@ -56,9 +56,7 @@ mod tests {
         let secret = SecretSource::File(path.clone()).resolve().unwrap();
         assert_eq!(secret.expose_secret(), "s3cret");
 
-        let missing = SecretSource::File(dir.path().join("absent"))
-            .resolve()
-            .unwrap_err();
+        let missing = SecretSource::File(dir.path().join("absent")).resolve().unwrap_err();
         assert!(missing.contains("absent"), "{missing}");
 
         let unset = SecretSource::Env("CAMWATCH_TEST_SURELY_UNSET_VAR".into())

@@ -15,12 +15,7 @@ pub fn free_percent(mount: &Mount) -> f64 {
 }
 
 /// The policy's free-space rule for one filesystem or volume, if it is broken.
-pub fn space_finding(
-    name: &str,
-    size_bytes: u64,
-    avail_bytes: u64,
-    policy: &Policy,
-) -> Option<(Status, String)> {
+pub fn space_finding(name: &str, size_bytes: u64, avail_bytes: u64, policy: &Policy) -> Option<(Status, String)> {
     let free = if size_bytes == 0 {
         0.0
     } else {
@@ -57,36 +52,29 @@ pub fn judge(seen: &FilesystemObservation, policy: &Policy) -> Verdict {
     for missing in &seen.missing {
         findings.push((
             Status::Failed,
-            format!(
-                "{missing} is not mounted, so anything written there lands on the disk below it"
-            ),
+            format!("{missing} is not mounted, so anything written there lands on the disk below it"),
         ));
     }
     for m in &seen.mounts {
         if m.readonly {
             // A footage disk remounted read-only after errors stops recording; an unlisted one
             // may be read-only by design (a rescue or image mount), so only warn about those.
-            let status = if seen.explicit {
-                Status::Failed
-            } else {
-                Status::Warning
-            };
+            let status = if seen.explicit { Status::Failed } else { Status::Warning };
             findings.push((
                 status,
-                format!(
-                    "{} is read-only, nothing can be recorded on it",
-                    m.mountpoint
-                ),
+                format!("{} is read-only, nothing can be recorded on it", m.mountpoint),
             ));
-        } else if let Some(finding) =
-            space_finding(&m.mountpoint, m.size_bytes, m.avail_bytes, policy)
-        {
+        } else if let Some(finding) = space_finding(&m.mountpoint, m.size_bytes, m.avail_bytes, policy) {
             findings.push(finding);
         }
     }
     let (status, summary) = match super::worst_first(findings) {
         Some(found) => found,
-        None => match seen.mounts.iter().min_by(|a, b| free_percent(a).total_cmp(&free_percent(b))) {
+        None => match seen
+            .mounts
+            .iter()
+            .min_by(|a, b| free_percent(a).total_cmp(&free_percent(b)))
+        {
             Some(least) => (
                 Status::Ok,
                 format!(
@@ -99,7 +87,8 @@ pub fn judge(seen: &FilesystemObservation, policy: &Policy) -> Verdict {
             ),
             None => (
                 Status::Unknown,
-                "no disk filesystems found on this host; list the mount points to watch in [device.filesystem]".to_owned(),
+                "no disk filesystems found on this host; list the mount points to watch in [device.filesystem]"
+                    .to_owned(),
             ),
         },
     };
@@ -170,10 +159,7 @@ mod tests {
             "2 filesystems with enough space; least free: /srv with 20.0 %"
         );
 
-        let warn = judge(
-            &seen(vec![mount("/srv", 100, 10, false)], vec![], false),
-            &p,
-        );
+        let warn = judge(&seen(vec![mount("/srv", 100, 10, false)], vec![], false), &p);
         assert_eq!(warn.status, Status::Warning);
         assert_eq!(
             warn.summary,
@@ -189,16 +175,8 @@ mod tests {
             &p,
         );
         assert_eq!(fail.status, Status::Failed);
-        assert!(
-            fail.summary.starts_with("/srv is nearly full"),
-            "{}",
-            fail.summary
-        );
-        assert!(
-            fail.summary.ends_with("(and 1 more problems)"),
-            "{}",
-            fail.summary
-        );
+        assert!(fail.summary.starts_with("/srv is nearly full"), "{}", fail.summary);
+        assert!(fail.summary.ends_with("(and 1 more problems)"), "{}", fail.summary);
     }
 
     #[test]
@@ -217,10 +195,7 @@ mod tests {
     #[test]
     fn nothing_found_is_unknown_and_values_are_base_units() {
         let p = Policy::default();
-        assert_eq!(
-            judge(&seen(vec![], vec![], false), &p).status,
-            Status::Unknown
-        );
+        assert_eq!(judge(&seen(vec![], vec![], false), &p).status, Status::Unknown);
         let v = judge(&seen(vec![mount("/", 4, 1, false)], vec![], false), &p);
         assert_eq!(v.values["mounts"][0]["size_bytes"], 4 * GIB);
         assert_eq!(v.values["mounts"][0]["free_ratio"], 0.25);

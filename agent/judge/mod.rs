@@ -37,12 +37,7 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    pub fn new(
-        check: CheckKind,
-        status: Status,
-        summary: String,
-        values: serde_json::Value,
-    ) -> Self {
+    pub fn new(check: CheckKind, status: Status, summary: String, values: serde_json::Value) -> Self {
         Self {
             check,
             status,
@@ -94,16 +89,10 @@ pub fn judge(
 }
 
 /// A probe that saw nothing: the device's fault, unless the agent could not run it at all.
-fn probe_failed(
-    check: CheckKind,
-    error: &ProbeError,
-    memory: Option<&serde_json::Value>,
-) -> Verdict {
+fn probe_failed(check: CheckKind, error: &ProbeError, memory: Option<&serde_json::Value>) -> Verdict {
     let status = match error.kind {
         ProbeErrorKind::Agent => Status::Unknown,
-        ProbeErrorKind::Timeout | ProbeErrorKind::Resolve | ProbeErrorKind::Device => {
-            Status::Failed
-        }
+        ProbeErrorKind::Timeout | ProbeErrorKind::Resolve | ProbeErrorKind::Device => Status::Failed,
     };
     let mut verdict = Verdict::new(
         check,
@@ -140,14 +129,8 @@ mod tests {
     fn agent_errors_are_unknown_device_errors_failed() {
         let policy = Policy::default();
         let agent = Err(ProbeError::new(ProbeErrorKind::Agent, "no socket"));
-        assert_eq!(
-            judge(CheckKind::Ping, &agent, &policy, None).status,
-            Status::Unknown
-        );
-        let timeout = Err(ProbeError::new(
-            ProbeErrorKind::Timeout,
-            "no answer within 10s",
-        ));
+        assert_eq!(judge(CheckKind::Ping, &agent, &policy, None).status, Status::Unknown);
+        let timeout = Err(ProbeError::new(ProbeErrorKind::Timeout, "no answer within 10s"));
         let verdict = judge(CheckKind::Ping, &timeout, &policy, None);
         assert_eq!(verdict.status, Status::Failed);
         assert_eq!(verdict.summary, "no answer within 10s");

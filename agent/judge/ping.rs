@@ -11,10 +11,7 @@ pub fn judge(seen: &PingObservation, policy: &Policy) -> Verdict {
     let what = if seen.method == "icmp" {
         "ICMP echoes".to_owned()
     } else {
-        format!(
-            "TCP connects to port {}",
-            seen.method.trim_start_matches("tcp:")
-        )
+        format!("TCP connects to port {}", seen.method.trim_start_matches("tcp:"))
     };
     let rtt_limit = policy.ping_rtt_warning.as_secs_f64();
     let (status, summary) = match rtt {
@@ -24,10 +21,7 @@ pub fn judge(seen: &PingObservation, policy: &Policy) -> Verdict {
                 "{} does not answer: no reply to {} {what}{}",
                 seen.target,
                 seen.sent,
-                seen.last_error
-                    .as_ref()
-                    .map(|e| format!(" ({e})"))
-                    .unwrap_or_default()
+                seen.last_error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
             ),
         ),
         Some(_) if loss >= policy.ping_loss_warning_ratio && loss > 0.0 => (
@@ -106,10 +100,7 @@ mod tests {
     fn all_answered_is_ok_with_mean_rtt() {
         let v = judge(&seen(3, &[0.001, 0.002, 0.003]), &Policy::default());
         assert_eq!(v.status, Status::Ok);
-        assert_eq!(
-            v.summary,
-            "192.0.2.7 answers 3 of 3 ICMP echoes, round trip 2.00 ms"
-        );
+        assert_eq!(v.summary, "192.0.2.7 answers 3 of 3 ICMP echoes, round trip 2.00 ms");
         assert_eq!(v.values["rtt_seconds"], 0.002);
         assert_eq!(v.values["loss_ratio"], 0.0);
     }
@@ -121,8 +112,7 @@ mod tests {
         let v = judge(&s, &Policy::default());
         assert_eq!(v.status, Status::Failed);
         assert!(
-            v.summary
-                .contains("no reply to 3 ICMP echoes (Network is unreachable)"),
+            v.summary.contains("no reply to 3 ICMP echoes (Network is unreachable)"),
             "{}",
             v.summary
         );
@@ -139,8 +129,7 @@ mod tests {
         let v = judge(&seen(3, &[0.9, 0.9, 0.9]), &Policy::default());
         assert_eq!(v.status, Status::Warning);
         assert!(
-            v.summary
-                .contains("round trip 900 ms, over the 500 ms limit"),
+            v.summary.contains("round trip 900 ms, over the 500 ms limit"),
             "{}",
             v.summary
         );

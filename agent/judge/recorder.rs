@@ -19,19 +19,13 @@ pub fn judge(seen: &RecorderObservation) -> Verdict {
         .iter()
         .filter_map(|d| {
             let status = disk_status(d.state);
-            let name = d
-                .name
-                .as_deref()
-                .map(|n| format!(" ({n})"))
-                .unwrap_or_default();
+            let name = d.name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
             (status != Status::Ok).then(|| {
                 let what = match d.state {
                     DiskState::SmartFailed => "failed its SMART self-check".to_owned(),
                     DiskState::Abnormal => "is abnormal".to_owned(),
                     DiskState::NotOnline => "is not online".to_owned(),
-                    DiskState::Unformatted => {
-                        "is not formatted, nothing is recorded on it".to_owned()
-                    }
+                    DiskState::Unformatted => "is not formatted, nothing is recorded on it".to_owned(),
                     DiskState::Repairing => "is being repaired or formatted".to_owned(),
                     _ => format!("is in a state camwatch does not know ({})", d.reported),
                 };
@@ -39,11 +33,7 @@ pub fn judge(seen: &RecorderObservation) -> Verdict {
             })
         })
         .collect();
-    let installed = seen
-        .disks
-        .iter()
-        .filter(|d| d.state != DiskState::Empty)
-        .count();
+    let installed = seen.disks.iter().filter(|d| d.state != DiskState::Empty).count();
     let (status, summary) = worst_first(findings).unwrap_or_else(|| {
         if installed == 0 {
             (
@@ -53,10 +43,7 @@ pub fn judge(seen: &RecorderObservation) -> Verdict {
         } else {
             (
                 Status::Ok,
-                format!(
-                    "{installed} disk{} healthy",
-                    if installed == 1 { "" } else { "s" }
-                ),
+                format!("{installed} disk{} healthy", if installed == 1 { "" } else { "s" }),
             )
         }
     });
@@ -104,11 +91,7 @@ mod tests {
             notes: vec![],
         };
         let v = judge(&seen);
-        assert_eq!(
-            v.status,
-            Status::Ok,
-            "a full disk is a recorder's normal state"
-        );
+        assert_eq!(v.status, Status::Ok, "a full disk is a recorder's normal state");
         assert_eq!(v.summary, "1 disk healthy");
     }
 }

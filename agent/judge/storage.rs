@@ -15,13 +15,8 @@ pub fn judge(seen: &StorageObservation, policy: &Policy) -> Verdict {
         .collect();
     for disk in &seen.disks {
         match disk.status {
-            DeviceStatus::Down => {
-                findings.push((Status::Failed, format!("disk {} is down", disk.name)))
-            }
-            DeviceStatus::Warning => findings.push((
-                Status::Warning,
-                format!("disk {} reports a warning", disk.name),
-            )),
+            DeviceStatus::Down => findings.push((Status::Failed, format!("disk {} is down", disk.name))),
+            DeviceStatus::Warning => findings.push((Status::Warning, format!("disk {} reports a warning", disk.name))),
             DeviceStatus::Running | DeviceStatus::Testing | DeviceStatus::Unknown => {}
         }
     }

@@ -11,10 +11,7 @@ pub fn judge(ups: &UpsObservation, policy: &Policy) -> Verdict {
     let mut findings: Vec<(Status, String)> = Vec::new();
     let minutes = |s: f64| format!("{:.0} min", (s / 60.0).floor());
     match ups.output_source {
-        OutputSource::Off => findings.push((
-            Status::Failed,
-            "output is off: nothing is powered by this UPS".into(),
-        )),
+        OutputSource::Off => findings.push((Status::Failed, "output is off: nothing is powered by this UPS".into())),
         OutputSource::Battery => {
             let on_battery = ups.seconds_on_battery.unwrap_or(0.0);
             let limit = policy.ups_on_battery_failed_after.as_secs_f64();
@@ -39,10 +36,7 @@ pub fn judge(ups: &UpsObservation, policy: &Policy) -> Verdict {
                 ),
             ));
         }
-        OutputSource::Bypass => findings.push((
-            Status::Warning,
-            "on bypass: the load is not protected".into(),
-        )),
+        OutputSource::Bypass => findings.push((Status::Warning, "on bypass: the load is not protected".into())),
         OutputSource::Online
         | OutputSource::Boost
         | OutputSource::Reduce
@@ -68,10 +62,7 @@ pub fn judge(ups: &UpsObservation, policy: &Policy) -> Verdict {
         }
     }
     if ups.replace_battery == Some(true) {
-        findings.push((
-            Status::Warning,
-            "the UPS asks for its battery to be replaced".into(),
-        ));
+        findings.push((Status::Warning, "the UPS asks for its battery to be replaced".into()));
     }
     if ups.overload {
         findings.push((Status::Warning, "overloaded".into()));
@@ -79,10 +70,7 @@ pub fn judge(ups: &UpsObservation, policy: &Policy) -> Verdict {
     if let Some(alarms) = ups.alarms.filter(|a| *a > 0) {
         findings.push((
             Status::Warning,
-            format!(
-                "{alarms} alarm{} present",
-                if alarms == 1 { "" } else { "s" }
-            ),
+            format!("{alarms} alarm{} present", if alarms == 1 { "" } else { "s" }),
         ));
     }
     findings.sort_by_key(|(s, _)| std::cmp::Reverse(*s));
@@ -100,9 +88,7 @@ pub fn judge(ups: &UpsObservation, policy: &Policy) -> Verdict {
                 OutputSource::Reduce => "on mains power (reducing high input voltage)",
                 // UPS-MIB/XUPS other(1): the UPS does not say mains, so neither does the summary
                 // (a real Tripp Lite PowerAlert walk answers other); it is not battery either.
-                OutputSource::Other => {
-                    "output power from a source the UPS calls \"other\" (not battery)"
-                }
+                OutputSource::Other => "output power from a source the UPS calls \"other\" (not battery)",
                 _ => "on mains power",
             }
             .to_owned();
@@ -114,21 +100,14 @@ pub fn judge(ups: &UpsObservation, policy: &Policy) -> Verdict {
             }
             s
         }
-        _ => findings
-            .iter()
-            .map(|(_, f)| f.as_str())
-            .collect::<Vec<_>>()
-            .join("; "),
+        _ => findings.iter().map(|(_, f)| f.as_str()).collect::<Vec<_>>().join("; "),
     };
     if let Some(model) = &ups.model {
         summary = format!("{model}: {summary}");
     }
     let immediate = ups.output_source == OutputSource::Battery
         || ups.output_source == OutputSource::Off
-        || matches!(
-            ups.battery_status,
-            BatteryStatus::Low | BatteryStatus::Depleted
-        );
+        || matches!(ups.battery_status, BatteryStatus::Low | BatteryStatus::Depleted);
     Verdict {
         check: CheckKind::Ups,
         status,
@@ -191,11 +170,7 @@ mod tests {
         u.seconds_on_battery = Some(301.0);
         let v = judge(&u, &Policy::default());
         assert_eq!(v.status, Status::Failed);
-        assert!(
-            v.summary.contains("longer than the 5m allowed"),
-            "{}",
-            v.summary
-        );
+        assert!(v.summary.contains("longer than the 5m allowed"), "{}", v.summary);
     }
 
     #[test]
@@ -207,10 +182,7 @@ mod tests {
         u.runtime_seconds = Some(300.0);
         let v = judge(&u, &Policy::default());
         assert_eq!(v.status, Status::Failed);
-        assert_eq!(
-            v.summary,
-            "battery runtime 5 min is under the 10 min required"
-        );
+        assert_eq!(v.summary, "battery runtime 5 min is under the 10 min required");
         let mut u = online();
         u.replace_battery = Some(true);
         u.alarms = Some(1);
@@ -229,11 +201,7 @@ mod tests {
         let v = judge(&u, &Policy::default());
         assert_eq!(v.status, Status::Ok);
         assert!(!v.summary.contains("mains"), "{}", v.summary);
-        assert!(
-            v.summary.contains("\"other\" (not battery)"),
-            "{}",
-            v.summary
-        );
+        assert!(v.summary.contains("\"other\" (not battery)"), "{}", v.summary);
     }
 
     #[test]

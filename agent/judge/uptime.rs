@@ -68,13 +68,8 @@ fn when(unix: f64) -> String {
         .unwrap_or_else(|| format!("{unix}"))
 }
 
-pub fn judge(
-    seen: &UptimeObservation,
-    policy: &Policy,
-    memory: Option<&serde_json::Value>,
-) -> Verdict {
-    let previous: Option<UptimeMemory> =
-        memory.and_then(|m| serde_json::from_value(m.clone()).ok());
+pub fn judge(seen: &UptimeObservation, policy: &Policy, memory: Option<&serde_json::Value>) -> Verdict {
+    let previous: Option<UptimeMemory> = memory.and_then(|m| serde_json::from_value(m.clone()).ok());
     let (ticks, counter) = match (seen.host_ticks, seen.agent_ticks) {
         (Some(t), _) => (t, Counter::Host),
         (None, Some(t)) => (t, Counter::Agent),
@@ -95,10 +90,7 @@ pub fn judge(
         }
         if counter == Counter::Host
             && let (Some(prev_agent), Some(agent)) = (prev.agent_ticks, seen.agent_ticks)
-            && matches!(
-                continuity(prev_agent, elapsed, agent),
-                Continuity::Restarted
-            )
+            && matches!(continuity(prev_agent, elapsed, agent), Continuity::Restarted)
             && !rebooted
         {
             notes.push("the SNMP agent restarted while the host kept running".to_owned());
@@ -117,19 +109,13 @@ pub fn judge(
             ),
         )
     } else {
-        (
-            Status::Ok,
-            format!("up {up_for}, since {}", when(boot_time)),
-        )
+        (Status::Ok, format!("up {up_for}, since {}", when(boot_time)))
     };
     let events = if rebooted {
         vec![Event {
             kind: "reboot",
             at: boot_time,
-            summary: format!(
-                "rebooted at {} (uptime counter went back to {up_for})",
-                when(boot_time)
-            ),
+            summary: format!("rebooted at {} (uptime counter went back to {up_for})", when(boot_time)),
         }]
     } else {
         Vec::new()
@@ -195,10 +181,7 @@ mod tests {
         assert_eq!(first.status, Status::Ok);
         assert!(first.events.is_empty());
         assert_eq!(first.values["boot_time_seconds"], t0 - 10.0 * DAY);
-        let second = step(
-            Some(&first),
-            &seen(t0 + 60.0, Some(10 * 86_400 * 100 + 6_000), None),
-        );
+        let second = step(Some(&first), &seen(t0 + 60.0, Some(10 * 86_400 * 100 + 6_000), None));
         assert!(second.events.is_empty());
         assert_eq!(second.values["boot_time_seconds"], t0 - 10.0 * DAY);
     }
@@ -218,10 +201,7 @@ mod tests {
             rebooted.summary
         );
         let after = step(Some(&rebooted), &seen(t0 + 180.0, None, Some(9_000)));
-        assert!(
-            after.events.is_empty(),
-            "the same reboot is not counted again"
-        );
+        assert!(after.events.is_empty(), "the same reboot is not counted again");
         assert!(!after.immediate);
     }
 

@@ -10,9 +10,7 @@ pub fn judge_value(value: f64, spec: &crate::config::SnmpValueSpec) -> Option<(S
     } else {
         format!(" {}", spec.unit)
     };
-    let beyond = |limit: Option<f64>, above: bool| {
-        limit.filter(|l| if above { value > *l } else { value < *l })
-    };
+    let beyond = |limit: Option<f64>, above: bool| limit.filter(|l| if above { value > *l } else { value < *l });
     if let Some(l) = beyond(spec.failed_above, true) {
         return Some((
             Status::Failed,
@@ -28,19 +26,13 @@ pub fn judge_value(value: f64, spec: &crate::config::SnmpValueSpec) -> Option<(S
     if let Some(l) = beyond(spec.warning_above, true) {
         return Some((
             Status::Warning,
-            format!(
-                "{} is {value}{unit}, above the {l}{unit} warning level",
-                spec.name
-            ),
+            format!("{} is {value}{unit}, above the {l}{unit} warning level", spec.name),
         ));
     }
     if let Some(l) = beyond(spec.warning_below, false) {
         return Some((
             Status::Warning,
-            format!(
-                "{} is {value}{unit}, below the {l}{unit} warning level",
-                spec.name
-            ),
+            format!("{} is {value}{unit}, below the {l}{unit} warning level", spec.name),
         ));
     }
     None
@@ -106,10 +98,7 @@ mod tests {
         assert_eq!(judge_value(31.0, &t).unwrap().0, Status::Warning);
         let (status, text) = judge_value(36.5, &t).unwrap();
         assert_eq!(status, Status::Failed);
-        assert_eq!(
-            text,
-            "room_temperature is 36.5 celsius, above the 35 celsius limit"
-        );
+        assert_eq!(text, "room_temperature is 36.5 celsius, above the 35 celsius limit");
         assert_eq!(judge_value(-1.0, &t).unwrap().0, Status::Failed);
     }
 }

@@ -21,11 +21,7 @@ struct JsonLine<'a> {
     exchange: Option<&'a [String]>,
 }
 
-pub fn print_json(
-    out: &mut impl Write,
-    runs: &[(&Device, CheckRun)],
-    with_exchange: bool,
-) -> io::Result<()> {
+pub fn print_json(out: &mut impl Write, runs: &[(&Device, CheckRun)], with_exchange: bool) -> io::Result<()> {
     for (device, run) in runs {
         let line = JsonLine {
             device: &device.name,
@@ -42,11 +38,7 @@ pub fn print_json(
     Ok(())
 }
 
-pub fn print_table(
-    out: &mut impl Write,
-    runs: &[(&Device, CheckRun)],
-    with_exchange: bool,
-) -> io::Result<()> {
+pub fn print_table(out: &mut impl Write, runs: &[(&Device, CheckRun)], with_exchange: bool) -> io::Result<()> {
     let rows: Vec<[String; 5]> = runs
         .iter()
         .map(|(device, run)| {

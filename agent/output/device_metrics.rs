@@ -14,11 +14,7 @@ use crate::probe::ups::{BatteryStatus, OutputSource, UpsObservation};
 use crate::state::CheckStatus;
 
 /// A UPS figure: metric name, help, and how to read it from an observation.
-type UpsFigure = (
-    &'static str,
-    &'static str,
-    fn(&UpsObservation) -> Option<f64>,
-);
+type UpsFigure = (&'static str, &'static str, fn(&UpsObservation) -> Option<f64>);
 
 fn device(name: &str) -> Labels {
     vec![("device", name.to_owned())]
@@ -29,11 +25,7 @@ fn with(mut labels: Labels, key: &'static str, value: &str) -> Labels {
     labels
 }
 
-pub fn encode(
-    e: &mut DescriptorEncoder,
-    checks: &[CheckStatus],
-    reboots: &BTreeMap<String, u64>,
-) -> std::fmt::Result {
+pub fn encode(e: &mut DescriptorEncoder, checks: &[CheckStatus], reboots: &BTreeMap<String, u64>) -> std::fmt::Result {
     let observed = |kind: CheckKind| checks.iter().filter(move |c| c.check == kind);
 
     // UPS: every configured UPS has its StateSets; without an answer they say "unknown".
@@ -66,11 +58,9 @@ pub fn encode(
         }),
     )?;
     let figures: [UpsFigure; 10] = [
-        (
-            "camwatch_ups_battery_charge_ratio",
-            "Battery charge, 0 to 1.",
-            |u| u.charge_ratio,
-        ),
+        ("camwatch_ups_battery_charge_ratio", "Battery charge, 0 to 1.", |u| {
+            u.charge_ratio
+        }),
         (
             "camwatch_ups_battery_runtime_seconds",
             "Estimated runtime on battery at the present load.",
@@ -81,16 +71,12 @@ pub fn encode(
             "How long the UPS has been on battery; 0 on mains.",
             |u| u.seconds_on_battery,
         ),
-        (
-            "camwatch_ups_input_voltage_volts",
-            "Input (mains) voltage.",
-            |u| u.input_voltage_volts,
-        ),
-        (
-            "camwatch_ups_output_voltage_volts",
-            "Output voltage.",
-            |u| u.output_voltage_volts,
-        ),
+        ("camwatch_ups_input_voltage_volts", "Input (mains) voltage.", |u| {
+            u.input_voltage_volts
+        }),
+        ("camwatch_ups_output_voltage_volts", "Output voltage.", |u| {
+            u.output_voltage_volts
+        }),
         (
             "camwatch_ups_load_ratio",
             "Output load, 0 to 1 (over 1 is an overload).",
@@ -111,19 +97,16 @@ pub fn encode(
             "1 when the UPS asks for its battery to be replaced.",
             |u| u.replace_battery.map(flag),
         ),
-        (
-            "camwatch_ups_overload",
-            "1 when the UPS reports an overload.",
-            |u| Some(flag(u.overload)),
-        ),
+        ("camwatch_ups_overload", "1 when the UPS reports an overload.", |u| {
+            Some(flag(u.overload))
+        }),
     ];
     for (name, help, figure) in figures {
         gauge(
             e,
             name,
             help,
-            ups.iter()
-                .filter_map(|(d, u)| Some((device(d), figure((*u)?)?))),
+            ups.iter().filter_map(|(d, u)| Some((device(d), figure((*u)?)?))),
         )?;
     }
 
@@ -134,12 +117,7 @@ pub fn encode(
         "camwatch_device_boot_time_seconds",
         "When the device last started (Unix time), from its uptime.",
         uptime.iter().filter_map(|c| {
-            let boot = c
-                .verdict
-                .as_ref()?
-                .values
-                .get("boot_time_seconds")?
-                .as_f64()?;
+            let boot = c.verdict.as_ref()?.values.get("boot_time_seconds")?.as_f64()?;
             Some((device(&c.device), boot))
         }),
     )?;
@@ -148,12 +126,9 @@ pub fn encode(
         "camwatch_device_reboots",
         "Reboots seen (the boot time moved), since camwatch's records began.",
         MetricType::Counter,
-        uptime.iter().map(|c| {
-            (
-                device(&c.device),
-                reboots.get(&c.device).copied().unwrap_or(0) as f64,
-            )
-        }),
+        uptime
+            .iter()
+            .map(|c| (device(&c.device), reboots.get(&c.device).copied().unwrap_or(0) as f64)),
     )?;
 
     // Remote storage (HOST-RESOURCES-MIB).
@@ -163,13 +138,9 @@ pub fn encode(
             _ => None,
         })
         .flat_map(|(d, s)| {
-            s.volumes.iter().map(move |v| {
-                (
-                    with(device(d), "storage", &v.name),
-                    v.size_bytes,
-                    v.used_bytes,
-                )
-            })
+            s.volumes
+                .iter()
+                .map(move |v| (with(device(d), "storage", &v.name), v.size_bytes, v.used_bytes))
         })
         .collect();
     gauge(
@@ -186,14 +157,13 @@ pub fn encode(
     )?;
 
     // Recorder drives.
-    let disks: Vec<(&str, &crate::probe::snmp::recorder::RecorderDisk)> =
-        observed(CheckKind::RecorderDisks)
-            .filter_map(|c| match &c.observation {
-                Some(Observation::Recorder(r)) => Some((c.device.as_str(), r)),
-                _ => None,
-            })
-            .flat_map(|(d, r)| r.disks.iter().map(move |disk| (d, disk)))
-            .collect();
+    let disks: Vec<(&str, &crate::probe::snmp::recorder::RecorderDisk)> = observed(CheckKind::RecorderDisks)
+        .filter_map(|c| match &c.observation {
+            Some(Observation::Recorder(r)) => Some((c.device.as_str(), r)),
+            _ => None,
+        })
+        .flat_map(|(d, r)| r.disks.iter().map(move |disk| (d, disk)))
+        .collect();
     gauge(
         e,
         "camwatch_recorder_disk_state",
@@ -211,20 +181,17 @@ pub fn encode(
         e,
         "camwatch_recorder_disk_capacity_bytes",
         "Capacity of each recorder drive.",
-        disks.iter().filter_map(|(d, disk)| {
-            Some((
-                with(device(d), "disk", &disk.id),
-                disk.capacity_bytes? as f64,
-            ))
-        }),
+        disks
+            .iter()
+            .filter_map(|(d, disk)| Some((with(device(d), "disk", &disk.id), disk.capacity_bytes? as f64))),
     )?;
     gauge(
         e,
         "camwatch_recorder_disk_free_bytes",
         "Free space of each recorder drive (recorders overwrite the oldest footage, so 0 is normal).",
-        disks.iter().filter_map(|(d, disk)| {
-            Some((with(device(d), "disk", &disk.id), disk.free_bytes? as f64))
-        }),
+        disks
+            .iter()
+            .filter_map(|(d, disk)| Some((with(device(d), "disk", &disk.id), disk.free_bytes? as f64))),
     )?;
 
     // User-defined SNMP values.

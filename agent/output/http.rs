@@ -38,10 +38,7 @@ async fn index(Extract(app): Extract<App>) -> Html<String> {
 }
 
 async fn scrape(Extract(app): Extract<App>, headers: HeaderMap) -> Response {
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
     let openmetrics = metrics::wants_openmetrics(accept);
     match metrics::render(&app.registry, openmetrics) {
         Ok(body) => {

@@ -25,11 +25,7 @@ pub fn escape(text: &str) -> String {
 fn when(timestamp: Option<f64>, tz: chrono_tz::Tz) -> String {
     timestamp
         .and_then(|t| chrono::DateTime::from_timestamp(t as i64, 0))
-        .map(|t| {
-            t.with_timezone(&tz)
-                .format("%Y-%m-%d %H:%M:%S %Z")
-                .to_string()
-        })
+        .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z").to_string())
         .unwrap_or_else(|| "never".to_owned())
 }
 
@@ -67,15 +63,11 @@ th{{background:#f4f4f4}}.state{{font-weight:600;text-transform:uppercase;font-si
         unknown = count(State::Unknown),
     );
     for device in &config.devices {
-        let place = [
-            device.site.as_str(),
-            device.room.as_str(),
-            device.location.as_str(),
-        ]
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join(" / ");
+        let place = [device.site.as_str(), device.room.as_str(), device.location.as_str()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" / ");
         for check in checks.iter().filter(|c| c.device == device.name) {
             let state = check.state();
             let _ = writeln!(
@@ -87,12 +79,7 @@ th{{background:#f4f4f4}}.state{{font-weight:600;text-transform:uppercase;font-si
                 check.check,
                 when(Some(check.since), tz),
                 when(check.last_run, tz),
-                escape(
-                    check
-                        .verdict
-                        .as_ref()
-                        .map_or("not run yet", |v| v.summary.as_str())
-                ),
+                escape(check.verdict.as_ref().map_or("not run yet", |v| v.summary.as_str())),
             );
         }
     }

@@ -19,8 +19,7 @@ use crate::daemon::Shared;
 use crate::model::State;
 use crate::probe::Observation;
 
-pub const OPENMETRICS_CONTENT_TYPE: &str =
-    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 pub const TEXT_CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 pub(super) type Labels = Vec<(&'static str, String)>;
@@ -89,9 +88,8 @@ impl Collector for AgentCollector {
     fn encode(&self, mut e: DescriptorEncoder) -> std::fmt::Result {
         let config = self.shared.config();
         let checks = self.shared.hub.snapshot();
-        let dc = |device: &str, check: &str| -> Labels {
-            vec![("device", device.to_owned()), ("check", check.to_owned())]
-        };
+        let dc =
+            |device: &str, check: &str| -> Labels { vec![("device", device.to_owned()), ("check", check.to_owned())] };
 
         gauge(
             &mut e,
@@ -160,9 +158,7 @@ impl Collector for AgentCollector {
             &mut e,
             "camwatch_check_state_since_timestamp_seconds",
             "When each check entered its current state (Unix time).",
-            checks
-                .iter()
-                .map(|c| (dc(&c.device, c.check.as_str()), c.since)),
+            checks.iter().map(|c| (dc(&c.device, c.check.as_str()), c.since)),
         )?;
 
         let pings = checks.iter().filter_map(|c| match &c.observation {
@@ -192,12 +188,9 @@ impl Collector for AgentCollector {
                 _ => None,
             })
             .flat_map(|(d, f)| {
-                f.mounts.iter().map(move |m| {
-                    (
-                        vec![("device", d.clone()), ("mountpoint", m.mountpoint.clone())],
-                        m,
-                    )
-                })
+                f.mounts
+                    .iter()
+                    .map(move |m| (vec![("device", d.clone()), ("mountpoint", m.mountpoint.clone())], m))
             })
             .collect();
         gauge(
@@ -210,9 +203,7 @@ impl Collector for AgentCollector {
             &mut e,
             "camwatch_filesystem_avail_bytes",
             "Space available to unprivileged users on each watched filesystem.",
-            mounts
-                .iter()
-                .map(|(l, m)| (l.clone(), m.avail_bytes as f64)),
+            mounts.iter().map(|(l, m)| (l.clone(), m.avail_bytes as f64)),
         )?;
         gauge(
             &mut e,

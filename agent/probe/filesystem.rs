@@ -52,14 +52,7 @@ const PSEUDO_TYPES: &[&str] = &[
     "tracefs",
     "erofs",
 ];
-const PSEUDO_MOUNT_PREFIXES: &[&str] = &[
-    "/dev",
-    "/proc",
-    "/sys",
-    "/run",
-    "/var/lib/docker/",
-    "/snap/",
-];
+const PSEUDO_MOUNT_PREFIXES: &[&str] = &["/dev", "/proc", "/sys", "/run", "/var/lib/docker/", "/snap/"];
 
 #[derive(Debug, Default)]
 pub struct FilesystemReader {
@@ -85,18 +78,8 @@ impl FilesystemReader {
             disks
         })
         .await
-        .map_err(|e| {
-            ProbeError::new(
-                ProbeErrorKind::Agent,
-                format!("filesystem read failed: {e}"),
-            )
-        })?
-        .map_err(|e| {
-            ProbeError::new(
-                ProbeErrorKind::Agent,
-                format!("cannot list filesystems: {e}"),
-            )
-        })?;
+        .map_err(|e| ProbeError::new(ProbeErrorKind::Agent, format!("filesystem read failed: {e}")))?
+        .map_err(|e| ProbeError::new(ProbeErrorKind::Agent, format!("cannot list filesystems: {e}")))?;
 
         // The same mount point can be listed twice (bind mounts, stacked mounts): the last one
         // mounted is the one in effect.
@@ -172,10 +155,7 @@ mod tests {
         assert!(is_real_filesystem("nfs4", "/srv/footage"));
         assert!(is_real_filesystem("ext4", "/devices"));
         assert!(!is_real_filesystem("ext4", "/run/netns"));
-        assert!(!is_real_filesystem(
-            "overlay",
-            "/var/lib/docker/overlay2/x/merged"
-        ));
+        assert!(!is_real_filesystem("overlay", "/var/lib/docker/overlay2/x/merged"));
         assert!(!is_real_filesystem("squashfs-like", "/snap/core/1"));
         assert!(!is_real_filesystem("fuse.lxcfs", "/var/lib/lxcfs"));
     }

@@ -109,36 +109,18 @@ impl Probes {
         transcript: &mut Transcript,
     ) -> Result<Observation, ProbeError> {
         match spec {
-            CheckSpec::Ping(ping) => self
-                .ping
-                .probe(ping, device, transcript)
-                .await
-                .map(Observation::Ping),
-            CheckSpec::Filesystem(fs) => self
-                .filesystem
-                .probe(fs, transcript)
-                .await
-                .map(Observation::Filesystem),
+            CheckSpec::Ping(ping) => self.ping.probe(ping, device, transcript).await.map(Observation::Ping),
+            CheckSpec::Filesystem(fs) => self.filesystem.probe(fs, transcript).await.map(Observation::Filesystem),
             CheckSpec::Ups(source) => {
                 let mut ups = match source {
                     UpsSpec::Nut(nut) => self.nut.probe(nut, device, transcript).await?,
-                    UpsSpec::Snmp(spec, mib) => {
-                        self.snmp.ups(spec, *mib, device, transcript).await?
-                    }
+                    UpsSpec::Snmp(spec, mib) => self.snmp.ups(spec, *mib, device, transcript).await?,
                 };
                 self.on_battery.fill(&device.name, &mut ups);
                 Ok(Observation::Ups(ups))
             }
-            CheckSpec::Uptime(spec) => {
-                self.snmp
-                    .other(SnmpRead::Uptime, spec, device, transcript)
-                    .await
-            }
-            CheckSpec::Storage(spec) => {
-                self.snmp
-                    .other(SnmpRead::Storage, spec, device, transcript)
-                    .await
-            }
+            CheckSpec::Uptime(spec) => self.snmp.other(SnmpRead::Uptime, spec, device, transcript).await,
+            CheckSpec::Storage(spec) => self.snmp.other(SnmpRead::Storage, spec, device, transcript).await,
             CheckSpec::RecorderDisks(spec, vendor) => {
                 self.snmp
                     .other(SnmpRead::Recorder(*vendor), spec, device, transcript)

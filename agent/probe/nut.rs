@@ -88,17 +88,12 @@ impl NutProber {
                     .await
                     .map_err(|e| tls_error(&server, host, &e))?;
                 let (_, session) = stream.get_ref();
-                let version = session
-                    .protocol_version()
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("TLS");
+                let version = session.protocol_version().and_then(|v| v.as_str()).unwrap_or("TLS");
                 let suite = session
                     .negotiated_cipher_suite()
                     .and_then(|s| s.suite().as_str())
                     .unwrap_or("unknown cipher suite");
-                transcript.note(|| {
-                    format!("{version} established ({suite}); certificate verified for {host}")
-                });
+                transcript.note(|| format!("{version} established ({suite}); certificate verified for {host}"));
                 Conn::new(Box::new(stream), server)
             }
         };
@@ -136,10 +131,7 @@ fn login_of(spec: &NutSpec) -> Result<Option<Login>, ProbeError> {
     }))
 }
 
-fn tls_connector(
-    spec: &NutSpec,
-    host: &str,
-) -> Result<(TlsConnector, ServerName<'static>), ProbeError> {
+fn tls_connector(spec: &NutSpec, host: &str) -> Result<(TlsConnector, ServerName<'static>), ProbeError> {
     let agent = |message: String| ProbeError::new(ProbeErrorKind::Agent, message);
     let path = spec.ca_file.as_ref().ok_or_else(|| {
         agent(
@@ -173,13 +165,11 @@ fn tls_connector(
     }
     // An explicit provider rather than a process-wide default: nothing else has to have
     // installed one, and nothing can swap it.
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| agent(format!("cannot set up TLS: {e}")))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| agent(format!("cannot set up TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     // IP addresses are valid server names: the certificate must then carry that IP.
     let name = ServerName::try_from(host.to_owned()).map_err(|e| {
         agent(format!(
@@ -189,29 +179,15 @@ fn tls_connector(
     Ok((TlsConnector::from(Arc::new(config)), name))
 }
 
-async fn resolve(
-    host: &str,
-    port: u16,
-    transcript: &mut Transcript,
-) -> Result<SocketAddr, ProbeError> {
+async fn resolve(host: &str, port: u16, transcript: &mut Transcript) -> Result<SocketAddr, ProbeError> {
     if let Ok(ip) = host.parse() {
         return Ok(SocketAddr::new(ip, port));
     }
     let found = tokio::net::lookup_host((host, port))
         .await
-        .map_err(|e| {
-            ProbeError::new(
-                ProbeErrorKind::Resolve,
-                format!("cannot resolve {host}: {e}"),
-            )
-        })?
+        .map_err(|e| ProbeError::new(ProbeErrorKind::Resolve, format!("cannot resolve {host}: {e}")))?
         .next()
-        .ok_or_else(|| {
-            ProbeError::new(
-                ProbeErrorKind::Resolve,
-                format!("{host} resolves to no address"),
-            )
-        })?;
+        .ok_or_else(|| ProbeError::new(ProbeErrorKind::Resolve, format!("{host} resolves to no address")))?;
     transcript.note(|| format!("resolved {host} to {}", found.ip()));
     Ok(found)
 }
@@ -260,12 +236,8 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 "[device.nut] username contains a line break, which NUT cannot carry",
             )
         })?;
-        conn.command(
-            &format!("USERNAME {user}"),
-            &format!("USERNAME {user}"),
-            transcript,
-        )
-        .await?;
+        conn.command(&format!("USERNAME {user}"), &format!("USERNAME {user}"), transcript)
+            .await?;
         expect_ok(conn, Command::Username, spec, transcript).await?;
         if let Some(password) = &login.password {
             let quoted = SecretString::from(quote(password.expose_secret()).ok_or_else(|| {
@@ -291,9 +263,8 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     let first = conn.reply(&request, transcript).await?;
     // upsd matches UPS names without regard to case; other servers may echo their own spelling.
     let this_ups = |word: &str| word.eq_ignore_ascii_case(&spec.ups);
-    let list_edge = |w: &[String], edge: &str| {
-        w.len() == 4 && w[0] == edge && w[1] == "LIST" && w[2] == "VAR" && this_ups(&w[3])
-    };
+    let list_edge =
+        |w: &[String], edge: &str| w.len() == 4 && w[0] == edge && w[1] == "LIST" && w[2] == "VAR" && this_ups(&w[3]);
     if !words(&first).is_ok_and(|w| list_edge(&w, "BEGIN")) {
         if err_code(&first) == Some("UNKNOWN-UPS") {
             let served = conn.list_ups(transcript).await;
@@ -395,12 +366,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 
     /// Sends `line`; the transcript gets `shown` instead (a password never reaches it).
-    async fn command(
-        &mut self,
-        line: &str,
-        shown: &str,
-        transcript: &mut Transcript,
-    ) -> Result<(), ProbeError> {
+    async fn command(&mut self, line: &str, shown: &str, transcript: &mut Transcript) -> Result<(), ProbeError> {
         transcript.note(|| format!("-> {shown}"));
         let mut bytes = Vec::with_capacity(line.len() + 1);
         bytes.extend_from_slice(line.as_bytes());
@@ -422,11 +388,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 
     /// One reply line, noted in the transcript.
-    async fn reply(
-        &mut self,
-        command: &str,
-        transcript: &mut Transcript,
-    ) -> Result<String, ProbeError> {
+    async fn reply(&mut self, command: &str, transcript: &mut Transcript) -> Result<String, ProbeError> {
         match self.read_line().await {
             Ok(line) => {
                 transcript.note(|| format!("<- {line}"));
@@ -454,9 +416,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         self.usable = false;
         let server = &self.server;
         let message = match e {
-            LineError::Closed => format!(
-                "the NUT server at {server} closed the connection instead of answering {command}"
-            ),
+            LineError::Closed => {
+                format!("the NUT server at {server} closed the connection instead of answering {command}")
+            }
             LineError::TooLong => format!(
                 "the NUT server at {server} answered {command} with a line longer than \
                  {MAX_LINE_BYTES} bytes; it is not behaving like a NUT server"
@@ -472,10 +434,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// An `ERR` reply as a sentence, or anything else as "not a NUT answer".
     fn unexpected_or_err(&mut self, reply: &str, command: Command, spec: &NutSpec) -> ProbeError {
         match err_code(reply) {
-            Some(code) => ProbeError::new(
-                ProbeErrorKind::Device,
-                err_message(code, command, &self.server, spec),
-            ),
+            Some(code) => ProbeError::new(ProbeErrorKind::Device, err_message(code, command, &self.server, spec)),
             None => {
                 self.usable = false;
                 ProbeError::new(
@@ -494,9 +453,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 
     /// The UPS names the server serves, or None when it will not say.
     async fn list_ups(&mut self, transcript: &mut Transcript) -> Option<Vec<String>> {
-        self.command("LIST UPS", "LIST UPS", transcript)
-            .await
-            .ok()?;
+        self.command("LIST UPS", "LIST UPS", transcript).await.ok()?;
         let first = self.reply("LIST UPS", transcript).await.ok()?;
         if first != "BEGIN LIST UPS" {
             return None;
@@ -570,9 +527,7 @@ fn words(line: &str) -> Result<Vec<String>, String> {
     while let Some(c) = chars.next() {
         match c {
             '\\' => {
-                let escaped = chars
-                    .next()
-                    .ok_or_else(|| "a backslash ends the line".to_owned())?;
+                let escaped = chars.next().ok_or_else(|| "a backslash ends the line".to_owned())?;
                 word.push(escaped);
                 in_word = true;
             }
@@ -671,12 +626,7 @@ fn unknown_ups_message(server: &str, ups: &str, served: Option<&[String]>) -> St
         Some([]) => "; it serves no UPS at all".to_owned(),
         Some(names) => format!(
             "; it serves {}",
-            names
-                .iter()
-                .take(20)
-                .map(|n| shown(n))
-                .collect::<Vec<_>>()
-                .join(", ")
+            names.iter().take(20).map(|n| shown(n)).collect::<Vec<_>>().join(", ")
         ),
     };
     format!(
@@ -762,15 +712,12 @@ fn observe(vars: &BTreeMap<String, String>) -> UpsObservation {
     ups.manufacturer = text(&["device.mfr", "ups.mfr"]);
     ups.model = text(&["device.model", "ups.model"]);
 
-    let status = vars
-        .get("ups.status")
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty());
+    let status = vars.get("ups.status").map(|s| s.trim()).filter(|s| !s.is_empty());
     match status {
         Some(status) => apply_status(status, &mut ups),
-        None => ups.notes.push(
-            "the NUT server reports no ups.status, so where the power comes from is unknown".into(),
-        ),
+        None => ups
+            .notes
+            .push("the NUT server reports no ups.status, so where the power comes from is unknown".into()),
     }
 
     let mut missing = Vec::new();
@@ -782,8 +729,7 @@ fn observe(vars: &BTreeMap<String, String>) -> UpsObservation {
         match raw.trim().parse::<f64>() {
             Ok(v) if v.is_finite() && v >= range.0 && v <= range.1 => Some(v),
             Ok(v) if v.is_finite() => {
-                ups.notes
-                    .push(format!("{name} is {v}{unit}, not believable; left out"));
+                ups.notes.push(format!("{name} is {v}{unit}, not believable; left out"));
                 None
             }
             _ => {
@@ -869,14 +815,10 @@ fn apply_status(status: &str, ups: &mut UpsObservation) {
     ups.replace_battery = Some(has("RB"));
     ups.overload = has("OVER");
     const KNOWN: [&str; 19] = [
-        "OL", "OB", "LB", "HB", "RB", "CHRG", "DISCHRG", "BYPASS", "CAL", "OFF", "OVER", "TRIM",
-        "BOOST", "FSD", "ALARM", "TEST", "ECO", "WAIT", "NOCOMM",
+        "OL", "OB", "LB", "HB", "RB", "CHRG", "DISCHRG", "BYPASS", "CAL", "OFF", "OVER", "TRIM", "BOOST", "FSD",
+        "ALARM", "TEST", "ECO", "WAIT", "NOCOMM",
     ];
-    let unknown: Vec<&str> = flags
-        .iter()
-        .copied()
-        .filter(|f| !KNOWN.contains(f))
-        .collect();
+    let unknown: Vec<&str> = flags.iter().copied().filter(|f| !KNOWN.contains(f)).collect();
     if !unknown.is_empty() {
         ups.notes.push(format!(
             "ups.status flags not understood and ignored: {}",
@@ -894,11 +836,7 @@ fn count_alarms(text: &str) -> u32 {
         return 0;
     }
     if text.starts_with('[') && text.ends_with(']') {
-        let groups: Vec<&str> = text
-            .split(']')
-            .map(str::trim)
-            .filter(|g| !g.is_empty())
-            .collect();
+        let groups: Vec<&str> = text.split(']').map(str::trim).filter(|g| !g.is_empty()).collect();
         if groups
             .iter()
             .all(|g| g.starts_with('[') && !g[1..].contains('[') && g.len() > 1)
@@ -918,10 +856,7 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     fn status(s: &str) -> UpsObservation {
@@ -956,11 +891,7 @@ mod tests {
         ];
         for (flags, source, battery) in cases {
             let u = status(flags);
-            assert_eq!(
-                (u.output_source, u.battery_status),
-                (source, battery),
-                "{flags}"
-            );
+            assert_eq!((u.output_source, u.battery_status), (source, battery), "{flags}");
             assert_eq!(u.replace_battery, Some(false), "{flags}");
             assert!(!u.overload, "{flags}");
         }
@@ -1023,31 +954,14 @@ mod tests {
             ("input.voltage", "NaN"),
         ]));
         assert_eq!(
-            (
-                u.charge_ratio,
-                u.runtime_seconds,
-                u.load_ratio,
-                u.input_voltage_volts
-            ),
+            (u.charge_ratio, u.runtime_seconds, u.load_ratio, u.input_voltage_volts),
             (None, None, None, None)
         );
         let notes = u.notes.join(" | ");
-        assert!(
-            notes.contains("battery.charge is 150 %, not believable"),
-            "{notes}"
-        );
-        assert!(
-            notes.contains("battery.runtime is -1 s, not believable"),
-            "{notes}"
-        );
-        assert!(
-            notes.contains("ups.load is \"n/a\", not a number"),
-            "{notes}"
-        );
-        assert!(
-            notes.contains("input.voltage is \"NaN\", not a number"),
-            "{notes}"
-        );
+        assert!(notes.contains("battery.charge is 150 %, not believable"), "{notes}");
+        assert!(notes.contains("battery.runtime is -1 s, not believable"), "{notes}");
+        assert!(notes.contains("ups.load is \"n/a\", not a number"), "{notes}");
+        assert!(notes.contains("input.voltage is \"NaN\", not a number"), "{notes}");
         assert!(
             notes.contains("not reported by the UPS: output.voltage, battery.temperature"),
             "{notes}"
@@ -1111,16 +1025,10 @@ mod tests {
         assert_eq!(buffer, b"part");
 
         let mut endless = vec![b'a'; 65];
-        assert!(matches!(
-            take_line(&mut endless, 64),
-            Err(LineError::TooLong)
-        ));
+        assert!(matches!(take_line(&mut endless, 64), Err(LineError::TooLong)));
         let mut long_line = vec![b'a'; 70];
         long_line.push(b'\n');
-        assert!(matches!(
-            take_line(&mut long_line, 64),
-            Err(LineError::TooLong)
-        ));
+        assert!(matches!(take_line(&mut long_line, 64), Err(LineError::TooLong)));
         let mut exact = vec![b'a'; 64];
         exact.push(b'\n');
         assert_eq!(take_line(&mut exact, 64).unwrap().unwrap().len(), 64);
@@ -1148,8 +1056,7 @@ mod tests {
             m("DRIVER-NOT-CONNECTED", Command::ListVar)
         );
         assert!(
-            m("ACCESS-DENIED", Command::Password)
-                .contains("refused the login of user \"watcher\" (ERR ACCESS-DENIED)")
+            m("ACCESS-DENIED", Command::Password).contains("refused the login of user \"watcher\" (ERR ACCESS-DENIED)")
         );
         assert!(m("ACCESS-DENIED", Command::ListVar).contains("denied access to UPS \"rack\""));
         assert!(m("USERNAME-REQUIRED", Command::ListVar).contains("requires a login"));
@@ -1163,10 +1070,7 @@ mod tests {
             "the NUT server at 192.0.2.9:3493 answered LIST VAR with ERR SOMETHING-NEW"
         );
         assert_eq!(err_code("ERR DATA-STALE"), Some("DATA-STALE"));
-        assert_eq!(
-            err_code("ERR ACCESS-DENIED extra words"),
-            Some("ACCESS-DENIED")
-        );
+        assert_eq!(err_code("ERR ACCESS-DENIED extra words"), Some("ACCESS-DENIED"));
         assert_eq!(err_code("OK"), None);
         assert_eq!(err_code("ERROR"), None);
     }
@@ -1195,10 +1099,7 @@ mod tests {
         drop(conn);
         let mut sent = String::new();
         server.read_to_string(&mut sent).await.unwrap();
-        assert_eq!(
-            sent,
-            "USERNAME watcher\nPASSWORD \"pa ss\"\nLIST VAR rack\n"
-        );
+        assert_eq!(sent, "USERNAME watcher\nPASSWORD \"pa ss\"\nLIST VAR rack\n");
         let shown = transcript.lines.join("\n");
         assert!(shown.contains("-> PASSWORD (not shown)"), "{shown}");
         assert!(!shown.contains("pa ss"), "{shown}");

@@ -15,9 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use surge_ping::{
-    Client, Config as IcmpConfig, ICMP, IcmpPacket, PingIdentifier, PingSequence, SurgeError,
-};
+use surge_ping::{Client, Config as IcmpConfig, ICMP, IcmpPacket, PingIdentifier, PingSequence, SurgeError};
 use tokio::net::TcpStream;
 
 use super::{ProbeError, ProbeErrorKind, Transcript};
@@ -46,8 +44,7 @@ impl PingObservation {
     }
 
     pub fn mean_rtt_seconds(&self) -> Option<f64> {
-        (!self.rtt_seconds.is_empty())
-            .then(|| self.rtt_seconds.iter().sum::<f64>() / self.rtt_seconds.len() as f64)
+        (!self.rtt_seconds.is_empty()).then(|| self.rtt_seconds.iter().sum::<f64>() / self.rtt_seconds.len() as f64)
     }
 }
 
@@ -100,9 +97,7 @@ impl Pinger {
                              (grant CAP_NET_RAW or widen net.ipv4.ping_group_range to use ICMP)"
                         );
                     }
-                    transcript.note(|| {
-                        format!("ICMP not permitted ({why}); falling back to TCP port {port}")
-                    });
+                    transcript.note(|| format!("ICMP not permitted ({why}); falling back to TCP port {port}"));
                     port
                 }
             },
@@ -117,9 +112,7 @@ impl Pinger {
         };
         cell.get_or_init(|| {
             Client::new(&IcmpConfig::builder().kind(kind).build()).map_err(|e| match e.kind() {
-                io::ErrorKind::PermissionDenied => {
-                    "permission denied opening an ICMP socket".to_owned()
-                }
+                io::ErrorKind::PermissionDenied => "permission denied opening an ICMP socket".to_owned(),
                 _ => format!("cannot open an ICMP socket: {e}"),
             })
         })
@@ -135,9 +128,7 @@ impl Pinger {
         per_echo: Duration,
         transcript: &mut Transcript,
     ) -> PingObservation {
-        let mut pinger = client
-            .pinger(target, PingIdentifier(fastrand::u16(..)))
-            .await;
+        let mut pinger = client.pinger(target, PingIdentifier(fastrand::u16(..))).await;
         pinger.timeout(per_echo);
         let payload = [0u8; 56];
         let mut observation = PingObservation {
@@ -155,16 +146,12 @@ impl Pinger {
             observation.sent += 1;
             let started = Instant::now();
             let answer = pinger.ping(PingSequence(seq), &payload).await;
-            match answer
-                .as_ref()
-                .map(|(packet, _)| echo_reply_or_error(packet))
-            {
+            match answer.as_ref().map(|(packet, _)| echo_reply_or_error(packet)) {
                 Ok(None) => {
                     let rtt = started.elapsed();
                     observation.received += 1;
                     observation.rtt_seconds.push(rtt.as_secs_f64());
-                    transcript
-                        .note(|| format!("ICMP echo seq={seq} to {target}: reply after {rtt:?}"));
+                    transcript.note(|| format!("ICMP echo seq={seq} to {target}: reply after {rtt:?}"));
                 }
                 Ok(Some(why)) => {
                     transcript.note(|| format!("ICMP echo seq={seq} to {target}: {why}"));
@@ -172,9 +159,7 @@ impl Pinger {
                     tokio::time::sleep(per_echo.saturating_sub(started.elapsed())).await;
                 }
                 Err(SurgeError::Timeout { .. }) => {
-                    transcript.note(|| {
-                        format!("ICMP echo seq={seq} to {target}: no reply within {per_echo:?}")
-                    });
+                    transcript.note(|| format!("ICMP echo seq={seq} to {target}: no reply within {per_echo:?}"));
                 }
                 Err(e) => {
                     let why = e.to_string();
@@ -213,13 +198,9 @@ fn echo_reply_or_error(packet: &IcmpPacket) -> Option<String> {
     };
     match kind {
         k if k == reply => None,
-        k if k == unreachable => Some(format!(
-            "destination unreachable (code {code}), reported by {from}"
-        )),
+        k if k == unreachable => Some(format!("destination unreachable (code {code}), reported by {from}")),
         k if k == exceeded => Some(format!("time exceeded (code {code}), reported by {from}")),
-        other => Some(format!(
-            "unexpected {family} type {other} code {code} from {from}"
-        )),
+        other => Some(format!("unexpected {family} type {other} code {code} from {from}")),
     }
 }
 
@@ -253,9 +234,7 @@ async fn tcp(
             Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
                 observation.received += 1;
                 observation.rtt_seconds.push(rtt.as_secs_f64());
-                transcript.note(|| {
-                    format!("TCP connect to {address}: refused after {rtt:?} (the host is up)")
-                });
+                transcript.note(|| format!("TCP connect to {address}: refused after {rtt:?} (the host is up)"));
             }
             Ok(Err(e)) => {
                 let why = e.to_string();
@@ -263,8 +242,7 @@ async fn tcp(
                 observation.last_error = Some(why);
                 tokio::time::sleep(per_attempt.saturating_sub(rtt)).await;
             }
-            Err(_) => transcript
-                .note(|| format!("TCP connect to {address}: no answer within {per_attempt:?}")),
+            Err(_) => transcript.note(|| format!("TCP connect to {address}: no answer within {per_attempt:?}")),
         }
     }
     observation
@@ -276,19 +254,9 @@ async fn resolve(address: &str, transcript: &mut Transcript) -> Result<IpAddr, P
     }
     let found = tokio::net::lookup_host((address, 0))
         .await
-        .map_err(|e| {
-            ProbeError::new(
-                ProbeErrorKind::Resolve,
-                format!("cannot resolve {address}: {e}"),
-            )
-        })?
+        .map_err(|e| ProbeError::new(ProbeErrorKind::Resolve, format!("cannot resolve {address}: {e}")))?
         .next()
-        .ok_or_else(|| {
-            ProbeError::new(
-                ProbeErrorKind::Resolve,
-                format!("{address} resolves to no address"),
-            )
-        })?;
+        .ok_or_else(|| ProbeError::new(ProbeErrorKind::Resolve, format!("{address} resolves to no address")))?;
     transcript.note(|| format!("resolved {address} to {}", found.ip()));
     Ok(found.ip())
 }

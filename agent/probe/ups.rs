@@ -163,11 +163,7 @@ mod tests {
         reported.output_source = OutputSource::Battery;
         reported.seconds_on_battery = Some(120.0);
         clock.fill("ups-2", &mut reported);
-        assert_eq!(
-            reported.seconds_on_battery,
-            Some(120.0),
-            "a reported figure is kept"
-        );
+        assert_eq!(reported.seconds_on_battery, Some(120.0), "a reported figure is kept");
         let mut mains = UpsObservation::new("nut");
         mains.output_source = OutputSource::Online;
         clock.fill("ups-1", &mut mains);

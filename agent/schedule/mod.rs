@@ -66,11 +66,7 @@ impl Runner {
         trace: bool,
         memory: Option<&serde_json::Value>,
     ) -> CheckRun {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
+        let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
         let mut transcript = if trace {
             Transcript::enabled()
         } else {
@@ -79,19 +75,13 @@ impl Runner {
         let started_at = unix_now();
         let started = Instant::now();
         let timeout = device.policy.timeout;
-        let outcome =
-            match tokio::time::timeout(timeout, self.probes.run(spec, device, &mut transcript))
-                .await
-            {
-                Ok(outcome) => outcome,
-                Err(_) => Err(ProbeError::new(
-                    ProbeErrorKind::Timeout,
-                    format!(
-                        "no answer within the {} timeout",
-                        humantime::format_duration(timeout)
-                    ),
-                )),
-            };
+        let outcome = match tokio::time::timeout(timeout, self.probes.run(spec, device, &mut transcript)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(ProbeError::new(
+                ProbeErrorKind::Timeout,
+                format!("no answer within the {} timeout", humantime::format_duration(timeout)),
+            )),
+        };
         let duration = started.elapsed();
         let verdict = judge::judge(spec.kind(), &outcome, &device.policy, memory);
         CheckRun {
@@ -134,8 +124,7 @@ impl Scheduler {
                 }
                 None => self.spawn(device),
             };
-            self.devices
-                .insert(device.name.clone(), (Arc::clone(device), tasks));
+            self.devices.insert(device.name.clone(), (Arc::clone(device), tasks));
         }
         for (_, tasks) in previous.into_values() {
             tasks.iter().for_each(JoinHandle::abort);
@@ -173,8 +162,7 @@ const FIRST_RUN_SPREAD: Duration = Duration::from_secs(5);
 async fn check_loop(runner: &Runner, hub: &Hub, device: &Device, spec: &CheckSpec) {
     let interval = device.policy.interval;
     tokio::time::sleep(interval.min(FIRST_RUN_SPREAD).mul_f64(fastrand::f64())).await;
-    let mut ticker =
-        tokio::time::interval_at(Instant::now() + interval.mul_f64(fastrand::f64()), interval);
+    let mut ticker = tokio::time::interval_at(Instant::now() + interval.mul_f64(fastrand::f64()), interval);
     // A run that overran (a long timeout) shifts the schedule instead of firing a burst to catch up.
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {

@@ -48,13 +48,7 @@ impl Default for Machine {
 impl Machine {
     /// Feeds one result; returns the new state when it changed. An `immediate` bad result
     /// counts as a full streak.
-    pub fn step(
-        &mut self,
-        status: Status,
-        immediate: bool,
-        parent_down: bool,
-        t: Thresholds,
-    ) -> Option<State> {
+    pub fn step(&mut self, status: Status, immediate: bool, parent_down: bool, t: Thresholds) -> Option<State> {
         let s = &mut self.streaks;
         match status {
             Status::Unknown => return None,
@@ -83,11 +77,7 @@ impl Machine {
                 }
             }
         }
-        let n = if immediate {
-            1
-        } else {
-            t.failures_before_failed
-        };
+        let n = if immediate { 1 } else { t.failures_before_failed };
         let m = t.successes_before_recovered;
         let settled = match self.state {
             State::Failed | State::Unreachable => {
@@ -137,10 +127,7 @@ mod tests {
     };
 
     fn run(m: &mut Machine, statuses: &[Status]) -> Vec<Option<State>> {
-        statuses
-            .iter()
-            .map(|s| m.step(*s, false, false, T))
-            .collect()
+        statuses.iter().map(|s| m.step(*s, false, false, T)).collect()
     }
 
     use Status::{Failed as F, Ok as O, Unknown as U, Warning as W};
@@ -149,10 +136,7 @@ mod tests {
     fn unknown_to_ok_at_once_then_failed_after_three() {
         let mut m = Machine::default();
         assert_eq!(run(&mut m, &[O]), vec![Some(State::Ok)]);
-        assert_eq!(
-            run(&mut m, &[F, F, F]),
-            vec![None, None, Some(State::Failed)]
-        );
+        assert_eq!(run(&mut m, &[F, F, F]), vec![None, None, Some(State::Failed)]);
         assert_eq!(run(&mut m, &[O, O]), vec![None, Some(State::Ok)]);
     }
 
@@ -180,14 +164,8 @@ mod tests {
     fn warnings_enter_after_n_and_recover_after_m() {
         let mut m = Machine::default();
         run(&mut m, &[O]);
-        assert_eq!(
-            run(&mut m, &[W, W, W]),
-            vec![None, None, Some(State::Warning)]
-        );
-        assert_eq!(
-            run(&mut m, &[F, F, F]),
-            vec![None, None, Some(State::Failed)]
-        );
+        assert_eq!(run(&mut m, &[W, W, W]), vec![None, None, Some(State::Warning)]);
+        assert_eq!(run(&mut m, &[F, F, F]), vec![None, None, Some(State::Failed)]);
         assert_eq!(run(&mut m, &[W, W]), vec![None, Some(State::Warning)]);
         assert_eq!(run(&mut m, &[O, O]), vec![None, Some(State::Ok)]);
     }

@@ -120,11 +120,7 @@ impl Hub {
             .iter()
             .flat_map(|d| d.checks.iter().map(|c| (d.name.clone(), c.kind())))
             .collect();
-        let removed: Vec<Key> = checks
-            .keys()
-            .filter(|k| !wanted.contains(k))
-            .cloned()
-            .collect();
+        let removed: Vec<Key> = checks.keys().filter(|k| !wanted.contains(k)).cloned().collect();
         for key in removed {
             if let Some(status) = checks.remove(&key) {
                 saved.insert(key, saved_state(&status));
@@ -143,10 +139,7 @@ impl Hub {
                 status.since = s.since;
                 status.last_run = s.last_run;
                 status.last_success = s.last_success;
-                status.memory = s
-                    .memory
-                    .as_deref()
-                    .and_then(|m| serde_json::from_str(m).ok());
+                status.memory = s.memory.as_deref().and_then(|m| serde_json::from_str(m).ok());
             }
             checks.insert(key, status);
         }
@@ -169,12 +162,9 @@ impl Hub {
             failures_before_failed: device.policy.failures_before_failed,
             successes_before_recovered: device.policy.successes_before_recovered,
         };
-        let changed = status.machine.step(
-            result.verdict.status,
-            result.verdict.immediate,
-            parent_down,
-            thresholds,
-        );
+        let changed = status
+            .machine
+            .step(result.verdict.status, result.verdict.immediate, parent_down, thresholds);
         if changed.is_some() {
             status.since = result.at;
         }
@@ -184,12 +174,7 @@ impl Hub {
         }
         status.last_duration_seconds = Some(result.duration_seconds);
         status.memory = result.verdict.memory.clone();
-        let reboots = result
-            .verdict
-            .events
-            .iter()
-            .filter(|e| e.kind == "reboot")
-            .count() as u64;
+        let reboots = result.verdict.events.iter().filter(|e| e.kind == "reboot").count() as u64;
         if reboots > 0 {
             *self
                 .reboots
@@ -242,10 +227,7 @@ impl Hub {
 
     /// Reboots counted per device.
     pub fn reboots(&self) -> BTreeMap<String, u64> {
-        self.reboots
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.reboots.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn store(&self) -> Option<&Store> {
@@ -333,11 +315,7 @@ policy = "quick"
         hub.sync(&only_switch, 2.0);
         assert_eq!(hub.snapshot().len(), 1);
         hub.sync(&c, 3.0);
-        let cam = hub
-            .snapshot()
-            .into_iter()
-            .find(|s| s.device == "cam")
-            .unwrap();
+        let cam = hub.snapshot().into_iter().find(|s| s.device == "cam").unwrap();
         assert_eq!(cam.state(), State::Ok);
         assert_eq!(cam.since, 1.0);
     }

@@ -158,13 +158,10 @@ impl Store {
         let path = data_dir.join(FILE_NAME);
         let err = |e: rusqlite::Error| StoreError(format!("state store {}: {e}", path.display()));
         let mut conn = Connection::open(&path).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
-        migrate(&mut conn)
-            .map_err(|e| StoreError(format!("state store {}: {e}", path.display())))?;
+        migrate(&mut conn).map_err(|e| StoreError(format!("state store {}: {e}", path.display())))?;
         let saved = Resumed {
             states: load_saved(&conn).map_err(err)?,
             reboots: load_reboot_counts(&conn).map_err(err)?,
@@ -247,8 +244,7 @@ fn migrate(conn: &mut Connection) -> Result<(), String> {
     for (i, sql) in (done..).zip(MIGRATIONS.iter().skip(done.max(0) as usize)) {
         let tx = conn.transaction().map_err(sql_err)?;
         tx.execute_batch(sql).map_err(sql_err)?;
-        tx.pragma_update(None, "user_version", i + 1)
-            .map_err(sql_err)?;
+        tx.pragma_update(None, "user_version", i + 1).map_err(sql_err)?;
         tx.commit().map_err(sql_err)?;
     }
     Ok(())
@@ -282,11 +278,8 @@ fn load_saved(conn: &Connection) -> rusqlite::Result<Vec<SavedState>> {
 
 /// Reboots recorded per device, so `camwatch_device_reboots_total` continues across restarts.
 fn load_reboot_counts(conn: &Connection) -> rusqlite::Result<Vec<(String, u64)>> {
-    let mut stmt =
-        conn.prepare("SELECT device, COUNT(*) FROM events WHERE kind = 'reboot' GROUP BY device")?;
-    let rows = stmt.query_map([], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-    })?;
+    let mut stmt = conn.prepare("SELECT device, COUNT(*) FROM events WHERE kind = 'reboot' GROUP BY device")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
     rows.collect()
 }
 
@@ -327,10 +320,7 @@ fn write_batch(
                 transitions_before,
             } => {
                 let results = tx.execute("DELETE FROM results WHERE at < ?1", [results_before])?;
-                let transitions = tx.execute(
-                    "DELETE FROM transitions WHERE at < ?1",
-                    [transitions_before],
-                )?;
+                let transitions = tx.execute("DELETE FROM transitions WHERE at < ?1", [transitions_before])?;
                 tracing::debug!(results, transitions, "pruned old history");
             }
             Command::Flush(done) => waiters.push(done),
@@ -358,7 +348,14 @@ fn write_result(tx: &rusqlite::Transaction, row: &ResultRow) -> rusqlite::Result
         tx.prepare_cached(
             "INSERT INTO events (device, check_name, at, seen_at, kind, summary) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?
-        .execute(params![row.device, row.check, event.at, row.at, event.kind, event.summary])?;
+        .execute(params![
+            row.device,
+            row.check,
+            event.at,
+            row.at,
+            event.kind,
+            event.summary
+        ])?;
     }
     if let Some((from, to)) = row.transition {
         tx.prepare_cached(
@@ -418,9 +415,8 @@ pub struct TransitionRow {
 /// Reads transitions from a store file with a separate read-only connection.
 pub fn read_transitions(path: &Path) -> rusqlite::Result<Vec<TransitionRow>> {
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let mut stmt = conn.prepare(
-        "SELECT device, check_name, at, from_state, to_state, summary FROM transitions ORDER BY id",
-    )?;
+    let mut stmt =
+        conn.prepare("SELECT device, check_name, at, from_state, to_state, summary FROM transitions ORDER BY id")?;
     let rows = stmt.query_map([], |r| {
         let from: String = r.get(3)?;
         let to: String = r.get(4)?;
@@ -511,10 +507,7 @@ mod tests {
         assert_eq!(saved.reboots, vec![("cam".to_owned(), 1)]);
         let transitions = read_transitions(&store.path).unwrap();
         assert_eq!(transitions.len(), 1);
-        assert_eq!(
-            (transitions[0].from, transitions[0].to),
-            (State::Unknown, State::Ok)
-        );
+        assert_eq!((transitions[0].from, transitions[0].to), (State::Unknown, State::Ok));
     }
 
     #[test]

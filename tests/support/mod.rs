@@ -33,11 +33,7 @@ pub fn stderr(o: &Output) -> String {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Polls `condition` until it holds; fails the test with `what` if it does not within `limit`.
@@ -53,11 +49,7 @@ pub fn wait_for(what: &str, limit: Duration, mut condition: impl FnMut() -> bool
 /// A temporary folder that other users can enter (tests run the binary as `nobody` too).
 pub fn temp_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     dir
 }
 
@@ -73,17 +65,10 @@ pub struct HttpResponse {
 }
 
 /// A minimal HTTP/1.1 client: enough to talk to the agent without another dependency.
-pub fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-) -> std::io::Result<HttpResponse> {
+pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> std::io::Result<HttpResponse> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n"
-    );
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n");
     for (k, v) in headers {
         request.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -93,15 +78,8 @@ pub fn http(
     stream.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
         dechunk(body)
     } else {
         body.to_owned()
@@ -140,12 +118,7 @@ impl Daemon {
     }
 
     /// As `start`, letting the test adjust the command first (environment for secrets).
-    pub fn start_with(
-        config: &Path,
-        addr: SocketAddr,
-        log: PathBuf,
-        adjust: impl FnOnce(&mut Command),
-    ) -> Daemon {
+    pub fn start_with(config: &Path, addr: SocketAddr, log: PathBuf, adjust: impl FnOnce(&mut Command)) -> Daemon {
         let log_file = std::fs::File::create(&log).unwrap();
         let mut command = camwatch();
         command
@@ -157,19 +130,12 @@ impl Daemon {
         adjust(&mut command);
         let child = command.spawn().expect("camwatch run starts");
         let mut daemon = Daemon { child, addr, log };
-        wait_for(
-            "the daemon to become ready",
-            Duration::from_secs(30),
-            || {
-                if let Ok(Some(status)) = daemon.child.try_wait() {
-                    panic!(
-                        "camwatch run exited early with {status}:\n{}",
-                        daemon.log_text()
-                    );
-                }
-                daemon.get("/-/ready").is_ok_and(|r| r.status == 200)
-            },
-        );
+        wait_for("the daemon to become ready", Duration::from_secs(30), || {
+            if let Ok(Some(status)) = daemon.child.try_wait() {
+                panic!("camwatch run exited early with {status}:\n{}", daemon.log_text());
+            }
+            daemon.get("/-/ready").is_ok_and(|r| r.status == 200)
+        });
         daemon
     }
 
@@ -290,30 +256,15 @@ impl TestHost {
         };
         sh(
             "ip",
-            &[
-                "link", "add", &host_if, "type", "veth", "peer", "name", &inner_if,
-            ],
+            &["link", "add", &host_if, "type", "veth", "peer", "name", &inner_if],
         );
         sh("ip", &["link", "set", &inner_if, "netns", &name]);
         sh(
             "ip",
-            &[
-                "addr",
-                "add",
-                &format!("198.18.{subnet}.1/24"),
-                "dev",
-                &host_if,
-            ],
+            &["addr", "add", &format!("198.18.{subnet}.1/24"), "dev", &host_if],
         );
         sh("ip", &["link", "set", &host_if, "up"]);
-        host.exec_ok(&[
-            "ip",
-            "addr",
-            "add",
-            &format!("198.18.{subnet}.2/24"),
-            "dev",
-            &inner_if,
-        ]);
+        host.exec_ok(&["ip", "addr", "add", &format!("198.18.{subnet}.2/24"), "dev", &inner_if]);
         for e in extra {
             host.exec_ok(&[
                 "ip",
@@ -361,12 +312,8 @@ impl TestHost {
 
 impl Drop for TestHost {
     fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.host_if])
-            .output();
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .output();
+        let _ = Command::new("ip").args(["link", "del", &self.host_if]).output();
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
     }
 }
 
@@ -379,12 +326,7 @@ pub fn promtool_check_metrics(exposition: &str) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .expect("promtool is installed (Debian package prometheus; the README's test command installs it)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(exposition.as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(exposition.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     let complaints = format!(
         "{}{}",
@@ -414,10 +356,7 @@ impl Daemon {
     }
 
     pub fn state(&self, device: &str, check: &str) -> String {
-        self.check(device, check)["state"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        self.check(device, check)["state"].as_str().unwrap().to_owned()
     }
 }
 
@@ -459,11 +398,7 @@ pub fn stored_results(data_dir: &Path, device: &str, check: &str) -> Vec<StoredR
 }
 
 /// `(at, from, to)` of every stored transition of a (device, check), oldest first.
-pub fn stored_transitions(
-    data_dir: &Path,
-    device: &str,
-    check: &str,
-) -> Vec<(f64, String, String)> {
+pub fn stored_transitions(data_dir: &Path, device: &str, check: &str) -> Vec<(f64, String, String)> {
     camwatch::state::store::read_transitions(&data_dir.join("camwatch.sqlite"))
         .unwrap()
         .into_iter()

@@ -284,10 +284,7 @@ impl NutServer {
 
 impl Drop for NutServer {
     fn drop(&mut self) {
-        let children = self
-            .upsd
-            .iter_mut()
-            .chain(self.drivers.iter_mut().map(|(_, c)| c));
+        let children = self.upsd.iter_mut().chain(self.drivers.iter_mut().map(|(_, c)| c));
         for child in children {
             stop(child);
         }
@@ -442,10 +439,7 @@ impl TestPki {
             ],
         );
         let nss_password = "nss-throwaway".to_owned();
-        write(
-            &dir.path().join("nss-password"),
-            &format!("{nss_password}\n"),
-        );
+        write(&dir.path().join("nss-password"), &format!("{nss_password}\n"));
         let db = dir.path().join("nssdb");
         std::fs::create_dir(&db).unwrap();
         let sql_db = format!("sql:{}", db.display());

@@ -11,6 +11,8 @@ pub const V3_PRIV: &str = "privpass123";
 pub const V3_USER_256: &str = "cw256";
 pub const V3_AUTH_256: &str = "authpass256";
 pub const V3_PRIV_256: &str = "privpass256";
+pub const V3_USER_MD5: &str = "cwmd5";
+pub const V3_AUTH_MD5: &str = "authpassmd5";
 pub const COMMUNITY: &str = "public";
 
 pub struct Snmpd {
@@ -38,7 +40,9 @@ impl Snmpd {
                 "rocommunity {COMMUNITY} 127.0.0.1\n\
                  createUser {V3_USER} SHA \"{V3_AUTH}\" AES \"{V3_PRIV}\"\n\
                  createUser {V3_USER_256} SHA-256 \"{V3_AUTH_256}\" AES-256 \"{V3_PRIV_256}\"\n\
-                 rouser {V3_USER} priv\nrouser {V3_USER_256} priv\n"
+                 createUser {V3_USER_MD5} MD5 \"{V3_AUTH_MD5}\"\n\
+                 rouser {V3_USER} priv\nrouser {V3_USER_256} priv\nrouser {V3_USER_MD5} auth\n\
+                 sysservices 76\n"
             ),
         )
         .unwrap();

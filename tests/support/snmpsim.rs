@@ -49,11 +49,7 @@ fn create_venv() -> PathBuf {
         .arg(&venv)
         .status()
         .expect("python3 runs (Debian python3 and python3-venv; scripts/test installs them)");
-    assert!(
-        status.success(),
-        "python3 -m venv {} failed",
-        venv.display()
-    );
+    assert!(status.success(), "python3 -m venv {} failed", venv.display());
     let status = Command::new(venv.join("bin/pip"))
         .args(["install", "--quiet"])
         .args(PIP_PACKAGES)
@@ -91,10 +87,7 @@ impl Snmpsim {
             let child = Command::new(&responder)
                 .arg("--process-user=root")
                 .arg("--process-group=root")
-                .arg(format!(
-                    "--cache-dir={}",
-                    cache.path().join("cache").display()
-                ))
+                .arg(format!("--cache-dir={}", cache.path().join("cache").display()))
                 .arg("--v3-engine-id=auto")
                 .arg(format!("--data-dir={}", data_dir.display()))
                 .arg(format!("--agent-udpv4-endpoint=127.0.0.1:{port}"))
@@ -115,19 +108,14 @@ impl Snmpsim {
             }
             // Dropping `sim` kills it; try another port.
         }
-        panic!(
-            "snmpsim did not start on {}:\n{last_log}",
-            data_dir.display()
-        );
+        panic!("snmpsim did not start on {}:\n{last_log}", data_dir.display());
     }
 
     /// Polls with an SNMP GET of sysDescr.0 until any answer comes, snmpsim exits, or `limit`.
     fn wait_ready(&mut self, community: &str, limit: Duration) -> Result<(), String> {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.connect(("127.0.0.1", self.port)).unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_millis(250)))
-            .unwrap();
+        socket.set_read_timeout(Some(Duration::from_millis(250))).unwrap();
         let request = get_sysdescr_v2c(community);
         let deadline = Instant::now() + limit;
         let mut buffer = [0u8; 2048];
@@ -179,11 +167,7 @@ fn any_community(data_dir: &Path) -> String {
 }
 
 fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// An SNMPv2c GetRequest for sysDescr.0 (1.3.6.1.2.1.1.1.0), BER-encoded by hand so the harness

@@ -154,11 +154,7 @@ impl fmt::Display for SnmpValue {
             Self::Timeticks(t) => write!(f, "TIMETICKS {t}"),
             Self::Bytes(b) => match std::str::from_utf8(b) {
                 Ok(s) if !s.chars().any(char::is_control) => write!(f, "STRING {s:?}"),
-                _ => write!(
-                    f,
-                    "HEX {}",
-                    b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-                ),
+                _ => write!(f, "HEX {}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
             },
             Self::Oid(o) => write!(f, "OID {o}"),
             Self::IpAddress(ip) => write!(f, "IP {}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3]),
@@ -210,33 +206,19 @@ impl<'t> SnmpClient<'t> {
     ) -> Result<SnmpClient<'t>, ProbeError> {
         let target = tokio::net::lookup_host((address, spec.port))
             .await
-            .map_err(|e| {
-                ProbeError::new(
-                    ProbeErrorKind::Resolve,
-                    format!("cannot resolve {address}: {e}"),
-                )
-            })?
+            .map_err(|e| ProbeError::new(ProbeErrorKind::Resolve, format!("cannot resolve {address}: {e}")))?
             .next()
-            .ok_or_else(|| {
-                ProbeError::new(
-                    ProbeErrorKind::Resolve,
-                    format!("{address} resolves to no address"),
-                )
-            })?;
+            .ok_or_else(|| ProbeError::new(ProbeErrorKind::Resolve, format!("{address} resolves to no address")))?;
         let attempts = spec.retries + 1;
         let timeout = spec.request_timeout.min(budget.mul_f64(0.9) / attempts);
-        let agent_error = |e: std::io::Error| {
-            ProbeError::new(
-                ProbeErrorKind::Agent,
-                format!("cannot open a UDP socket: {e}"),
-            )
-        };
+        let agent_error =
+            |e: std::io::Error| ProbeError::new(ProbeErrorKind::Agent, format!("cannot open a UDP socket: {e}"));
         let request_id = fastrand::i32(1..i32::MAX / 2);
         let (session, version) = match &spec.auth {
             SnmpAuth::V1 { community } | SnmpAuth::V2c { community } => {
-                let community = community.resolve().map_err(|e| {
-                    ProbeError::new(ProbeErrorKind::Agent, format!("SNMP community: {e}"))
-                })?;
+                let community = community
+                    .resolve()
+                    .map_err(|e| ProbeError::new(ProbeErrorKind::Agent, format!("SNMP community: {e}")))?;
                 let bytes = community.expose_secret().as_bytes();
                 if matches!(spec.auth, SnmpAuth::V1 { .. }) {
                     (
@@ -270,12 +252,8 @@ impl<'t> SnmpClient<'t> {
             }
         };
         let silence_hint = match &spec.auth {
-            SnmpAuth::V1 { .. } | SnmpAuth::V2c { .. } => {
-                "; a wrong community gets no answer either"
-            }
-            SnmpAuth::V3 {
-                privacy: Some(_), ..
-            } => "; a wrong privacy password gets no answer either",
+            SnmpAuth::V1 { .. } | SnmpAuth::V2c { .. } => "; a wrong community gets no answer either",
+            SnmpAuth::V3 { privacy: Some(_), .. } => "; a wrong privacy password gets no answer either",
             SnmpAuth::V3 { .. } => "",
         };
         let mut client = SnmpClient {
@@ -298,8 +276,7 @@ impl<'t> SnmpClient<'t> {
         for _ in 0..=self.retries {
             match tokio::time::timeout(self.timeout, self.session.init()).await {
                 Ok(Ok(())) => {
-                    self.transcript
-                        .note(|| "SNMPv3 engine discovery: done".to_owned());
+                    self.transcript.note(|| "SNMPv3 engine discovery: done".to_owned());
                     return Ok(());
                 }
                 Ok(Err(snmp2::Error::AuthFailure(kind))) => {
@@ -314,9 +291,7 @@ impl<'t> SnmpClient<'t> {
                         self.target
                     )));
                 }
-                Err(_) => self
-                    .transcript
-                    .note(|| "SNMPv3 engine discovery: no answer".to_owned()),
+                Err(_) => self.transcript.note(|| "SNMPv3 engine discovery: no answer".to_owned()),
             }
         }
         Err(ProbeError::new(
@@ -408,20 +383,14 @@ impl<'t> SnmpClient<'t> {
     }
 
     /// One request with timeouts and retries; returns (error status, error index, varbinds).
-    async fn exchange(
-        &mut self,
-        request: Request<'_>,
-    ) -> Result<(u32, u32, Vec<(Oid, SnmpValue)>), ProbeError> {
+    async fn exchange(&mut self, request: Request<'_>) -> Result<(u32, u32, Vec<(Oid, SnmpValue)>), ProbeError> {
         let (wire, label): (Vec<WireOid<'static>>, String) = match &request {
             Request::Get(oids) => (
                 oids.iter().map(to_wire).collect::<Result<_, _>>()?,
                 format!("GET {}", join(oids)),
             ),
             Request::Next(oid) => (vec![to_wire(oid)?], format!("GETNEXT {oid}")),
-            Request::Bulk(oid) => (
-                vec![to_wire(oid)?],
-                format!("GETBULK {oid} (max {BULK_REPETITIONS})"),
-            ),
+            Request::Bulk(oid) => (vec![to_wire(oid)?], format!("GETBULK {oid} (max {BULK_REPETITIONS})")),
         };
         let refs: Vec<&WireOid<'_>> = wire.iter().collect();
         let mut last_problem = String::from("no answer");
@@ -429,18 +398,10 @@ impl<'t> SnmpClient<'t> {
         while attempt <= self.retries {
             attempt += 1;
             let sent = match &request {
-                Request::Get(_) => {
-                    tokio::time::timeout(self.timeout, self.session.get_many(&refs)).await
-                }
-                Request::Next(_) => {
-                    tokio::time::timeout(self.timeout, self.session.getnext(refs[0])).await
-                }
+                Request::Get(_) => tokio::time::timeout(self.timeout, self.session.get_many(&refs)).await,
+                Request::Next(_) => tokio::time::timeout(self.timeout, self.session.getnext(refs[0])).await,
                 Request::Bulk(_) => {
-                    tokio::time::timeout(
-                        self.timeout,
-                        self.session.getbulk(&refs, 0, BULK_REPETITIONS),
-                    )
-                    .await
+                    tokio::time::timeout(self.timeout, self.session.getbulk(&refs, 0, BULK_REPETITIONS)).await
                 }
             };
             let outcome = sent.map(|r| {
@@ -490,10 +451,7 @@ impl<'t> SnmpClient<'t> {
                     continue;
                 }
                 Ok(Err(snmp2::Error::CommunityMismatch)) => {
-                    return Err(device_error(format!(
-                        "{} answered with another community",
-                        self.target
-                    )));
+                    return Err(device_error(format!("{} answered with another community", self.target)));
                 }
                 Ok(Err(e @ (snmp2::Error::Send | snmp2::Error::Receive))) => {
                     // ICMP port unreachable surfaces here as a receive error: nothing listens.
@@ -523,19 +481,11 @@ impl<'t> SnmpClient<'t> {
 }
 
 fn to_wire(oid: &Oid) -> Result<WireOid<'static>, ProbeError> {
-    WireOid::from(&oid.0).map_err(|e| {
-        ProbeError::new(
-            ProbeErrorKind::Agent,
-            format!("cannot encode OID {oid}: {e:?}"),
-        )
-    })
+    WireOid::from(&oid.0).map_err(|e| ProbeError::new(ProbeErrorKind::Agent, format!("cannot encode OID {oid}: {e:?}")))
 }
 
 fn join(oids: &[Oid]) -> String {
-    oids.iter()
-        .map(Oid::to_string)
-        .collect::<Vec<_>>()
-        .join(" ")
+    oids.iter().map(Oid::to_string).collect::<Vec<_>>().join(" ")
 }
 
 fn error_status_name(status: u32) -> &'static str {
@@ -558,12 +508,8 @@ fn v3_security(
     context: &str,
 ) -> Result<snmp2::v3::Security, ProbeError> {
     let secret = |s: &crate::config::SecretSource, what: &str| {
-        s.resolve().map_err(|e| {
-            ProbeError::new(
-                ProbeErrorKind::Agent,
-                format!("SNMPv3 {what} password: {e}"),
-            )
-        })
+        s.resolve()
+            .map_err(|e| ProbeError::new(ProbeErrorKind::Agent, format!("SNMPv3 {what} password: {e}")))
     };
     let Some((protocol, auth_secret)) = auth else {
         return Ok(snmp2::v3::Security::new(username.as_bytes(), b"")
@@ -571,19 +517,16 @@ fn v3_security(
             .with_context_name(context));
     };
     let auth_password = secret(auth_secret, "auth")?;
-    let mut security = snmp2::v3::Security::new(
-        username.as_bytes(),
-        auth_password.expose_secret().as_bytes(),
-    )
-    .with_auth_protocol(match protocol {
-        SnmpAuthProtocol::Md5 => snmp2::v3::AuthProtocol::Md5,
-        SnmpAuthProtocol::Sha => snmp2::v3::AuthProtocol::Sha1,
-        SnmpAuthProtocol::Sha224 => snmp2::v3::AuthProtocol::Sha224,
-        SnmpAuthProtocol::Sha256 => snmp2::v3::AuthProtocol::Sha256,
-        SnmpAuthProtocol::Sha384 => snmp2::v3::AuthProtocol::Sha384,
-        SnmpAuthProtocol::Sha512 => snmp2::v3::AuthProtocol::Sha512,
-    })
-    .with_context_name(context);
+    let mut security = snmp2::v3::Security::new(username.as_bytes(), auth_password.expose_secret().as_bytes())
+        .with_auth_protocol(match protocol {
+            SnmpAuthProtocol::Md5 => snmp2::v3::AuthProtocol::Md5,
+            SnmpAuthProtocol::Sha => snmp2::v3::AuthProtocol::Sha1,
+            SnmpAuthProtocol::Sha224 => snmp2::v3::AuthProtocol::Sha224,
+            SnmpAuthProtocol::Sha256 => snmp2::v3::AuthProtocol::Sha256,
+            SnmpAuthProtocol::Sha384 => snmp2::v3::AuthProtocol::Sha384,
+            SnmpAuthProtocol::Sha512 => snmp2::v3::AuthProtocol::Sha512,
+        })
+        .with_context_name(context);
     security = match privacy {
         None => security.with_auth(snmp2::v3::Auth::AuthNoPriv),
         Some((cipher, priv_secret)) => {
@@ -624,9 +567,7 @@ mod tests {
     #[test]
     fn text_is_trimmed_and_empty_is_absent() {
         assert_eq!(
-            SnmpValue::Bytes(b"Smart-UPS 1500  \0\0".to_vec())
-                .as_text()
-                .as_deref(),
+            SnmpValue::Bytes(b"Smart-UPS 1500  \0\0".to_vec()).as_text().as_deref(),
             Some("Smart-UPS 1500")
         );
         assert_eq!(SnmpValue::Bytes(b"   ".to_vec()).as_text(), None);

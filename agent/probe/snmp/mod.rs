@@ -63,16 +63,12 @@ impl Reading {
     ) -> Option<f64> {
         let value = self.value(oid)?;
         let Some(raw) = value.as_f64() else {
-            notes.push(format!(
-                "{what}: the agent sent {value}, not a number; left out"
-            ));
+            notes.push(format!("{what}: the agent sent {value}, not a number; left out"));
             return None;
         };
         // -1, or the all-ones of an unsigned 32-bit field, or INTEGER's maximum: "unknown".
         if raw == -1.0 || raw == f64::from(u32::MAX) || raw == f64::from(i32::MAX) {
-            notes.push(format!(
-                "{what}: the agent reports {raw} (unknown); left out"
-            ));
+            notes.push(format!("{what}: the agent reports {raw} (unknown); left out"));
             return None;
         }
         let scaled = raw * scale;
@@ -88,18 +84,10 @@ impl Reading {
 /// Voltages as the agent meant them: some agents (Delta, some Eaton cards) answer tenths of a
 /// volt in UPS-MIB objects defined in whole volts. A mains voltage over 1,000 V that makes sense
 /// divided by ten is read that way, and said so.
-pub fn mains_voltage(
-    reading: &Reading,
-    oid: &str,
-    what: &str,
-    notes: &mut Vec<String>,
-) -> Option<f64> {
+pub fn mains_voltage(reading: &Reading, oid: &str, what: &str, notes: &mut Vec<String>) -> Option<f64> {
     let volts = reading.figure(oid, 1.0, 0.0..=10_000.0, what, notes)?;
     if volts > 1000.0 && (80.0..=500.0).contains(&(volts / 10.0)) {
-        notes.push(format!(
-            "{what}: {volts} read as tenths of a volt ({} V)",
-            volts / 10.0
-        ));
+        notes.push(format!("{what}: {volts} read as tenths of a volt ({} V)", volts / 10.0));
         Some(volts / 10.0)
     } else if volts > 1000.0 {
         notes.push(format!("{what}: {volts} V is not plausible; left out"));
@@ -150,12 +138,8 @@ impl SnmpProber {
         match what {
             SnmpRead::Uptime => uptime::read(&mut client).await.map(Observation::Uptime),
             SnmpRead::Storage => storage::read(&mut client).await.map(Observation::Storage),
-            SnmpRead::Recorder(vendor) => recorder::read(&mut client, vendor)
-                .await
-                .map(Observation::Recorder),
-            SnmpRead::Values(specs) => values::read(&mut client, specs)
-                .await
-                .map(Observation::SnmpValues),
+            SnmpRead::Recorder(vendor) => recorder::read(&mut client, vendor).await.map(Observation::Recorder),
+            SnmpRead::Values(specs) => values::read(&mut client, specs).await.map(Observation::SnmpValues),
         }
     }
 }
@@ -184,12 +168,7 @@ mod tests {
     use super::*;
 
     fn reading(pairs: &[(&str, SnmpValue)]) -> Reading {
-        Reading::new(
-            pairs
-                .iter()
-                .map(|(o, v)| (Oid::parse(o).unwrap(), v.clone()))
-                .collect(),
-        )
+        Reading::new(pairs.iter().map(|(o, v)| (Oid::parse(o).unwrap(), v.clone())).collect())
     }
 
     #[test]
@@ -202,30 +181,15 @@ mod tests {
             ("1.3.5", SnmpValue::NoSuchInstance),
         ]);
         let mut notes = Vec::new();
-        assert_eq!(
-            r.figure("1.3.1", 0.01, 0.0..=1.5, "charge", &mut notes),
-            Some(0.98)
-        );
-        assert_eq!(
-            r.figure("1.3.2", 1.0, 0.0..=100.0, "temperature", &mut notes),
-            None
-        );
+        assert_eq!(r.figure("1.3.1", 0.01, 0.0..=1.5, "charge", &mut notes), Some(0.98));
+        assert_eq!(r.figure("1.3.2", 1.0, 0.0..=100.0, "temperature", &mut notes), None);
         assert_eq!(r.figure("1.3.3", 0.01, 0.0..=1.5, "load", &mut notes), None);
-        assert_eq!(
-            r.figure("1.3.4", 1.0, 0.0..=100.0, "runtime", &mut notes),
-            None
-        );
-        assert_eq!(
-            r.figure("1.3.5", 1.0, 0.0..=100.0, "absent", &mut notes),
-            None
-        );
+        assert_eq!(r.figure("1.3.4", 1.0, 0.0..=100.0, "runtime", &mut notes), None);
+        assert_eq!(r.figure("1.3.5", 1.0, 0.0..=100.0, "absent", &mut notes), None);
         assert_eq!(notes.len(), 3, "{notes:?}");
         assert!(notes[0].contains("-1 (unknown)"));
         let r = reading(&[("1.4", SnmpValue::Timeticks(u32::MAX))]);
-        assert_eq!(
-            r.figure("1.4", 0.01, 0.0..=1e8, "time on battery", &mut notes),
-            None
-        );
+        assert_eq!(r.figure("1.4", 0.01, 0.0..=1e8, "time on battery", &mut notes), None);
         assert!(notes.last().unwrap().contains("4294967295 (unknown)"));
     }
 
@@ -237,14 +201,8 @@ mod tests {
             ("1.3", SnmpValue::Integer(9000)),
         ]);
         let mut notes = Vec::new();
-        assert_eq!(
-            mains_voltage(&r, "1.1", "input voltage", &mut notes),
-            Some(236.0)
-        );
-        assert_eq!(
-            mains_voltage(&r, "1.2", "input voltage", &mut notes),
-            Some(231.0)
-        );
+        assert_eq!(mains_voltage(&r, "1.1", "input voltage", &mut notes), Some(236.0));
+        assert_eq!(mains_voltage(&r, "1.2", "input voltage", &mut notes), Some(231.0));
         assert_eq!(mains_voltage(&r, "1.3", "input voltage", &mut notes), None);
         assert_eq!(notes.len(), 2);
     }

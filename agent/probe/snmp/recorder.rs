@@ -82,30 +82,20 @@ pub struct RecorderObservation {
     pub notes: Vec<String>,
 }
 
-fn rows(
-    walked: Vec<(Oid, SnmpValue)>,
-    entry: &Oid,
-) -> BTreeMap<Vec<u64>, BTreeMap<u64, SnmpValue>> {
+fn rows(walked: Vec<(Oid, SnmpValue)>, entry: &Oid) -> BTreeMap<Vec<u64>, BTreeMap<u64, SnmpValue>> {
     let mut by_index: BTreeMap<Vec<u64>, BTreeMap<u64, SnmpValue>> = BTreeMap::new();
     for (oid, value) in walked {
         if let Some([column, index @ ..]) = oid.suffix_after(entry)
             && !index.is_empty()
         {
-            by_index
-                .entry(index.to_vec())
-                .or_default()
-                .insert(*column, value);
+            by_index.entry(index.to_vec()).or_default().insert(*column, value);
         }
     }
     by_index
 }
 
 fn index_text(index: &[u64]) -> String {
-    index
-        .iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(".")
+    index.iter().map(u64::to_string).collect::<Vec<_>>().join(".")
 }
 
 pub fn hikvision_state(code: i64, capacity: Option<u64>) -> DiskState {
@@ -136,10 +126,7 @@ pub fn dahua_state(text: &str) -> DiskState {
     }
 }
 
-pub async fn read(
-    client: &mut SnmpClient<'_>,
-    vendor: RecorderVendor,
-) -> Result<RecorderObservation, ProbeError> {
+pub async fn read(client: &mut SnmpClient<'_>, vendor: RecorderVendor) -> Result<RecorderObservation, ProbeError> {
     let try_hik = matches!(vendor, RecorderVendor::Auto | RecorderVendor::Hikvision);
     let try_dahua = matches!(vendor, RecorderVendor::Auto | RecorderVendor::Dahua);
     if try_hik {
@@ -183,9 +170,7 @@ fn hikvision(table: BTreeMap<Vec<u64>, BTreeMap<u64, SnmpValue>>) -> RecorderObs
             let (state, reported) = match cols.get(&3).and_then(SnmpValue::as_i64) {
                 Some(code) => (hikvision_state(code, capacity), format!("status {code}")),
                 None => {
-                    notes.push(format!(
-                        "disk {id}: the recorder does not report its status"
-                    ));
+                    notes.push(format!("disk {id}: the recorder does not report its status"));
                     (DiskState::Unknown, "status not reported".to_owned())
                 }
             };
@@ -212,10 +197,7 @@ fn dahua(table: BTreeMap<Vec<u64>, BTreeMap<u64, SnmpValue>>) -> RecorderObserva
         .into_iter()
         .map(|(index, cols)| {
             let id = index_text(&index);
-            let reported = cols
-                .get(&5)
-                .and_then(SnmpValue::as_text)
-                .unwrap_or_default();
+            let reported = cols.get(&5).and_then(SnmpValue::as_text).unwrap_or_default();
             let state = dahua_state(&reported);
             if state == DiskState::Unknown {
                 notes.push(format!("disk {id}: unknown status {reported:?}"));

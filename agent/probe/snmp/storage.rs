@@ -66,19 +66,13 @@ fn is_pseudo(name: &str) -> bool {
 }
 
 /// Rows of a walked table as column -> index -> value.
-fn columns(
-    rows: Vec<(Oid, SnmpValue)>,
-    entry: &Oid,
-) -> BTreeMap<u64, BTreeMap<Vec<u64>, SnmpValue>> {
+fn columns(rows: Vec<(Oid, SnmpValue)>, entry: &Oid) -> BTreeMap<u64, BTreeMap<Vec<u64>, SnmpValue>> {
     let mut table: BTreeMap<u64, BTreeMap<Vec<u64>, SnmpValue>> = BTreeMap::new();
     for (oid, value) in rows {
         if let Some([column, index @ ..]) = oid.suffix_after(entry)
             && !index.is_empty()
         {
-            table
-                .entry(*column)
-                .or_default()
-                .insert(index.to_vec(), value);
+            table.entry(*column).or_default().insert(index.to_vec(), value);
         }
     }
     table
@@ -119,26 +113,16 @@ pub async fn read(client: &mut SnmpClient<'_>) -> Result<StorageObservation, Pro
         let Some(kind) = storage_kind(type_oid) else {
             continue;
         };
-        let name = column(3)
-            .get(index)
-            .and_then(SnmpValue::as_text)
-            .unwrap_or_else(|| {
-                format!(
-                    "storage {}",
-                    index
-                        .iter()
-                        .map(u64::to_string)
-                        .collect::<Vec<_>>()
-                        .join(".")
-                )
-            });
+        let name = column(3).get(index).and_then(SnmpValue::as_text).unwrap_or_else(|| {
+            format!(
+                "storage {}",
+                index.iter().map(u64::to_string).collect::<Vec<_>>().join(".")
+            )
+        });
         if is_pseudo(&name) {
             continue;
         }
-        let unit = column(4)
-            .get(index)
-            .and_then(SnmpValue::as_i64)
-            .filter(|u| *u > 0);
+        let unit = column(4).get(index).and_then(SnmpValue::as_i64).filter(|u| *u > 0);
         let size = count(column(5).get(index), &mut notes, &name);
         let used = count(column(6).get(index), &mut notes, &name);
         match (unit, size, used) {
@@ -149,9 +133,7 @@ pub async fn read(client: &mut SnmpClient<'_>) -> Result<StorageObservation, Pro
                 used_bytes: used.min(size).saturating_mul(unit as u64),
             }),
             (_, Some(0), _) => {} // an empty slot or unmounted volume
-            _ => notes.push(format!(
-                "{name}: size, used space or allocation unit missing; left out"
-            )),
+            _ => notes.push(format!("{name}: size, used space or allocation unit missing; left out")),
         }
     }
     let device_entry = Oid::parse(HR_DEVICE_ENTRY).expect("valid");
@@ -168,11 +150,7 @@ pub async fn read(client: &mut SnmpClient<'_>) -> Result<StorageObservation, Pro
                 .and_then(|c| c.get(index))
                 .and_then(SnmpValue::as_text)
                 .unwrap_or_else(|| format!("disk {index:?}"));
-            let status = match devices
-                .get(&5)
-                .and_then(|c| c.get(index))
-                .and_then(SnmpValue::as_i64)
-            {
+            let status = match devices.get(&5).and_then(|c| c.get(index)).and_then(SnmpValue::as_i64) {
                 Some(2) => DeviceStatus::Running,
                 Some(3) => DeviceStatus::Warning,
                 Some(4) => DeviceStatus::Testing,
@@ -182,11 +160,7 @@ pub async fn read(client: &mut SnmpClient<'_>) -> Result<StorageObservation, Pro
             disks.push(DiskDevice { name, status });
         }
     }
-    Ok(StorageObservation {
-        volumes,
-        disks,
-        notes,
-    })
+    Ok(StorageObservation { volumes, disks, notes })
 }
 
 #[cfg(test)]
@@ -212,9 +186,6 @@ mod tests {
             Some(4_293_967_296)
         );
         assert_eq!(notes.len(), 1);
-        assert_eq!(
-            count(Some(&SnmpValue::Integer(5)), &mut notes, "/"),
-            Some(5)
-        );
+        assert_eq!(count(Some(&SnmpValue::Integer(5)), &mut notes, "/"), Some(5));
     }
 }

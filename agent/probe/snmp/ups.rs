@@ -137,17 +137,11 @@ pub async fn read(
     for candidate in &order {
         let reading = Reading::new(client.get(&oids(oids_of(*candidate))).await?);
         let speaks = match candidate {
-            UpsMib::Apc => {
-                reading.value(APC_OUTPUT_STATUS).is_some() || reading.value(APC_RUNTIME).is_some()
-            }
+            UpsMib::Apc => reading.value(APC_OUTPUT_STATUS).is_some() || reading.value(APC_RUNTIME).is_some(),
             UpsMib::Eaton => {
-                reading.value(XUPS_OUTPUT_SOURCE).is_some()
-                    || reading.value(XUPS_TIME_REMAINING).is_some()
+                reading.value(XUPS_OUTPUT_SOURCE).is_some() || reading.value(XUPS_TIME_REMAINING).is_some()
             }
-            _ => {
-                reading.value(UPS_OUTPUT_SOURCE).is_some()
-                    || reading.value(UPS_BATTERY_STATUS).is_some()
-            }
+            _ => reading.value(UPS_OUTPUT_SOURCE).is_some() || reading.value(UPS_BATTERY_STATUS).is_some(),
         };
         if !speaks {
             continue;
@@ -197,20 +191,8 @@ async fn rfc1628(client: &mut SnmpClient<'_>, r: &Reading) -> Result<UpsObservat
         Some(7) => OutputSource::Reduce,
         _ => OutputSource::Unknown,
     };
-    u.seconds_on_battery = r.figure(
-        UPS_SECONDS_ON_BATTERY,
-        1.0,
-        0.0..=1e8,
-        "seconds on battery",
-        notes,
-    );
-    u.runtime_seconds = r.figure(
-        UPS_MINUTES_REMAINING,
-        60.0,
-        0.0..=1e7,
-        "estimated runtime",
-        notes,
-    );
+    u.seconds_on_battery = r.figure(UPS_SECONDS_ON_BATTERY, 1.0, 0.0..=1e8, "seconds on battery", notes);
+    u.runtime_seconds = r.figure(UPS_MINUTES_REMAINING, 60.0, 0.0..=1e7, "estimated runtime", notes);
     u.charge_ratio = r.figure(UPS_CHARGE, 0.01, 0.0..=1.0, "battery charge", notes);
     u.battery_temperature_celsius = r.figure(
         UPS_BATTERY_TEMPERATURE,
@@ -224,16 +206,8 @@ async fn rfc1628(client: &mut SnmpClient<'_>, r: &Reading) -> Result<UpsObservat
     u.output_voltage_volts = mains_voltage(r, UPS_OUTPUT_VOLTAGE_1, "output voltage", notes);
     // Tables indexed from something other than 1: take the first row there is.
     for (column, what, slot) in [
-        (
-            UPS_INPUT_VOLTAGE_COLUMN,
-            "input voltage",
-            &mut u.input_voltage_volts,
-        ),
-        (
-            UPS_OUTPUT_VOLTAGE_COLUMN,
-            "output voltage",
-            &mut u.output_voltage_volts,
-        ),
+        (UPS_INPUT_VOLTAGE_COLUMN, "input voltage", &mut u.input_voltage_volts),
+        (UPS_OUTPUT_VOLTAGE_COLUMN, "output voltage", &mut u.output_voltage_volts),
     ] {
         if slot.is_none() && r.value(&format!("{column}.1")).is_none() {
             let rows = client.walk(&Oid::parse(column).expect("valid")).await?;
@@ -248,9 +222,7 @@ async fn rfc1628(client: &mut SnmpClient<'_>, r: &Reading) -> Result<UpsObservat
         }
     }
     if u.load_ratio.is_none() && r.value(UPS_OUTPUT_LOAD_1).is_none() {
-        let rows = client
-            .walk(&Oid::parse(UPS_OUTPUT_LOAD_COLUMN).expect("valid"))
-            .await?;
+        let rows = client.walk(&Oid::parse(UPS_OUTPUT_LOAD_COLUMN).expect("valid")).await?;
         if let Some((oid, value)) = rows.into_iter().find(|(_, v)| v.is_present()) {
             u.load_ratio = Reading::new(vec![(oid.clone(), value)]).figure(
                 &oid.to_string(),
@@ -262,13 +234,7 @@ async fn rfc1628(client: &mut SnmpClient<'_>, r: &Reading) -> Result<UpsObservat
         }
     }
     u.alarms = r
-        .figure(
-            UPS_ALARMS_PRESENT,
-            1.0,
-            0.0..=1000.0,
-            "alarms present",
-            &mut u.notes,
-        )
+        .figure(UPS_ALARMS_PRESENT, 1.0, 0.0..=1000.0, "alarms present", &mut u.notes)
         .map(|a| a as u32);
     match u.alarms {
         Some(0) => u.replace_battery = Some(false),
@@ -311,61 +277,21 @@ fn apc(r: &Reading) -> UpsObservation {
         Some(_) => OutputSource::Other,
     };
     // TimeTicks are hundredths of a second.
-    u.seconds_on_battery = r.figure(
-        APC_TIME_ON_BATTERY,
-        0.01,
-        0.0..=1e8,
-        "time on battery",
-        notes,
-    );
+    u.seconds_on_battery = r.figure(APC_TIME_ON_BATTERY, 0.01, 0.0..=1e8, "time on battery", notes);
     u.runtime_seconds = r.figure(APC_RUNTIME, 0.01, 0.0..=1e7, "estimated runtime", notes);
     // High-precision objects (tenths) where the card has them, else the whole-number ones.
     u.charge_ratio = r
         .figure(APC_HP_CAPACITY, 0.001, 0.0..=1.0, "battery charge", notes)
         .or_else(|| r.figure(APC_CAPACITY, 0.01, 0.0..=1.0, "battery charge", notes));
     u.battery_temperature_celsius = r
-        .figure(
-            APC_HP_TEMPERATURE,
-            0.1,
-            -40.0..=120.0,
-            "battery temperature",
-            notes,
-        )
-        .or_else(|| {
-            r.figure(
-                APC_TEMPERATURE,
-                1.0,
-                -40.0..=120.0,
-                "battery temperature",
-                notes,
-            )
-        });
+        .figure(APC_HP_TEMPERATURE, 0.1, -40.0..=120.0, "battery temperature", notes)
+        .or_else(|| r.figure(APC_TEMPERATURE, 1.0, -40.0..=120.0, "battery temperature", notes));
     u.input_voltage_volts = r
-        .figure(
-            APC_HP_INPUT_VOLTAGE,
-            0.1,
-            0.0..=1000.0,
-            "input voltage",
-            notes,
-        )
+        .figure(APC_HP_INPUT_VOLTAGE, 0.1, 0.0..=1000.0, "input voltage", notes)
         .or_else(|| r.figure(APC_INPUT_VOLTAGE, 1.0, 0.0..=1000.0, "input voltage", notes));
     u.output_voltage_volts = r
-        .figure(
-            APC_HP_OUTPUT_VOLTAGE,
-            0.1,
-            0.0..=1000.0,
-            "output voltage",
-            notes,
-        )
-        .or_else(|| {
-            r.figure(
-                APC_OUTPUT_VOLTAGE,
-                1.0,
-                0.0..=1000.0,
-                "output voltage",
-                notes,
-            )
-        });
+        .figure(APC_HP_OUTPUT_VOLTAGE, 0.1, 0.0..=1000.0, "output voltage", notes)
+        .or_else(|| r.figure(APC_OUTPUT_VOLTAGE, 1.0, 0.0..=1000.0, "output voltage", notes));
     u.load_ratio = r
         .figure(APC_HP_OUTPUT_LOAD, 0.001, 0.0..=3.0, "output load", notes)
         .or_else(|| r.figure(APC_OUTPUT_LOAD, 0.01, 0.0..=3.0, "output load", notes));
@@ -380,9 +306,7 @@ fn apc(r: &Reading) -> UpsObservation {
 async fn eaton(client: &mut SnmpClient<'_>, r: &Reading) -> Result<UpsObservation, ProbeError> {
     let mut u = UpsObservation::new("eaton");
     let notes = &mut u.notes;
-    u.manufacturer = r
-        .text(XUPS_MANUFACTURER)
-        .or_else(|| Some("Eaton".to_owned()));
+    u.manufacturer = r.text(XUPS_MANUFACTURER).or_else(|| Some("Eaton".to_owned()));
     u.model = r.text(XUPS_MODEL);
     u.output_source = match r.integer(XUPS_OUTPUT_SOURCE) {
         Some(1) => OutputSource::Other,
@@ -394,13 +318,7 @@ async fn eaton(client: &mut SnmpClient<'_>, r: &Reading) -> Result<UpsObservatio
         Some(7) => OutputSource::Reduce,
         _ => OutputSource::Unknown,
     };
-    u.runtime_seconds = r.figure(
-        XUPS_TIME_REMAINING,
-        1.0,
-        0.0..=1e7,
-        "estimated runtime",
-        notes,
-    );
+    u.runtime_seconds = r.figure(XUPS_TIME_REMAINING, 1.0, 0.0..=1e7, "estimated runtime", notes);
     u.charge_ratio = r.figure(XUPS_CAPACITY, 0.01, 0.0..=1.0, "battery charge", notes);
     u.load_ratio = r.figure(XUPS_OUTPUT_LOAD, 0.01, 0.0..=3.0, "output load", notes);
     u.input_voltage_volts = mains_voltage(r, XUPS_INPUT_VOLTAGE_1, "input voltage", notes);

@@ -30,16 +30,10 @@ pub struct UptimeObservation {
 }
 
 pub async fn read(client: &mut SnmpClient<'_>) -> Result<UptimeObservation, ProbeError> {
-    let asked: Vec<Oid> = [
-        SYS_DESCR,
-        SYS_UPTIME,
-        SYS_NAME,
-        HR_SYSTEM_UPTIME,
-        ENGINE_BOOTS,
-    ]
-    .iter()
-    .map(|o| Oid::parse(o).expect("valid"))
-    .collect();
+    let asked: Vec<Oid> = [SYS_DESCR, SYS_UPTIME, SYS_NAME, HR_SYSTEM_UPTIME, ENGINE_BOOTS]
+        .iter()
+        .map(|o| Oid::parse(o).expect("valid"))
+        .collect();
     let r = Reading::new(client.get(&asked).await?);
     // Some agents send uptime as a plain INTEGER or Counter32.
     let ticks = |oid: &str| r.value(oid)?.as_i64().and_then(|t| u32::try_from(t).ok());

@@ -25,10 +25,7 @@ pub struct SnmpValuesObservation {
     pub notes: Vec<String>,
 }
 
-pub async fn read(
-    client: &mut SnmpClient<'_>,
-    specs: &[SnmpValueSpec],
-) -> Result<SnmpValuesObservation, ProbeError> {
+pub async fn read(client: &mut SnmpClient<'_>, specs: &[SnmpValueSpec]) -> Result<SnmpValuesObservation, ProbeError> {
     let oids: Vec<Oid> = specs.iter().map(|s| Oid(s.oid.clone())).collect();
     let reading = Reading::new(client.get(&oids).await?);
     let mut notes = Vec::new();
@@ -41,10 +38,7 @@ pub async fn read(
                 Some(v) => match v.as_f64() {
                     Some(n) => Some(n * s.scale),
                     None => {
-                        notes.push(format!(
-                            "{}: the agent sent {v} at {oid}, not a number",
-                            s.name
-                        ));
+                        notes.push(format!("{}: the agent sent {v} at {oid}, not a number", s.name));
                         None
                     }
                 },
