@@ -19,6 +19,14 @@ fn auth_tables() -> String {
 [snmp_auth.v2]
 version = "2c"
 community_env = "CW_TEST_COMMUNITY"
+[snmp_auth.v1]
+version = "1"
+community_env = "CW_TEST_COMMUNITY"
+[snmp_auth.v3-md5-auth-only]
+version = "3"
+username = "{user_md5}"
+auth_protocol = "md5"
+auth_password_env = "CW_TEST_AUTH_MD5"
 [snmp_auth.v2-wrong]
 version = "2c"
 community_env = "CW_TEST_WRONG_COMMUNITY"
@@ -52,7 +60,8 @@ priv_protocol = "aes256"
 priv_password_env = "CW_TEST_WRONG"
 "#,
         user = snmpd::V3_USER,
-        user256 = snmpd::V3_USER_256
+        user256 = snmpd::V3_USER_256,
+        user_md5 = snmpd::V3_USER_MD5
     )
 }
 
@@ -64,6 +73,7 @@ fn with_secrets(command: &mut std::process::Command) -> &mut std::process::Comma
         .env("CW_TEST_PRIV", snmpd::V3_PRIV)
         .env("CW_TEST_AUTH256", snmpd::V3_AUTH_256)
         .env("CW_TEST_PRIV256", snmpd::V3_PRIV_256)
+        .env("CW_TEST_AUTH_MD5", snmpd::V3_AUTH_MD5)
         .env("CW_TEST_WRONG", "wrong-password-1")
 }
 
@@ -107,9 +117,26 @@ fn v2c_and_v3_auth_priv_read_real_figures_and_wrong_credentials_fail_clearly() {
     let path = dir.path().join("c.toml");
     let mut config = String::from("[policy.default]\nuptime_warning_after_reboot = \"0s\"\n");
     config.push_str(&auth_tables());
-    for (name, auth) in [("v2c", "v2"), ("v3-sha-aes", "v3"), ("v3-sha256-aes256", "v3-256")] {
+    let readers = [
+        ("v1", "v1"),
+        ("v2c", "v2"),
+        ("v3-md5-auth-only", "v3-md5-auth-only"),
+        ("v3-sha-aes", "v3"),
+        ("v3-sha256-aes256", "v3-256"),
+    ];
+    for (name, auth) in readers {
         config.push_str(&device(name, auth, agent.port, r#"["uptime", "storage"]"#));
     }
+    // A user-defined value: sysServices, set to 76 in snmpd.conf, halved, over its warning level.
+    config.push_str(
+        r#"[[device.snmp_value]]
+name = "services"
+oid = "1.3.6.1.2.1.1.7.0"
+scale = 0.5
+warning_above = 30
+failed_above = 40
+"#,
+    );
     for (name, auth) in [
         ("wrong-community", "v2-wrong"),
         ("wrong-auth", "v3-wrong-auth"),
@@ -133,7 +160,7 @@ fn v2c_and_v3_auth_priv_read_real_figures_and_wrong_credentials_fail_clearly() {
     };
     let (df_size, df_used) = df_root();
     let real_uptime = snmpd::host_uptime();
-    for name in ["v2c", "v3-sha-aes", "v3-sha256-aes256"] {
+    for (name, _) in readers {
         let uptime = find(name, "uptime");
         assert_eq!(uptime["status"], "ok", "{uptime}");
         assert_eq!(
@@ -160,6 +187,10 @@ fn v2c_and_v3_auth_priv_read_real_figures_and_wrong_credentials_fail_clearly() {
         assert!(size.abs_diff(df_size) <= 4096, "{name}: size {size} vs df {df_size}");
         assert!(used.abs_diff(df_used) < 64 << 20, "{name}: used {used} vs df {df_used}");
     }
+    let value = find("v3-sha256-aes256", "snmp_values");
+    assert_eq!(value["status"], "warning", "{value}");
+    assert_eq!(value["values"]["values"][0]["value"], 38.0, "{value}");
+    assert_eq!(value["summary"], "services is 38, above the 30 warning level");
     let summary = |device: &str| find(device, "uptime")["summary"].as_str().unwrap().to_owned();
     assert_eq!(find("wrong-community", "uptime")["status"], "failed");
     assert!(
