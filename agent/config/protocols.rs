@@ -81,46 +81,23 @@ impl Resolver {
                     );
                     return None;
                 };
-                let auth = match (t.auth_protocol.as_ref(), auth_secret) {
-                    (Some(p), Some(s)) => Some((*p.get_ref(), s)),
-                    (None, None) => None,
-                    (Some(p), None) => {
-                        self.error(
-                            Some(p.span()),
-                            format!("{what}: auth_protocol without a password"),
-                            "add auth_password_env or auth_password_file",
-                        );
-                        None
-                    }
-                    (None, Some(_)) => {
-                        self.error(
-                            Some(username.span()),
-                            format!("{what}: an auth password without auth_protocol"),
-                            "add auth_protocol = \"sha\" (or md5, sha224, sha256, sha384, sha512)",
-                        );
-                        None
-                    }
-                };
-                let privacy = match (t.priv_protocol.as_ref(), priv_secret) {
-                    (Some(p), Some(s)) => Some((*p.get_ref(), s)),
-                    (None, None) => None,
-                    (Some(p), None) => {
-                        self.error(
-                            Some(p.span()),
-                            format!("{what}: priv_protocol without a password"),
-                            "add priv_password_env or priv_password_file",
-                        );
-                        None
-                    }
-                    (None, Some(_)) => {
-                        self.error(
-                            Some(username.span()),
-                            format!("{what}: a privacy password without priv_protocol"),
-                            "add priv_protocol = \"aes\" (or des, aes192, aes256)",
-                        );
-                        None
-                    }
-                };
+                let auth = self.protocol_and_secret(
+                    t.auth_protocol.as_ref(),
+                    auth_secret,
+                    username.span(),
+                    what,
+                    (
+                        "auth",
+                        "add auth_protocol = \"sha\" (or md5, sha224, sha256, sha384, sha512)",
+                    ),
+                );
+                let privacy = self.protocol_and_secret(
+                    t.priv_protocol.as_ref(),
+                    priv_secret,
+                    username.span(),
+                    what,
+                    ("priv", "add priv_protocol = \"aes\" (or des, aes192, aes256)"),
+                );
                 if privacy.is_some() && auth.is_none() {
                     self.error(
                         t.priv_protocol.as_ref().map(Spanned::span),
@@ -134,6 +111,38 @@ impl Resolver {
                     privacy,
                     context: t.context.clone().unwrap_or_default(),
                 })
+            }
+        }
+    }
+
+    /// A v3 protocol and its password come together or not at all. `kind` is ("auth" or "priv",
+    /// the fix for a password without protocol).
+    fn protocol_and_secret<P: Copy>(
+        &mut self,
+        protocol: Option<&Spanned<P>>,
+        secret: Option<super::SecretSource>,
+        user_span: std::ops::Range<usize>,
+        what: &str,
+        (kind, add_protocol): (&str, &str),
+    ) -> Option<(P, super::SecretSource)> {
+        match (protocol, secret) {
+            (Some(p), Some(s)) => Some((*p.get_ref(), s)),
+            (None, None) => None,
+            (Some(p), None) => {
+                self.error(
+                    Some(p.span()),
+                    format!("{what}: {kind}_protocol without a password"),
+                    format!("add {kind}_password_env or {kind}_password_file"),
+                );
+                None
+            }
+            (None, Some(_)) => {
+                self.error(
+                    Some(user_span),
+                    format!("{what}: a {kind} password without {kind}_protocol"),
+                    add_protocol,
+                );
+                None
             }
         }
     }
@@ -459,6 +468,31 @@ failed_above = 16
         assert_eq!(spec.port, 1161);
         assert_eq!(values[0].oid[..4], [1, 3, 6, 1]);
         assert_eq!(values[0].failed_above, Some(16.0));
+    }
+
+    #[test]
+    fn v3_protocols_and_passwords_come_in_pairs() {
+        let text = parse(
+            "t.toml",
+            r#"
+[snmp_auth.half]
+version = "3"
+username = "cw"
+auth_protocol = "sha"
+priv_password_env = "PRIV"
+"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            text.contains("snmp_auth \"half\": auth_protocol without a password"),
+            "{text}"
+        );
+        assert!(
+            text.contains("fix: add auth_password_env or auth_password_file"),
+            "{text}"
+        );
+        assert!(text.contains("a priv password without priv_protocol"), "{text}");
     }
 
     #[test]
