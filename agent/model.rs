@@ -43,10 +43,15 @@ pub enum CheckKind {
     Storage,
     RecorderDisks,
     SnmpValues,
+    Onvif,
+    Clock,
+    Baseline,
+    Stream,
+    Image,
 }
 
 impl CheckKind {
-    pub const ALL: [CheckKind; 7] = [
+    pub const ALL: [CheckKind; 12] = [
         Self::Ping,
         Self::Filesystem,
         Self::Ups,
@@ -54,6 +59,11 @@ impl CheckKind {
         Self::Storage,
         Self::RecorderDisks,
         Self::SnmpValues,
+        Self::Onvif,
+        Self::Clock,
+        Self::Baseline,
+        Self::Stream,
+        Self::Image,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +75,11 @@ impl CheckKind {
             Self::Storage => "storage",
             Self::RecorderDisks => "recorder_disks",
             Self::SnmpValues => "snmp_values",
+            Self::Onvif => "onvif",
+            Self::Clock => "clock",
+            Self::Baseline => "baseline",
+            Self::Stream => "stream",
+            Self::Image => "image",
         }
     }
 

@@ -76,6 +76,22 @@ pub struct Policy {
     pub ups_min_runtime: Duration,
     /// A reboot keeps the uptime check at warning for this long (0 turns that off).
     pub uptime_warning_after_reboot: Duration,
+    /// A device clock off by more than this is a warning (footage timestamps are evidence).
+    pub clock_warning_offset: Duration,
+    /// ... and by more than this a failure.
+    pub clock_failed_offset: Duration,
+    /// Mean brightness (0..1) under which a picture is black or too dark.
+    pub image_dark_brightness: f64,
+    /// Mean brightness (0..1) over which a picture is washed out.
+    pub image_bright_brightness: f64,
+    /// Contrast (standard deviation of brightness, 0..1) under which the picture is flat: a
+    /// covered lens, fog, a uniform test card.
+    pub image_low_contrast: f64,
+    /// Sharpness under this share of the camera's own recent sharpness is blurred (scenes differ,
+    /// so blur is judged against the camera itself).
+    pub image_blur_ratio: f64,
+    /// Identical pictures on this many polls in a row: the picture is frozen.
+    pub image_frozen_polls: u32,
 }
 
 impl Default for Policy {
@@ -94,6 +110,13 @@ impl Default for Policy {
             ups_on_battery_failed_after: Duration::from_secs(300),
             ups_min_runtime: Duration::from_secs(600),
             uptime_warning_after_reboot: Duration::from_secs(3600),
+            clock_warning_offset: Duration::from_secs(5),
+            clock_failed_offset: Duration::from_secs(60),
+            image_dark_brightness: 0.08,
+            image_bright_brightness: 0.97,
+            image_low_contrast: 0.03,
+            image_blur_ratio: 0.35,
+            image_frozen_polls: 3,
         }
     }
 }
@@ -132,6 +155,17 @@ impl Policy {
                 raw::HumanDuration(self.uptime_warning_after_reboot),
             )
             .0,
+            clock_warning_offset: pick(
+                &layer.clock_warning_offset,
+                raw::HumanDuration(self.clock_warning_offset),
+            )
+            .0,
+            clock_failed_offset: pick(&layer.clock_failed_offset, raw::HumanDuration(self.clock_failed_offset)).0,
+            image_dark_brightness: pick(&layer.image_dark_brightness, self.image_dark_brightness),
+            image_bright_brightness: pick(&layer.image_bright_brightness, self.image_bright_brightness),
+            image_low_contrast: pick(&layer.image_low_contrast, self.image_low_contrast),
+            image_blur_ratio: pick(&layer.image_blur_ratio, self.image_blur_ratio),
+            image_frozen_polls: pick(&layer.image_frozen_polls, self.image_frozen_polls),
         }
     }
 }
@@ -174,7 +208,13 @@ impl Device {
                     found.extend(nut.password.as_ref().map(|p| ("NUT password", p)));
                     None
                 }
-                CheckSpec::Ping(_) | CheckSpec::Filesystem(_) => None,
+                CheckSpec::Ping(_)
+                | CheckSpec::Filesystem(_)
+                | CheckSpec::Onvif(_)
+                | CheckSpec::Clock(_)
+                | CheckSpec::Baseline(_)
+                | CheckSpec::Stream(_)
+                | CheckSpec::Image(_) => None,
             };
             match snmp.map(|s| &s.auth) {
                 Some(SnmpAuth::V1 { community } | SnmpAuth::V2c { community }) => {
@@ -203,6 +243,16 @@ pub enum CheckSpec {
     Storage(Arc<SnmpSpec>),
     RecorderDisks(Arc<SnmpSpec>, RecorderVendor),
     SnmpValues(Arc<SnmpSpec>, Vec<SnmpValueSpec>),
+    /// The camera answers ONVIF; who it is.
+    Onvif(Arc<OnvifSpec>),
+    /// Its clock against ours.
+    Clock(Arc<OnvifSpec>),
+    /// Its identity and settings against the approved baseline.
+    Baseline(Arc<OnvifSpec>),
+    /// Its video stream answers RTSP DESCRIBE with a video track.
+    Stream(StreamSpec),
+    /// Its snapshot is a usable picture.
+    Image(SnapshotSpec),
 }
 
 impl CheckSpec {
@@ -215,8 +265,59 @@ impl CheckSpec {
             Self::Storage(_) => CheckKind::Storage,
             Self::RecorderDisks(..) => CheckKind::RecorderDisks,
             Self::SnmpValues(..) => CheckKind::SnmpValues,
+            Self::Onvif(_) => CheckKind::Onvif,
+            Self::Clock(_) => CheckKind::Clock,
+            Self::Baseline(_) => CheckKind::Baseline,
+            Self::Stream(_) => CheckKind::Stream,
+            Self::Image(_) => CheckKind::Image,
         }
     }
+}
+
+/// How a device's TLS certificate is trusted (owned form of `probe::tls::Trust`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub enum TlsTrust {
+    CaFile(PathBuf),
+    Pinned([u8; 32]),
+    #[default]
+    System,
+}
+
+impl TlsTrust {
+    pub fn as_trust(&self) -> crate::probe::tls::Trust<'_> {
+        match self {
+            Self::CaFile(p) => crate::probe::tls::Trust::CaFile(p),
+            Self::Pinned(f) => crate::probe::tls::Trust::Pinned(*f),
+            Self::System => crate::probe::tls::Trust::System,
+        }
+    }
+}
+
+/// How to reach a device's ONVIF device service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnvifSpec {
+    /// The device service URL, `http(s)://ADDRESS:PORT/onvif/device_service`.
+    pub url: String,
+    pub trust: TlsTrust,
+    /// The media profile whose stream and snapshot are checked (default: the first).
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSpec {
+    /// `rtsp://...` given in the configuration; otherwise asked from ONVIF.
+    pub uri: Option<String>,
+    pub onvif: Option<Arc<OnvifSpec>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotSpec {
+    /// `http(s)://...` given in the configuration; otherwise asked from ONVIF.
+    pub uri: Option<String>,
+    pub onvif: Option<Arc<OnvifSpec>>,
+    /// A snapshot larger than this is refused unread.
+    pub max_bytes: u64,
+    pub trust: TlsTrust,
 }
 
 /// How to reach a device over SNMP.
@@ -585,6 +686,42 @@ impl Resolver {
                 );
             }
         }
+        for (value, field, name) in [
+            (
+                policy.image_dark_brightness,
+                &raw.image_dark_brightness,
+                "image_dark_brightness",
+            ),
+            (
+                policy.image_bright_brightness,
+                &raw.image_bright_brightness,
+                "image_bright_brightness",
+            ),
+            (policy.image_low_contrast, &raw.image_low_contrast, "image_low_contrast"),
+            (policy.image_blur_ratio, &raw.image_blur_ratio, "image_blur_ratio"),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                self.error(
+                    at(field.as_ref().map(Spanned::span)),
+                    format!("{what}: {name} {value} is not a ratio"),
+                    "write a number between 0 and 1",
+                );
+            }
+        }
+        if policy.clock_failed_offset < policy.clock_warning_offset {
+            self.error(
+                at(span_of(&raw.clock_failed_offset).or(span_of(&raw.clock_warning_offset))),
+                format!("{what}: clock_failed_offset is smaller than clock_warning_offset"),
+                "the failed offset must be the larger one (e.g. warning \"5s\", failed \"60s\")",
+            );
+        }
+        if policy.image_frozen_polls < 2 {
+            self.error(
+                at(raw.image_frozen_polls.as_ref().map(Spanned::span)),
+                format!("{what}: image_frozen_polls must be at least 2 (one picture cannot be frozen)"),
+                "use 2 or more",
+            );
+        }
         if fail > warn {
             self.error(
                 at(raw
@@ -743,7 +880,8 @@ impl Resolver {
             }
         }
         self.protocol_checks(d, &name, address.is_some(), snmp_auth, &mut checks);
-        if d.ping.is_none() && address.is_none() && d.filesystem.is_none() {
+        self.camera_checks(d, &name, address.as_deref(), &mut checks);
+        if d.ping.is_none() && address.is_none() && d.filesystem.is_none() && checks.is_empty() {
             self.error(
                 Some(d.name.span()),
                 format!("device {name:?} has nothing to check"),

@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::raw::{RawDevice, RawSnmpAuth, SnmpCheck, SnmpVersion};
-use super::{CheckSpec, NutSpec, Resolver, SnmpAuth, SnmpSpec, SnmpValueSpec, UpsSpec};
+use super::raw::{OnvifCheck, RawDevice, RawSnmpAuth, SnmpCheck, SnmpVersion};
+use super::{
+    CheckSpec, NutSpec, OnvifSpec, Resolver, SnapshotSpec, SnmpAuth, SnmpSpec, SnmpValueSpec, StreamSpec, TlsTrust,
+    UpsSpec,
+};
 use crate::model::DeviceKind;
 
 pub const SNMP_PORT: u16 = 161;
@@ -144,6 +147,163 @@ impl Resolver {
                 );
                 None
             }
+        }
+    }
+
+    fn trust(
+        &mut self,
+        ca_file: &Option<std::path::PathBuf>,
+        fingerprint: &Option<Spanned<String>>,
+        what: &str,
+    ) -> TlsTrust {
+        match (ca_file, fingerprint) {
+            (Some(_), Some(f)) => {
+                self.error(
+                    Some(f.span()),
+                    format!("{what}: both ca_file and fingerprint_sha256"),
+                    "trust the device one way: its CA, or its certificate's fingerprint",
+                );
+                TlsTrust::System
+            }
+            (Some(path), None) => TlsTrust::CaFile(path.clone()),
+            (None, Some(f)) => match crate::probe::tls::parse_fingerprint(f.get_ref()) {
+                Some(pin) => TlsTrust::Pinned(pin),
+                None => {
+                    self.error(
+                        Some(f.span()),
+                        format!("{what}: {:?} is not a SHA-256 fingerprint", f.get_ref()),
+                        "write 64 hex digits, with or without colons (openssl x509 -noout -fingerprint -sha256)",
+                    );
+                    TlsTrust::System
+                }
+            },
+            (None, None) => TlsTrust::System,
+        }
+    }
+
+    /// `[device.onvif]`, `[device.stream]` and `[device.snapshot]`.
+    pub(super) fn camera_checks(
+        &mut self,
+        d: &RawDevice,
+        name: &str,
+        address: Option<&str>,
+        checks: &mut Vec<CheckSpec>,
+    ) {
+        let what = format!("device {name:?}");
+        let onvif = d.onvif.as_ref().and_then(|table| {
+            let t = table.get_ref();
+            let Some(address) = address else {
+                self.error(
+                    Some(table.span()),
+                    format!("{what} has [device.onvif] but no address"),
+                    "add address = \"...\"",
+                );
+                return None;
+            };
+            let https = t.https.unwrap_or(false);
+            let scheme = if https { "https" } else { "http" };
+            let port = t.port.unwrap_or(if https { 443 } else { 80 });
+            let host = if address.contains(':') {
+                format!("[{address}]")
+            } else {
+                address.to_owned()
+            };
+            let path = t.path.clone().unwrap_or_else(|| "/onvif/device_service".to_owned());
+            let path = if path.starts_with('/') {
+                path
+            } else {
+                format!("/{path}")
+            };
+            let trust = self.trust(&t.ca_file, &t.fingerprint_sha256, &format!("{what} [device.onvif]"));
+            let wanted = match &t.checks {
+                Some(list) => list.get_ref().clone(),
+                None if *d.kind.get_ref() == crate::model::DeviceKind::Camera => {
+                    vec![
+                        OnvifCheck::Onvif,
+                        OnvifCheck::Clock,
+                        OnvifCheck::Baseline,
+                        OnvifCheck::Stream,
+                        OnvifCheck::Image,
+                    ]
+                }
+                None => vec![OnvifCheck::Onvif, OnvifCheck::Clock, OnvifCheck::Baseline],
+            };
+            Some((
+                Arc::new(OnvifSpec {
+                    url: format!("{scheme}://{host}:{port}{path}"),
+                    trust,
+                    profile: t.profile.clone(),
+                }),
+                wanted,
+            ))
+        });
+        let wants = |c: OnvifCheck| onvif.as_ref().is_some_and(|(_, w)| w.contains(&c));
+        let spec = onvif.as_ref().map(|(s, _)| Arc::clone(s));
+        for (check, make) in [
+            (OnvifCheck::Onvif, CheckSpec::Onvif as fn(Arc<OnvifSpec>) -> CheckSpec),
+            (OnvifCheck::Clock, CheckSpec::Clock),
+            (OnvifCheck::Baseline, CheckSpec::Baseline),
+        ] {
+            if let Some(spec) = spec.as_ref().filter(|_| wants(check)) {
+                checks.push(make(Arc::clone(spec)));
+            }
+        }
+        let uri = |this: &mut Self, given: Option<&Spanned<String>>, schemes: &[&str], table: &str| {
+            given.and_then(|u| {
+                if schemes.iter().any(|s| u.get_ref().starts_with(s)) {
+                    Some(u.get_ref().clone())
+                } else {
+                    this.error(
+                        Some(u.span()),
+                        format!(
+                            "{what}: [device.{table}] uri {:?} does not start with {}",
+                            u.get_ref(),
+                            schemes.join(" or ")
+                        ),
+                        "write the full URL, without user or password in it (they come from username/password_env)",
+                    );
+                    None
+                }
+            })
+        };
+        let stream_uri = d
+            .stream
+            .as_ref()
+            .and_then(|t| uri(self, t.get_ref().uri.as_ref(), &["rtsp://", "rtsps://"], "stream"));
+        if d.stream.is_some() || wants(OnvifCheck::Stream) {
+            if stream_uri.is_none() && spec.is_none() {
+                self.error(
+                    d.stream.as_ref().map(Spanned::span),
+                    format!("{what}: [device.stream] needs a uri, or [device.onvif] to ask the camera for it"),
+                    "add uri = \"rtsp://ADDRESS:554/...\" or an [device.onvif] table",
+                );
+            }
+            checks.push(CheckSpec::Stream(StreamSpec {
+                uri: stream_uri,
+                onvif: spec.clone(),
+            }));
+        }
+        if d.snapshot.is_some() || wants(OnvifCheck::Image) {
+            let t = d.snapshot.as_ref().map(Spanned::get_ref);
+            let snapshot_uri = t.and_then(|t| uri(self, t.uri.as_ref(), &["http://", "https://"], "snapshot"));
+            if snapshot_uri.is_none() && spec.is_none() {
+                self.error(
+                    d.snapshot.as_ref().map(Spanned::span),
+                    format!("{what}: [device.snapshot] needs a uri, or [device.onvif] to ask the camera for it"),
+                    "add uri = \"http://ADDRESS/...jpg\" or an [device.onvif] table",
+                );
+            }
+            let max_bytes = t.and_then(|t| t.max_bytes.as_ref()).map_or(8 << 20, |m| *m.get_ref());
+            let trust = match t {
+                Some(t) => self.trust(&t.ca_file, &t.fingerprint_sha256, &format!("{what} [device.snapshot]")),
+                None => spec.as_ref().map(|s| s.trust.clone()).unwrap_or_default(),
+            };
+            checks.push(CheckSpec::Image(SnapshotSpec {
+                uri: snapshot_uri,
+                onvif: spec.clone(),
+                max_bytes,
+                trust,
+            }));
         }
     }
 

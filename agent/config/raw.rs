@@ -52,6 +52,13 @@ pub struct RawPolicy {
     pub ups_on_battery_failed_after: Option<Spanned<HumanDuration>>,
     pub ups_min_runtime: Option<Spanned<HumanDuration>>,
     pub uptime_warning_after_reboot: Option<Spanned<HumanDuration>>,
+    pub clock_warning_offset: Option<Spanned<HumanDuration>>,
+    pub clock_failed_offset: Option<Spanned<HumanDuration>>,
+    pub image_dark_brightness: Option<Spanned<f64>>,
+    pub image_bright_brightness: Option<Spanned<f64>>,
+    pub image_low_contrast: Option<Spanned<f64>>,
+    pub image_blur_ratio: Option<Spanned<f64>>,
+    pub image_frozen_polls: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,6 +83,46 @@ pub struct RawDevice {
     #[serde(default)]
     pub snmp_value: Vec<Spanned<RawSnmpValue>>,
     pub nut: Option<Spanned<RawNut>>,
+    pub onvif: Option<Spanned<RawOnvif>>,
+    pub stream: Option<Spanned<RawStream>>,
+    pub snapshot: Option<Spanned<RawSnapshot>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOnvif {
+    pub port: Option<u16>,
+    pub https: Option<bool>,
+    pub path: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub fingerprint_sha256: Option<Spanned<String>>,
+    pub profile: Option<String>,
+    pub checks: Option<Spanned<Vec<OnvifCheck>>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnvifCheck {
+    Onvif,
+    Clock,
+    Baseline,
+    Stream,
+    Image,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStream {
+    pub uri: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSnapshot {
+    pub uri: Option<Spanned<String>>,
+    pub max_bytes: Option<Spanned<u64>>,
+    pub ca_file: Option<PathBuf>,
+    pub fingerprint_sha256: Option<Spanned<String>>,
 }
 
 /// How to log in over SNMP; shared by name (`[snmp_auth.NAME]`) or per device

@@ -2,9 +2,12 @@
 //! rule is unit-tested with plain values. One file per check, mirroring `probe/`.
 
 pub mod filesystem;
+pub mod image;
+pub mod onvif;
 pub mod ping;
 pub mod recorder;
 pub mod storage;
+pub mod stream;
 pub mod ups;
 pub mod uptime;
 pub mod values;
@@ -84,6 +87,9 @@ pub fn judge(
         Ok(Observation::Storage(seen)) => storage::judge(seen, policy),
         Ok(Observation::Recorder(seen)) => recorder::judge(seen),
         Ok(Observation::SnmpValues(seen)) => values::judge(seen),
+        Ok(Observation::Onvif(seen)) => onvif::judge(check, seen, policy, memory),
+        Ok(Observation::Stream(seen)) => stream::judge(seen),
+        Ok(Observation::Image(seen)) => image::judge(seen, policy, memory),
         Err(error) => probe_failed(check, error, memory),
     }
 }

@@ -3,10 +3,16 @@
 //! (`probe(spec, device, transcript) -> Result<Observation, ProbeError>`), so adding a protocol is
 //! one new file plus one arm in [`Probes::run`].
 
+pub mod digest;
 pub mod filesystem;
+pub mod http;
 pub mod nut;
+pub mod onvif;
 pub mod ping;
+pub mod rtsp;
+pub mod snapshot;
 pub mod snmp;
+pub mod tls;
 pub mod ups;
 
 use std::fmt;
@@ -27,6 +33,9 @@ pub enum Observation {
     Storage(snmp::storage::StorageObservation),
     Recorder(snmp::recorder::RecorderObservation),
     SnmpValues(snmp::values::SnmpValuesObservation),
+    Onvif(onvif::OnvifObservation),
+    Stream(rtsp::StreamObservation),
+    Image(snapshot::ImageObservation),
 }
 
 /// Why a probe could not see anything.
@@ -91,6 +100,32 @@ impl Transcript {
     }
 }
 
+/// A device's login for its management interfaces, with the password read from its source.
+pub struct Login {
+    pub user: String,
+    pub password: secrecy::SecretString,
+}
+
+impl Login {
+    /// The device's `username` and password, if it has them; a password that cannot be read is
+    /// the agent's problem (unknown), not the device's.
+    pub fn of(device: &Device) -> Result<Option<Login>, ProbeError> {
+        let Some(credentials) = &device.credentials else {
+            return Ok(None);
+        };
+        let password = match &credentials.password {
+            Some(source) => source
+                .resolve()
+                .map_err(|e| ProbeError::new(ProbeErrorKind::Agent, format!("device password: {e}")))?,
+            None => secrecy::SecretString::from(String::new()),
+        };
+        Ok(Some(Login {
+            user: credentials.username.clone(),
+            password,
+        }))
+    }
+}
+
 /// Resources the probes share for the agent's lifetime (sockets, guards).
 #[derive(Debug, Default)]
 pub struct Probes {
@@ -98,6 +133,8 @@ pub struct Probes {
     pub filesystem: filesystem::FilesystemReader,
     pub nut: nut::NutProber,
     pub snmp: snmp::SnmpProber,
+    pub onvif: onvif::OnvifProber,
+    pub http: http::HttpClients,
     pub on_battery: ups::OnBatteryClock,
 }
 
@@ -130,6 +167,55 @@ impl Probes {
                 self.snmp
                     .other(SnmpRead::Values(values), spec, device, transcript)
                     .await
+            }
+            CheckSpec::Onvif(spec) | CheckSpec::Clock(spec) | CheckSpec::Baseline(spec) => {
+                let login = Login::of(device)?;
+                self.onvif
+                    .device(spec, login.as_ref(), transcript)
+                    .await
+                    .map(Observation::Onvif)
+            }
+            CheckSpec::Stream(stream) => {
+                let login = Login::of(device)?;
+                let uri = match (&stream.uri, &stream.onvif) {
+                    (Some(uri), _) => uri.clone(),
+                    (None, Some(onvif)) => self
+                        .onvif
+                        .media_uris(onvif, login.as_ref(), transcript)
+                        .await?
+                        .0
+                        .ok_or_else(|| {
+                            ProbeError::new(
+                                ProbeErrorKind::Device,
+                                "the camera's ONVIF media profile has no stream URI",
+                            )
+                        })?,
+                    (None, None) => return Err(ProbeError::new(ProbeErrorKind::Agent, "no stream URI configured")),
+                };
+                rtsp::probe(&uri, login.as_ref(), transcript)
+                    .await
+                    .map(Observation::Stream)
+            }
+            CheckSpec::Image(snapshot) => {
+                let login = Login::of(device)?;
+                let uri = match (&snapshot.uri, &snapshot.onvif) {
+                    (Some(uri), _) => uri.clone(),
+                    (None, Some(onvif)) => self
+                        .onvif
+                        .media_uris(onvif, login.as_ref(), transcript)
+                        .await?
+                        .1
+                        .ok_or_else(|| {
+                            ProbeError::new(
+                                ProbeErrorKind::Device,
+                                "the camera's ONVIF media profile has no snapshot URI",
+                            )
+                        })?,
+                    (None, None) => return Err(ProbeError::new(ProbeErrorKind::Agent, "no snapshot URI configured")),
+                };
+                snapshot::probe(&self.http, snapshot, &uri, login.as_ref(), transcript)
+                    .await
+                    .map(Observation::Image)
             }
         }
     }

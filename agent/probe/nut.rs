@@ -13,8 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -140,42 +139,8 @@ fn tls_connector(spec: &NutSpec, host: &str) -> Result<(TlsConnector, ServerName
                 .into(),
         )
     })?;
-    let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-        .and_then(|certs| certs.collect::<Result<_, _>>())
-        .map_err(|e| {
-            agent(format!(
-                "cannot read the CA certificates in {} ([device.nut] ca_file): {e}",
-                path.display()
-            ))
-        })?;
-    if certificates.is_empty() {
-        return Err(agent(format!(
-            "{} ([device.nut] ca_file) holds no PEM certificate",
-            path.display()
-        )));
-    }
-    let mut roots = rustls::RootCertStore::empty();
-    for certificate in certificates {
-        roots.add(certificate).map_err(|e| {
-            agent(format!(
-                "{} ([device.nut] ca_file) holds a certificate rustls cannot use: {e}",
-                path.display()
-            ))
-        })?;
-    }
-    // An explicit provider rather than a process-wide default: nothing else has to have
-    // installed one, and nothing can swap it.
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| agent(format!("cannot set up TLS: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    // IP addresses are valid server names: the certificate must then carry that IP.
-    let name = ServerName::try_from(host.to_owned()).map_err(|e| {
-        agent(format!(
-            "{host} cannot be checked against a certificate ({e}); use an IP address or DNS name"
-        ))
-    })?;
+    let config = super::tls::client_config(&super::tls::Trust::CaFile(path), "[device.nut] ca_file")?;
+    let name = super::tls::server_name(host)?;
     Ok((TlsConnector::from(Arc::new(config)), name))
 }
 
