@@ -20,6 +20,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::config::{CheckSpec, Device, UpsSpec};
+use crate::model::CheckKind;
 use snmp::SnmpRead;
 
 /// What a probe saw, in base units.
@@ -33,7 +34,7 @@ pub enum Observation {
     Storage(snmp::storage::StorageObservation),
     Recorder(snmp::recorder::RecorderObservation),
     SnmpValues(snmp::values::SnmpValuesObservation),
-    Onvif(onvif::OnvifObservation),
+    Onvif(Box<onvif::OnvifObservation>),
     Stream(rtsp::StreamObservation),
     Image(snapshot::ImageObservation),
 }
@@ -145,6 +146,7 @@ impl Probes {
         device: &Device,
         transcript: &mut Transcript,
     ) -> Result<Observation, ProbeError> {
+        let spec_kind = spec.kind();
         match spec {
             CheckSpec::Ping(ping) => self.ping.probe(ping, device, transcript).await.map(Observation::Ping),
             CheckSpec::Filesystem(fs) => self.filesystem.probe(fs, transcript).await.map(Observation::Filesystem),
@@ -170,10 +172,15 @@ impl Probes {
             }
             CheckSpec::Onvif(spec) | CheckSpec::Clock(spec) | CheckSpec::Baseline(spec) => {
                 let login = Login::of(device)?;
+                let depth = if matches!(spec_kind, CheckKind::Clock) {
+                    onvif::Depth::Clock
+                } else {
+                    onvif::Depth::Full
+                };
                 self.onvif
-                    .device(spec, login.as_ref(), transcript)
+                    .device(&self.http, spec, depth, login.as_ref(), transcript)
                     .await
-                    .map(Observation::Onvif)
+                    .map(|o| Observation::Onvif(Box::new(o)))
             }
             CheckSpec::Stream(stream) => {
                 let login = Login::of(device)?;
@@ -181,7 +188,7 @@ impl Probes {
                     (Some(uri), _) => uri.clone(),
                     (None, Some(onvif)) => self
                         .onvif
-                        .media_uris(onvif, login.as_ref(), transcript)
+                        .media_uris(&self.http, onvif, login.as_ref(), transcript)
                         .await?
                         .0
                         .ok_or_else(|| {
@@ -202,7 +209,7 @@ impl Probes {
                     (Some(uri), _) => uri.clone(),
                     (None, Some(onvif)) => self
                         .onvif
-                        .media_uris(onvif, login.as_ref(), transcript)
+                        .media_uris(&self.http, onvif, login.as_ref(), transcript)
                         .await?
                         .1
                         .ok_or_else(|| {

@@ -1,41 +1,451 @@
-//! ONVIF device health, clock and settings. Being written.
+//! ONVIF, read-only by construction: this client can only send the Get* requests listed in
+//! [`Request`], so camwatch cannot change a camera's settings, move it, or reboot it.
+//!
+//! One poll: `GetSystemDateAndTime` first, without credentials (the standard allows it), which
+//! gives the device's clock offset; then the authenticated requests, with the WS-Security
+//! `Created` time shifted by that offset so a camera whose clock is off still accepts the login.
+//! A login refused once is retried after measuring the offset again. HTTP Digest is answered
+//! when a device asks for it at the HTTP level instead.
 
+pub mod parse;
+pub mod soap;
+pub mod xml;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use secrecy::ExposeSecret;
 use serde::Serialize;
 
+use super::http::HttpClients;
 use super::{Login, ProbeError, ProbeErrorKind, Transcript};
 use crate::config::OnvifSpec;
+use parse::{DeviceTime, Encoder, Identity, Profile, Services};
+use soap::Fault;
+use xml::Element;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OnvifObservation {
-    pub url: String,
+const MAX_ANSWER_BYTES: usize = 1 << 20;
+
+/// Everything this client can ask. Nothing here changes a device (and the names say so: Get).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)]
+enum Request<'a> {
+    GetSystemDateAndTime,
+    GetDeviceInformation,
+    GetCapabilities,
+    GetNetworkInterfaces,
+    GetProfiles,
+    GetStreamUri(&'a str),
+    GetSnapshotUri(&'a str),
 }
 
+impl Request<'_> {
+    fn action(&self) -> &'static str {
+        match self {
+            Self::GetSystemDateAndTime => "http://www.onvif.org/ver10/device/wsdl/GetSystemDateAndTime",
+            Self::GetDeviceInformation => "http://www.onvif.org/ver10/device/wsdl/GetDeviceInformation",
+            Self::GetCapabilities => "http://www.onvif.org/ver10/device/wsdl/GetCapabilities",
+            Self::GetNetworkInterfaces => "http://www.onvif.org/ver10/device/wsdl/GetNetworkInterfaces",
+            Self::GetProfiles => "http://www.onvif.org/ver10/media/wsdl/GetProfiles",
+            Self::GetStreamUri(_) => "http://www.onvif.org/ver10/media/wsdl/GetStreamUri",
+            Self::GetSnapshotUri(_) => "http://www.onvif.org/ver10/media/wsdl/GetSnapshotUri",
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        self.action().rsplit('/').next().unwrap_or("request")
+    }
+
+    fn body(&self) -> String {
+        let token = |t: &str| quick_xml::escape::escape(t).into_owned();
+        match self {
+            Self::GetSystemDateAndTime => "<tds:GetSystemDateAndTime/>".into(),
+            Self::GetDeviceInformation => "<tds:GetDeviceInformation/>".into(),
+            Self::GetCapabilities => {
+                "<tds:GetCapabilities><tds:Category>All</tds:Category></tds:GetCapabilities>".into()
+            }
+            Self::GetNetworkInterfaces => "<tds:GetNetworkInterfaces/>".into(),
+            Self::GetProfiles => "<trt:GetProfiles/>".into(),
+            Self::GetStreamUri(profile) => format!(
+                "<trt:GetStreamUri><trt:StreamSetup><tt:Stream>RTP-Unicast</tt:Stream><tt:Transport><tt:Protocol>RTSP</tt:Protocol></tt:Transport></trt:StreamSetup><trt:ProfileToken>{}</trt:ProfileToken></trt:GetStreamUri>",
+                token(profile)
+            ),
+            Self::GetSnapshotUri(profile) => {
+                format!(
+                    "<trt:GetSnapshotUri><trt:ProfileToken>{}</trt:ProfileToken></trt:GetSnapshotUri>",
+                    token(profile)
+                )
+            }
+        }
+    }
+}
+
+/// What one ONVIF poll saw.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OnvifObservation {
+    /// The device service URL.
+    pub url: String,
+    pub time: DeviceTime,
+    /// Device clock minus ours, seconds (positive: the device is ahead).
+    pub clock_offset_seconds: Option<f64>,
+    /// Present when the poll went beyond the clock.
+    pub identity: Option<Identity>,
+    pub mac: Option<String>,
+    pub services: Option<Services>,
+    pub profiles: Vec<Profile>,
+    /// The profile whose stream and snapshot are used.
+    pub profile: Option<String>,
+    /// Stream and snapshot URIs, without credentials.
+    pub stream_uri: Option<String>,
+    pub snapshot_uri: Option<String>,
+    pub notes: Vec<String>,
+}
+
+impl OnvifObservation {
+    /// The encoder of the chosen profile.
+    pub fn encoder(&self) -> Option<&Encoder> {
+        let chosen = self.profile.as_deref()?;
+        self.profiles.iter().find(|p| p.token == chosen)?.encoder.as_ref()
+    }
+}
+
+/// How deep one poll goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// Only the clock (the `clock` check).
+    Clock,
+    /// Identity, services, network, profiles and media URIs (the `onvif` and `baseline` checks).
+    Full,
+}
+
+enum CallError {
+    Fault(Fault),
+    Probe(ProbeError),
+}
+
+impl From<ProbeError> for CallError {
+    fn from(e: ProbeError) -> Self {
+        CallError::Probe(e)
+    }
+}
+
+struct Session<'a> {
+    http: &'a HttpClients,
+    spec: &'a OnvifSpec,
+    login: Option<&'a Login>,
+    offset: f64,
+    transcript: &'a mut Transcript,
+}
+
+fn now() -> f64 {
+    crate::schedule::unix_now()
+}
+
+impl Session<'_> {
+    async fn call(&mut self, url: &str, request: Request<'_>, authenticated: bool) -> Result<Element, CallError> {
+        let header = match (authenticated, self.login) {
+            (true, Some(login)) => {
+                let created = chrono::DateTime::from_timestamp_millis(((now() + self.offset) * 1000.0) as i64)
+                    .unwrap_or_default()
+                    .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                    .to_string();
+                let nonce: [u8; 16] = std::array::from_fn(|_| fastrand::u8(..));
+                soap::security_header(&login.user, login.password.expose_secret(), &nonce, &created)
+            }
+            _ => String::new(),
+        };
+        let mut headers = HeaderMap::new();
+        let content_type = format!("application/soap+xml; charset=utf-8; action=\"{}\"", request.action());
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_str(&content_type).expect("ASCII header"),
+        );
+        self.transcript.note(|| {
+            format!(
+                "ONVIF {} ({})",
+                request.name(),
+                if authenticated { "with WS-Security" } else { "anonymous" }
+            )
+        });
+        let reply = self
+            .http
+            .send(
+                reqwest::Method::POST,
+                url,
+                headers,
+                Some(soap::envelope(&header, &request.body()).into_bytes()),
+                self.login,
+                &self.spec.trust.as_trust(),
+                MAX_ANSWER_BYTES,
+                self.transcript,
+            )
+            .await?;
+        let shown = redacted(url);
+        let envelope = match Element::parse(&reply.body) {
+            Ok(e) => e,
+            Err(why) if reply.status == 200 => {
+                return Err(ProbeError::new(
+                    ProbeErrorKind::Device,
+                    format!(
+                        "{shown} answered {} with something that is not SOAP ({why})",
+                        request.name()
+                    ),
+                )
+                .into());
+            }
+            Err(_) => {
+                return Err(http_error(&shown, reply.status, request).into());
+            }
+        };
+        if let Some(fault) = soap::fault(&envelope) {
+            self.transcript.note(|| format!("  SOAP fault {fault}"));
+            return Err(CallError::Fault(fault));
+        }
+        if reply.status != 200 {
+            return Err(http_error(&shown, reply.status, request).into());
+        }
+        envelope
+            .child("Body")
+            .and_then(|b| b.children.first())
+            .cloned()
+            .ok_or_else(|| ProbeError::new(ProbeErrorKind::Device, format!("{shown}: an empty SOAP body")).into())
+    }
+
+    /// Asks the clock without credentials, falling back to asking with them.
+    async fn clock(&mut self) -> Result<(DeviceTime, Option<f64>), ProbeError> {
+        let url = self.spec.url.clone();
+        let sent = now();
+        let answer = match self.call(&url, Request::GetSystemDateAndTime, false).await {
+            Ok(answer) => answer,
+            Err(CallError::Fault(f)) if f.is_auth() && self.login.is_some() => {
+                self.transcript
+                    .note(|| "  the device wants a login even for its clock".to_owned());
+                self.call(&url, Request::GetSystemDateAndTime, true)
+                    .await
+                    .map_err(|e| self.explain(e))?
+            }
+            Err(e) => return Err(self.explain(e)),
+        };
+        let received = now();
+        let time = parse::system_date_and_time(&answer)
+            .map_err(|why| ProbeError::new(ProbeErrorKind::Device, format!("{}: {why}", redacted(&url))))?;
+        let offset = time.utc_seconds.map(|device| device as f64 - (sent + received) / 2.0);
+        if let Some(offset) = offset {
+            self.offset = offset;
+        }
+        Ok((time, offset))
+    }
+
+    /// An authenticated request; a refused login is retried once after re-measuring the clock.
+    async fn ask(&mut self, url: &str, request: Request<'_>) -> Result<Element, ProbeError> {
+        match self.call(url, request, true).await {
+            Err(CallError::Fault(f)) if f.is_auth() && self.login.is_some() => {
+                self.transcript
+                    .note(|| "  login refused; measuring the device clock again".to_owned());
+                self.clock().await?;
+                self.call(url, request, true).await.map_err(|e| self.explain(e))
+            }
+            other => other.map_err(|e| self.explain(e)),
+        }
+    }
+
+    fn explain(&self, e: CallError) -> ProbeError {
+        match e {
+            CallError::Probe(p) => p,
+            CallError::Fault(f) if f.is_auth() => ProbeError::new(
+                ProbeErrorKind::Device,
+                match self.login {
+                    Some(login) => format!(
+                        "{} refused the login of user {:?} ({f}): check username and password",
+                        redacted(&self.spec.url),
+                        login.user
+                    ),
+                    None => format!(
+                        "{} wants a login ({f}): set username and password_env",
+                        redacted(&self.spec.url)
+                    ),
+                },
+            ),
+            CallError::Fault(f) => ProbeError::new(
+                ProbeErrorKind::Device,
+                format!("{} answered a SOAP fault: {f}", redacted(&self.spec.url)),
+            ),
+        }
+    }
+}
+
+fn http_error(shown: &str, status: u16, request: Request<'_>) -> ProbeError {
+    let what = match status {
+        401 | 403 => "refused the login (HTTP authentication)".to_owned(),
+        404 => "has no ONVIF service at this path (HTTP 404): check [device.onvif] path and port".to_owned(),
+        other => format!("answered HTTP {other}"),
+    };
+    ProbeError::new(ProbeErrorKind::Device, format!("{shown} {what} to {}", request.name()))
+}
+
+fn redacted(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .map(|u| super::http::redact_url(&u))
+        .unwrap_or_else(|_| url.to_owned())
+}
+
+/// A service or media URL pointing at another host than the one configured (a camera behind NAT
+/// reports its inside address): keep its path, use the configured host (and, for ONVIF services,
+/// the configured port).
+fn rewrite(url: &str, configured: &reqwest::Url, keep_port: bool, notes: &mut Vec<String>) -> String {
+    let Ok(mut parsed) = reqwest::Url::parse(url) else {
+        return url.to_owned();
+    };
+    if parsed.host_str() == configured.host_str() {
+        return url.to_owned();
+    }
+    let from = parsed.host_str().unwrap_or("").to_owned();
+    if parsed.set_host(configured.host_str()).is_err() {
+        return url.to_owned();
+    }
+    if !keep_port {
+        let _ = parsed.set_port(configured.port());
+    }
+    notes.push(format!(
+        "the device named host {from} in {}; using the configured address",
+        redacted(url)
+    ));
+    parsed.to_string()
+}
+
+/// A profile's stream and snapshot URIs, with any credentials the device put in them.
+type MediaUris = (Option<String>, Option<String>);
+
+/// Media URIs remembered per device service.
 #[derive(Debug, Default)]
-pub struct OnvifProber;
+pub struct OnvifProber {
+    media: Mutex<HashMap<String, MediaUris>>,
+}
 
 impl OnvifProber {
     pub async fn device(
         &self,
+        http: &HttpClients,
         spec: &OnvifSpec,
-        _login: Option<&Login>,
-        _t: &mut Transcript,
+        depth: Depth,
+        login: Option<&Login>,
+        transcript: &mut Transcript,
     ) -> Result<OnvifObservation, ProbeError> {
-        Err(ProbeError::new(
-            ProbeErrorKind::Agent,
-            format!("ONVIF for {} is not built yet", spec.url),
-        ))
+        let mut session = Session {
+            http,
+            spec,
+            login,
+            offset: 0.0,
+            transcript,
+        };
+        let (time, clock_offset_seconds) = session.clock().await?;
+        let mut observation = OnvifObservation {
+            url: redacted(&spec.url),
+            time,
+            clock_offset_seconds,
+            identity: None,
+            mac: None,
+            services: None,
+            profiles: Vec::new(),
+            profile: None,
+            stream_uri: None,
+            snapshot_uri: None,
+            notes: Vec::new(),
+        };
+        if depth == Depth::Clock {
+            return Ok(observation);
+        }
+        let configured = reqwest::Url::parse(&spec.url)
+            .map_err(|e| ProbeError::new(ProbeErrorKind::Agent, format!("bad ONVIF URL: {e}")))?;
+        let info = session.ask(&spec.url, Request::GetDeviceInformation).await?;
+        observation.identity = Some(parse::device_information(&info));
+        let services = match session.ask(&spec.url, Request::GetCapabilities).await {
+            Ok(caps) => parse::capabilities(&caps),
+            Err(e) => {
+                observation
+                    .notes
+                    .push(format!("no capabilities ({e}); assuming one service address"));
+                Services::default()
+            }
+        };
+        match session.ask(&spec.url, Request::GetNetworkInterfaces).await {
+            Ok(interfaces) => observation.mac = parse::mac_address(&interfaces),
+            Err(e) => observation.notes.push(format!("no network interfaces ({e})")),
+        }
+        let media_url = services
+            .media
+            .as_deref()
+            .map(|m| rewrite(m, &configured, false, &mut observation.notes))
+            .unwrap_or_else(|| spec.url.clone());
+        observation.services = Some(services);
+        let profiles = parse::profiles(&session.ask(&media_url, Request::GetProfiles).await?);
+        let chosen = match &spec.profile {
+            Some(wanted) => profiles
+                .iter()
+                .find(|p| &p.token == wanted || p.name.as_deref() == Some(wanted))
+                .ok_or_else(|| {
+                    let known: Vec<&str> = profiles.iter().map(|p| p.token.as_str()).collect();
+                    ProbeError::new(
+                        ProbeErrorKind::Device,
+                        format!(
+                            "the camera has no media profile {wanted:?} (it has {}): check [device.onvif] profile",
+                            known.join(", ")
+                        ),
+                    )
+                })?,
+            None => profiles.first().ok_or_else(|| {
+                ProbeError::new(
+                    ProbeErrorKind::Device,
+                    "the camera has no media profile, so it streams nothing",
+                )
+            })?,
+        };
+        let token = chosen.token.clone();
+        observation.profile = Some(token.clone());
+        let stream = match session.ask(&media_url, Request::GetStreamUri(&token)).await {
+            Ok(answer) => parse::media_uri(&answer).map(|u| rewrite(&u, &configured, true, &mut observation.notes)),
+            Err(e) => {
+                observation.notes.push(format!("no stream URI ({e})"));
+                None
+            }
+        };
+        let snapshot = match session.ask(&media_url, Request::GetSnapshotUri(&token)).await {
+            Ok(answer) => parse::media_uri(&answer).map(|u| rewrite(&u, &configured, true, &mut observation.notes)),
+            Err(e) => {
+                observation.notes.push(format!("no snapshot URI ({e})"));
+                None
+            }
+        };
+        observation.profiles = profiles;
+        observation.stream_uri = stream.as_deref().map(redacted);
+        observation.snapshot_uri = snapshot.as_deref().map(redacted);
+        self.media
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(spec.url.clone(), (stream, snapshot));
+        Ok(observation)
     }
 
-    /// The stream (`rtsp://`) and snapshot (`http://`) URIs of the configured profile.
+    /// The stream and snapshot URIs of the configured profile: remembered from the last full
+    /// poll, or asked now.
     pub async fn media_uris(
         &self,
+        http: &HttpClients,
         spec: &OnvifSpec,
-        _login: Option<&Login>,
-        _t: &mut Transcript,
-    ) -> Result<(Option<String>, Option<String>), ProbeError> {
-        Err(ProbeError::new(
-            ProbeErrorKind::Agent,
-            format!("ONVIF for {} is not built yet", spec.url),
-        ))
+        login: Option<&Login>,
+        transcript: &mut Transcript,
+    ) -> Result<MediaUris, ProbeError> {
+        if let Some(known) = self.media.lock().unwrap_or_else(|e| e.into_inner()).get(&spec.url) {
+            return Ok(known.clone());
+        }
+        self.device(http, spec, Depth::Full, login, transcript).await?;
+        Ok(self
+            .media
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&spec.url)
+            .cloned()
+            .unwrap_or_default())
     }
 }
