@@ -68,10 +68,31 @@ enum Command {
     },
     /// Validate the configuration: exit 0, or print every problem and exit 2.
     CheckConfig,
+    /// Camera baselines: the approved identity and settings of each camera.
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BaselineCommand {
+    /// Approve what a camera is now (after a planned replacement or settings change). Asks the
+    /// running agent, which records who, why and when.
+    Accept {
+        /// The device's name, as in the configuration.
+        device: String,
+        /// Who approves.
+        #[arg(long)]
+        by: String,
+        /// Why (a work order, a ticket, a sentence).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 fn main() -> ExitCode {
     serve_big_buffers_from_mmap();
+    // One TLS provider for every client (HTTP, NUT): ring, chosen once before any is built.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let filter: Targets = match cli.log_level.parse() {
         Ok(f) => f,
@@ -118,6 +139,9 @@ async fn dispatch(cli: Cli) -> i32 {
     match cli.command {
         Command::Run => unreachable!("handled above"),
         Command::CheckConfig => check_config(&config),
+        Command::Baseline(BaselineCommand::Accept { device, by, reason }) => {
+            accept_baseline(&config, &device, &by, &reason).await
+        }
         Command::Once { json } => {
             let options = oneshot::Options { json, exchange: false };
             oneshot::run(&config, &config.devices, options, &mut stdout).await
@@ -181,5 +205,40 @@ fn serve_big_buffers_from_mmap() {
     // SAFETY: mallopt only adjusts allocator tuning; called once before any other thread exists.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 48 * 1024);
+    }
+}
+
+async fn accept_baseline(config: &Config, device: &str, by: &str, reason: &str) -> i32 {
+    if config.device(device).is_none() {
+        eprintln!("{}: error: no device named {device:?}", config.path.display());
+        return exit::CONFIG;
+    }
+    // The agent owns the state store; ask it over its own HTTP interface (loopback when it
+    // listens on every address).
+    let mut addr = config.agent.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let url = format!("http://{addr}/api/v1/devices/{device}/baseline/accept");
+    let body = serde_json::json!({ "by": by, "reason": reason }).to_string();
+    let client = reqwest::Client::new();
+    match client.post(&url).body(body).send().await {
+        Ok(response) => {
+            let status = response.status();
+            let text = response.text().await.unwrap_or_default();
+            if status.is_success() {
+                print!("{text}");
+                exit::OK
+            } else {
+                eprint!("camwatch: the agent refused: {text}");
+                exit::CHECK_FAILED
+            }
+        }
+        Err(e) => {
+            eprintln!(
+                "camwatch: cannot reach the agent at {addr} ({e}); is `camwatch run` running with this configuration?"
+            );
+            exit::RUNTIME
+        }
     }
 }

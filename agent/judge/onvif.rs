@@ -94,7 +94,8 @@ fn clock(seen: &OnvifObservation, policy: &Policy) -> Verdict {
             let amount = if off < 120.0 {
                 format!("{off:.1} s")
             } else {
-                humantime::format_duration(std::time::Duration::from_secs(off as u64)).to_string()
+                humantime::format_duration(std::time::Duration::from_secs(((off / 60.0).round() * 60.0) as u64))
+                    .to_string()
             };
             if off > policy.clock_failed_offset.as_secs_f64() {
                 (

@@ -194,6 +194,28 @@ pub fn encode(e: &mut DescriptorEncoder, checks: &[CheckStatus], reboots: &BTree
             .filter_map(|(d, disk)| Some((with(device(d), "disk", &disk.id), disk.free_bytes? as f64))),
     )?;
 
+    // Cameras over ONVIF.
+    gauge(
+        e,
+        "camwatch_device_clock_offset_seconds",
+        "Device clock minus camwatch's clock (positive: the device is ahead), from ONVIF.",
+        observed(CheckKind::Clock).filter_map(|c| match &c.observation {
+            Some(Observation::Onvif(o)) => Some((device(&c.device), o.clock_offset_seconds?)),
+            _ => None,
+        }),
+    )?;
+    gauge(
+        e,
+        "camwatch_camera_baseline_changed",
+        "1 when the camera differs from its approved identity and settings (replaced or reconfigured).",
+        observed(CheckKind::Baseline).filter_map(|c| {
+            let verdict = c.verdict.as_ref()?;
+            c.observation
+                .is_some()
+                .then(|| (device(&c.device), flag(verdict.status != crate::model::Status::Ok)))
+        }),
+    )?;
+
     // User-defined SNMP values.
     gauge(
         e,

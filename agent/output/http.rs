@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State as Extract;
+use axum::extract::{Path, State as Extract};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -29,6 +29,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/-/ready", get(ready))
         .route("/-/reload", post(reload))
         .route("/api/v1/checks", get(checks))
+        .route("/api/v1/devices/{device}/baseline/accept", post(accept_baseline))
         .with_state(App { shared, registry })
 }
 
@@ -108,5 +109,40 @@ async fn checks(Extract(app): Extract<App>) -> Response {
     match serde_json::to_string(&view) {
         Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode states\n").into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Approval {
+    by: String,
+    reason: String,
+}
+
+/// Approves what a camera is now (after a planned replacement or settings change).
+async fn accept_baseline(Extract(app): Extract<App>, Path(device): Path<String>, body: String) -> Response {
+    let approval: Approval = match serde_json::from_str(&body) {
+        Ok(a) => a,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("send JSON {{\"by\": NAME, \"reason\": TEXT}}: {e}\n"),
+            )
+                .into_response();
+        }
+    };
+    if approval.by.trim().is_empty() || approval.reason.trim().is_empty() {
+        return (StatusCode::BAD_REQUEST, "an approval needs who (by) and why (reason)\n").into_response();
+    }
+    if app.shared.config().device(&device).is_none() {
+        return (StatusCode::NOT_FOUND, format!("no device named {device:?}\n")).into_response();
+    }
+    match app
+        .shared
+        .hub
+        .accept_baseline(&device, approval.by.trim(), approval.reason.trim())
+    {
+        Ok(summary) => format!("{summary}\n").into_response(),
+        Err(why) => (StatusCode::CONFLICT, format!("{why}\n")).into_response(),
     }
 }

@@ -97,6 +97,13 @@ impl Collector for AgentCollector {
             "Version of camwatch, always 1.",
             [(vec![("version", env!("CARGO_PKG_VERSION").to_owned())], 1.0)],
         )?;
+        // Identity from ONVIF where a camera gave it: one series per device either way.
+        let identity = |device: &str| {
+            checks.iter().find_map(|c| match &c.observation {
+                Some(Observation::Onvif(o)) if c.device == device => o.identity.clone(),
+                _ => None,
+            })
+        };
         gauge(
             &mut e,
             "camwatch_device_info",
@@ -107,12 +114,16 @@ impl Collector for AgentCollector {
                 } else {
                     d.site.clone()
                 };
+                let id = identity(&d.name).unwrap_or_default();
                 (
                     vec![
                         ("device", d.name.clone()),
                         ("kind", d.kind.as_str().to_owned()),
                         ("site", site),
                         ("room", d.room.clone()),
+                        ("manufacturer", id.manufacturer.unwrap_or_default()),
+                        ("model", id.model.unwrap_or_default()),
+                        ("firmware", id.firmware.unwrap_or_default()),
                     ],
                     1.0,
                 )

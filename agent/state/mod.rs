@@ -225,6 +225,23 @@ impl Hub {
             .and_then(|c| c.memory.clone())
     }
 
+    /// Approves what a camera is now as its baseline (who, why), for the `baseline` check.
+    pub fn accept_baseline(&self, device: &str, by: &str, reason: &str) -> Result<String, String> {
+        let mut checks = self.lock();
+        let status = checks
+            .get_mut(&(device.to_owned(), CheckKind::Baseline))
+            .ok_or_else(|| format!("device {device:?} has no baseline check"))?;
+        let (memory, event) =
+            crate::judge::onvif::accept(status.memory.as_ref(), by, reason, crate::schedule::unix_now())?;
+        status.memory = Some(memory.clone());
+        let summary = event.summary.clone();
+        tracing::info!(device, check = "baseline", "{summary}");
+        if let Some(store) = &self.store {
+            store.remember(device, CheckKind::Baseline.as_str(), memory.to_string(), event);
+        }
+        Ok(summary)
+    }
+
     /// Reboots counted per device.
     pub fn reboots(&self) -> BTreeMap<String, u64> {
         self.reboots.lock().unwrap_or_else(|e| e.into_inner()).clone()

@@ -123,6 +123,13 @@ enum Command {
         transitions_before: f64,
     },
     Flush(mpsc::Sender<()>),
+    /// A check's memory changed outside a run (an approved baseline), with the event saying so.
+    Remember {
+        device: String,
+        check: String,
+        memory: String,
+        event: crate::judge::Event,
+    },
 }
 
 /// Handle to the writer thread. Dropping it (or `close`) drains what was sent and closes the file.
@@ -190,6 +197,16 @@ impl Store {
         self.send(Command::Prune {
             results_before,
             transitions_before,
+        });
+    }
+
+    /// Saves a check's new memory and the event that changed it.
+    pub fn remember(&self, device: &str, check: &str, memory: String, event: crate::judge::Event) {
+        self.send(Command::Remember {
+            device: device.to_owned(),
+            check: check.to_owned(),
+            memory,
+            event,
         });
     }
 
@@ -324,6 +341,21 @@ fn write_batch(
                 tracing::debug!(results, transitions, "pruned old history");
             }
             Command::Flush(done) => waiters.push(done),
+            Command::Remember {
+                device,
+                check,
+                memory,
+                event,
+            } => {
+                tx.execute(
+                    "UPDATE check_state SET memory_json = ?3 WHERE device = ?1 AND check_name = ?2",
+                    params![device, check, memory],
+                )?;
+                tx.execute(
+                    "INSERT INTO events (device, check_name, at, seen_at, kind, summary) VALUES (?1, ?2, ?3, ?3, ?4, ?5)",
+                    params![device, check, event.at, event.kind, event.summary],
+                )?;
+            }
         }
     }
     tx.commit()

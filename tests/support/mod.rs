@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 pub mod nut;
+pub mod onvif_sim;
 pub mod snmpsim;
 
 pub fn camwatch() -> Command {

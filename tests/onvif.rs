@@ -1,0 +1,258 @@
+//! Cameras over ONVIF against the project's simulated camera: identity, a skewed clock that
+//! still lets the login through, NAT addresses, faults with HTTP 200, unset clocks, HTTP Digest,
+//! and a replaced camera seen by the daemon and approved with `camwatch baseline accept`.
+
+mod support;
+
+use std::time::Duration;
+
+use support::onvif_sim::{SimCamera, SimState};
+use support::{Daemon, daemon_config, promtool_check_metrics, sample, stderr, stdout, stored_events, temp_dir, write};
+
+fn camera_config(sim: &SimCamera, name: &str, checks: &str) -> String {
+    format!(
+        r#"
+[[device]]
+name = "{name}"
+kind = "camera"
+address = "127.0.0.1"
+ping = "off"
+username = "camwatch"
+password_env = "CW_CAMERA_PASSWORD"
+[device.onvif]
+port = {port}
+checks = {checks}
+"#,
+        port = sim.addr.port()
+    )
+}
+
+fn once(config: &str) -> (Option<i32>, Vec<serde_json::Value>, String) {
+    let dir = temp_dir();
+    let path = dir.path().join("c.toml");
+    write(&path, config);
+    let out = support::camwatch()
+        .args(["once", "--json", "-c", path.to_str().unwrap()])
+        .env("CW_CAMERA_PASSWORD", SimState::default().password)
+        .output()
+        .unwrap();
+    let lines = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    (out.status.code(), lines, stderr(&out))
+}
+
+fn find<'a>(lines: &'a [serde_json::Value], check: &str) -> &'a serde_json::Value {
+    lines
+        .iter()
+        .find(|l| l["check"] == check)
+        .unwrap_or_else(|| panic!("{check} missing: {lines:?}"))
+}
+
+#[test]
+fn a_camera_three_hours_ahead_still_logs_in_and_its_clock_is_reported() {
+    let sim = SimCamera::start(SimState {
+        clock_offset_seconds: 3 * 3600,
+        ..SimState::default()
+    });
+    let (code, lines, err) = once(&camera_config(&sim, "cam-gate", r#"["onvif", "clock", "baseline"]"#));
+    assert_eq!(code, Some(1), "the clock fails: {lines:?}{err}");
+    let onvif = find(&lines, "onvif");
+    assert_eq!(onvif["status"], "ok", "{onvif}");
+    assert_eq!(
+        onvif["summary"],
+        "AXIS P1435-LE answers ONVIF, firmware 10.12.114, serial ACCC8EF0A1B2"
+    );
+    assert_eq!(onvif["values"]["mac"], "ac:cc:8e:f0:a1:b2");
+    assert_eq!(onvif["values"]["encoder"]["frame_rate"], 25.0);
+    assert_eq!(
+        onvif["values"]["stream_uri"],
+        "rtsp://127.0.0.1:554/axis-media/media.amp"
+    );
+    let clock = find(&lines, "clock");
+    assert_eq!(clock["status"], "failed", "{clock}");
+    let offset = clock["values"]["clock_offset_seconds"].as_f64().unwrap();
+    assert!((offset - 10_800.0).abs() < 3.0, "offset {offset}");
+    assert!(
+        clock["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("the camera's clock is 3h ahead"),
+        "{clock}"
+    );
+    assert_eq!(find(&lines, "baseline")["status"], "ok");
+    // Logged in on the first try each time: the Created time followed the camera's clock.
+    assert_eq!(sim.state.lock().unwrap().refused, 0);
+    // Read-only: only Get requests ever reached the camera.
+    let asked = sim.asked();
+    assert!(asked.iter().all(|a| a.starts_with("Get")), "{asked:?}");
+    assert!(
+        asked.contains(&"GetProfiles".to_owned()) && asked.contains(&"GetStreamUri".to_owned()),
+        "{asked:?}"
+    );
+    assert!(!err.contains(&SimState::default().password));
+}
+
+#[test]
+fn quirks_nat_addresses_faults_with_200_unset_clocks_and_http_digest() {
+    // Service addresses point inside a NAT: the agent uses the configured address instead.
+    let nat = SimCamera::start(SimState {
+        wrong_host_in_xaddrs: true,
+        ..SimState::default()
+    });
+    let (_, lines, _) = once(&camera_config(&nat, "cam-nat", r#"["onvif"]"#));
+    let onvif = find(&lines, "onvif");
+    assert_eq!(onvif["status"], "ok", "{onvif}");
+    let notes = onvif["values"]["notes"].to_string();
+    assert!(notes.contains("the device named host 10.0.0.99"), "{notes}");
+
+    // A wrong password, refused with a fault and HTTP 200.
+    let strict = SimCamera::start(SimState {
+        faults_with_200: true,
+        password: "another-password".into(),
+        ..SimState::default()
+    });
+    let (code, lines, err) = once(&camera_config(&strict, "cam-locked", r#"["onvif", "clock"]"#));
+    assert_eq!(code, Some(1));
+    let onvif = find(&lines, "onvif");
+    assert_eq!(onvif["status"], "failed");
+    let summary = onvif["summary"].as_str().unwrap();
+    assert!(summary.contains("refused the login of user \"camwatch\""), "{summary}");
+    assert!(summary.contains("NotAuthorized"), "{summary}");
+    assert_eq!(find(&lines, "clock")["status"], "ok", "the clock needs no login");
+    assert_eq!(
+        strict.state.lock().unwrap().refused,
+        2,
+        "tried once, re-measured the clock, tried once more"
+    );
+    assert!(!err.contains("another-password") && !err.contains(&SimState::default().password));
+
+    // A clock that was never set.
+    let unset = SimCamera::start(SimState {
+        unset_clock: true,
+        ..SimState::default()
+    });
+    let (_, lines, _) = once(&camera_config(&unset, "cam-unset", r#"["clock"]"#));
+    let clock = find(&lines, "clock");
+    assert_eq!(clock["status"], "failed");
+    assert!(
+        clock["summary"].as_str().unwrap().contains("clock is not set"),
+        "{clock}"
+    );
+
+    // HTTP Digest in front of the SOAP service.
+    let digest = SimCamera::start(SimState {
+        http_digest: true,
+        ..SimState::default()
+    });
+    let (_, lines, _) = once(&camera_config(&digest, "cam-digest", r#"["onvif"]"#));
+    assert_eq!(find(&lines, "onvif")["status"], "ok", "{lines:?}");
+}
+
+#[test]
+fn a_replaced_camera_fails_its_baseline_until_the_change_is_approved() {
+    let sim = SimCamera::start(SimState::default());
+    let dir = temp_dir();
+    let (path, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            "[policy.default]\ninterval = \"1s\"\ntimeout = \"900ms\"\n{}",
+            camera_config(&sim, "cam-hall", r#"["onvif", "clock", "baseline"]"#)
+        ),
+    );
+    let data = dir.path().join("data");
+    let daemon = Daemon::start_with(&path, addr, dir.path().join("log"), |c| {
+        c.env("CW_CAMERA_PASSWORD", SimState::default().password);
+    });
+    let wait = Duration::from_secs(60);
+    support::wait_for("the baseline to be recorded and the clock read", wait, || {
+        daemon.state("cam-hall", "baseline") == "ok" && daemon.state("cam-hall", "clock") == "ok"
+    });
+    let m = daemon.metrics();
+    assert_eq!(
+        sample(
+            &m,
+            "camwatch_device_info",
+            &[r#"device="cam-hall""#, r#"model="P1435-LE""#]
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    assert!(
+        sample(&m, "camwatch_device_clock_offset_seconds", &[r#"device="cam-hall""#])
+            .unwrap()
+            .abs()
+            < 3.0
+    );
+    assert_eq!(
+        sample(&m, "camwatch_camera_baseline_changed", &[r#"device="cam-hall""#]),
+        Some(0.0)
+    );
+
+    // Someone swaps the camera for another unit of the same model.
+    sim.with(|s| {
+        s.serial = "ACCC8EF0FFFF".into();
+        s.mac = "ac:cc:8e:f0:ff:ff".into();
+    });
+    support::wait_for("the replacement to be seen", wait, || {
+        daemon.state("cam-hall", "baseline") == "failed"
+    });
+    let check = daemon.check("cam-hall", "baseline");
+    assert!(
+        check["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("the camera was replaced: serial ACCC8EF0A1B2 is now ACCC8EF0FFFF"),
+        "{check}"
+    );
+    assert_eq!(
+        sample(
+            &daemon.metrics(),
+            "camwatch_camera_baseline_changed",
+            &[r#"device="cam-hall""#]
+        ),
+        Some(1.0)
+    );
+    let exposition = daemon.metrics();
+    assert_eq!(promtool_check_metrics(&exposition), "", "{exposition}");
+
+    // Maintenance approves it.
+    let out = support::camwatch()
+        .args([
+            "baseline",
+            "accept",
+            "cam-hall",
+            "--by",
+            "j.smith",
+            "--reason",
+            "work order 4411: replaced after storm damage",
+        ])
+        .arg("-c")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("baseline accepted by j.smith: work order 4411"),
+        "{}",
+        stdout(&out)
+    );
+    support::wait_for("the approved camera to be ok", wait, || {
+        daemon.state("cam-hall", "baseline") == "ok"
+    });
+    let unknown = support::camwatch()
+        .args(["baseline", "accept", "cam-nowhere", "--by", "x", "--reason", "y", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(daemon.terminate().success());
+
+    let kinds: Vec<String> = stored_events(&data, "cam-hall")
+        .into_iter()
+        .map(|(_, kind, _)| kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        ["baseline_recorded", "replaced", "baseline_accepted"],
+        "each recorded once"
+    );
+}
