@@ -41,6 +41,10 @@ impl HttpClients {
             // Devices are addressed directly; a proxy from the environment would only get in the way.
             .no_proxy()
             .connect_timeout(Duration::from_secs(5))
+            // Cameras allow few HTTP sessions, and polls are a minute apart: a connection lives
+            // for one poll's requests, not between polls.
+            .pool_idle_timeout(Duration::from_secs(2))
+            .pool_max_idle_per_host(1)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ProbeError::new(ProbeErrorKind::Agent, format!("cannot set up HTTP: {e}")))?;

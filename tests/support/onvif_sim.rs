@@ -325,3 +325,67 @@ fn handle(state: &Mutex<SimState>, headers: &HeaderMap, body: &[u8], addr: Socke
     };
     soap(StatusCode::OK, reply)
 }
+
+/// Many simulated cameras on one runtime, each on its own port (for the fleet benchmark).
+pub struct SimFleet {
+    pub addrs: Vec<SocketAddr>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SimFleet {
+    pub fn start(count: usize, template: SimState) -> SimFleet {
+        let listeners: Vec<std::net::TcpListener> = (0..count)
+            .map(|_| {
+                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                l.set_nonblocking(true).unwrap();
+                l
+            })
+            .collect();
+        let addrs = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                for (i, listener) in listeners.into_iter().enumerate() {
+                    let addr = listener.local_addr().unwrap();
+                    let mut state = template.clone();
+                    state.serial = format!("{}{i:04}", template.serial);
+                    let shared = Arc::new(Mutex::new(state));
+                    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                    let app = axum::Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
+                        let state = Arc::clone(&shared);
+                        async move {
+                            let reply = handle(&state, &headers, &body, addr);
+                            // Keep memory flat over long runs: the fleet does not need the log.
+                            state.lock().unwrap().asked.clear();
+                            reply
+                        }
+                    });
+                    tokio::spawn(async move { axum::serve(listener, app).await });
+                }
+                let _ = stopped.await;
+            });
+        });
+        SimFleet {
+            addrs,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for SimFleet {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
