@@ -1,10 +1,12 @@
 //! camwatch: keeps a CCTV monitoring room honest.
 //!
 //! Data flows one way: `config` -> `schedule` -> `probe` -> `judge` -> `state` -> `output`.
-//! `daemon` wires them together for `camwatch run`; `oneshot` for `once` and `probe`.
+//! `daemon` wires them together for `camwatch run`; `oneshot` for `once` and `probe`. `discover`
+//! stands apart: it finds ONVIF devices to put into the configuration.
 
 pub mod config;
 pub mod daemon;
+pub mod discover;
 pub mod judge;
 pub mod model;
 pub mod oneshot;
@@ -17,7 +19,7 @@ pub mod state;
 pub mod exit {
     /// Everything ran; nothing failed.
     pub const OK: i32 = 0;
-    /// A check failed (`once`, `probe`).
+    /// A check failed (`once`, `probe`); no device answered (`discover`).
     pub const CHECK_FAILED: i32 = 1;
     /// The configuration (or the command line) is wrong.
     pub const CONFIG: i32 = 2;

@@ -9,7 +9,7 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
 
 use camwatch::config::{self, Config, SecretSource};
-use camwatch::{daemon, exit, oneshot};
+use camwatch::{daemon, discover, exit, oneshot};
 
 /// Keeps a CCTV monitoring room honest: polls cameras, recorders, UPS units and disks, judges
 /// them against the room's procedures, exports Prometheus metrics.
@@ -39,8 +39,9 @@ struct Cli {
     command: Command,
 }
 
-const EXIT_CODES: &str = "Exit codes: 0 all well; 1 a check failed (once, probe); 2 bad configuration or usage; \
-                          3 the agent could not run (data directory, listen address).";
+const EXIT_CODES: &str = "Exit codes: 0 all well; 1 a check failed (once, probe) or no device answered (discover); \
+                          2 bad configuration or usage; 3 the agent could not run (data directory, listen address, \
+                          a socket).";
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum LogFormat {
@@ -71,6 +72,9 @@ enum Command {
     /// Camera baselines: the approved identity and settings of each camera.
     #[command(subcommand)]
     Baseline(BaselineCommand),
+    /// Find ONVIF devices with WS-Discovery (sends only Probe messages); exit 0 when some
+    /// answered, 1 when none did. Needs no configuration file.
+    Discover(DiscoverArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +91,28 @@ enum BaselineCommand {
         #[arg(long)]
         reason: String,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct DiscoverArgs {
+    /// Send the multicast Probe through this network interface (default: as the routing table
+    /// says).
+    #[arg(long, value_name = "IF")]
+    interface: Option<String>,
+    /// How long to wait for answers after the last Probe: seconds ("3", "0.5") or a duration
+    /// ("1500ms").
+    #[arg(long, value_name = "S", default_value = "3", value_parser = discover::parse_timeout)]
+    timeout: std::time::Duration,
+    /// Also probe every address of this IPv4 network by unicast (for cameras multicast does not
+    /// reach: other VLANs, routed networks); at most a /20 each; repeatable.
+    #[arg(long, value_name = "A.B.C.D/N")]
+    cidr: Vec<discover::Cidr>,
+    /// One JSON object per device and line.
+    #[arg(long, conflicts_with = "config_snippet")]
+    json: bool,
+    /// Print [[device]] entries ready to paste into the configuration.
+    #[arg(long)]
+    config_snippet: bool,
 }
 
 fn main() -> ExitCode {
@@ -125,8 +151,22 @@ fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> i32 {
-    if let Command::Run = cli.command {
-        return daemon::run(&cli.config).await;
+    match &cli.command {
+        Command::Run => return daemon::run(&cli.config).await,
+        Command::Discover(args) => {
+            let options = discover::Options {
+                interface: args.interface.clone(),
+                timeout: args.timeout,
+                cidrs: args.cidr.clone(),
+                format: match (args.json, args.config_snippet) {
+                    (true, _) => discover::Format::Json,
+                    (false, true) => discover::Format::ConfigSnippet,
+                    (false, false) => discover::Format::Table,
+                },
+            };
+            return discover::run(&options, &mut std::io::stdout().lock()).await;
+        }
+        _ => {}
     }
     let config = match config::load(&cli.config) {
         Ok(c) => c,
@@ -137,7 +177,7 @@ async fn dispatch(cli: Cli) -> i32 {
     };
     let mut stdout = std::io::stdout().lock();
     match cli.command {
-        Command::Run => unreachable!("handled above"),
+        Command::Run | Command::Discover(_) => unreachable!("handled above"),
         Command::CheckConfig => check_config(&config),
         Command::Baseline(BaselineCommand::Accept { device, by, reason }) => {
             accept_baseline(&config, &device, &by, &reason).await

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 pub mod nut;
 pub mod onvif_sim;
 pub mod snmpsim;
+pub mod wsd_devices;
 
 pub fn camwatch() -> Command {
     Command::new(env!("CARGO_BIN_EXE_camwatch"))
