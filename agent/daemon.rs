@@ -15,6 +15,7 @@ use crate::exit;
 use crate::output::http;
 use crate::schedule::{Runner, Scheduler, unix_now};
 use crate::state::Hub;
+use crate::state::snapshots::Snapshots;
 use crate::state::store::Store;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -86,7 +87,8 @@ pub async fn run(path: &Path) -> i32 {
             return exit::RUNTIME;
         }
     };
-    let hub = Arc::new(Hub::new(Some(store), saved));
+    let snapshots = Snapshots::start(&config.agent.data_dir);
+    let hub = Arc::new(Hub::new(Some(store), saved).with_snapshots(snapshots));
     let mut scheduler = Scheduler::new(Arc::new(Runner::new(config.agent.max_in_flight)), Arc::clone(&hub));
     scheduler.apply(&config);
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadReply>(4);
@@ -154,6 +156,9 @@ pub async fn run(path: &Path) -> i32 {
     let _ = server.await;
     if let Some(store) = hub.store() {
         store.close();
+    }
+    if let Some(snapshots) = hub.snapshots() {
+        snapshots.close();
     }
     tracing::info!("state store closed; bye");
     exit::OK

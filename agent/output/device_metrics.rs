@@ -7,7 +7,7 @@ use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 
 use super::metrics::{Labels, family, flag, gauge};
-use crate::model::CheckKind;
+use crate::model::{CheckKind, Status};
 use crate::probe::Observation;
 use crate::probe::snmp::recorder::DiskState;
 use crate::probe::ups::{BatteryStatus, OutputSource, UpsObservation};
@@ -212,7 +212,60 @@ pub fn encode(e: &mut DescriptorEncoder, checks: &[CheckStatus], reboots: &BTree
             let verdict = c.verdict.as_ref()?;
             c.observation
                 .is_some()
-                .then(|| (device(&c.device), flag(verdict.status != crate::model::Status::Ok)))
+                .then(|| (device(&c.device), flag(verdict.status != Status::Ok)))
+        }),
+    )?;
+
+    // Camera pictures: figures only from a picture seen on the last run, never a stale one.
+    let images: Vec<&CheckStatus> = observed(CheckKind::Image).collect();
+    let pictures: Vec<(&str, &crate::probe::snapshot::ImageObservation)> = images
+        .iter()
+        .filter_map(|c| match &c.observation {
+            Some(Observation::Image(i)) => Some((c.device.as_str(), i)),
+            _ => None,
+        })
+        .collect();
+    type ImageFigure = (
+        &'static str,
+        &'static str,
+        fn(&crate::probe::snapshot::ImageObservation) -> f64,
+    );
+    let figures: [ImageFigure; 3] = [
+        (
+            "camwatch_camera_brightness_ratio",
+            "Mean brightness of the camera's snapshot, 0 (black) to 1 (white).",
+            |i| i.brightness,
+        ),
+        (
+            "camwatch_camera_contrast_ratio",
+            "Contrast of the camera's snapshot (standard deviation of brightness), 0 to 0.5.",
+            |i| i.contrast,
+        ),
+        (
+            "camwatch_camera_sharpness",
+            "Sharpness of the camera's snapshot: variance of the Laplacian on a picture of at most 1024 px a side; compare with the same camera only.",
+            |i| i.sharpness,
+        ),
+    ];
+    for (name, help, figure) in figures {
+        gauge(e, name, help, pictures.iter().map(|(d, i)| (device(d), figure(i))))?;
+    }
+    gauge(
+        e,
+        "camwatch_camera_frozen",
+        "1 when the camera has sent the same picture on image_frozen_polls polls in a row.",
+        images.iter().filter_map(|c| {
+            let frozen = c.verdict.as_ref()?.values.get("frozen")?.as_bool()?;
+            Some((device(&c.device), flag(frozen)))
+        }),
+    )?;
+    gauge(
+        e,
+        "camwatch_camera_image_ok",
+        "1 when the last picture check found nothing wrong (not dark, bright, covered, blurred or frozen).",
+        images.iter().filter_map(|c| {
+            let status = c.verdict.as_ref()?.status;
+            Some((device(&c.device), flag(status == Status::Ok)))
         }),
     )?;
 

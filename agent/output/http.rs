@@ -1,5 +1,6 @@
 //! The HTTP face of the agent: `/metrics` for Prometheus, the `/-/` endpoints every Prometheus
-//! component has (healthy, ready, reload), a JSON view of current states, and the landing page.
+//! component has (healthy, ready, reload), a JSON view of current states, the landing page, and
+//! the cameras' kept snapshots.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use serde::Serialize;
 
 use super::{landing, metrics};
 use crate::daemon::Shared;
+use crate::state::snapshots::Which;
 
 #[derive(Clone)]
 struct App {
@@ -30,12 +32,47 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/-/reload", post(reload))
         .route("/api/v1/checks", get(checks))
         .route("/api/v1/devices/{device}/baseline/accept", post(accept_baseline))
+        .route("/snapshots/{device}/{file}", get(snapshot))
         .with_state(App { shared, registry })
 }
 
 async fn index(Extract(app): Extract<App>) -> Html<String> {
     let config = app.shared.config();
-    Html(landing::render(&config, &app.shared.hub.snapshot()))
+    let pictures = app.shared.hub.snapshots().map(|s| s.kept()).unwrap_or_default();
+    Html(landing::render(&config, &app.shared.hub.snapshot(), &pictures))
+}
+
+/// `GET /snapshots/{device}/latest-ok.jpg` or `latest-failed.jpg`. Only configured devices are
+/// served, and their folder name is derived from the configured name, so no request can reach
+/// a file outside the snapshot folder.
+async fn snapshot(Extract(app): Extract<App>, Path((device, file)): Path<(String, String)>) -> Response {
+    let not_found = |why: &str| (StatusCode::NOT_FOUND, format!("{why}\n")).into_response();
+    let Some(which) = Which::parse(&file) else {
+        return not_found("only latest-ok.jpg and latest-failed.jpg are kept");
+    };
+    if app.shared.config().device(&device).is_none() {
+        return not_found("no such device in the configuration");
+    }
+    let Some(snapshots) = app.shared.hub.snapshots() else {
+        return not_found("snapshots are not kept");
+    };
+    // tokio::fs reads on the blocking pool, off the async workers.
+    match tokio::fs::read(snapshots.path(&device, which)).await {
+        Ok(jpeg) => (
+            [
+                (header::CONTENT_TYPE, "image/jpeg"),
+                // The file is overwritten in place: always ask again.
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            jpeg,
+        )
+            .into_response(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => not_found("no such snapshot kept yet"),
+        Err(e) => {
+            tracing::error!("cannot read a kept snapshot of {device}: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "cannot read the snapshot\n").into_response()
+        }
+    }
 }
 
 async fn scrape(Extract(app): Extract<App>, headers: HeaderMap) -> Response {

@@ -1,11 +1,13 @@
 //! The landing page: every device, its checks and their states, as plain server-rendered HTML
 //! that works without JavaScript (control-room PCs are often locked down).
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::config::Config;
 use crate::model::State;
 use crate::state::CheckStatus;
+use crate::state::snapshots::{Kept, Which, segment};
 
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -29,7 +31,8 @@ fn when(timestamp: Option<f64>, tz: chrono_tz::Tz) -> String {
         .unwrap_or_else(|| "never".to_owned())
 }
 
-pub fn render(config: &Config, checks: &[CheckStatus]) -> String {
+/// `pictures`: the kept snapshots of each camera (see `state::snapshots`).
+pub fn render(config: &Config, checks: &[CheckStatus], pictures: &BTreeMap<String, Kept>) -> String {
     let tz = config.agent.timezone;
     let count = |s: State| checks.iter().filter(|c| c.state() == s).count();
     let title = if config.agent.site.is_empty() {
@@ -48,6 +51,7 @@ pub fn render(config: &Config, checks: &[CheckStatus]) -> String {
 body{{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}}
 table{{border-collapse:collapse;width:100%}}th,td{{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #ddd;vertical-align:top}}
 th{{background:#f4f4f4}}.state{{font-weight:600;text-transform:uppercase;font-size:.85em}}
+.pictures{{display:flex;flex-wrap:wrap;gap:1rem}}figure{{margin:0}}img{{width:320px;height:auto;border:1px solid #ccc}}
 .ok{{color:#17692c}}.warning{{color:#8a5a00}}.failed{{color:#b00020}}.unreachable{{color:#6a3d9a}}.unknown{{color:#666}}
 </style></head><body>
 <h1>{title}</h1>
@@ -83,8 +87,40 @@ th{{background:#f4f4f4}}.state{{font-weight:600;text-transform:uppercase;font-si
             );
         }
     }
-    html.push_str("</tbody></table>\n</body></html>\n");
+    html.push_str("</tbody></table>\n");
+    pictures_section(&mut html, config, pictures, tz);
+    html.push_str("</body></html>\n");
     html
+}
+
+/// The latest good and failing picture of each configured camera that has one. The `?t=` makes
+/// the page's 30 s refresh load a new picture when there is one, and only then.
+fn pictures_section(html: &mut String, config: &Config, pictures: &BTreeMap<String, Kept>, tz: chrono_tz::Tz) {
+    let shown: Vec<(&str, Kept)> = config
+        .devices
+        .iter()
+        .filter_map(|d| Some((d.name.as_str(), *pictures.get(&d.name)?)))
+        .collect();
+    if shown.is_empty() {
+        return;
+    }
+    html.push_str("<h2>Pictures</h2>\n<div class=\"pictures\">\n");
+    for (device, kept) in shown {
+        for (which, at, what) in [
+            (Which::Ok, kept.ok, "last good picture"),
+            (Which::Failed, kept.failed, "last picture with a problem"),
+        ] {
+            let Some(at) = at else { continue };
+            let src = format!("/snapshots/{}/{}?t={}", segment(device), which.file_name(), at as i64);
+            let _ = writeln!(
+                html,
+                r#"<figure><a href="{src}"><img src="{src}" alt="{what} of {name}" loading="lazy"></a><figcaption>{name}: {what}, {when}</figcaption></figure>"#,
+                name = escape(device),
+                when = when(Some(at), tz),
+            );
+        }
+    }
+    html.push_str("</div>\n");
 }
 
 #[cfg(test)]
@@ -100,9 +136,37 @@ mod tests {
         .unwrap();
         let hub = crate::state::Hub::new(None, Default::default());
         hub.sync(&config, 0.0);
-        let html = render(&config, &hub.snapshot());
+        let html = render(&config, &hub.snapshot(), &BTreeMap::new());
         assert!(html.contains("&lt;script&gt;x&lt;/script&gt;"));
         assert!(!html.contains("<script>"));
         assert!(html.contains("not run yet"));
+        assert!(!html.contains("<img"), "no pictures kept, none shown");
+    }
+
+    #[test]
+    fn kept_pictures_are_shown_with_safe_links() {
+        let config = crate::config::parse(
+            "t.toml",
+            "[[device]]\nname = \"gate/\\\"1\\\"\"\nkind = \"camera\"\naddress = \"192.0.2.1\"\n",
+        )
+        .unwrap();
+        let name = config.devices[0].name.clone();
+        let pictures = BTreeMap::from([
+            (
+                name,
+                Kept {
+                    ok: Some(1_800_000_000.0),
+                    failed: None,
+                },
+            ),
+            ("not configured".to_owned(), Kept::default()),
+        ]);
+        let html = render(&config, &[], &pictures);
+        assert!(
+            html.contains(r#"<img src="/snapshots/gate%2F%221%22/latest-ok.jpg?t=1800000000" alt="last good picture of gate/&quot;1&quot;""#),
+            "{html}"
+        );
+        assert!(!html.contains("latest-failed.jpg"));
+        assert!(!html.contains("not configured"));
     }
 }

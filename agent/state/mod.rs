@@ -5,6 +5,7 @@
 //! plain mutex held for microseconds and never across an `.await`.
 
 pub mod machine;
+pub mod snapshots;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use crate::judge::Verdict;
 use crate::model::{CheckKind, State, Status};
 use crate::probe::Observation;
 use machine::{Machine, Thresholds};
+use snapshots::{Snapshots, Which};
 use store::{ResultRow, Resumed, SavedState, Store};
 
 /// What outputs know about one (device, check).
@@ -88,6 +90,8 @@ pub struct Hub {
     saved: Mutex<BTreeMap<Key, SavedState>>,
     /// Reboots seen per device since records began (`camwatch_device_reboots_total`).
     reboots: Mutex<BTreeMap<String, u64>>,
+    /// Keeps the latest good and failing camera snapshots (the daemon only).
+    snapshots: Option<Snapshots>,
 }
 
 impl Hub {
@@ -102,7 +106,14 @@ impl Hub {
             store,
             saved: Mutex::new(saved),
             reboots: Mutex::new(resumed.reboots.into_iter().collect()),
+            snapshots: None,
         }
+    }
+
+    /// Keeps the snapshots of image checks with `snapshots`.
+    pub fn with_snapshots(mut self, snapshots: Snapshots) -> Self {
+        self.snapshots = Some(snapshots);
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<Key, CheckStatus>> {
@@ -186,6 +197,17 @@ impl Hub {
         for event in &result.verdict.events {
             tracing::warn!(device = %device.name, check = %check, kind = event.kind, "{}", event.summary);
         }
+        if let (Some(snapshots), Some(Observation::Image(image))) = (&self.snapshots, &result.observation) {
+            // A warning (dark, blurred) is kept with the failures: it shows what needs fixing.
+            let which = match result.verdict.status {
+                Status::Ok => Some(Which::Ok),
+                Status::Warning | Status::Failed => Some(Which::Failed),
+                Status::Unknown => None,
+            };
+            if let Some(which) = which {
+                snapshots.keep(&device.name, which, result.at, std::sync::Arc::clone(&image.jpeg));
+            }
+        }
         status.observation = result.observation;
         let transition = changed.map(|to| Transition {
             device: device.name.clone(),
@@ -249,6 +271,10 @@ impl Hub {
 
     pub fn store(&self) -> Option<&Store> {
         self.store.as_ref()
+    }
+
+    pub fn snapshots(&self) -> Option<&Snapshots> {
+        self.snapshots.as_ref()
     }
 }
 
