@@ -1,5 +1,6 @@
 //! Metrics of what the protocol checks saw: UPS figures, boot times and reboots, remote storage,
-//! recorder drives and user-defined SNMP values. StateSets list every state, always.
+//! recorder drives, user-defined SNMP values and camera streams. StateSets list every state,
+//! always.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +10,7 @@ use prometheus_client::metrics::MetricType;
 use super::metrics::{Labels, family, flag, gauge};
 use crate::model::{CheckKind, Status};
 use crate::probe::Observation;
+use crate::probe::rtsp::VideoTrack;
 use crate::probe::snmp::recorder::DiskState;
 use crate::probe::ups::{BatteryStatus, OutputSource, UpsObservation};
 use crate::state::CheckStatus;
@@ -284,5 +286,37 @@ pub fn encode(e: &mut DescriptorEncoder, checks: &[CheckStatus], reboots: &BTree
                     .iter()
                     .filter_map(move |r| Some((with(device(d), "name", &r.name), r.value?)))
             }),
+    )?;
+
+    // Camera streams: `up` for every configured stream check, so an alert on `== 0` also fires
+    // for a camera that never answered; `info` only for what was seen, with two low-cardinality
+    // labels (a codec name, a resolution), never the URL.
+    let streams: Vec<(&str, Option<&VideoTrack>)> = observed(CheckKind::Stream)
+        .map(|c| match &c.observation {
+            Some(Observation::Stream(s)) => (c.device.as_str(), s.video.as_ref()),
+            _ => (c.device.as_str(), None),
+        })
+        .collect();
+    gauge(
+        e,
+        "camwatch_camera_stream_up",
+        "1 when the camera's RTSP stream last described a video track; 0 when the stream check failed or saw no video.",
+        streams.iter().map(|(d, video)| (device(d), flag(video.is_some()))),
+    )?;
+    gauge(
+        e,
+        "camwatch_camera_stream_info",
+        "The video track the camera's stream last described: codec and resolution (empty when the camera does not say), always 1.",
+        streams.iter().filter_map(|(d, video)| {
+            let video = (*video)?;
+            let resolution = match (video.width, video.height) {
+                (Some(w), Some(h)) => format!("{w}x{h}"),
+                _ => String::new(),
+            };
+            Some((
+                with(with(device(d), "codec", &video.codec), "resolution", &resolution),
+                1.0,
+            ))
+        }),
     )
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 pub mod nut;
 pub mod onvif_sim;
+pub mod rtsp;
 pub mod snapshots;
 pub mod snmpsim;
 pub mod wsd_devices;
