@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::onvif_sim::{SimCamera, SimState};
+use support::onvif_sim::{SimCamera, SimState, TestCertificate};
 use support::{Daemon, daemon_config, promtool_check_metrics, sample, stderr, stdout, stored_events, temp_dir, write};
 
 fn camera_config(sim: &SimCamera, name: &str, checks: &str) -> String {
@@ -254,5 +254,45 @@ fn a_replaced_camera_fails_its_baseline_until_the_change_is_approved() {
         kinds,
         ["baseline_recorded", "replaced", "baseline_accepted"],
         "each recorded once"
+    );
+}
+
+#[test]
+fn https_cameras_are_trusted_by_their_ca_or_their_pinned_fingerprint_and_nothing_else() {
+    let certificate = TestCertificate::new();
+    let sim = SimCamera::start_tls(SimState::default(), &certificate);
+    let https = |trust: &str| {
+        camera_config(&sim, "cam-tls", r#"["onvif"]"#)
+            .replace("[device.onvif]\n", &format!("[device.onvif]\nhttps = true\n{trust}"))
+    };
+    let (_, lines, _) = once(&https(&format!("ca_file = \"{}\"\n", certificate.ca.display())));
+    assert_eq!(find(&lines, "onvif")["status"], "ok", "trusted by its CA: {lines:?}");
+    let (_, lines, _) = once(&https(&format!(
+        "fingerprint_sha256 = \"{}\"\n",
+        certificate.fingerprint
+    )));
+    assert_eq!(find(&lines, "onvif")["status"], "ok", "trusted by its pin: {lines:?}");
+
+    let trusted_requests = sim.asked().len();
+    let other = "AB:".repeat(31) + "CD";
+    let (_, lines, _) = once(&https(&format!("fingerprint_sha256 = \"{other}\"\n")));
+    let summary = find(&lines, "onvif")["summary"].as_str().unwrap().to_owned();
+    assert!(
+        summary.contains(&format!(
+            "fingerprint is {}, not the pinned one",
+            certificate.fingerprint
+        )),
+        "{summary}"
+    );
+    let (_, lines, _) = once(&https(""));
+    let onvif = find(&lines, "onvif");
+    assert_eq!(
+        onvif["status"], "failed",
+        "a self-signed camera is not trusted by default: {onvif}"
+    );
+    assert_eq!(
+        sim.asked().len(),
+        trusted_requests,
+        "no request got through an untrusted connection"
     );
 }

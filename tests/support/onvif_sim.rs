@@ -79,8 +79,156 @@ pub struct SimCamera {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// A server certificate for 127.0.0.1 signed by a throwaway CA, made with openssl.
+pub struct TestCertificate {
+    _dir: tempfile::TempDir,
+    pub ca: std::path::PathBuf,
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+    /// SHA-256 of the server certificate, as `openssl x509 -fingerprint -sha256` prints it.
+    pub fingerprint: String,
+}
+
+impl TestCertificate {
+    pub fn new() -> TestCertificate {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |name: &str| dir.path().join(name);
+        let openssl = |args: &[&str]| {
+            let out = std::process::Command::new("openssl")
+                .args(args)
+                .output()
+                .expect("openssl is installed");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let s = |path: std::path::PathBuf| path.to_str().unwrap().to_owned();
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &s(p("ca.key")),
+            "-out",
+            &s(p("ca.pem")),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=camwatch test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &s(p("cam.key")),
+            "-out",
+            &s(p("cam.csr")),
+            "-subj",
+            "/CN=camera",
+        ]);
+        std::fs::write(
+            p("ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &s(p("cam.csr")),
+            "-CA",
+            &s(p("ca.pem")),
+            "-CAkey",
+            &s(p("ca.key")),
+            "-CAcreateserial",
+            "-out",
+            &s(p("cam.pem")),
+            "-days",
+            "2",
+            "-extfile",
+            &s(p("ext")),
+        ]);
+        let fingerprint = openssl(&["x509", "-noout", "-fingerprint", "-sha256", "-in", &s(p("cam.pem"))]);
+        let fingerprint = fingerprint.trim().rsplit('=').next().unwrap().to_owned();
+        TestCertificate {
+            ca: p("ca.pem"),
+            cert: p("cam.pem"),
+            key: p("cam.key"),
+            fingerprint,
+            _dir: dir,
+        }
+    }
+}
+
+/// Accepts TLS connections for axum (the simulator's HTTPS mode).
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((stream, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            // A client that refuses our certificate just drops the connection: wait for the next.
+            if let Ok(tls) = self.acceptor.accept(stream).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+fn tls_acceptor(certificate: &TestCertificate) -> tokio_rustls::TlsAcceptor {
+    use rustls::pki_types::pem::PemObject;
+    let chain = rustls::pki_types::CertificateDer::pem_file_iter(&certificate.cert)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&certificate.key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
 impl SimCamera {
     pub fn start(state: SimState) -> SimCamera {
+        Self::start_on(state, None)
+    }
+
+    /// The same camera behind HTTPS with `certificate`.
+    pub fn start_tls(state: SimState, certificate: &TestCertificate) -> SimCamera {
+        Self::start_on(state, Some(tls_acceptor(certificate)))
+    }
+
+    fn start_on(state: SimState, tls: Option<tokio_rustls::TlsAcceptor>) -> SimCamera {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -98,12 +246,22 @@ impl SimCamera {
                     let state = Arc::clone(&shared);
                     async move { handle(&state, &headers, &body, addr) }
                 });
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stopped.await;
-                    })
+                let stop = async {
+                    let _ = stopped.await;
+                };
+                match tls {
+                    Some(acceptor) => axum::serve(
+                        TlsListener {
+                            tcp: listener,
+                            acceptor,
+                        },
+                        app,
+                    )
+                    .with_graceful_shutdown(stop)
                     .await
-                    .unwrap();
+                    .unwrap(),
+                    None => axum::serve(listener, app).with_graceful_shutdown(stop).await.unwrap(),
+                }
             });
         });
         SimCamera {

@@ -298,6 +298,21 @@ fn rewrite(url: &str, configured: &reqwest::Url, keep_port: bool, notes: &mut Ve
         return url.to_owned();
     };
     if parsed.host_str() == configured.host_str() {
+        // Cameras behind their own TLS front end often still name their services http://:
+        // one port speaks one scheme, and the configured one is known to work.
+        if !keep_port
+            && parsed.port_or_known_default() == configured.port_or_known_default()
+            && parsed.scheme() != configured.scheme()
+            && parsed.set_scheme(configured.scheme()).is_ok()
+        {
+            let _ = parsed.set_port(configured.port());
+            notes.push(format!(
+                "the device named its service {}; using {}",
+                redacted(url),
+                configured.scheme()
+            ));
+            return parsed.to_string();
+        }
         return url.to_owned();
     }
     let from = parsed.host_str().unwrap_or("").to_owned();
