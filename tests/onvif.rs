@@ -138,6 +138,19 @@ fn quirks_nat_addresses_faults_with_200_unset_clocks_and_http_digest() {
         "{clock}"
     );
 
+    // Newer firmware that only answers GetServices.
+    let modern = SimCamera::start(SimState {
+        services_only: true,
+        ..SimState::default()
+    });
+    let (_, lines, _) = once(&camera_config(&modern, "cam-modern", r#"["onvif"]"#));
+    assert_eq!(find(&lines, "onvif")["status"], "ok", "{lines:?}");
+    let asked = modern.asked();
+    assert!(
+        asked.contains(&"GetServices".to_owned()) && asked.contains(&"GetProfiles".to_owned()),
+        "{asked:?}"
+    );
+
     // HTTP Digest in front of the SOAP service.
     let digest = SimCamera::start(SimState {
         http_digest: true,

@@ -29,6 +29,8 @@ pub struct SimState {
     pub faults_with_200: bool,
     /// HTTP Digest is required before any SOAP is read.
     pub http_digest: bool,
+    /// Only ONVIF 2.0 GetServices, no GetCapabilities (newer firmware).
+    pub services_only: bool,
     pub manufacturer: String,
     pub model: String,
     pub firmware: String,
@@ -56,6 +58,7 @@ impl Default for SimState {
             wrong_host_in_xaddrs: false,
             faults_with_200: false,
             http_digest: false,
+            services_only: false,
             manufacturer: "AXIS".into(),
             model: "P1435-LE".into(),
             firmware: "10.12.114".into(),
@@ -454,7 +457,10 @@ fn handle(state: &Mutex<SimState>, headers: &HeaderMap, body: &[u8], addr: Socke
             "<tds:GetDeviceInformationResponse><tds:Manufacturer>{}</tds:Manufacturer><tds:Model>{}</tds:Model><tds:FirmwareVersion>{}</tds:FirmwareVersion><tds:SerialNumber>{}</tds:SerialNumber><tds:HardwareId>7A5</tds:HardwareId></tds:GetDeviceInformationResponse>",
             s.manufacturer, s.model, s.firmware, s.serial
         ),
-        "GetCapabilities" => format!(
+        "GetServices" => format!(
+            "<tds:GetServicesResponse><tds:Service><tds:Namespace>http://www.onvif.org/ver10/device/wsdl</tds:Namespace><tds:XAddr>{service}/onvif/device_service</tds:XAddr><tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service><tds:Service><tds:Namespace>http://www.onvif.org/ver10/media/wsdl</tds:Namespace><tds:XAddr>{service}/onvif/media_service</tds:XAddr><tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service></tds:GetServicesResponse>"
+        ),
+        "GetCapabilities" if !s.services_only => format!(
             "<tds:GetCapabilitiesResponse><tds:Capabilities><tt:Device><tt:XAddr>{service}/onvif/device_service</tt:XAddr></tt:Device><tt:Media><tt:XAddr>{service}/onvif/media_service</tt:XAddr></tt:Media></tds:Capabilities></tds:GetCapabilitiesResponse>"
         ),
         "GetNetworkInterfaces" => format!(

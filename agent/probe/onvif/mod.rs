@@ -34,6 +34,7 @@ enum Request<'a> {
     GetSystemDateAndTime,
     GetDeviceInformation,
     GetCapabilities,
+    GetServices,
     GetNetworkInterfaces,
     GetProfiles,
     GetStreamUri(&'a str),
@@ -46,6 +47,7 @@ impl Request<'_> {
             Self::GetSystemDateAndTime => "http://www.onvif.org/ver10/device/wsdl/GetSystemDateAndTime",
             Self::GetDeviceInformation => "http://www.onvif.org/ver10/device/wsdl/GetDeviceInformation",
             Self::GetCapabilities => "http://www.onvif.org/ver10/device/wsdl/GetCapabilities",
+            Self::GetServices => "http://www.onvif.org/ver10/device/wsdl/GetServices",
             Self::GetNetworkInterfaces => "http://www.onvif.org/ver10/device/wsdl/GetNetworkInterfaces",
             Self::GetProfiles => "http://www.onvif.org/ver10/media/wsdl/GetProfiles",
             Self::GetStreamUri(_) => "http://www.onvif.org/ver10/media/wsdl/GetStreamUri",
@@ -64,6 +66,9 @@ impl Request<'_> {
             Self::GetDeviceInformation => "<tds:GetDeviceInformation/>".into(),
             Self::GetCapabilities => {
                 "<tds:GetCapabilities><tds:Category>All</tds:Category></tds:GetCapabilities>".into()
+            }
+            Self::GetServices => {
+                "<tds:GetServices><tds:IncludeCapability>false</tds:IncludeCapability></tds:GetServices>".into()
             }
             Self::GetNetworkInterfaces => "<tds:GetNetworkInterfaces/>".into(),
             Self::GetProfiles => "<trt:GetProfiles/>".into(),
@@ -375,15 +380,23 @@ impl OnvifProber {
             .map_err(|e| ProbeError::new(ProbeErrorKind::Agent, format!("bad ONVIF URL: {e}")))?;
         let info = session.ask(&spec.url, Request::GetDeviceInformation).await?;
         observation.identity = Some(parse::device_information(&info));
-        let services = match session.ask(&spec.url, Request::GetCapabilities).await {
+        // GetCapabilities is the ONVIF 1.0 way and still the most widely answered; GetServices
+        // (2.0) where it is missing.
+        let mut services = match session.ask(&spec.url, Request::GetCapabilities).await {
             Ok(caps) => parse::capabilities(&caps),
             Err(e) => {
-                observation
-                    .notes
-                    .push(format!("no capabilities ({e}); assuming one service address"));
+                observation.notes.push(format!("no capabilities ({e})"));
                 Services::default()
             }
         };
+        if services.media.is_none() {
+            match session.ask(&spec.url, Request::GetServices).await {
+                Ok(answer) => services = parse::services(&answer),
+                Err(e) => observation
+                    .notes
+                    .push(format!("no services ({e}); assuming one service address")),
+            }
+        }
         match session.ask(&spec.url, Request::GetNetworkInterfaces).await {
             Ok(interfaces) => observation.mac = parse::mac_address(&interfaces),
             Err(e) => observation.notes.push(format!("no network interfaces ({e})")),
