@@ -251,6 +251,19 @@ fn a_replaced_camera_fails_its_baseline_until_the_change_is_approved() {
     support::wait_for("the approved camera to be ok", wait, || {
         daemon.state("cam-hall", "baseline") == "ok"
     });
+    // Later someone raises the frame rate: the recorder fills faster, retention shrinks.
+    sim.with(|s| s.frame_rate = 30);
+    support::wait_for("the settings change to be seen", wait, || {
+        daemon.state("cam-hall", "baseline") == "warning"
+    });
+    let check = daemon.check("cam-hall", "baseline");
+    assert!(
+        check["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("video settings of profile profile_1_h264 changed (frame rate 25 -> 30 fps)"),
+        "{check}"
+    );
     let unknown = support::camwatch()
         .args(["baseline", "accept", "cam-nowhere", "--by", "x", "--reason", "y", "-c"])
         .arg(&path)
@@ -265,7 +278,7 @@ fn a_replaced_camera_fails_its_baseline_until_the_change_is_approved() {
         .collect();
     assert_eq!(
         kinds,
-        ["baseline_recorded", "replaced", "baseline_accepted"],
+        ["baseline_recorded", "replaced", "baseline_accepted", "settings_changed"],
         "each recorded once"
     );
 }

@@ -126,7 +126,9 @@ pub struct Settings {
     pub serial: Option<String>,
     pub mac: Option<String>,
     pub firmware: Option<String>,
-    pub encoder: Option<Encoder>,
+    /// The video encoder of every media profile, by profile token.
+    #[serde(default)]
+    pub encoders: std::collections::BTreeMap<String, Encoder>,
 }
 
 impl Settings {
@@ -138,7 +140,11 @@ impl Settings {
             serial: id.serial,
             mac: seen.mac.clone(),
             firmware: id.firmware,
-            encoder: seen.encoder().cloned(),
+            encoders: seen
+                .profiles
+                .iter()
+                .filter_map(|p| Some((p.token.clone(), p.encoder.clone()?)))
+                .collect(),
         }
     }
 
@@ -153,8 +159,8 @@ impl Settings {
         if let Some(f) = &self.firmware {
             parts.push(format!("firmware {f}"));
         }
-        if let Some(e) = &self.encoder {
-            parts.push(encoder_text(e));
+        for (token, e) in &self.encoders {
+            parts.push(format!("{token}: {}", encoder_text(e)));
         }
         parts.join(", ")
     }
@@ -238,23 +244,19 @@ pub fn differences(approved: &Settings, seen: &Settings) -> Vec<(Status, String)
             ),
         ));
     }
-    if let (Some(a), Some(b)) = (&approved.encoder, &seen.encoder) {
+    for (token, a) in &approved.encoders {
+        let Some(b) = seen.encoders.get(token) else {
+            found.push((Status::Warning, format!("profile {token} is gone")));
+            continue;
+        };
         let mut what = Vec::new();
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
         if a.encoding != b.encoding {
-            what.push(format!(
-                "codec {} -> {}",
-                a.encoding.clone().unwrap_or_default(),
-                b.encoding.clone().unwrap_or_default()
-            ));
+            what.push(format!("codec {} -> {}", text(&a.encoding), text(&b.encoding)));
         }
         if (a.width, a.height) != (b.width, b.height) {
-            what.push(format!(
-                "resolution {}x{} -> {}x{}",
-                a.width.unwrap_or(0),
-                a.height.unwrap_or(0),
-                b.width.unwrap_or(0),
-                b.height.unwrap_or(0)
-            ));
+            let size = |e: &Encoder| format!("{}x{}", e.width.unwrap_or(0), e.height.unwrap_or(0));
+            what.push(format!("resolution {} -> {}", size(a), size(b)));
         }
         if a.frame_rate != b.frame_rate {
             what.push(format!(
@@ -273,9 +275,15 @@ pub fn differences(approved: &Settings, seen: &Settings) -> Vec<(Status, String)
         if !what.is_empty() {
             found.push((
                 Status::Warning,
-                format!("video settings changed ({}): retention may shrink", what.join(", ")),
+                format!(
+                    "video settings of profile {token} changed ({}): retention may shrink",
+                    what.join(", ")
+                ),
             ));
         }
+    }
+    for token in seen.encoders.keys().filter(|t| !approved.encoders.contains_key(*t)) {
+        found.push((Status::Warning, format!("a new profile {token} appeared")));
     }
     found
 }
@@ -441,7 +449,7 @@ mod tests {
         assert_eq!(fps.status, Status::Warning);
         assert!(
             fps.summary
-                .starts_with("video settings changed (frame rate 25 -> 30 fps)"),
+                .starts_with("video settings of profile main changed (frame rate 25 -> 30 fps)"),
             "{}",
             fps.summary
         );
