@@ -227,3 +227,18 @@ impl Probes {
         }
     }
 }
+
+/// A device's address with a port: an IP address as it is, a name looked up (and the answer
+/// noted in the transcript). Every protocol resolves the same way.
+pub async fn resolve(host: &str, port: u16, transcript: &mut Transcript) -> Result<std::net::SocketAddr, ProbeError> {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(std::net::SocketAddr::new(ip, port));
+    }
+    let found = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| ProbeError::new(ProbeErrorKind::Resolve, format!("cannot resolve {host}: {e}")))?
+        .next()
+        .ok_or_else(|| ProbeError::new(ProbeErrorKind::Resolve, format!("{host} resolves to no address")))?;
+    transcript.note(|| format!("resolved {host} to {}", found.ip()));
+    Ok(found)
+}

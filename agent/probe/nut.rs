@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,7 +52,7 @@ impl NutProber {
             NutTls::None => None,
             NutTls::Starttls => Some(tls_connector(spec, host)?),
         };
-        let target = resolve(host, spec.port, transcript).await?;
+        let target = super::resolve(host, spec.port, transcript).await?;
         let server = server_label(host, spec.port);
         let tcp = TcpStream::connect(target)
             .await
@@ -142,19 +141,6 @@ fn tls_connector(spec: &NutSpec, host: &str) -> Result<(TlsConnector, ServerName
     let config = super::tls::client_config(&super::tls::Trust::CaFile(path), "[device.nut] ca_file")?;
     let name = super::tls::server_name(host)?;
     Ok((TlsConnector::from(Arc::new(config)), name))
-}
-
-async fn resolve(host: &str, port: u16, transcript: &mut Transcript) -> Result<SocketAddr, ProbeError> {
-    if let Ok(ip) = host.parse() {
-        return Ok(SocketAddr::new(ip, port));
-    }
-    let found = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| ProbeError::new(ProbeErrorKind::Resolve, format!("cannot resolve {host}: {e}")))?
-        .next()
-        .ok_or_else(|| ProbeError::new(ProbeErrorKind::Resolve, format!("{host} resolves to no address")))?;
-    transcript.note(|| format!("resolved {host} to {}", found.ip()));
-    Ok(found)
 }
 
 fn server_label(host: &str, port: u16) -> String {

@@ -77,7 +77,7 @@ impl Pinger {
             .address
             .as_deref()
             .ok_or_else(|| ProbeError::new(ProbeErrorKind::Agent, "device has no address"))?;
-        let target = resolve(address, transcript).await?;
+        let target = super::resolve(address, 0, transcript).await?.ip();
         let count = device.policy.ping_count.max(1);
         // Leave a tenth of the check's timeout spare so a dead host is reported as "no reply to N
         // echoes" by this probe rather than cut off by the scheduler's deadline.
@@ -246,17 +246,4 @@ async fn tcp(
         }
     }
     observation
-}
-
-async fn resolve(address: &str, transcript: &mut Transcript) -> Result<IpAddr, ProbeError> {
-    if let Ok(ip) = address.parse() {
-        return Ok(ip);
-    }
-    let found = tokio::net::lookup_host((address, 0))
-        .await
-        .map_err(|e| ProbeError::new(ProbeErrorKind::Resolve, format!("cannot resolve {address}: {e}")))?
-        .next()
-        .ok_or_else(|| ProbeError::new(ProbeErrorKind::Resolve, format!("{address} resolves to no address")))?;
-    transcript.note(|| format!("resolved {address} to {}", found.ip()));
-    Ok(found.ip())
 }

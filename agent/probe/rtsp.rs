@@ -10,7 +10,6 @@
 //! sentence. The caller bounds the whole exchange with the check's timeout.
 
 use std::io;
-use std::net::SocketAddr;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -85,7 +84,7 @@ pub async fn probe(
         (None, None) => None,
     };
 
-    let address = resolve(&target.host, target.port, transcript).await?;
+    let address = super::resolve(&target.host, target.port, transcript).await?;
     let server = target.server_label();
     let tcp = TcpStream::connect(address)
         .await
@@ -350,19 +349,6 @@ fn percent_decode(text: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-async fn resolve(host: &str, port: u16, transcript: &mut Transcript) -> Result<SocketAddr, ProbeError> {
-    if let Ok(ip) = host.parse() {
-        return Ok(SocketAddr::new(ip, port));
-    }
-    let found = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| ProbeError::new(ProbeErrorKind::Resolve, format!("cannot resolve {host}: {e}")))?
-        .next()
-        .ok_or_else(|| ProbeError::new(ProbeErrorKind::Resolve, format!("{host} resolves to no address")))?;
-    transcript.note(|| format!("resolved {host} to {}", found.ip()));
-    Ok(found)
 }
 
 fn connect_error(server: &str, e: &io::Error) -> ProbeError {

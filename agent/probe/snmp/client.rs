@@ -204,11 +204,7 @@ impl<'t> SnmpClient<'t> {
         budget: Duration,
         transcript: &'t mut Transcript,
     ) -> Result<SnmpClient<'t>, ProbeError> {
-        let target = tokio::net::lookup_host((address, spec.port))
-            .await
-            .map_err(|e| ProbeError::new(ProbeErrorKind::Resolve, format!("cannot resolve {address}: {e}")))?
-            .next()
-            .ok_or_else(|| ProbeError::new(ProbeErrorKind::Resolve, format!("{address} resolves to no address")))?;
+        let target = crate::probe::resolve(address, spec.port, transcript).await?;
         let attempts = spec.retries + 1;
         let timeout = spec.request_timeout.min(budget.mul_f64(0.9) / attempts);
         let agent_error =
