@@ -48,10 +48,11 @@ pub enum CheckKind {
     Baseline,
     Stream,
     Image,
+    Backup,
 }
 
 impl CheckKind {
-    pub const ALL: [CheckKind; 12] = [
+    pub const ALL: [CheckKind; 13] = [
         Self::Ping,
         Self::Filesystem,
         Self::Ups,
@@ -64,6 +65,7 @@ impl CheckKind {
         Self::Baseline,
         Self::Stream,
         Self::Image,
+        Self::Backup,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,6 +82,7 @@ impl CheckKind {
             Self::Baseline => "baseline",
             Self::Stream => "stream",
             Self::Image => "image",
+            Self::Backup => "backup",
         }
     }
 

@@ -4,6 +4,7 @@
 //!
 //! Every problem is collected before giving up, so `check-config` shows all of them at once.
 
+mod backup;
 pub mod diagnostic;
 mod protocols;
 mod raw;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use backup::{BackupSpec, DEFAULT_PATTERN as DEFAULT_BACKUP_PATTERN, FilePattern};
 pub use diagnostic::{ConfigError, Diagnostic};
 pub use protocols::parse_oid;
 use raw::{RawConfig, RawDevice, RawPolicy};
@@ -92,6 +94,10 @@ pub struct Policy {
     pub image_blur_ratio: f64,
     /// Identical pictures on this many polls in a row: the picture is frozen.
     pub image_frozen_polls: u32,
+    /// The newest backup must be younger than this.
+    pub backup_max_age: Duration,
+    /// The procedure's sentence the backup rule enforces, quoted when it is broken.
+    pub clause_backup: String,
 }
 
 impl Default for Policy {
@@ -117,6 +123,8 @@ impl Default for Policy {
             image_low_contrast: 0.03,
             image_blur_ratio: 0.35,
             image_frozen_polls: 3,
+            backup_max_age: Duration::from_secs(7 * 86_400),
+            clause_backup: "Footage is backed up at least once a week.".to_owned(),
         }
     }
 }
@@ -166,6 +174,8 @@ impl Policy {
             image_low_contrast: pick(&layer.image_low_contrast, self.image_low_contrast),
             image_blur_ratio: pick(&layer.image_blur_ratio, self.image_blur_ratio),
             image_frozen_polls: pick(&layer.image_frozen_polls, self.image_frozen_polls),
+            backup_max_age: pick(&layer.backup_max_age, raw::HumanDuration(self.backup_max_age)).0,
+            clause_backup: pick(&layer.clause_backup, self.clause_backup.clone()),
         }
     }
 }
@@ -214,7 +224,8 @@ impl Device {
                 | CheckSpec::Clock(_)
                 | CheckSpec::Baseline(_)
                 | CheckSpec::Stream(_)
-                | CheckSpec::Image(_) => None,
+                | CheckSpec::Image(_)
+                | CheckSpec::Backup(_) => None,
             };
             match snmp.map(|s| &s.auth) {
                 Some(SnmpAuth::V1 { community } | SnmpAuth::V2c { community }) => {
@@ -253,6 +264,8 @@ pub enum CheckSpec {
     Stream(StreamSpec),
     /// Its snapshot is a usable picture.
     Image(SnapshotSpec),
+    /// Footage backups land in a folder, recently, readable and whole.
+    Backup(BackupSpec),
 }
 
 impl CheckSpec {
@@ -270,6 +283,7 @@ impl CheckSpec {
             Self::Baseline(_) => CheckKind::Baseline,
             Self::Stream(_) => CheckKind::Stream,
             Self::Image(_) => CheckKind::Image,
+            Self::Backup(_) => CheckKind::Backup,
         }
     }
 }
@@ -722,6 +736,7 @@ impl Resolver {
                 "use 2 or more",
             );
         }
+        self.check_backup_policy(policy, raw, &at, what);
         if fail > warn {
             self.error(
                 at(raw
@@ -881,7 +896,9 @@ impl Resolver {
         }
         self.protocol_checks(d, &name, address.is_some(), snmp_auth, &mut checks);
         self.camera_checks(d, &name, address.as_deref(), &mut checks);
-        if d.ping.is_none() && address.is_none() && d.filesystem.is_none() && checks.is_empty() {
+        self.backup_check(d.backup.as_ref(), &name, &mut checks);
+        // A broken [device.backup] is reported on its own; "nothing to check" would only add noise.
+        if d.ping.is_none() && address.is_none() && d.filesystem.is_none() && d.backup.is_none() && checks.is_empty() {
             self.error(
                 Some(d.name.span()),
                 format!("device {name:?} has nothing to check"),

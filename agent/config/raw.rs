@@ -59,6 +59,8 @@ pub struct RawPolicy {
     pub image_low_contrast: Option<Spanned<f64>>,
     pub image_blur_ratio: Option<Spanned<f64>>,
     pub image_frozen_polls: Option<Spanned<u32>>,
+    pub backup_max_age: Option<Spanned<HumanDuration>>,
+    pub clause_backup: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +88,7 @@ pub struct RawDevice {
     pub onvif: Option<Spanned<RawOnvif>>,
     pub stream: Option<Spanned<RawStream>>,
     pub snapshot: Option<Spanned<RawSnapshot>>,
+    pub backup: Option<Spanned<RawBackup>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -225,6 +228,17 @@ pub struct RawNut {
 pub struct RawFilesystem {
     #[serde(default)]
     pub mountpoints: Vec<String>,
+}
+
+/// `[device.backup]`; `path` is optional here so that its absence gets a message with a fix.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackup {
+    pub path: Option<Spanned<PathBuf>>,
+    pub pattern: Option<Spanned<String>>,
+    pub recursive: Option<bool>,
+    pub min_files: Option<Spanned<u64>>,
+    pub min_bytes: Option<Spanned<u64>>,
 }
 
 /// A duration written the way people write them: `30s`, `5m`, `1h 30m`, `13months`.

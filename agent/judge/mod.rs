@@ -1,6 +1,7 @@
 //! Judges are pure: (what a probe saw, the policy) -> a verdict. No sockets, no clocks, so every
 //! rule is unit-tested with plain values. One file per check, mirroring `probe/`.
 
+pub mod backup;
 pub mod filesystem;
 pub mod image;
 pub mod onvif;
@@ -90,6 +91,7 @@ pub fn judge(
         Ok(Observation::Onvif(seen)) => onvif::judge(check, seen, policy, memory),
         Ok(Observation::Stream(seen)) => stream::judge(seen),
         Ok(Observation::Image(seen)) => image::judge(seen, policy, memory),
+        Ok(Observation::Backup(seen)) => backup::judge(seen, policy),
         Err(error) => probe_failed(check, error, memory),
     }
 }

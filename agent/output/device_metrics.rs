@@ -288,6 +288,43 @@ pub fn encode(e: &mut DescriptorEncoder, checks: &[CheckStatus], reboots: &BTree
             }),
     )?;
 
+    // Backups: figures only from a walk of the last run (a missing folder has none, not stale
+    // ones); the newest backup's time and age only when there is one.
+    let backups: Vec<(&str, &crate::probe::backup::BackupObservation)> = observed(CheckKind::Backup)
+        .filter_map(|c| match &c.observation {
+            Some(Observation::Backup(b)) => Some((c.device.as_str(), b)),
+            _ => None,
+        })
+        .collect();
+    gauge(
+        e,
+        "camwatch_backup_newest_timestamp_seconds",
+        "Modification time (Unix time) of the newest file in the backup folder.",
+        backups
+            .iter()
+            .filter_map(|(d, b)| Some((device(d), b.newest.as_ref()?.modified_at))),
+    )?;
+    gauge(
+        e,
+        "camwatch_backup_age_seconds",
+        "Age of the newest backup when last checked.",
+        backups
+            .iter()
+            .filter_map(|(d, b)| Some((device(d), crate::judge::backup::age_seconds(b)?))),
+    )?;
+    gauge(
+        e,
+        "camwatch_backup_files",
+        "Backup files (matching the pattern) in the backup folder.",
+        backups.iter().map(|(d, b)| (device(d), b.files as f64)),
+    )?;
+    gauge(
+        e,
+        "camwatch_backup_bytes",
+        "Total size of the backup files in the backup folder.",
+        backups.iter().map(|(d, b)| (device(d), b.bytes as f64)),
+    )?;
+
     // Camera streams: `up` for every configured stream check, so an alert on `== 0` also fires
     // for a camera that never answered; `info` only for what was seen, with two low-cardinality
     // labels (a codec name, a resolution), never the URL.

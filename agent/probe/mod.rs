@@ -3,6 +3,7 @@
 //! (`probe(spec, device, transcript) -> Result<Observation, ProbeError>`), so adding a protocol is
 //! one new file plus one arm in [`Probes::run`].
 
+pub mod backup;
 pub mod digest;
 pub mod filesystem;
 pub mod http;
@@ -37,6 +38,7 @@ pub enum Observation {
     Onvif(Box<onvif::OnvifObservation>),
     Stream(rtsp::StreamObservation),
     Image(snapshot::ImageObservation),
+    Backup(backup::BackupObservation),
 }
 
 /// Why a probe could not see anything.
@@ -137,6 +139,7 @@ pub struct Probes {
     pub onvif: onvif::OnvifProber,
     pub http: http::HttpClients,
     pub on_battery: ups::OnBatteryClock,
+    pub backup: backup::BackupReader,
 }
 
 impl Probes {
@@ -150,6 +153,11 @@ impl Probes {
         match spec {
             CheckSpec::Ping(ping) => self.ping.probe(ping, device, transcript).await.map(Observation::Ping),
             CheckSpec::Filesystem(fs) => self.filesystem.probe(fs, transcript).await.map(Observation::Filesystem),
+            CheckSpec::Backup(spec) => self
+                .backup
+                .probe(spec, &device.name, transcript)
+                .await
+                .map(Observation::Backup),
             CheckSpec::Ups(source) => {
                 let mut ups = match source {
                     UpsSpec::Nut(nut) => self.nut.probe(nut, device, transcript).await?,
