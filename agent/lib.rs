@@ -5,6 +5,7 @@
 //! stands apart: it finds ONVIF devices to put into the configuration.
 
 pub mod config;
+pub mod coverage;
 pub mod daemon;
 pub mod discover;
 pub mod judge;

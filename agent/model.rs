@@ -49,10 +49,11 @@ pub enum CheckKind {
     Stream,
     Image,
     Backup,
+    Retention,
 }
 
 impl CheckKind {
-    pub const ALL: [CheckKind; 13] = [
+    pub const ALL: [CheckKind; 14] = [
         Self::Ping,
         Self::Filesystem,
         Self::Ups,
@@ -66,6 +67,7 @@ impl CheckKind {
         Self::Stream,
         Self::Image,
         Self::Backup,
+        Self::Retention,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -83,6 +85,7 @@ impl CheckKind {
             Self::Stream => "stream",
             Self::Image => "image",
             Self::Backup => "backup",
+            Self::Retention => "retention",
         }
     }
 

@@ -6,6 +6,8 @@
 
 mod backup;
 pub mod diagnostic;
+mod footage;
+pub mod presets;
 mod protocols;
 mod raw;
 pub mod secret;
@@ -98,6 +100,19 @@ pub struct Policy {
     pub backup_max_age: Duration,
     /// The procedure's sentence the backup rule enforces, quoted when it is broken.
     pub clause_backup: String,
+    /// Footage must reach back this many days, without gaps, for every camera.
+    pub retention_days: u32,
+    /// A span without footage longer than this is a recording gap.
+    pub max_recording_gap: Duration,
+    /// Newest footage at most this old means the camera is recording now.
+    pub recording_freshness: Duration,
+    /// Retention forecast to fall under the requirement within this: warning.
+    pub retention_forecast_warning: Duration,
+    /// The procedure's sentence the retention rule enforces (`{retention_days}` and
+    /// `{max_recording_gap}` are filled in where shown).
+    pub clause_retention: String,
+    /// The procedure's sentence the recording (24 h, no gaps) rule enforces.
+    pub clause_recording: String,
 }
 
 impl Default for Policy {
@@ -125,6 +140,12 @@ impl Default for Policy {
             image_frozen_polls: 3,
             backup_max_age: Duration::from_secs(7 * 86_400),
             clause_backup: "Footage is backed up at least once a week.".to_owned(),
+            retention_days: 30,
+            max_recording_gap: Duration::from_secs(300),
+            recording_freshness: Duration::from_secs(300),
+            retention_forecast_warning: Duration::from_secs(7 * 86_400),
+            clause_retention: presets::COMPANY_RETENTION.to_owned(),
+            clause_recording: presets::COMPANY_RECORDING.to_owned(),
         }
     }
 }
@@ -176,6 +197,16 @@ impl Policy {
             image_frozen_polls: pick(&layer.image_frozen_polls, self.image_frozen_polls),
             backup_max_age: pick(&layer.backup_max_age, raw::HumanDuration(self.backup_max_age)).0,
             clause_backup: pick(&layer.clause_backup, self.clause_backup.clone()),
+            retention_days: pick(&layer.retention_days, self.retention_days),
+            max_recording_gap: pick(&layer.max_recording_gap, raw::HumanDuration(self.max_recording_gap)).0,
+            recording_freshness: pick(&layer.recording_freshness, raw::HumanDuration(self.recording_freshness)).0,
+            retention_forecast_warning: pick(
+                &layer.retention_forecast_warning,
+                raw::HumanDuration(self.retention_forecast_warning),
+            )
+            .0,
+            clause_retention: pick(&layer.clause_retention, self.clause_retention.clone()),
+            clause_recording: pick(&layer.clause_recording, self.clause_recording.clone()),
         }
     }
 }
@@ -226,6 +257,7 @@ impl Device {
                 | CheckSpec::Stream(_)
                 | CheckSpec::Image(_)
                 | CheckSpec::Backup(_) => None,
+                CheckSpec::Retention(_) => None,
             };
             match snmp.map(|s| &s.auth) {
                 Some(SnmpAuth::V1 { community } | SnmpAuth::V2c { community }) => {
@@ -266,6 +298,8 @@ pub enum CheckSpec {
     Image(SnapshotSpec),
     /// Footage backups land in a folder, recently, readable and whole.
     Backup(BackupSpec),
+    /// Footage folders: every camera's footage reaches back far enough, without gaps.
+    Retention(Arc<FootageSpec>),
 }
 
 impl CheckSpec {
@@ -284,6 +318,7 @@ impl CheckSpec {
             Self::Stream(_) => CheckKind::Stream,
             Self::Image(_) => CheckKind::Image,
             Self::Backup(_) => CheckKind::Backup,
+            Self::Retention(_) => CheckKind::Retention,
         }
     }
 }
@@ -441,6 +476,8 @@ pub struct FilesystemSpec {
     pub mountpoints: Vec<String>,
 }
 
+pub use footage::{CameraFrom, FootageLayout, FootageSpec, Template, TemplatePart};
+
 /// Reads and resolves a configuration file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let label = path.display().to_string();
@@ -528,10 +565,10 @@ impl Resolver {
 
     fn resolve(&mut self, raw: RawConfig) -> Config {
         let agent = self.agent(raw.agent);
-        let mut policies = BTreeMap::new();
-        policies.insert(DEFAULT_POLICY.to_owned(), Policy::default());
+        let mut policies: BTreeMap<String, Policy> = presets::all().into_iter().collect();
         for (name, table) in &raw.policy {
-            let policy = Policy::default().layered(table.get_ref());
+            let base = self.policy_base(name, table.get_ref());
+            let policy = base.layered(table.get_ref());
             self.check_policy(&policy, table.get_ref(), table.span(), &format!("policy {name:?}"));
             policies.insert(name.clone(), policy);
         }
@@ -729,6 +766,20 @@ impl Resolver {
                 "the failed offset must be the larger one (e.g. warning \"5s\", failed \"60s\")",
             );
         }
+        if policy.retention_days == 0 {
+            self.error(
+                at(raw.retention_days.as_ref().map(Spanned::span)),
+                format!("{what}: retention_days is 0"),
+                "write the number of days the procedure requires footage to be kept, e.g. 30",
+            );
+        }
+        if policy.recording_freshness.is_zero() {
+            self.error(
+                at(span_of(&raw.recording_freshness)),
+                format!("{what}: recording_freshness is zero, so no camera could ever count as recording"),
+                "allow at least one segment's length, e.g. \"5m\"",
+            );
+        }
         if policy.image_frozen_polls < 2 {
             self.error(
                 at(raw.image_frozen_polls.as_ref().map(Spanned::span)),
@@ -834,6 +885,13 @@ impl Resolver {
         };
         let policy = match &d.overrides {
             Some(o) => {
+                if let Some(extends) = &o.get_ref().extends {
+                    self.error(
+                        Some(extends.span()),
+                        format!("device {name:?}: extends belongs in a [policy.NAME] table, not in overrides"),
+                        "define [policy.NAME] with extends = \"...\" and set policy = \"NAME\" on the device",
+                    );
+                }
                 let p = base.layered(o.get_ref());
                 self.check_policy(&p, o.get_ref(), o.span(), &format!("device {name:?} overrides"));
                 p
@@ -897,8 +955,20 @@ impl Resolver {
         self.protocol_checks(d, &name, address.is_some(), snmp_auth, &mut checks);
         self.camera_checks(d, &name, address.as_deref(), &mut checks);
         self.backup_check(d.backup.as_ref(), &name, &mut checks);
-        // A broken [device.backup] is reported on its own; "nothing to check" would only add noise.
-        if d.ping.is_none() && address.is_none() && d.filesystem.is_none() && d.backup.is_none() && checks.is_empty() {
+        if let Some(footage) = &d.footage
+            && let Some(spec) = self.footage(footage, &name)
+        {
+            checks.push(CheckSpec::Retention(Arc::new(spec)));
+        }
+        // A broken [device.backup] or [device.footage] is reported on its own; "nothing to check"
+        // would only add noise.
+        if d.ping.is_none()
+            && address.is_none()
+            && d.filesystem.is_none()
+            && d.backup.is_none()
+            && d.footage.is_none()
+            && checks.is_empty()
+        {
             self.error(
                 Some(d.name.span()),
                 format!("device {name:?} has nothing to check"),

@@ -61,6 +61,14 @@ pub struct RawPolicy {
     pub image_frozen_polls: Option<Spanned<u32>>,
     pub backup_max_age: Option<Spanned<HumanDuration>>,
     pub clause_backup: Option<Spanned<String>>,
+    /// `[policy.NAME]` only: the built-in preset this policy starts from.
+    pub extends: Option<Spanned<String>>,
+    pub retention_days: Option<Spanned<u32>>,
+    pub max_recording_gap: Option<Spanned<HumanDuration>>,
+    pub recording_freshness: Option<Spanned<HumanDuration>>,
+    pub retention_forecast_warning: Option<Spanned<HumanDuration>>,
+    pub clause_retention: Option<Spanned<String>>,
+    pub clause_recording: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,6 +97,18 @@ pub struct RawDevice {
     pub stream: Option<Spanned<RawStream>>,
     pub snapshot: Option<Spanned<RawSnapshot>>,
     pub backup: Option<Spanned<RawBackup>>,
+    pub footage: Option<Spanned<RawFootage>>,
+}
+
+/// `[device.footage]`: the footage folders of a recording server camwatch runs on.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFootage {
+    pub root: Spanned<PathBuf>,
+    pub layout: Spanned<String>,
+    pub camera_from: Option<Spanned<String>>,
+    pub segment_seconds: Option<Spanned<u32>>,
+    pub cameras: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,6 +7,7 @@ pub mod image;
 pub mod onvif;
 pub mod ping;
 pub mod recorder;
+pub mod retention;
 pub mod storage;
 pub mod stream;
 pub mod ups;
@@ -92,6 +93,7 @@ pub fn judge(
         Ok(Observation::Stream(seen)) => stream::judge(seen),
         Ok(Observation::Image(seen)) => image::judge(seen, policy, memory),
         Ok(Observation::Backup(seen)) => backup::judge(seen, policy),
+        Ok(Observation::Footage(seen)) => retention::judge(seen, policy),
         Err(error) => probe_failed(check, error, memory),
     }
 }

@@ -325,6 +325,85 @@ pub fn encode(e: &mut DescriptorEncoder, checks: &[CheckStatus], reboots: &BTree
         backups.iter().map(|(d, b)| (device(d), b.bytes as f64)),
     )?;
 
+    // Footage retention, per camera of each footage source: `camera` and `device` (the recording
+    // server) both, as a camera's name is only unique on its recorder. Read from the verdict's
+    // values, so the metrics say exactly what the summary judged.
+    let cameras: Vec<(Labels, &serde_json::Value)> = observed(CheckKind::Retention)
+        .filter(|c| matches!(c.observation, Some(Observation::Footage(_))))
+        .filter_map(|c| Some((c.device.as_str(), c.verdict.as_ref()?)))
+        .flat_map(|(d, v)| {
+            v.values
+                .get("cameras")
+                .and_then(|c| c.as_object())
+                .into_iter()
+                .flatten()
+                .map(move |(camera, values)| (with(device(d), "camera", camera), values))
+        })
+        .collect();
+    let required: Vec<(Labels, f64)> = observed(CheckKind::Retention)
+        .filter(|c| matches!(c.observation, Some(Observation::Footage(_))))
+        .filter_map(|c| Some((c.device.as_str(), c.verdict.as_ref()?)))
+        .flat_map(|(d, v)| {
+            let required = v.values.get("required_seconds").and_then(|r| r.as_f64()).unwrap_or(0.0);
+            v.values
+                .get("cameras")
+                .and_then(|c| c.as_object())
+                .into_iter()
+                .flatten()
+                .map(move |(camera, _)| (with(device(d), "camera", camera), required))
+        })
+        .collect();
+    type FootageFigure = (&'static str, &'static str, fn(&serde_json::Value) -> Option<f64>);
+    let figures: [FootageFigure; 6] = [
+        (
+            "camwatch_recording_oldest_timestamp_seconds",
+            "Start of the camera's oldest footage (Unix time).",
+            |v| v.get("oldest_seconds")?.as_f64(),
+        ),
+        (
+            "camwatch_recording_newest_timestamp_seconds",
+            "End of the camera's newest footage (Unix time).",
+            |v| v.get("newest_seconds")?.as_f64(),
+        ),
+        (
+            "camwatch_recording_contiguous_seconds",
+            "How far back from now the camera's footage runs without a gap longer than the policy allows; 0 when not recording now.",
+            |v| v.get("contiguous_seconds")?.as_f64(),
+        ),
+        (
+            "camwatch_recording_gap_seconds",
+            "Total length of the camera's recording gaps inside the required retention window.",
+            |v| v.get("gap_seconds")?.as_f64(),
+        ),
+        (
+            "camwatch_retention_compliant",
+            "1 when the camera is recording now and its contiguous footage reaches back the required time.",
+            |v| Some(flag(v.get("compliant")?.as_bool()?)),
+        ),
+        (
+            "camwatch_retention_forecast_seconds",
+            "Seconds until the camera's coverage falls under the requirement at the present write rate and disk size (+Inf: never; 0: already under).",
+            |v| match v.get("forecast_seconds")? {
+                serde_json::Value::Null => Some(f64::INFINITY),
+                f => f.as_f64(),
+            },
+        ),
+    ];
+    for (name, help, figure) in figures {
+        gauge(
+            e,
+            name,
+            help,
+            cameras.iter().filter_map(|(l, v)| Some((l.clone(), figure(v)?))),
+        )?;
+    }
+    gauge(
+        e,
+        "camwatch_retention_required_seconds",
+        "Footage age the camera's policy requires (retention_days).",
+        required,
+    )?;
+
     // Camera streams: `up` for every configured stream check, so an alert on `== 0` also fires
     // for a camera that never answered; `info` only for what was seen, with two low-cardinality
     // labels (a codec name, a resolution), never the URL.

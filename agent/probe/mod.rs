@@ -6,6 +6,7 @@
 pub mod backup;
 pub mod digest;
 pub mod filesystem;
+pub mod footage;
 pub mod http;
 pub mod nut;
 pub mod onvif;
@@ -39,6 +40,7 @@ pub enum Observation {
     Stream(rtsp::StreamObservation),
     Image(snapshot::ImageObservation),
     Backup(backup::BackupObservation),
+    Footage(footage::FootageObservation),
 }
 
 /// Why a probe could not see anything.
@@ -140,6 +142,7 @@ pub struct Probes {
     pub http: http::HttpClients,
     pub on_battery: ups::OnBatteryClock,
     pub backup: backup::BackupReader,
+    pub footage: footage::FootageScanner,
 }
 
 impl Probes {
@@ -210,6 +213,14 @@ impl Probes {
                 rtsp::probe(&uri, login.as_ref(), transcript)
                     .await
                     .map(Observation::Stream)
+            }
+            CheckSpec::Retention(spec) => {
+                // Footage is forgotten a day beyond the window the policy requires.
+                let window = i64::from(device.policy.retention_days) * 86_400;
+                self.footage
+                    .probe(spec, &device.name, window, transcript)
+                    .await
+                    .map(Observation::Footage)
             }
             CheckSpec::Image(snapshot) => {
                 let login = Login::of(device)?;

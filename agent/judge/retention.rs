@@ -1,0 +1,311 @@
+//! Retention: "footage is kept at least N days, every camera records 24 hours a day with no gap
+//! longer than M". Every camera of a footage source is measured with [`crate::coverage`]; the
+//! check fails when one is not compliant, and warns when the storage forecast says coverage will
+//! fall under the requirement soon.
+
+use serde_json::json;
+
+use super::Verdict;
+use crate::config::Policy;
+use crate::coverage::{Coverage, IntervalSet, Rules, Storage, coverage};
+use crate::model::{CheckKind, Status};
+use crate::probe::footage::FootageObservation;
+
+/// A span as people say it: "21 days 4 h", "1 h 02 m", "4 m 10 s".
+pub fn span(seconds: i64) -> String {
+    let s = seconds.max(0);
+    let (d, h, m, sec) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60, s % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{sec} s"),
+        (0, 0, _) => format!("{m} m {sec:02} s"),
+        (0, _, _) => format!("{h} h {m:02} m"),
+        (1, _, _) => format!("1 day {h} h"),
+        _ => format!("{d} days {h} h"),
+    }
+}
+
+fn at(unix: i64, with_date: bool) -> String {
+    let format = if with_date { "%Y-%m-%d %H:%M UTC" } else { "%H:%M UTC" };
+    chrono::DateTime::from_timestamp(unix, 0).map_or_else(|| unix.to_string(), |t| t.format(format).to_string())
+}
+
+pub fn rules(policy: &Policy) -> Rules {
+    Rules {
+        required: i64::from(policy.retention_days) * 86_400,
+        max_gap: policy.max_recording_gap.as_secs() as i64,
+        freshness: policy.recording_freshness.as_secs() as i64,
+    }
+}
+
+/// A camera's problem, most serious first (the order of the enum).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Finding {
+    NoFootage,
+    NotRecording,
+    Gap,
+    Short,
+    Forecast,
+}
+
+pub fn judge(seen: &FootageObservation, policy: &Policy) -> Verdict {
+    let rules = rules(policy);
+    let now = seen.scanned_at;
+    let retention_clause = policy.clause(&policy.clause_retention);
+    let recording_clause = policy.clause(&policy.clause_recording);
+    // One disk holds every camera's footage, and the recorder deletes the oldest of all of it.
+    let storage = Storage {
+        bytes_per_day: seen.cameras.iter().map(|c| c.bytes_last_day as f64).sum(),
+        size_bytes: seen.size_bytes,
+        free_bytes: seen.free_bytes,
+    };
+    let mut findings: Vec<(Finding, i64, String)> = Vec::new();
+    let mut per_camera = serde_json::Map::new();
+    let mut all: Vec<(&str, Coverage)> = Vec::new();
+    for camera in &seen.cameras {
+        let c = coverage(
+            &IntervalSet::from_intervals(camera.intervals.iter().copied()),
+            now,
+            rules,
+            Some(storage),
+        );
+        let name = &camera.camera;
+        if !c.recording_now {
+            let since = c.newest.map_or_else(String::new, |n| {
+                format!(" since {}", at(n, now - n >= 86_400 - rules.freshness))
+            });
+            findings.push((
+                Finding::NotRecording,
+                0,
+                format!("{name}: not recording{since} ({recording_clause})"),
+            ));
+        } else if let Some(gap) = c.gaps.last().filter(|g| !c.compliant && g.start > now - rules.required) {
+            // The newest hole is the one that cut contiguous coverage short. A hole at the
+            // window's start is footage that does not reach back far enough: said as such below.
+            findings.push((
+                Finding::Gap,
+                c.contiguous_seconds,
+                format!(
+                    "{name}: gap of {} on {} ({recording_clause})",
+                    span(gap.seconds()),
+                    at(gap.start, true).replacen(' ', " from ", 1)
+                ),
+            ));
+        } else if !c.compliant {
+            findings.push((
+                Finding::Short,
+                c.contiguous_seconds,
+                format!(
+                    "{name}: footage reaches back {}, {} days required ({retention_clause})",
+                    span(c.contiguous_seconds),
+                    policy.retention_days
+                ),
+            ));
+        } else if c.forecast_seconds < policy.retention_forecast_warning.as_secs_f64() {
+            findings.push((
+                Finding::Forecast,
+                c.forecast_seconds as i64,
+                format!(
+                    "{name}: the footage disk fills in {}; it then keeps only {}, {} days required ({retention_clause})",
+                    span(c.forecast_seconds as i64),
+                    span(c.steady_state_seconds.unwrap_or(0.0) as i64),
+                    policy.retention_days
+                ),
+            ));
+        }
+        per_camera.insert(
+            name.clone(),
+            json!({
+                "oldest_seconds": camera.oldest.or(c.oldest),
+                "newest_seconds": c.newest,
+                "recording_now": c.recording_now,
+                "gaps": c.gaps,
+                "gap_seconds": c.gap_seconds,
+                "contiguous_seconds": c.contiguous_seconds,
+                "compliant": c.compliant,
+                // JSON has no infinity: null means "never falls under".
+                "forecast_seconds": c.forecast_seconds.is_finite().then_some(c.forecast_seconds),
+                "files": camera.files,
+                "bytes_last_day": camera.bytes_last_day,
+            }),
+        );
+        all.push((name, c));
+    }
+    for name in &seen.missing {
+        findings.push((
+            Finding::NoFootage,
+            0,
+            format!("{name}: no footage at all in {} ({recording_clause})", seen.root),
+        ));
+    }
+    findings.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    let failed = findings.iter().filter(|f| f.0 != Finding::Forecast).count();
+    let (status, mut summary) = match findings.first() {
+        Some((finding, _, text)) => {
+            let status = if *finding == Finding::Forecast {
+                Status::Warning
+            } else {
+                Status::Failed
+            };
+            let more = findings.len() - 1;
+            let text = if more > 0 {
+                format!("{text} (and {more} more camera{})", if more == 1 { "" } else { "s" })
+            } else {
+                text.clone()
+            };
+            (status, text)
+        }
+        None if all.is_empty() => (
+            Status::Failed,
+            format!("no footage found in {} ({recording_clause})", seen.root),
+        ),
+        None => {
+            let (name, shortest) = all
+                .iter()
+                .min_by_key(|(_, c)| c.contiguous_seconds)
+                .expect("at least one camera");
+            (
+                Status::Ok,
+                format!(
+                    "{} camera{} keep{} {} days of footage; shortest: {name} {}",
+                    all.len(),
+                    if all.len() == 1 { "" } else { "s" },
+                    if all.len() == 1 { "s" } else { "" },
+                    policy.retention_days,
+                    span(shortest.contiguous_seconds)
+                ),
+            )
+        }
+    };
+    if seen.unmatched > 0 {
+        summary.push_str(&format!("; {} files or folders do not fit the layout", seen.unmatched));
+    }
+    let steady = (storage.bytes_per_day > 0.0 && storage.size_bytes > 0)
+        .then(|| storage.size_bytes as f64 / storage.bytes_per_day * 86_400.0);
+    Verdict::new(
+        CheckKind::Retention,
+        status,
+        summary,
+        json!({
+            "scanned_at": now,
+            "required_seconds": rules.required,
+            "max_gap_seconds": rules.max_gap,
+            "cameras": per_camera,
+            "missing": seen.missing,
+            "failed_cameras": failed,
+            "bytes_per_day": storage.bytes_per_day,
+            "size_bytes": seen.size_bytes,
+            "free_bytes": seen.free_bytes,
+            "steady_state_seconds": steady,
+            "unmatched": seen.unmatched,
+            "folders_read": seen.folders_read,
+            "folders_reused": seen.folders_reused,
+            "notes": seen.notes,
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::footage::CameraFootage;
+
+    const NOW: i64 = 1_795_144_070 + 10 * 86_400; // 2026-11-30 03:07:50 UTC
+
+    fn obs(cameras: Vec<(&str, Vec<(i64, i64)>)>) -> FootageObservation {
+        FootageObservation {
+            scanned_at: NOW,
+            root: "/footage".into(),
+            size_bytes: 0,
+            free_bytes: 0,
+            cameras: cameras
+                .into_iter()
+                .map(|(n, i)| CameraFootage {
+                    camera: n.into(),
+                    oldest: i.first().map(|x| x.0),
+                    intervals: i,
+                    files: 1,
+                    bytes_last_day: 0,
+                })
+                .collect(),
+            missing: vec![],
+            unmatched: 0,
+            folders_read: 1,
+            folders_reused: 0,
+            notes: vec![],
+        }
+    }
+
+    #[test]
+    fn spans_read_naturally() {
+        assert_eq!(span(21 * 86_400 + 4 * 3600 + 59), "21 days 4 h");
+        assert_eq!(span(3720), "1 h 02 m");
+        assert_eq!(span(250), "4 m 10 s");
+    }
+
+    #[test]
+    fn worst_camera_is_named_with_its_clause() {
+        let p = Policy::default();
+        let v = judge(&obs(vec![("front", vec![(NOW - 40 * 86_400, NOW)])]), &p);
+        assert_eq!(v.status, Status::Ok, "{}", v.summary);
+        assert_eq!(
+            v.summary,
+            "1 camera keeps 30 days of footage; shortest: front 40 days 0 h"
+        );
+
+        let short = (NOW - 21 * 86_400 - 4 * 3600, NOW);
+        let v = judge(
+            &obs(vec![("front", vec![short]), ("yard", vec![(NOW - 40 * 86_400, NOW)])]),
+            &p,
+        );
+        assert_eq!(v.status, Status::Failed);
+        assert_eq!(
+            v.summary,
+            "front: footage reaches back 21 days 4 h, 30 days required (Recorded footage is kept for at least 30 days.)"
+        );
+        assert_eq!(v.values["cameras"]["yard"]["compliant"], true);
+
+        let stopped = (NOW - 40 * 86_400, NOW - 3600);
+        let gap = vec![(NOW - 40 * 86_400, NOW - 3 * 86_400), (NOW - 3 * 86_400 + 3720, NOW)];
+        let v = judge(
+            &obs(vec![("front", vec![short]), ("gate", vec![stopped]), ("door", gap)]),
+            &p,
+        );
+        assert!(
+            v.summary
+                .starts_with("gate: not recording since 02:07 UTC (Every camera records"),
+            "{}",
+            v.summary
+        );
+        assert!(v.summary.ends_with("(and 2 more cameras)"), "{}", v.summary);
+        let v = judge(
+            &obs(vec![(
+                "door",
+                vec![(NOW - 40 * 86_400, NOW - 3 * 86_400), (NOW - 3 * 86_400 + 3720, NOW)],
+            )]),
+            &p,
+        );
+        assert_eq!(
+            v.summary,
+            "door: gap of 1 h 02 m on 2026-11-27 from 03:07 UTC (Every camera records 24 hours a day, with no gap in recording longer than 5m.)"
+        );
+    }
+
+    #[test]
+    fn a_disk_too_small_for_the_write_rate_is_a_warning_before_it_fills() {
+        let gib = 1u64 << 30;
+        let mut seen = obs(vec![("front", vec![(NOW - 40 * 86_400, NOW)])]);
+        seen.size_bytes = 2048 * gib;
+        seen.free_bytes = 500 * gib;
+        seen.cameras[0].bytes_last_day = 100 * gib;
+        let v = judge(&seen, &Policy::default());
+        assert_eq!(v.status, Status::Warning);
+        assert_eq!(
+            v.summary,
+            "front: the footage disk fills in 5 days 0 h; it then keeps only 20 days 11 h, 30 days required (Recorded footage is kept for at least 30 days.)"
+        );
+        assert_eq!(v.values["cameras"]["front"]["forecast_seconds"], 5.0 * 86_400.0);
+        // Ten days of room: no warning yet (the policy warns 7 days ahead).
+        seen.free_bytes = 1000 * gib;
+        assert_eq!(judge(&seen, &Policy::default()).status, Status::Ok);
+    }
+}

@@ -1,0 +1,609 @@
+//! Footage folders on the recording server camwatch runs on (Frigate, ZoneMinder, Shinobi, NVR
+//! exports): which camera has footage for which seconds, read from the paths (or modification
+//! times) of the segment files.
+//!
+//! Memory does not grow with the number of files: the tree is walked with `read_dir` one folder
+//! at a time, and what is kept is one folder's names at most plus, per leaf folder, its footage
+//! as merged intervals (usually one per camera and hour). Rescans are incremental: a leaf folder
+//! whose modification time has not changed, and that holds no recent footage, is not read again
+//! (adding or deleting a file changes its folder's modification time; a deleted folder changes
+//! its parent's and simply is not found again). File sizes are only read for the last day's
+//! segments (the write rate needs them), so a scan costs about what `find` costs.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use super::{ProbeError, ProbeErrorKind, Transcript};
+use crate::config::{FootageLayout, FootageSpec, Template, TemplatePart};
+use crate::coverage::IntervalSet;
+
+/// Without a configured segment length, a segment lasts until the next one starts, but never
+/// longer than this (a longer distance is a gap, not a long file).
+pub const MAX_INFERRED_SEGMENT: i64 = 600;
+/// Footage older than the window by more than this is forgotten between scans.
+const KEEP_MARGIN: i64 = 86_400;
+/// Leaf folders holding footage this recent are read again on every scan (files may still grow).
+const RECENT: i64 = 2 * 3600;
+const MAX_NOTES: usize = 10;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CameraFootage {
+    pub camera: String,
+    /// Merged footage `[start, end)` in Unix seconds (older than the window + a day: forgotten).
+    pub intervals: Vec<(i64, i64)>,
+    /// Start of the oldest footage found, even when it is older than what is kept.
+    pub oldest: Option<i64>,
+    pub files: u64,
+    /// Bytes of the segments that started in the last 24 hours.
+    pub bytes_last_day: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FootageObservation {
+    /// When the scan started (Unix seconds): the "now" coverage is computed at.
+    pub scanned_at: i64,
+    pub root: String,
+    /// The footage filesystem's size and space available.
+    pub size_bytes: u64,
+    pub free_bytes: u64,
+    pub cameras: Vec<CameraFootage>,
+    /// Configured cameras without any footage file.
+    pub missing: Vec<String>,
+    /// Files (and folders) whose path does not fit the layout.
+    pub unmatched: u64,
+    /// Folders read on this scan, and folders whose earlier reading was reused.
+    pub folders_read: u64,
+    pub folders_reused: u64,
+    pub notes: Vec<String>,
+}
+
+/// Per device, what the last scan learnt, so the next one reads only what changed.
+#[derive(Debug, Default)]
+pub struct FootageScanner {
+    caches: Mutex<HashMap<String, Arc<Mutex<Cache>>>>,
+}
+
+#[derive(Debug, Default)]
+struct Cache {
+    spec: Option<FootageSpec>,
+    last_scan: i64,
+    folders: HashMap<PathBuf, Folder>,
+    /// The last inferred segment length per camera: the length given to a folder's last segment.
+    typical: HashMap<String, i64>,
+}
+
+#[derive(Debug, Clone)]
+struct Folder {
+    mtime: SystemTime,
+    newest: i64,
+    unmatched: u64,
+    cameras: HashMap<String, Contribution>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Contribution {
+    intervals: IntervalSet,
+    oldest: i64,
+    files: u64,
+    /// (segment start rounded down to the hour, bytes), recent segments only.
+    hourly_bytes: BTreeMap<i64, u64>,
+}
+
+impl FootageScanner {
+    pub async fn probe(
+        &self,
+        spec: &FootageSpec,
+        device: &str,
+        window_seconds: i64,
+        transcript: &mut Transcript,
+    ) -> Result<FootageObservation, ProbeError> {
+        let cache = Arc::clone(
+            self.caches
+                .lock()
+                .expect("footage cache lock")
+                .entry(device.to_owned())
+                .or_default(),
+        );
+        let spec = spec.clone();
+        let observation = tokio::task::spawn_blocking(move || {
+            // A scan still running from the previous poll (a slow disk) holds the lock: say so
+            // rather than queue a second walk behind it.
+            let mut cache = cache.try_lock().map_err(|_| {
+                ProbeError::new(
+                    ProbeErrorKind::Device,
+                    "the previous footage scan is still running (the footage disk is slow or huge)",
+                )
+            })?;
+            scan(&spec, &mut cache, unix_now(), window_seconds)
+        })
+        .await
+        .map_err(|e| ProbeError::new(ProbeErrorKind::Agent, format!("footage scan failed: {e}")))??;
+        transcript.note(|| {
+            format!(
+                "{}: {} cameras, {} folders read, {} reused, {} files not in the layout",
+                observation.root,
+                observation.cameras.len(),
+                observation.folders_read,
+                observation.folders_reused,
+                observation.unmatched
+            )
+        });
+        for note in &observation.notes {
+            transcript.note(|| note.clone());
+        }
+        Ok(observation)
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Fields captured from a path.
+#[derive(Debug, Clone, Default)]
+struct Fields {
+    year: Option<i32>,
+    month: Option<u32>,
+    day: Option<u32>,
+    hour: Option<u32>,
+    minute: Option<u32>,
+    second: Option<u32>,
+    camera: Option<String>,
+}
+
+impl Fields {
+    fn timestamp(&self) -> Option<i64> {
+        let date = chrono::NaiveDate::from_ymd_opt(self.year?, self.month?, self.day?)?;
+        let time = chrono::NaiveTime::from_hms_opt(self.hour?, self.minute.unwrap_or(0), self.second.unwrap_or(0))?;
+        Some(date.and_time(time).and_utc().timestamp())
+    }
+}
+
+fn digits(s: &str, n: usize) -> Option<(u32, &str)> {
+    let head = s.get(..n)?;
+    if !head.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((head.parse().ok()?, &s[n..]))
+}
+
+/// Matches one path component against its template parts, filling `f`.
+fn match_parts(parts: &[TemplatePart], mut s: &str, f: &mut Fields) -> bool {
+    for (i, part) in parts.iter().enumerate() {
+        let rest = match part {
+            TemplatePart::Literal(l) => s.strip_prefix(l.as_str()),
+            TemplatePart::Date => (|| {
+                let (y, r) = digits(s, 4)?;
+                let (m, r) = digits(r.strip_prefix('-')?, 2)?;
+                let (d, r) = digits(r.strip_prefix('-')?, 2)?;
+                (f.year, f.month, f.day) = (Some(y as i32), Some(m), Some(d));
+                Some(r)
+            })(),
+            TemplatePart::Year => digits(s, 4).map(|(v, r)| {
+                f.year = Some(v as i32);
+                r
+            }),
+            TemplatePart::Month
+            | TemplatePart::Day
+            | TemplatePart::Hour
+            | TemplatePart::Minute
+            | TemplatePart::Second => digits(s, 2).map(|(v, r)| {
+                let slot = match part {
+                    TemplatePart::Month => &mut f.month,
+                    TemplatePart::Day => &mut f.day,
+                    TemplatePart::Hour => &mut f.hour,
+                    TemplatePart::Minute => &mut f.minute,
+                    _ => &mut f.second,
+                };
+                *slot = Some(v);
+                r
+            }),
+            TemplatePart::Camera | TemplatePart::Any => {
+                // Free text runs up to the next literal (the template refuses anything else next).
+                let end = match parts.get(i + 1) {
+                    Some(TemplatePart::Literal(l)) => s.find(l.as_str()),
+                    _ => Some(s.len()),
+                };
+                end.filter(|&e| e > 0).map(|e| {
+                    if matches!(part, TemplatePart::Camera) {
+                        f.camera = Some(s[..e].to_owned());
+                    }
+                    &s[e..]
+                })
+            }
+        };
+        match rest {
+            Some(r) => s = r,
+            None => return false,
+        }
+    }
+    s.is_empty()
+}
+
+struct Walk<'a> {
+    spec: &'a FootageSpec,
+    cache: &'a mut Cache,
+    now: i64,
+    keep_from: i64,
+    seen: HashSet<PathBuf>,
+    unmatched_folders: u64,
+    read: u64,
+    reused: u64,
+    notes: Vec<String>,
+}
+
+impl Walk<'_> {
+    fn note(&mut self, text: String) {
+        if self.notes.len() < MAX_NOTES {
+            self.notes.push(text);
+        }
+    }
+
+    /// Whether a leaf folder can keep its earlier reading.
+    fn reusable(&self, path: &Path, mtime: SystemTime) -> bool {
+        self.cache
+            .folders
+            .get(path)
+            .is_some_and(|f| f.mtime == mtime && f.newest < self.cache.last_scan - RECENT)
+    }
+
+    fn template(&mut self, template: &Template, dir: &Path, depth: usize, fields: &Fields) {
+        if depth == template.dirs.len() {
+            return self.template_leaf(template, dir, fields);
+        }
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) => return self.note(format!("cannot read folder {}: {e}", dir.display())),
+        };
+        for entry in entries.flatten() {
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            let name = entry.file_name();
+            let mut f = fields.clone();
+            if is_dir
+                && name
+                    .to_str()
+                    .is_some_and(|n| match_parts(&template.dirs[depth], n, &mut f))
+            {
+                self.template(template, &entry.path(), depth + 1, &f);
+            } else {
+                self.unmatched_folders += 1;
+                if self.unmatched_folders == 1 {
+                    self.note(format!("{} does not fit the layout", entry.path().display()));
+                }
+            }
+        }
+    }
+
+    fn template_leaf(&mut self, template: &Template, dir: &Path, fields: &Fields) {
+        let mtime = match std::fs::metadata(dir).and_then(|m| m.modified()) {
+            Ok(t) => t,
+            Err(e) => return self.note(format!("cannot read folder {}: {e}", dir.display())),
+        };
+        self.seen.insert(dir.to_path_buf());
+        if self.reusable(dir, mtime) {
+            self.reused += 1;
+            return;
+        }
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) => return self.note(format!("cannot read folder {}: {e}", dir.display())),
+        };
+        self.read += 1;
+        // One folder's segments (start, path for sizes): the only list ever held.
+        let mut segments: HashMap<String, Vec<(i64, Option<PathBuf>)>> = HashMap::new();
+        let mut unmatched = 0;
+        let size_from = self.now - 86_400 - MAX_INFERRED_SEGMENT;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let mut f = fields.clone();
+            let start = name
+                .to_str()
+                .filter(|n| match_parts(&template.file, n, &mut f))
+                .and_then(|_| f.timestamp());
+            match (start, f.camera) {
+                (Some(start), Some(camera)) if entry.file_type().is_ok_and(|t| t.is_file()) => {
+                    let path = (start >= size_from).then(|| entry.path());
+                    segments.entry(camera).or_default().push((start, path));
+                }
+                _ => {
+                    unmatched += 1;
+                    if unmatched == 1 {
+                        self.note(format!("{} does not fit the layout", entry.path().display()));
+                    }
+                }
+            }
+        }
+        let mut folder = Folder {
+            mtime,
+            newest: i64::MIN,
+            unmatched,
+            cameras: HashMap::new(),
+        };
+        for (camera, mut list) in segments {
+            list.sort_unstable_by_key(|(s, _)| *s);
+            let mut c = Contribution {
+                oldest: list[0].0,
+                ..Contribution::default()
+            };
+            let mut typical = self.cache.typical.get(&camera).copied().unwrap_or(10);
+            for i in 0..list.len() {
+                let (start, path) = &list[i];
+                let length = match (self.spec.segment_seconds, list.get(i + 1)) {
+                    (Some(s), _) => i64::from(s),
+                    (None, Some((next, _))) => {
+                        let d = (next - start).min(MAX_INFERRED_SEGMENT);
+                        if d > 0 {
+                            typical = d;
+                        }
+                        d
+                    }
+                    (None, None) => typical,
+                };
+                c.intervals.insert(*start, start + length);
+                c.files += 1;
+                if let Some(path) = path {
+                    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+                    *c.hourly_bytes.entry(start.div_euclid(3600) * 3600).or_default() += size;
+                }
+            }
+            self.cache.typical.insert(camera.clone(), typical);
+            folder.newest = folder
+                .newest
+                .max(c.intervals.iter().next_back().map_or(i64::MIN, |(_, e)| e));
+            folder.cameras.insert(camera, c);
+        }
+        self.store(dir, folder);
+    }
+
+    /// `mtime` layout: the camera is the first folder under the root; every folder below it is
+    /// read for its files, and walked for its subfolders.
+    fn mtime(&mut self, dir: &Path, camera: Option<&str>, segment: i64) {
+        let meta = match std::fs::metadata(dir) {
+            Ok(m) => m,
+            Err(e) => return self.note(format!("cannot read folder {}: {e}", dir.display())),
+        };
+        let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
+        let reuse = camera.is_some() && self.reusable(dir, mtime);
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) => return self.note(format!("cannot read folder {}: {e}", dir.display())),
+        };
+        if camera.is_some() {
+            self.seen.insert(dir.to_path_buf());
+            if reuse {
+                self.reused += 1;
+            } else {
+                self.read += 1;
+            }
+        }
+        let mut c = Contribution {
+            oldest: i64::MAX,
+            ..Contribution::default()
+        };
+        let mut unmatched = 0;
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else { continue };
+            if kind.is_dir() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                self.mtime(&entry.path(), Some(camera.unwrap_or(&name)), segment);
+                continue;
+            }
+            if reuse {
+                continue;
+            }
+            let Some(_) = camera else {
+                unmatched += 1;
+                if unmatched == 1 {
+                    self.note(format!("{} is not in a camera folder", entry.path().display()));
+                }
+                continue;
+            };
+            let Ok(meta) = entry.metadata() else { continue };
+            let end = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs() as i64);
+            let start = end - segment;
+            c.intervals.insert(start, end);
+            c.oldest = c.oldest.min(start);
+            c.files += 1;
+            if start >= self.now - 86_400 {
+                *c.hourly_bytes.entry(start.div_euclid(3600) * 3600).or_default() += meta.len();
+            }
+        }
+        if let (Some(camera), false) = (camera, reuse) {
+            let newest = c.intervals.iter().next_back().map_or(i64::MIN, |(_, e)| e);
+            let mut cameras = HashMap::new();
+            if c.files > 0 {
+                cameras.insert(camera.to_owned(), c);
+            }
+            self.store(
+                dir,
+                Folder {
+                    mtime,
+                    newest,
+                    unmatched,
+                    cameras,
+                },
+            );
+        } else {
+            self.unmatched_folders += unmatched;
+        }
+    }
+
+    fn store(&mut self, dir: &Path, mut folder: Folder) {
+        for c in folder.cameras.values_mut() {
+            c.intervals.drop_before(self.keep_from);
+            c.hourly_bytes = c.hourly_bytes.split_off(&(self.now - 2 * 86_400));
+        }
+        self.cache.folders.insert(dir.to_path_buf(), folder);
+    }
+}
+
+fn statvfs(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a properly sized out-parameter.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    let frsize = st.f_frsize as u64;
+    Some((st.f_blocks as u64 * frsize, st.f_bavail as u64 * frsize))
+}
+
+/// One scan of the footage tree, reusing and updating `cache`.
+fn scan(
+    spec: &FootageSpec,
+    cache: &mut Cache,
+    now: i64,
+    window_seconds: i64,
+) -> Result<FootageObservation, ProbeError> {
+    match std::fs::metadata(&spec.root) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(ProbeError::new(
+                ProbeErrorKind::Device,
+                format!("footage root {} is not a folder", spec.root.display()),
+            ));
+        }
+        Err(e) => {
+            return Err(ProbeError::new(
+                ProbeErrorKind::Device,
+                format!("footage root {} cannot be read: {e}", spec.root.display()),
+            ));
+        }
+    }
+    if cache.spec.as_ref() != Some(spec) {
+        *cache = Cache {
+            spec: Some(spec.clone()),
+            ..Cache::default()
+        };
+    }
+    let mut walk = Walk {
+        spec,
+        cache,
+        now,
+        keep_from: now - window_seconds - KEEP_MARGIN,
+        seen: HashSet::new(),
+        unmatched_folders: 0,
+        read: 0,
+        reused: 0,
+        notes: Vec::new(),
+    };
+    match &spec.layout {
+        FootageLayout::Template(t) => walk.template(t, &spec.root, 0, &Fields::default()),
+        FootageLayout::Mtime(_) => walk.mtime(&spec.root, None, i64::from(spec.segment_seconds.unwrap_or(60))),
+    }
+    let Walk {
+        seen,
+        unmatched_folders,
+        read,
+        reused,
+        notes,
+        ..
+    } = walk;
+    // Folders not seen again were deleted: their footage is gone.
+    cache.folders.retain(|path, _| seen.contains(path));
+    cache.last_scan = now;
+
+    let mut cameras: BTreeMap<&str, CameraFootage> = BTreeMap::new();
+    let mut sets: HashMap<&str, IntervalSet> = HashMap::new();
+    let mut unmatched = unmatched_folders;
+    for folder in cache.folders.values() {
+        unmatched += folder.unmatched;
+        for (name, c) in &folder.cameras {
+            let entry = cameras.entry(name).or_insert_with(|| CameraFootage {
+                camera: name.clone(),
+                intervals: Vec::new(),
+                oldest: None,
+                files: 0,
+                bytes_last_day: 0,
+            });
+            entry.oldest = Some(entry.oldest.map_or(c.oldest, |o| o.min(c.oldest)));
+            entry.files += c.files;
+            entry.bytes_last_day += c.hourly_bytes.range(now - 86_400..).map(|(_, b)| b).sum::<u64>();
+            sets.entry(name).or_default().extend(&c.intervals);
+        }
+    }
+    for (name, set) in sets {
+        if let Some(c) = cameras.get_mut(name) {
+            c.intervals = set.to_vec();
+        }
+    }
+    let missing = spec
+        .cameras
+        .iter()
+        .filter(|c| !cameras.contains_key(c.as_str()))
+        .cloned()
+        .collect();
+    let (size_bytes, free_bytes) = statvfs(&spec.root).unwrap_or((0, 0));
+    Ok(FootageObservation {
+        scanned_at: now,
+        root: spec.root.display().to_string(),
+        size_bytes,
+        free_bytes,
+        cameras: cameras.into_values().collect(),
+        missing,
+        unmatched,
+        folders_read: read,
+        folders_reused: reused,
+        notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(template: &str, path: &str) -> Option<Fields> {
+        let t = Template::parse(template).unwrap();
+        let mut f = Fields::default();
+        let parts: Vec<&str> = path.split('/').collect();
+        for (p, tp) in parts.iter().zip(t.dirs.iter().chain(std::iter::once(&t.file))) {
+            if !match_parts(tp, p, &mut f) {
+                return None;
+            }
+        }
+        Some(f)
+    }
+
+    /// 2026-11-20 03:07:50 UTC (`date -u -d '2026-11-20 03:07:50' +%s`).
+    const STAMP: i64 = 1_795_144_070;
+
+    #[test]
+    fn paths_give_camera_and_start() {
+        let f = fields(
+            "/{date}/{hour}/{camera}/{minute}.{second}.mp4",
+            "2026-11-20/03/front/07.50.mp4",
+        )
+        .unwrap();
+        assert_eq!(f.camera.as_deref(), Some("front"));
+        assert_eq!(f.timestamp(), Some(STAMP));
+        let f = fields(
+            "/{camera}/{year}/{month}/{day}/{hour}{minute}{second}-{any}.mkv",
+            "gate/2026/11/20/030750-x.mkv",
+        )
+        .unwrap();
+        assert_eq!((f.camera.as_deref(), f.timestamp()), (Some("gate"), Some(STAMP)));
+        for bad in [
+            "2026-11-20/03/front/07.50.mp4.tmp",
+            "2026-11-20/3/front/07.50.mp4",
+            "2026-13-20/03/front/07.50.mp4",
+        ] {
+            assert!(
+                fields("/{date}/{hour}/{camera}/{minute}.{second}.mp4", bad)
+                    .and_then(|f| f.timestamp())
+                    .is_none(),
+                "{bad}"
+            );
+        }
+    }
+}
