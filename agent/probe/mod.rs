@@ -105,6 +105,50 @@ impl Transcript {
     }
 }
 
+/// Which of a camera's media URIs a check needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Media {
+    Stream,
+    Snapshot,
+}
+
+impl Probes {
+    /// The configured URI, or else the one the camera's ONVIF profile gives.
+    async fn media_uri(
+        &self,
+        configured: Option<&String>,
+        onvif: Option<&crate::config::OnvifSpec>,
+        which: Media,
+        login: Option<&Login>,
+        transcript: &mut Transcript,
+    ) -> Result<String, ProbeError> {
+        let what = match which {
+            Media::Stream => "stream",
+            Media::Snapshot => "snapshot",
+        };
+        match (configured, onvif) {
+            (Some(uri), _) => Ok(uri.clone()),
+            (None, Some(onvif)) => {
+                let (stream, snapshot) = self.onvif.media_uris(&self.http, onvif, login, transcript).await?;
+                match which {
+                    Media::Stream => stream,
+                    Media::Snapshot => snapshot,
+                }
+                .ok_or_else(|| {
+                    ProbeError::new(
+                        ProbeErrorKind::Device,
+                        format!("the camera's ONVIF media profile has no {what} URI"),
+                    )
+                })
+            }
+            (None, None) => Err(ProbeError::new(
+                ProbeErrorKind::Agent,
+                format!("no {what} URI configured"),
+            )),
+        }
+    }
+}
+
 /// A device's login for its management interfaces, with the password read from its source.
 pub struct Login {
     pub user: String,
@@ -195,21 +239,15 @@ impl Probes {
             }
             CheckSpec::Stream(stream) => {
                 let login = Login::of(device)?;
-                let uri = match (&stream.uri, &stream.onvif) {
-                    (Some(uri), _) => uri.clone(),
-                    (None, Some(onvif)) => self
-                        .onvif
-                        .media_uris(&self.http, onvif, login.as_ref(), transcript)
-                        .await?
-                        .0
-                        .ok_or_else(|| {
-                            ProbeError::new(
-                                ProbeErrorKind::Device,
-                                "the camera's ONVIF media profile has no stream URI",
-                            )
-                        })?,
-                    (None, None) => return Err(ProbeError::new(ProbeErrorKind::Agent, "no stream URI configured")),
-                };
+                let uri = self
+                    .media_uri(
+                        stream.uri.as_ref(),
+                        stream.onvif.as_deref(),
+                        Media::Stream,
+                        login.as_ref(),
+                        transcript,
+                    )
+                    .await?;
                 rtsp::probe(&uri, login.as_ref(), transcript)
                     .await
                     .map(Observation::Stream)
@@ -224,21 +262,15 @@ impl Probes {
             }
             CheckSpec::Image(snapshot) => {
                 let login = Login::of(device)?;
-                let uri = match (&snapshot.uri, &snapshot.onvif) {
-                    (Some(uri), _) => uri.clone(),
-                    (None, Some(onvif)) => self
-                        .onvif
-                        .media_uris(&self.http, onvif, login.as_ref(), transcript)
-                        .await?
-                        .1
-                        .ok_or_else(|| {
-                            ProbeError::new(
-                                ProbeErrorKind::Device,
-                                "the camera's ONVIF media profile has no snapshot URI",
-                            )
-                        })?,
-                    (None, None) => return Err(ProbeError::new(ProbeErrorKind::Agent, "no snapshot URI configured")),
-                };
+                let uri = self
+                    .media_uri(
+                        snapshot.uri.as_ref(),
+                        snapshot.onvif.as_deref(),
+                        Media::Snapshot,
+                        login.as_ref(),
+                        transcript,
+                    )
+                    .await?;
                 snapshot::probe(&self.http, snapshot, &uri, login.as_ref(), transcript)
                     .await
                     .map(Observation::Image)
