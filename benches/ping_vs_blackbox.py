@@ -23,19 +23,15 @@ import tempfile
 import time
 import urllib.request
 
+from peer import free_port, proc_cpu, proc_peak_rss
+
 CONCURRENCY = 64
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def addresses(n):
     # 127.0.1.1 upwards: every 127/8 address answers on loopback, nothing leaves the machine.
     return [f"127.0.{1 + i // 250}.{1 + i % 250}" for i in range(n)]
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def camwatch_round(binary, config):
@@ -64,18 +60,6 @@ def camwatch_peak_rss(binary, config):
     return int(out.stderr.decode().strip().splitlines()[-1]) * 1024
 
 
-def proc_cpu(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def proc_peak_rss(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def blackbox_round(targets, workdir):

@@ -28,8 +28,9 @@ import time
 import urllib.error
 import urllib.request
 
+from peer import free_port, proc_cpu, proc_peak_rss
+
 IN_FLIGHT = 256
-TICKS = os.sysconf("SC_CLK_TCK")
 
 # A UPS on mains, as UPS-MIB (RFC 1628) describes it.
 UPS_WALK = """1.3.6.1.2.1.1.1.0|4|Benchmark UPS
@@ -67,11 +68,6 @@ CELLS = [
 ]
 
 
-def free_port(kind=socket.SOCK_DGRAM):
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def silent_agent():
     """A UDP port that reads requests and never answers, for as long as the benchmark runs."""
@@ -94,7 +90,7 @@ def start_snmpsim(responder, workdir):
     os.makedirs(data)
     with open(os.path.join(data, "ups.snmprec"), "w") as f:
         f.write(UPS_WALK)
-    port = free_port()
+    port = free_port(socket.SOCK_DGRAM)
     proc = subprocess.Popen(
         [responder, "--process-user=root", "--process-group=root", f"--cache-dir={workdir}/cache",
          "--v3-engine-id=auto", f"--data-dir={data}", f"--agent-udpv4-endpoint=127.0.0.1:{port}"],
@@ -110,18 +106,6 @@ def start_snmpsim(responder, workdir):
     return proc, port
 
 
-def proc_cpu(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def proc_peak_rss(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def camwatch_cycle(binary, config):

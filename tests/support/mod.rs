@@ -435,3 +435,24 @@ pub fn stored_summaries(data_dir: &Path, device: &str, check: &str) -> Vec<Strin
         .map(Result::unwrap)
         .collect()
 }
+
+/// Stops a server the test started: SIGTERM (so it can clean up its sockets and files), SIGKILL
+/// if it has not gone within a few seconds.
+pub fn stop_child(child: &mut Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    // SAFETY: kill only sends a signal to our own child's PID, which wait has not reaped yet.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

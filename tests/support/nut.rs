@@ -286,29 +286,9 @@ impl Drop for NutServer {
     fn drop(&mut self) {
         let children = self.upsd.iter_mut().chain(self.drivers.iter_mut().map(|(_, c)| c));
         for child in children {
-            stop(child);
+            super::stop_child(child);
         }
     }
-}
-
-/// SIGTERM, so drivers remove their sockets; SIGKILL if that is not enough within a few seconds.
-fn stop(child: &mut Child) {
-    if let Ok(Some(_)) = child.try_wait() {
-        return;
-    }
-    // SAFETY: kill only sends a signal to our own child's PID, which wait has not reaped yet.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-    }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 fn run_ok(program: &str, args: &[&str]) {

@@ -133,23 +133,9 @@ impl RtspServer {
 
     /// SIGTERM, then SIGKILL if it has not gone within a few seconds. Safe to call twice.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
+        if let Some(mut child) = self.child.take() {
+            super::stop_child(&mut child);
         }
-        // SAFETY: kill only sends a signal to our own child's PID, which wait has not reaped yet.
-        unsafe {
-            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
     }
 
     /// The server's own output, for failure messages.
