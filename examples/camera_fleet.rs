@@ -7,6 +7,9 @@
 #[path = "../tests/support/onvif_sim.rs"]
 #[allow(dead_code)]
 mod onvif_sim;
+#[path = "../tests/support/pki.rs"]
+#[allow(dead_code)]
+mod pki;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

@@ -6,7 +6,8 @@ mod support;
 
 use std::time::Duration;
 
-use support::onvif_sim::{SimCamera, SimState, TestCertificate};
+use support::onvif_sim::{SimCamera, SimState};
+use support::pki::TestCertificate;
 use support::{Daemon, daemon_config, promtool_check_metrics, sample, stderr, stdout, stored_events, temp_dir, write};
 
 fn camera_config(sim: &SimCamera, name: &str, checks: &str) -> String {

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 pub mod footage;
 pub mod nut;
 pub mod onvif_sim;
+pub mod pki;
 pub mod rtsp;
 pub mod snapshots;
 pub mod snmpsim;

@@ -310,6 +310,7 @@ fn run_ok(program: &str, args: &[&str]) {
 /// builds). Also a second CA that signed nothing, to be the wrong one.
 pub struct TestPki {
     _dir: tempfile::TempDir,
+    _certificates: [super::pki::TestCertificate; 2],
     pub ca: PathBuf,
     pub other_ca: PathBuf,
     nss_db: PathBuf,
@@ -328,75 +329,10 @@ impl TestPki {
         }
         let dir = temp_dir();
         let p = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
-        let new_ca = |key: &str, cert: &str, cn: &str| {
-            run_ok(
-                "openssl",
-                &[
-                    "req",
-                    "-x509",
-                    "-newkey",
-                    "ec",
-                    "-pkeyopt",
-                    "ec_paramgen_curve:P-256",
-                    "-nodes",
-                    "-keyout",
-                    &p(key),
-                    "-out",
-                    &p(cert),
-                    "-days",
-                    "2",
-                    "-subj",
-                    &format!("/CN={cn}"),
-                    "-addext",
-                    "basicConstraints=critical,CA:TRUE",
-                    "-addext",
-                    "keyUsage=critical,keyCertSign",
-                ],
-            );
-        };
-        new_ca("ca.key", "ca.pem", "camwatch test CA");
-        new_ca("other-ca.key", "other-ca.pem", "camwatch unrelated CA");
-        run_ok(
-            "openssl",
-            &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                &p("server.key"),
-                "-out",
-                &p("server.csr"),
-                "-subj",
-                "/CN=127.0.0.1",
-            ],
-        );
-        write(
-            &dir.path().join("server.ext"),
-            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-        );
-        run_ok(
-            "openssl",
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &p("server.csr"),
-                "-CA",
-                &p("ca.pem"),
-                "-CAkey",
-                &p("ca.key"),
-                "-CAcreateserial",
-                "-out",
-                &p("server.pem"),
-                "-days",
-                "2",
-                "-extfile",
-                &p("server.ext"),
-            ],
-        );
+        // upsd's own certificate, and an unrelated CA for the "wrong CA" case.
+        let server = super::pki::TestCertificate::new();
+        let unrelated = super::pki::TestCertificate::new();
+        let path = |file: &PathBuf| file.to_str().unwrap().to_owned();
         let nickname = "camwatch-test-upsd".to_owned();
         let p12_password = "p12-throwaway";
         run_ok(
@@ -407,11 +343,11 @@ impl TestPki {
                 "-name",
                 &nickname,
                 "-in",
-                &p("server.pem"),
+                &path(&server.cert),
                 "-inkey",
-                &p("server.key"),
+                &path(&server.key),
                 "-certfile",
-                &p("ca.pem"),
+                &path(&server.ca),
                 "-out",
                 &p("server.p12"),
                 "-passout",
@@ -440,8 +376,9 @@ impl TestPki {
         run_ok("chgrp", &["-R", "nut", db.to_str().unwrap()]);
         run_ok("chmod", &["-R", "u=rwX,g=rX,o=", db.to_str().unwrap()]);
         Arc::new(TestPki {
-            ca: dir.path().join("ca.pem"),
-            other_ca: dir.path().join("other-ca.pem"),
+            ca: server.ca.clone(),
+            other_ca: unrelated.ca.clone(),
+            _certificates: [server, unrelated],
             nss_db: db,
             nickname,
             nss_password,

@@ -82,102 +82,6 @@ pub struct SimCamera {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// A server certificate for 127.0.0.1 signed by a throwaway CA, made with openssl.
-pub struct TestCertificate {
-    _dir: tempfile::TempDir,
-    pub ca: std::path::PathBuf,
-    pub cert: std::path::PathBuf,
-    pub key: std::path::PathBuf,
-    /// SHA-256 of the server certificate, as `openssl x509 -fingerprint -sha256` prints it.
-    pub fingerprint: String,
-}
-
-impl TestCertificate {
-    pub fn new() -> TestCertificate {
-        let dir = tempfile::tempdir().unwrap();
-        let p = |name: &str| dir.path().join(name);
-        let openssl = |args: &[&str]| {
-            let out = std::process::Command::new("openssl")
-                .args(args)
-                .output()
-                .expect("openssl is installed");
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        };
-        let s = |path: std::path::PathBuf| path.to_str().unwrap().to_owned();
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &s(p("ca.key")),
-            "-out",
-            &s(p("ca.pem")),
-            "-days",
-            "2",
-            "-subj",
-            "/CN=camwatch test CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ]);
-        openssl(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &s(p("cam.key")),
-            "-out",
-            &s(p("cam.csr")),
-            "-subj",
-            "/CN=camera",
-        ]);
-        std::fs::write(
-            p("ext"),
-            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &s(p("cam.csr")),
-            "-CA",
-            &s(p("ca.pem")),
-            "-CAkey",
-            &s(p("ca.key")),
-            "-CAcreateserial",
-            "-out",
-            &s(p("cam.pem")),
-            "-days",
-            "2",
-            "-extfile",
-            &s(p("ext")),
-        ]);
-        let fingerprint = openssl(&["x509", "-noout", "-fingerprint", "-sha256", "-in", &s(p("cam.pem"))]);
-        let fingerprint = fingerprint.trim().rsplit('=').next().unwrap().to_owned();
-        TestCertificate {
-            ca: p("ca.pem"),
-            cert: p("cam.pem"),
-            key: p("cam.key"),
-            fingerprint,
-            _dir: dir,
-        }
-    }
-}
-
 /// Accepts TLS connections for axum (the simulator's HTTPS mode).
 struct TlsListener {
     tcp: tokio::net::TcpListener,
@@ -205,7 +109,7 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-fn tls_acceptor(certificate: &TestCertificate) -> tokio_rustls::TlsAcceptor {
+fn tls_acceptor(certificate: &super::pki::TestCertificate) -> tokio_rustls::TlsAcceptor {
     use rustls::pki_types::pem::PemObject;
     let chain = rustls::pki_types::CertificateDer::pem_file_iter(&certificate.cert)
         .unwrap()
@@ -227,7 +131,7 @@ impl SimCamera {
     }
 
     /// The same camera behind HTTPS with `certificate`.
-    pub fn start_tls(state: SimState, certificate: &TestCertificate) -> SimCamera {
+    pub fn start_tls(state: SimState, certificate: &super::pki::TestCertificate) -> SimCamera {
         Self::start_on(state, Some(tls_acceptor(certificate)))
     }
 
