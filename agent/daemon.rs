@@ -34,7 +34,14 @@ pub struct Shared {
     reload: Mutex<ReloadStatus>,
     ready: AtomicBool,
     reload_requests: mpsc::Sender<ReloadReply>,
+    /// Availability of each device's ping check over [`AVAILABILITY_WINDOWS`], refreshed in the
+    /// background (a scrape must not wait for the database).
+    availability: Mutex<std::collections::BTreeMap<String, Vec<Option<f64>>>>,
 }
+
+/// The availability windows and their `window` label values.
+pub const AVAILABILITY_WINDOWS: [(&str, f64); 3] = [("1d", 86_400.0), ("7d", 7.0 * 86_400.0), ("30d", 30.0 * 86_400.0)];
+const AVAILABILITY_REFRESH: Duration = Duration::from_secs(15);
 
 impl Shared {
     pub fn config(&self) -> Arc<Config> {
@@ -43,6 +50,11 @@ impl Shared {
 
     pub fn reload_status(&self) -> ReloadStatus {
         *self.reload.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Availability ratios per device, in the order of [`AVAILABILITY_WINDOWS`].
+    pub fn availability(&self) -> std::collections::BTreeMap<String, Vec<Option<f64>>> {
+        self.availability.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn is_ready(&self) -> bool {
@@ -101,6 +113,7 @@ pub async fn run(path: &Path) -> i32 {
         }),
         ready: AtomicBool::new(false),
         reload_requests: reload_tx,
+        availability: Mutex::new(std::collections::BTreeMap::new()),
     });
     let config = shared.config();
     tracing::info!(
@@ -125,6 +138,7 @@ pub async fn run(path: &Path) -> i32 {
         }
     });
     let pruner = tokio::spawn(prune_forever(Arc::clone(&shared)));
+    let availability = tokio::spawn(availability_forever(Arc::clone(&shared)));
     shared.ready.store(true, Ordering::Release);
 
     let (Ok(mut hangup), Ok(mut terminate), Ok(mut interrupt)) = (
@@ -152,6 +166,7 @@ pub async fn run(path: &Path) -> i32 {
     shared.ready.store(false, Ordering::Release);
     scheduler.stop();
     pruner.abort();
+    availability.abort();
     let _ = stop_http.send(());
     let _ = server.await;
     if let Some(store) = hub.store() {
@@ -190,6 +205,45 @@ fn reload(shared: &Shared, path: &Path, scheduler: &mut Scheduler) -> Result<(),
         status.last_success = unix_now();
     }
     outcome
+}
+
+/// Recomputes every device's availability from the stored transitions of its ping check.
+async fn availability_forever(shared: Arc<Shared>) {
+    let Some(path) = shared.hub.store().map(|s| s.path.clone()) else {
+        return;
+    };
+    let mut every = tokio::time::interval(AVAILABILITY_REFRESH);
+    loop {
+        every.tick().await;
+        let devices: Vec<String> = shared
+            .config()
+            .devices
+            .iter()
+            .filter(|d| d.check(crate::model::CheckKind::Ping).is_some())
+            .map(|d| d.name.clone())
+            .collect();
+        let path = path.clone();
+        let computed = tokio::task::spawn_blocking(move || -> rusqlite::Result<_> {
+            let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            let windows: Vec<f64> = AVAILABILITY_WINDOWS.iter().map(|(_, w)| *w).collect();
+            let now = unix_now();
+            devices
+                .into_iter()
+                .map(|d| {
+                    Ok((
+                        d.clone(),
+                        crate::state::store::availability(&conn, &d, "ping", now, &windows)?,
+                    ))
+                })
+                .collect::<rusqlite::Result<std::collections::BTreeMap<_, _>>>()
+        })
+        .await;
+        match computed {
+            Ok(Ok(map)) => *shared.availability.lock().unwrap_or_else(|e| e.into_inner()) = map,
+            Ok(Err(e)) => tracing::warn!("cannot compute availability from the state store: {e}"),
+            Err(e) => tracing::warn!("availability computation failed: {e}"),
+        }
+    }
 }
 
 /// Deletes raw results and transitions past their keep times, hourly.

@@ -86,6 +86,20 @@ address = "127.0.0.1"
     let up_at = now();
     wait_for_state(&daemon, "switch", "ok");
     wait_for_state(&daemon, "cam", "ok");
+    // Availability is time-weighted from the stored transitions: the outage took a share of the
+    // day's known time, while the loopback device was up throughout.
+    let availability = |device: &str| {
+        let label = format!(r#"device="{device}""#);
+        sample(
+            &daemon.metrics(),
+            "camwatch_availability_ratio",
+            &[&label, r#"window="1d""#],
+        )
+    };
+    support::wait_for("the outage to show in the availability", WAIT, || {
+        availability("switch").is_some_and(|r| r > 0.0 && r < 1.0)
+    });
+    assert_eq!(availability("local"), Some(1.0));
     let status = daemon.terminate();
     assert!(status.success(), "SIGTERM is a clean exit: {status}");
 

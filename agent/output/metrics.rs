@@ -225,6 +225,24 @@ impl Collector for AgentCollector {
 
         super::device_metrics::encode(&mut e, &checks, &self.shared.hub.reboots())?;
 
+        let availability = self.shared.availability();
+        gauge(
+            &mut e,
+            "camwatch_availability_ratio",
+            "Time-weighted share of the window the device was up (ping check ok or warning; failed and unreachable count as down, unknown time not at all).",
+            availability.iter().flat_map(|(device, ratios)| {
+                crate::daemon::AVAILABILITY_WINDOWS
+                    .iter()
+                    .zip(ratios)
+                    .filter_map(move |((window, _), ratio)| {
+                        Some((
+                            vec![("device", device.clone()), ("window", (*window).to_owned())],
+                            (*ratio)?,
+                        ))
+                    })
+            }),
+        )?;
+
         let reload = self.shared.reload_status();
         gauge(
             &mut e,

@@ -4,6 +4,7 @@
 //! observation, timestamps), and hands every result to the store's writer thread. Its lock is a
 //! plain mutex held for microseconds and never across an `.await`.
 
+pub mod availability;
 pub mod machine;
 pub mod snapshots;
 pub mod store;

@@ -433,6 +433,39 @@ fn write_result(tx: &rusqlite::Transaction, row: &ResultRow) -> rusqlite::Result
     Ok(())
 }
 
+/// Availability of a (device, check) over windows of the given lengths (seconds) ending at `now`,
+/// read through `conn` (a reader's own connection; the writer thread is not involved).
+pub fn availability(
+    conn: &Connection,
+    device: &str,
+    check: &str,
+    now: f64,
+    windows: &[f64],
+) -> rusqlite::Result<Vec<Option<f64>>> {
+    let longest = windows.iter().copied().fold(0.0, f64::max);
+    let from = now - longest;
+    let state = |text: String| State::parse(&text).unwrap_or(State::Unknown);
+    let before: State = conn
+        .prepare_cached(
+            "SELECT to_state FROM transitions WHERE device = ?1 AND check_name = ?2 AND at <= ?3 ORDER BY at DESC LIMIT 1",
+        )?
+        .query_row(params![device, check, from], |r| r.get::<_, String>(0))
+        .optional()?
+        .map_or(State::Unknown, state);
+    let transitions: Vec<(f64, State)> = conn
+        .prepare_cached(
+            "SELECT at, to_state FROM transitions WHERE device = ?1 AND check_name = ?2 AND at > ?3 ORDER BY at",
+        )?
+        .query_map(params![device, check, from], |r| {
+            Ok((r.get::<_, f64>(0)?, state(r.get::<_, String>(1)?)))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(windows
+        .iter()
+        .map(|w| super::availability::ratio(before, &transitions, now - w, now))
+        .collect())
+}
+
 /// A stored transition, as reports and tests read them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TransitionRow {
