@@ -27,3 +27,24 @@ def proc_peak_rss(pid):
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def start_server(argv, ready_url, name, limit=20):
+    """Starts a peer server and waits (bounded) until `ready_url` answers; exits with a message
+    if it does not."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            urllib.request.urlopen(ready_url, timeout=1).read()
+            return proc
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.terminate()
+                sys.exit(f"{name} did not start")
+            time.sleep(0.1)

@@ -23,7 +23,7 @@ import tempfile
 import time
 import urllib.request
 
-from peer import free_port, proc_cpu, proc_peak_rss
+from peer import free_port, proc_cpu, proc_peak_rss, start_server
 
 CONCURRENCY = 64
 
@@ -67,22 +67,12 @@ def blackbox_round(targets, workdir):
     config = os.path.join(workdir, "blackbox.yml")
     with open(config, "w") as f:
         f.write("modules:\n  icmp:\n    prober: icmp\n    timeout: 2s\n    icmp:\n      preferred_ip_protocol: ip4\n")
-    proc = subprocess.Popen(
+    proc = start_server(
         ["prometheus-blackbox-exporter", f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}", "--log.level=error"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        f"http://127.0.0.1:{port}/-/healthy",
+        "blackbox_exporter",
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/-/healthy", timeout=1).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    sys.exit("blackbox_exporter did not start")
-                time.sleep(0.1)
-
         def probe(target):
             url = f"http://127.0.0.1:{port}/probe?module=icmp&target={target}"
             body = urllib.request.urlopen(url, timeout=10).read().decode()

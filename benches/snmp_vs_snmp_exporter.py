@@ -28,7 +28,7 @@ import time
 import urllib.error
 import urllib.request
 
-from peer import free_port, proc_cpu, proc_peak_rss
+from peer import free_port, proc_cpu, proc_peak_rss, start_server
 
 IN_FLIGHT = 256
 
@@ -135,20 +135,12 @@ def exporter_cycle(targets, workdir):
         for name, oid, _ in CELLS:
             f.write(f"  - name: {name}\n    oid: {oid}\n    type: gauge\n    indexes:\n    - labelname: line\n      type: gauge\n")
     port = free_port(socket.SOCK_STREAM)
-    proc = subprocess.Popen(["prometheus-snmp-exporter", f"--config.file={config}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--log.level=error"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_server(
+        ["prometheus-snmp-exporter", f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}", "--log.level=error"],
+        f"http://127.0.0.1:{port}/",
+        "snmp_exporter",
+    )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    sys.exit("snmp_exporter did not start")
-                time.sleep(0.1)
-
         def scrape(target):
             try:
                 url = f"http://127.0.0.1:{port}/snmp?module=ups&target={target}"
