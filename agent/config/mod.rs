@@ -809,19 +809,16 @@ impl Resolver {
         policies: &BTreeMap<String, Policy>,
         snmp_auth: &BTreeMap<String, SnmpAuth>,
     ) -> Vec<Arc<Device>> {
-        let mut seen: HashMap<String, Range<usize>> = HashMap::new();
+        let mut seen: HashSet<String> = HashSet::new();
         for d in &raw {
             let d = d.get_ref();
             let name = d.name.get_ref();
-            if let Some(first) = seen.get(name) {
-                let _ = first;
+            if !seen.insert(name.clone()) {
                 self.error(
                     Some(d.name.span()),
                     format!("device name {name:?} is used twice"),
                     "give every device its own name (names label metrics and emails)",
                 );
-            } else {
-                seen.insert(name.clone(), d.name.span());
             }
         }
         let devices: Vec<Arc<Device>> = raw
@@ -837,7 +834,7 @@ impl Resolver {
         spanned: &Spanned<RawDevice>,
         policies: &BTreeMap<String, Policy>,
         snmp_auth: &BTreeMap<String, SnmpAuth>,
-        names: &HashMap<String, Range<usize>>,
+        names: &HashSet<String>,
     ) -> Device {
         let d = spanned.get_ref();
         let name = d.name.get_ref().clone();
@@ -905,7 +902,7 @@ impl Resolver {
                     format!("device {name:?} names itself as its parent"),
                     "name the switch, recorder or UPS this device depends on, or remove parent",
                 );
-            } else if !names.contains_key(parent.get_ref()) {
+            } else if !names.contains(parent.get_ref()) {
                 self.error(
                     Some(parent.span()),
                     format!(
