@@ -497,21 +497,21 @@ pub fn read_transitions(path: &Path) -> rusqlite::Result<Vec<TransitionRow>> {
     rows.collect()
 }
 
-/// Number of results stored for a (device, check).
-pub fn count_results(path: &Path, device: &str, check: &str) -> rusqlite::Result<i64> {
-    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    conn.query_row(
-        "SELECT COUNT(*) FROM results WHERE device = ?1 AND check_name = ?2",
-        [device, check],
-        |r| r.get(0),
-    )
-    .optional()
-    .map(Option::unwrap_or_default)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Number of results stored for a (device, check).
+    fn count_results(path: &Path, device: &str, check: &str) -> rusqlite::Result<i64> {
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        conn.query_row(
+            "SELECT COUNT(*) FROM results WHERE device = ?1 AND check_name = ?2",
+            [device, check],
+            |r| r.get(0),
+        )
+        .optional()
+        .map(Option::unwrap_or_default)
+    }
 
     fn row(at: f64, transition: Option<(State, State)>, state: State) -> ResultRow {
         ResultRow {
