@@ -301,3 +301,26 @@ layout = "{FRIGATE}"
     assert!(contiguous > 0.0 && contiguous < 12.0 * 3600.0, "{contiguous}");
     assert!(daemon.terminate().success());
 }
+
+/// A camera whose newest hour folder holds a single segment: its length comes from the camera's
+/// older folders (60 s), whatever order the file system lists folders in.
+#[test]
+fn a_lone_segment_in_the_newest_folder_keeps_the_cameras_segment_length() {
+    let dir = temp_dir();
+    let tree = footage_dir();
+    let root = tree.path().join("recordings");
+    let hour = floor(unix_now() - DAY, 3600);
+    frigate(&root, "solo", hour - 3 * 3600, hour + 60, 60, 0, |_| false);
+    let config = dir.path().join("camwatch.toml");
+    write(
+        &config,
+        &format!(
+            "[[device]]\nname = \"nvr\"\nkind = \"host\"\n[device.footage]\nroot = \"{}\"\nlayout = \"{FRIGATE}\"\n",
+            root.display()
+        ),
+    );
+    let (_, line) = once_retention(&config);
+    let solo = &line["values"]["cameras"]["solo"];
+    assert_eq!(solo["oldest_seconds"], hour - 3 * 3600, "{line}");
+    assert_eq!(solo["newest_seconds"], hour + 60, "{line}");
+}

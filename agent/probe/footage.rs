@@ -261,7 +261,13 @@ impl Walk<'_> {
             Ok(e) => e,
             Err(e) => return self.note(format!("cannot read folder {}: {e}", dir.display())),
         };
-        for entry in entries.flatten() {
+        // Folders in name order, which for dates and hours is time order: a camera's segment
+        // length is learnt from its older folders before a newest folder holding a single segment
+        // needs it (read_dir order would make that length depend on the file system). Only one
+        // folder's entries are held at a time.
+        let mut entries: Vec<std::fs::DirEntry> = entries.flatten().collect();
+        entries.sort_by_key(std::fs::DirEntry::file_name);
+        for entry in entries {
             let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
             let name = entry.file_name();
             let mut f = fields.clone();
