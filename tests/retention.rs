@@ -73,7 +73,7 @@ fn frigate_tree_of_35_days_coverage_gaps_and_compliance_to_the_second() {
     assert!(now - end < 300, "the scan took too long to judge 'recording now'");
     assert_eq!(v["required_seconds"], 30 * DAY);
     assert_eq!(v["missing"], json!(["back"]));
-    assert_eq!(v["unmatched"], 1);
+    assert_eq!(v["folders"]["unmatched"], 1);
     let summary = line["summary"].as_str().unwrap();
     assert!(
         summary.starts_with(&format!(
@@ -184,7 +184,7 @@ segment_seconds = 60
     let v = &line["values"];
     let now = v["scanned_at"].as_i64().unwrap();
     assert_eq!(v["required_seconds"], 7 * DAY);
-    assert_eq!(v["unmatched"], 1);
+    assert_eq!(v["folders"]["unmatched"], 1);
     let lobby = &v["cameras"]["lobby"];
     assert_eq!(gaps(lobby), vec![(day, day + DAY)]);
     assert_eq!(lobby["contiguous_seconds"], now - (day + DAY));
@@ -267,8 +267,8 @@ layout = "{FRIGATE}"
         values()["cameras"]["front"]["newest_seconds"] == end + 60
     });
     let v = values();
-    assert!(v["folders_reused"].as_u64().unwrap() >= 40, "{v}");
-    assert!(v["folders_read"].as_u64().unwrap() <= 4, "{v}");
+    assert!(v["folders"]["reused"].as_u64().unwrap() >= 40, "{v}");
+    assert!(v["folders"]["read"].as_u64().unwrap() <= 4, "{v}");
 
     // An old hour deleted (inside the 1-day window): a gap of exactly that hour.
     let hour = floor(end - 12 * 3600, 3600);

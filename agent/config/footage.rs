@@ -251,7 +251,7 @@ mod tests {
             &format!("{head}root = \"/srv\"\nlayout = \"mtime\"\ncamera_from = \"dir\"\nsegment_seconds = 60\ncameras = [\"a\"]\n"),
         )
         .unwrap();
-        let CheckSpec::Retention(spec) = &ok.devices[0].checks[0] else {
+        let CheckSpec::Retention(crate::config::RetentionSource::Folders(spec)) = &ok.devices[0].checks[0] else {
             panic!("{:?}", ok.devices[0].checks)
         };
         assert_eq!(spec.layout, FootageLayout::Mtime(CameraFrom::Dir));

@@ -298,8 +298,16 @@ pub enum CheckSpec {
     Image(SnapshotSpec),
     /// Footage backups land in a folder, recently, readable and whole.
     Backup(BackupSpec),
-    /// Footage folders: every camera's footage reaches back far enough, without gaps.
-    Retention(Arc<FootageSpec>),
+    /// Every camera's footage reaches back far enough, without gaps, read from one source.
+    Retention(RetentionSource),
+}
+
+/// Where a device's footage is read from: each source is a probe of its own, and all of them
+/// feed the same retention judge.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RetentionSource {
+    /// Footage folders on the host camwatch runs on.
+    Folders(Arc<FootageSpec>),
 }
 
 impl CheckSpec {
@@ -955,7 +963,7 @@ impl Resolver {
         if let Some(footage) = &d.footage
             && let Some(spec) = self.footage(footage, &name)
         {
-            checks.push(CheckSpec::Retention(Arc::new(spec)));
+            checks.push(CheckSpec::Retention(RetentionSource::Folders(Arc::new(spec))));
         }
         // A broken [device.backup] or [device.footage] is reported on its own; "nothing to check"
         // would only add noise.

@@ -134,7 +134,7 @@ pub fn judge(seen: &FootageObservation, policy: &Policy) -> Verdict {
         findings.push((
             Finding::NoFootage,
             0,
-            format!("{name}: no footage at all in {} ({recording_clause})", seen.root),
+            format!("{name}: no footage at all in {} ({recording_clause})", seen.source),
         ));
     }
     findings.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
@@ -156,7 +156,7 @@ pub fn judge(seen: &FootageObservation, policy: &Policy) -> Verdict {
         }
         None if all.is_empty() => (
             Status::Failed,
-            format!("no footage found in {} ({recording_clause})", seen.root),
+            format!("no footage found in {} ({recording_clause})", seen.source),
         ),
         None => {
             let (name, shortest) = all
@@ -176,8 +176,9 @@ pub fn judge(seen: &FootageObservation, policy: &Policy) -> Verdict {
             )
         }
     };
-    if seen.unmatched > 0 {
-        summary.push_str(&format!("; {} files or folders do not fit the layout", seen.unmatched));
+    let unmatched = seen.folders.as_ref().map_or(0, |f| f.unmatched);
+    if unmatched > 0 {
+        summary.push_str(&format!("; {unmatched} files or folders do not fit the layout"));
     }
     let steady = (storage.bytes_per_day > 0.0 && storage.size_bytes > 0)
         .then(|| storage.size_bytes as f64 / storage.bytes_per_day * 86_400.0);
@@ -196,9 +197,8 @@ pub fn judge(seen: &FootageObservation, policy: &Policy) -> Verdict {
             "size_bytes": seen.size_bytes,
             "free_bytes": seen.free_bytes,
             "steady_state_seconds": steady,
-            "unmatched": seen.unmatched,
-            "folders_read": seen.folders_read,
-            "folders_reused": seen.folders_reused,
+            "source": seen.source,
+            "folders": seen.folders,
             "notes": seen.notes,
         }),
     )
@@ -214,7 +214,7 @@ mod tests {
     fn obs(cameras: Vec<(&str, Vec<(i64, i64)>)>) -> FootageObservation {
         FootageObservation {
             scanned_at: NOW,
-            root: "/footage".into(),
+            source: "/footage".into(),
             size_bytes: 0,
             free_bytes: 0,
             cameras: cameras
@@ -228,9 +228,7 @@ mod tests {
                 })
                 .collect(),
             missing: vec![],
-            unmatched: 0,
-            folders_read: 1,
-            folders_reused: 0,
+            folders: None,
             notes: vec![],
         }
     }

@@ -42,23 +42,34 @@ pub struct CameraFootage {
     pub bytes_last_day: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// What a footage source holds, per camera: the same shape whether it was read from folders, an
+/// ONVIF Profile G recorder or a vendor API, so one judge rules on all of them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct FootageObservation {
     /// When the scan started (Unix seconds): the "now" coverage is computed at.
     pub scanned_at: i64,
-    pub root: String,
-    /// The footage filesystem's size and space available.
+    /// Where the footage was read, as a person names it ("/media/frigate/recordings", "the
+    /// recorder's ONVIF recording search").
+    pub source: String,
+    /// The footage storage's size and space available (0 and 0 when the source does not say).
     pub size_bytes: u64,
     pub free_bytes: u64,
     pub cameras: Vec<CameraFootage>,
-    /// Configured cameras without any footage file.
+    /// Configured cameras without any footage.
     pub missing: Vec<String>,
+    /// Only for footage folders: how the tree was walked.
+    pub folders: Option<FolderScan>,
+    /// What the source did oddly (unbelievable dates, paths that fit no layout), for people.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FolderScan {
     /// Files (and folders) whose path does not fit the layout.
     pub unmatched: u64,
     /// Folders read on this scan, and folders whose earlier reading was reused.
-    pub folders_read: u64,
-    pub folders_reused: u64,
-    pub notes: Vec<String>,
+    pub read: u64,
+    pub reused: u64,
 }
 
 /// Per device, what the last scan learnt, so the next one reads only what changed.
@@ -123,13 +134,14 @@ impl FootageScanner {
         .await
         .map_err(|e| ProbeError::new(ProbeErrorKind::Agent, format!("footage scan failed: {e}")))??;
         transcript.note(|| {
+            let folders = observation.folders.clone().unwrap_or_default();
             format!(
                 "{}: {} cameras, {} folders read, {} reused, {} files not in the layout",
-                observation.root,
+                observation.source,
                 observation.cameras.len(),
-                observation.folders_read,
-                observation.folders_reused,
-                observation.unmatched
+                folders.read,
+                folders.reused,
+                folders.unmatched
             )
         });
         for note in &observation.notes {
@@ -553,14 +565,16 @@ fn scan(
     let (size_bytes, free_bytes) = statvfs(&spec.root).unwrap_or((0, 0));
     Ok(FootageObservation {
         scanned_at: now,
-        root: spec.root.display().to_string(),
+        source: spec.root.display().to_string(),
         size_bytes,
         free_bytes,
         cameras: cameras.into_values().collect(),
         missing,
-        unmatched,
-        folders_read: read,
-        folders_reused: reused,
+        folders: Some(FolderScan {
+            unmatched,
+            read,
+            reused,
+        }),
         notes,
     })
 }

@@ -21,7 +21,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::config::{CheckSpec, Device, UpsSpec};
+use crate::config::{CheckSpec, Device, RetentionSource, UpsSpec};
 use crate::model::CheckKind;
 use snmp::SnmpRead;
 
@@ -252,13 +252,13 @@ impl Probes {
                     .await
                     .map(Observation::Stream)
             }
-            CheckSpec::Retention(spec) => {
+            CheckSpec::Retention(source) => {
                 // Footage is forgotten a day beyond the window the policy requires.
                 let window = i64::from(device.policy.retention_days) * 86_400;
-                self.footage
-                    .probe(spec, &device.name, window, transcript)
-                    .await
-                    .map(Observation::Footage)
+                match source {
+                    RetentionSource::Folders(spec) => self.footage.probe(spec, &device.name, window, transcript).await,
+                }
+                .map(Observation::Footage)
             }
             CheckSpec::Image(snapshot) => {
                 let login = Login::of(device)?;
