@@ -10,13 +10,17 @@ use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::availability::ratio_recording;
 use crate::config::{self, Config};
 use crate::exit;
+use crate::judge::availability::WINDOWS;
+use crate::model::CheckKind;
 use crate::output::http;
+use crate::probe::history::LONGEST_WINDOW_SECONDS;
 use crate::schedule::{Runner, Scheduler, unix_now};
 use crate::state::Hub;
 use crate::state::snapshots::Snapshots;
-use crate::state::store::Store;
+use crate::state::store::{self, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ReloadStatus {
@@ -34,13 +38,11 @@ pub struct Shared {
     reload: Mutex<ReloadStatus>,
     ready: AtomicBool,
     reload_requests: mpsc::Sender<ReloadReply>,
-    /// Availability of each device's ping check over [`AVAILABILITY_WINDOWS`], refreshed in the
+    /// Availability of each device's ping check over the availability windows, refreshed in the
     /// background (a scrape must not wait for the database).
     availability: Mutex<std::collections::BTreeMap<String, Vec<Option<f64>>>>,
 }
 
-/// The availability windows and their `window` label values.
-pub const AVAILABILITY_WINDOWS: [(&str, f64); 3] = [("1d", 86_400.0), ("7d", 7.0 * 86_400.0), ("30d", 30.0 * 86_400.0)];
 const AVAILABILITY_REFRESH: Duration = Duration::from_secs(15);
 
 impl Shared {
@@ -52,7 +54,7 @@ impl Shared {
         *self.reload.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Availability ratios per device, in the order of [`AVAILABILITY_WINDOWS`].
+    /// Availability ratios per device, in the order of [`crate::judge::availability::WINDOWS`].
     pub fn availability(&self) -> std::collections::BTreeMap<String, Vec<Option<f64>>> {
         self.availability.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -207,7 +209,8 @@ fn reload(shared: &Shared, path: &Path, scheduler: &mut Scheduler) -> Result<(),
     outcome
 }
 
-/// Recomputes every device's availability from the stored transitions of its ping check.
+/// Recomputes every device's availability from the stored transitions of its ping check (and,
+/// for devices with a 24-hour recording duty, from their recording stops too).
 async fn availability_forever(shared: Arc<Shared>) {
     let Some(path) = shared.hub.store().map(|s| s.path.clone()) else {
         return;
@@ -215,25 +218,28 @@ async fn availability_forever(shared: Arc<Shared>) {
     let mut every = tokio::time::interval(AVAILABILITY_REFRESH);
     loop {
         every.tick().await;
-        let devices: Vec<String> = shared
+        let devices: Vec<(String, bool)> = shared
             .config()
             .devices
             .iter()
-            .filter(|d| d.check(crate::model::CheckKind::Ping).is_some())
-            .map(|d| d.name.clone())
+            .filter(|d| d.check(CheckKind::Ping).is_some())
+            .map(|d| (d.name.clone(), d.check(CheckKind::Availability).is_some()))
             .collect();
         let path = path.clone();
         let computed = tokio::task::spawn_blocking(move || -> rusqlite::Result<_> {
             let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-            let windows: Vec<f64> = AVAILABILITY_WINDOWS.iter().map(|(_, w)| *w).collect();
+            let windows: Vec<f64> = WINDOWS.iter().map(|(_, w)| *w).collect();
             let now = unix_now();
             devices
                 .into_iter()
-                .map(|d| {
-                    Ok((
-                        d.clone(),
-                        crate::state::store::availability(&conn, &d, "ping", now, &windows)?,
-                    ))
+                .map(|(d, recording_duty)| {
+                    let ratios = if recording_duty {
+                        let history = store::history(&conn, &d, now - LONGEST_WINDOW_SECONDS, now)?;
+                        windows.iter().map(|w| ratio_recording(&history, *w)).collect()
+                    } else {
+                        store::availability(&conn, &d, "ping", now, &windows)?
+                    };
+                    Ok((d, ratios))
                 })
                 .collect::<rusqlite::Result<std::collections::BTreeMap<_, _>>>()
         })

@@ -4,6 +4,7 @@
 //! `daemon` wires them together for `camwatch run`; `oneshot` for `once` and `probe`. `discover`
 //! stands apart: it finds ONVIF devices to put into the configuration.
 
+pub mod availability;
 pub mod config;
 pub mod coverage;
 pub mod daemon;

@@ -50,10 +50,11 @@ pub enum CheckKind {
     Image,
     Backup,
     Retention,
+    Availability,
 }
 
 impl CheckKind {
-    pub const ALL: [CheckKind; 14] = [
+    pub const ALL: [CheckKind; 15] = [
         Self::Ping,
         Self::Filesystem,
         Self::Ups,
@@ -68,6 +69,7 @@ impl CheckKind {
         Self::Image,
         Self::Backup,
         Self::Retention,
+        Self::Availability,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +88,7 @@ impl CheckKind {
             Self::Image => "image",
             Self::Backup => "backup",
             Self::Retention => "retention",
+            Self::Availability => "availability",
         }
     }
 

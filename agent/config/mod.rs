@@ -113,6 +113,12 @@ pub struct Policy {
     pub clause_retention: String,
     /// The procedure's sentence the recording (24 h, no gaps) rule enforces.
     pub clause_recording: String,
+    /// A recorder must be available at least this share of a month (0..1; 0.999 = 99.9 %).
+    pub availability_target: f64,
+    /// The procedure's sentence the availability rule enforces (`{availability_target}` filled in).
+    pub clause_availability: String,
+    /// Cameras of the device's footage with retention rules of their own (`[device.camera_policy]`).
+    pub cameras: BTreeMap<String, Policy>,
 }
 
 impl Default for Policy {
@@ -146,6 +152,9 @@ impl Default for Policy {
             retention_forecast_warning: Duration::from_secs(7 * 86_400),
             clause_retention: presets::COMPANY_RETENTION.to_owned(),
             clause_recording: presets::COMPANY_RECORDING.to_owned(),
+            availability_target: 0.999,
+            clause_availability: presets::COMPANY_AVAILABILITY.to_owned(),
+            cameras: BTreeMap::new(),
         }
     }
 }
@@ -207,7 +216,15 @@ impl Policy {
             .0,
             clause_retention: pick(&layer.clause_retention, self.clause_retention.clone()),
             clause_recording: pick(&layer.clause_recording, self.clause_recording.clone()),
+            availability_target: pick(&layer.availability_target, self.availability_target),
+            clause_availability: pick(&layer.clause_availability, self.clause_availability.clone()),
+            cameras: self.cameras.clone(),
         }
+    }
+
+    /// The rules for one camera of the device: its own, if it has some.
+    pub fn for_camera(&self, camera: &str) -> &Policy {
+        self.cameras.get(camera).unwrap_or(self)
     }
 }
 
@@ -257,7 +274,7 @@ impl Device {
                 | CheckSpec::Stream(_)
                 | CheckSpec::Image(_)
                 | CheckSpec::Backup(_) => None,
-                CheckSpec::Retention(_) => None,
+                CheckSpec::Retention(_) | CheckSpec::Availability(_) => None,
             };
             match snmp.map(|s| &s.auth) {
                 Some(SnmpAuth::V1 { community } | SnmpAuth::V2c { community }) => {
@@ -300,6 +317,14 @@ pub enum CheckSpec {
     Backup(BackupSpec),
     /// Every camera's footage reaches back far enough, without gaps, read from one source.
     Retention(RetentionSource),
+    /// A recorder runs 24 hours a day: interruptions and availability from the state history.
+    Availability(AvailabilitySpec),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AvailabilitySpec {
+    /// The state store whose history is read.
+    pub store: PathBuf,
 }
 
 /// Where a device's footage is read from: each source is a probe of its own, and all of them
@@ -327,6 +352,7 @@ impl CheckSpec {
             Self::Image(_) => CheckKind::Image,
             Self::Backup(_) => CheckKind::Backup,
             Self::Retention(_) => CheckKind::Retention,
+            Self::Availability(_) => CheckKind::Availability,
         }
     }
 }
@@ -564,6 +590,8 @@ fn syntax_diagnostic(e: &toml::de::Error) -> Diagnostic {
 #[derive(Default)]
 struct Resolver {
     diagnostics: Vec<Diagnostic>,
+    /// The state store file, which history checks read.
+    store: PathBuf,
 }
 
 impl Resolver {
@@ -573,6 +601,7 @@ impl Resolver {
 
     fn resolve(&mut self, raw: RawConfig) -> Config {
         let agent = self.agent(raw.agent);
+        self.store = agent.data_dir.join(crate::state::store::FILE_NAME);
         let mut policies: BTreeMap<String, Policy> = presets::all().into_iter().collect();
         for (name, table) in &raw.policy {
             let base = self.policy_base(name, table.get_ref());
@@ -758,6 +787,11 @@ impl Resolver {
             ),
             (policy.image_low_contrast, &raw.image_low_contrast, "image_low_contrast"),
             (policy.image_blur_ratio, &raw.image_blur_ratio, "image_blur_ratio"),
+            (
+                policy.availability_target,
+                &raw.availability_target,
+                "availability_target",
+            ),
         ] {
             if !(0.0..=1.0).contains(&value) {
                 self.error(
@@ -837,6 +871,55 @@ impl Resolver {
         devices
     }
 
+    /// `[device.camera_policy."NAME"]`: each camera's rules, from the device's policy (or the one
+    /// the camera names) with the camera's own retention keys on top.
+    fn camera_policies(
+        &mut self,
+        d: &RawDevice,
+        name: &str,
+        device_policy: &Policy,
+        policies: &BTreeMap<String, Policy>,
+    ) -> BTreeMap<String, Policy> {
+        let mut cameras = BTreeMap::new();
+        for (camera, table) in &d.camera_policy {
+            let t = table.get_ref();
+            let base = match &t.policy {
+                Some(p) => match policies.get(p.get_ref()) {
+                    Some(found) => found.clone(),
+                    None => {
+                        let known: Vec<&str> = policies.keys().map(String::as_str).collect();
+                        self.error(
+                            Some(p.span()),
+                            format!("device {name:?} camera {camera:?}: unknown policy {:?}", p.get_ref()),
+                            format!("define [policy.{}] or use one of: {}", p.get_ref(), known.join(", ")),
+                        );
+                        continue;
+                    }
+                },
+                None => device_policy.clone(),
+            };
+            let layer = RawPolicy {
+                retention_days: t.retention_days.clone(),
+                max_recording_gap: t.max_recording_gap.clone(),
+                recording_freshness: t.recording_freshness.clone(),
+                retention_forecast_warning: t.retention_forecast_warning.clone(),
+                clause_retention: t.clause_retention.clone(),
+                clause_recording: t.clause_recording.clone(),
+                ..RawPolicy::default()
+            };
+            let mut policy = base.layered(&layer);
+            policy.cameras.clear();
+            self.check_policy(
+                &policy,
+                &layer,
+                table.span(),
+                &format!("device {name:?} camera {camera:?}"),
+            );
+            cameras.insert(camera.clone(), policy);
+        }
+        cameras
+    }
+
     fn device(
         &mut self,
         spanned: &Spanned<RawDevice>,
@@ -903,6 +986,8 @@ impl Resolver {
             }
             None => base,
         };
+        let mut policy = policy;
+        policy.cameras = self.camera_policies(d, &name, &policy, policies);
         if let Some(parent) = &d.parent {
             if parent.get_ref() == &name {
                 self.error(
@@ -964,6 +1049,23 @@ impl Resolver {
             && let Some(spec) = self.footage(footage, &name)
         {
             checks.push(CheckSpec::Retention(RetentionSource::Folders(Arc::new(spec))));
+        }
+        // A recorder's 24-hour duty is judged from what the other checks recorded about it.
+        let has = |kind: CheckKind| checks.iter().any(|c| c.kind() == kind);
+        if let Some((camera, table)) = d.camera_policy.iter().next()
+            && !has(CheckKind::Retention)
+        {
+            self.error(
+                Some(table.span()),
+                format!("device {name:?}: camera_policy {camera:?} but the device has no footage source"),
+                "add the [device.footage] table (or the recorder's retention source) these cameras record to, or remove the camera_policy",
+            );
+        }
+        let recording_duty = d.kind.get_ref() == &DeviceKind::Recorder || has(CheckKind::Retention);
+        if recording_duty && has(CheckKind::Ping) {
+            checks.push(CheckSpec::Availability(AvailabilitySpec {
+                store: self.store.clone(),
+            }));
         }
         // A broken [device.backup] or [device.footage] is reported on its own; "nothing to check"
         // would only add noise.

@@ -12,15 +12,19 @@ pub const COMPANY_RETENTION: &str = "Recorded footage is kept for at least {rete
 pub const COMPANY_RECORDING: &str =
     "Every camera records 24 hours a day, with no gap in recording longer than {max_recording_gap}.";
 
+pub const COMPANY_AVAILABILITY: &str =
+    "The recording system runs 24 hours a day without interruption (at least {availability_target} of every month).";
+
 /// The names of the built-in policies, in the order shown in hints.
 pub const NAMES: [&str; 5] = [DEFAULT_POLICY, "company", "hospital", "school", "property"];
 
 /// A built-in policy by name.
 pub fn preset(name: &str) -> Option<Policy> {
     let company = Policy::default();
-    let with = |retention: &str, recording: &str| Policy {
+    let with = |retention: &str, recording: &str, availability: &str| Policy {
         clause_retention: retention.to_owned(),
         clause_recording: recording.to_owned(),
+        clause_availability: availability.to_owned(),
         ..Policy::default()
     };
     match name {
@@ -30,15 +34,18 @@ pub fn preset(name: &str) -> Option<Policy> {
             ..with(
                 "Footage of patient areas, entrances and pharmacies is retained for at least {retention_days} days.",
                 "Cameras record continuously, day and night, with no interruption longer than {max_recording_gap}.",
+                "The video surveillance system operates without interruption, 24 hours a day ({availability_target} of each month at least).",
             )
         }),
         "school" => Some(with(
             "Footage of the school premises is kept for {retention_days} days before it is deleted.",
             "Cameras record around the clock, with no interruption longer than {max_recording_gap}.",
+            "The CCTV system runs around the clock, in term time and holidays ({availability_target} of each month at least).",
         )),
         "property" => Some(with(
             "Footage of the property and its common areas is retained for at least {retention_days} days.",
             "Cameras covering the property record 24 hours a day, with no gap longer than {max_recording_gap}.",
+            "The recording equipment of the property runs 24 hours a day ({availability_target} of each month at least).",
         )),
         _ => None,
     }
@@ -51,11 +58,19 @@ pub fn all() -> Vec<(String, Policy)> {
         .collect()
 }
 
+/// A ratio as a percentage without noise: 0.999 -> "99.9 %", 1 -> "100 %".
+pub fn percent(ratio: f64) -> String {
+    let text = format!("{:.3}", ratio * 100.0);
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text} %")
+}
+
 impl Policy {
     /// A clause with the policy's own figures filled in.
     pub fn clause(&self, template: &str) -> String {
         template
             .replace("{retention_days}", &self.retention_days.to_string())
+            .replace("{availability_target}", &percent(self.availability_target))
             .replace(
                 "{max_recording_gap}",
                 &humantime::format_duration(Duration::from_secs(self.max_recording_gap.as_secs())).to_string(),

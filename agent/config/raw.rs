@@ -69,6 +69,8 @@ pub struct RawPolicy {
     pub retention_forecast_warning: Option<Spanned<HumanDuration>>,
     pub clause_retention: Option<Spanned<String>>,
     pub clause_recording: Option<Spanned<String>>,
+    pub availability_target: Option<Spanned<f64>>,
+    pub clause_availability: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,6 +100,23 @@ pub struct RawDevice {
     pub snapshot: Option<Spanned<RawSnapshot>>,
     pub backup: Option<Spanned<RawBackup>>,
     pub footage: Option<Spanned<RawFootage>>,
+    /// `[device.camera_policy."NAME"]`: retention rules for one camera of this device's footage.
+    #[serde(default)]
+    pub camera_policy: BTreeMap<String, Spanned<RawCameraPolicy>>,
+}
+
+/// The retention keys a single camera of a recorder may have of its own (a pharmacy camera kept
+/// 90 days on a recorder whose other cameras keep 30), optionally starting from another policy.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCameraPolicy {
+    pub policy: Option<Spanned<String>>,
+    pub retention_days: Option<Spanned<u32>>,
+    pub max_recording_gap: Option<Spanned<HumanDuration>>,
+    pub recording_freshness: Option<Spanned<HumanDuration>>,
+    pub retention_forecast_warning: Option<Spanned<HumanDuration>>,
+    pub clause_retention: Option<Spanned<String>>,
+    pub clause_recording: Option<Spanned<String>>,
 }
 
 /// `[device.footage]`: the footage folders of a recording server camwatch runs on.

@@ -1,6 +1,7 @@
 //! Judges are pure: (what a probe saw, the policy) -> a verdict. No sockets, no clocks, so every
 //! rule is unit-tested with plain values. One file per check, mirroring `probe/`.
 
+pub mod availability;
 pub mod backup;
 pub mod filesystem;
 pub mod image;
@@ -93,7 +94,8 @@ pub fn judge(
         Ok(Observation::Stream(seen)) => stream::judge(seen),
         Ok(Observation::Image(seen)) => image::judge(seen, policy, memory),
         Ok(Observation::Backup(seen)) => backup::judge(seen, policy),
-        Ok(Observation::Footage(seen)) => retention::judge(seen, policy),
+        Ok(Observation::Footage(seen)) => retention::judge(seen, policy, memory),
+        Ok(Observation::History(seen)) => availability::judge(seen, policy, memory),
         Err(error) => probe_failed(check, error, memory),
     }
 }

@@ -5,11 +5,12 @@
 
 use serde_json::json;
 
-use super::Verdict;
+use super::{Event, Verdict};
 use crate::config::Policy;
 use crate::coverage::{Coverage, IntervalSet, Rules, Storage, coverage};
 use crate::model::{CheckKind, Status};
 use crate::probe::footage::FootageObservation;
+use crate::state::store::{RECORDING_RESUMED, RECORDING_STOPPED};
 
 /// A span as people say it: "21 days 4 h", "1 h 02 m", "4 m 10 s".
 pub fn span(seconds: i64) -> String {
@@ -24,7 +25,7 @@ pub fn span(seconds: i64) -> String {
     }
 }
 
-fn at(unix: i64, with_date: bool) -> String {
+pub fn at(unix: i64, with_date: bool) -> String {
     let format = if with_date { "%Y-%m-%d %H:%M UTC" } else { "%H:%M UTC" };
     chrono::DateTime::from_timestamp(unix, 0).map_or_else(|| unix.to_string(), |t| t.format(format).to_string())
 }
@@ -47,10 +48,9 @@ enum Finding {
     Forecast,
 }
 
-pub fn judge(seen: &FootageObservation, policy: &Policy) -> Verdict {
+pub fn judge(seen: &FootageObservation, policy: &Policy, memory: Option<&serde_json::Value>) -> Verdict {
     let rules = rules(policy);
     let now = seen.scanned_at;
-    let retention_clause = policy.clause(&policy.clause_retention);
     let recording_clause = policy.clause(&policy.clause_recording);
     // One disk holds every camera's footage, and the recorder deletes the oldest of all of it.
     let storage = Storage {
@@ -62,13 +62,17 @@ pub fn judge(seen: &FootageObservation, policy: &Policy) -> Verdict {
     let mut per_camera = serde_json::Map::new();
     let mut all: Vec<(&str, Coverage)> = Vec::new();
     for camera in &seen.cameras {
+        let name = &camera.camera;
+        // A camera with rules of its own ([device.camera_policy]) is measured by them.
+        let (policy, rules) = (policy.for_camera(name), self::rules(policy.for_camera(name)));
+        let retention_clause = policy.clause(&policy.clause_retention);
+        let recording_clause = policy.clause(&policy.clause_recording);
         let c = coverage(
             &IntervalSet::from_intervals(camera.intervals.iter().copied()),
             now,
             rules,
             Some(storage),
         );
-        let name = &camera.camera;
         if !c.recording_now {
             let since = c.newest.map_or_else(String::new, |n| {
                 format!(" since {}", at(n, now - n >= 86_400 - rules.freshness))
@@ -122,6 +126,7 @@ pub fn judge(seen: &FootageObservation, policy: &Policy) -> Verdict {
                 "gap_seconds": c.gap_seconds,
                 "contiguous_seconds": c.contiguous_seconds,
                 "compliant": c.compliant,
+                "required_seconds": rules.required,
                 // JSON has no infinity: null means "never falls under".
                 "forecast_seconds": c.forecast_seconds.is_finite().then_some(c.forecast_seconds),
                 "files": camera.files,
@@ -130,7 +135,16 @@ pub fn judge(seen: &FootageObservation, policy: &Policy) -> Verdict {
         );
         all.push((name, c));
     }
-    for name in &seen.missing {
+    // A camera given rules of its own is expected to have footage.
+    let expected = policy
+        .cameras
+        .keys()
+        .filter(|name| !seen.cameras.iter().any(|c| &c.camera == *name) && !seen.missing.contains(name));
+    let missing: Vec<&String> = seen.missing.iter().chain(expected).collect();
+    for name in &missing {
+        let recording_clause = policy
+            .for_camera(name)
+            .clause(&policy.for_camera(name).clause_recording);
         findings.push((
             Finding::NoFootage,
             0,
@@ -163,14 +177,23 @@ pub fn judge(seen: &FootageObservation, policy: &Policy) -> Verdict {
                 .iter()
                 .min_by_key(|(_, c)| c.contiguous_seconds)
                 .expect("at least one camera");
+            let mut days: Vec<u32> = all.iter().map(|(n, _)| policy.for_camera(n).retention_days).collect();
+            days.sort_unstable();
+            days.dedup();
+            let required = match days.as_slice() {
+                [one] => format!("{one} days of footage"),
+                _ => format!(
+                    "the footage required of them ({} days)",
+                    days.iter().map(u32::to_string).collect::<Vec<_>>().join(" or ")
+                ),
+            };
             (
                 Status::Ok,
                 format!(
-                    "{} camera{} keep{} {} days of footage; shortest: {name} {}",
+                    "{} camera{} keep{} {required}; shortest: {name} {}",
                     all.len(),
                     if all.len() == 1 { "" } else { "s" },
                     if all.len() == 1 { "s" } else { "" },
-                    policy.retention_days,
                     span(shortest.contiguous_seconds)
                 ),
             )
@@ -182,7 +205,8 @@ pub fn judge(seen: &FootageObservation, policy: &Policy) -> Verdict {
     }
     let steady = (storage.bytes_per_day > 0.0 && storage.size_bytes > 0)
         .then(|| storage.size_bytes as f64 / storage.bytes_per_day * 86_400.0);
-    Verdict::new(
+    let (memory, events) = recording_events(&all, now, memory);
+    let mut verdict = Verdict::new(
         CheckKind::Retention,
         status,
         summary,
@@ -191,7 +215,7 @@ pub fn judge(seen: &FootageObservation, policy: &Policy) -> Verdict {
             "required_seconds": rules.required,
             "max_gap_seconds": rules.max_gap,
             "cameras": per_camera,
-            "missing": seen.missing,
+            "missing": missing,
             "failed_cameras": failed,
             "bytes_per_day": storage.bytes_per_day,
             "size_bytes": seen.size_bytes,
@@ -201,6 +225,56 @@ pub fn judge(seen: &FootageObservation, policy: &Policy) -> Verdict {
             "folders": seen.folders,
             "notes": seen.notes,
         }),
+    );
+    verdict.memory = Some(memory);
+    verdict.events = events;
+    verdict
+}
+
+/// The device records while at least one of its cameras does. When that changes, an event says
+/// so, timed by the footage itself (the end of the newest footage; the start of the footage that
+/// resumed), so the recorder's interruptions are known to the second (see `crate::availability`).
+fn recording_events(
+    cameras: &[(&str, Coverage)],
+    now: i64,
+    memory: Option<&serde_json::Value>,
+) -> (serde_json::Value, Vec<Event>) {
+    let recording = cameras.iter().any(|(_, c)| c.recording_now);
+    let was = memory.and_then(|m| m["recording"].as_bool());
+    let event = match (was, recording) {
+        (Some(false), true) => {
+            let since = memory.and_then(|m| m["since"].as_i64()).unwrap_or(i64::MIN);
+            // The earliest start of the footage that is running now, but not before the stop.
+            let resumed = cameras
+                .iter()
+                .filter(|(_, c)| c.recording_now)
+                .map(|(_, c)| now - c.contiguous_seconds)
+                .min()
+                .unwrap_or(now)
+                .max(since);
+            Some(Event {
+                kind: RECORDING_RESUMED,
+                at: resumed as f64,
+                summary: format!("recording again since {}", at(resumed, true)),
+            })
+        }
+        (Some(true) | None, false) => {
+            let stopped = cameras.iter().filter_map(|(_, c)| c.newest).max().unwrap_or(now);
+            Some(Event {
+                kind: RECORDING_STOPPED,
+                at: stopped as f64,
+                summary: format!("no camera records since {}", at(stopped, true)),
+            })
+        }
+        _ => None,
+    };
+    let since = event
+        .as_ref()
+        .map(|e| e.at as i64)
+        .or_else(|| memory.and_then(|m| m["since"].as_i64()));
+    (
+        json!({ "recording": recording, "since": since }),
+        event.into_iter().collect(),
     )
 }
 
@@ -243,7 +317,7 @@ mod tests {
     #[test]
     fn worst_camera_is_named_with_its_clause() {
         let p = Policy::default();
-        let v = judge(&obs(vec![("front", vec![(NOW - 40 * 86_400, NOW)])]), &p);
+        let v = judge(&obs(vec![("front", vec![(NOW - 40 * 86_400, NOW)])]), &p, None);
         assert_eq!(v.status, Status::Ok, "{}", v.summary);
         assert_eq!(
             v.summary,
@@ -254,6 +328,7 @@ mod tests {
         let v = judge(
             &obs(vec![("front", vec![short]), ("yard", vec![(NOW - 40 * 86_400, NOW)])]),
             &p,
+            None,
         );
         assert_eq!(v.status, Status::Failed);
         assert_eq!(
@@ -267,6 +342,7 @@ mod tests {
         let v = judge(
             &obs(vec![("front", vec![short]), ("gate", vec![stopped]), ("door", gap)]),
             &p,
+            None,
         );
         assert!(
             v.summary
@@ -281,6 +357,7 @@ mod tests {
                 vec![(NOW - 40 * 86_400, NOW - 3 * 86_400), (NOW - 3 * 86_400 + 3720, NOW)],
             )]),
             &p,
+            None,
         );
         assert_eq!(
             v.summary,
@@ -295,7 +372,7 @@ mod tests {
         seen.size_bytes = 2048 * gib;
         seen.free_bytes = 500 * gib;
         seen.cameras[0].bytes_last_day = 100 * gib;
-        let v = judge(&seen, &Policy::default());
+        let v = judge(&seen, &Policy::default(), None);
         assert_eq!(v.status, Status::Warning);
         assert_eq!(
             v.summary,
@@ -304,6 +381,90 @@ mod tests {
         assert_eq!(v.values["cameras"]["front"]["forecast_seconds"], 5.0 * 86_400.0);
         // Ten days of room: no warning yet (the policy warns 7 days ahead).
         seen.free_bytes = 1000 * gib;
-        assert_eq!(judge(&seen, &Policy::default()).status, Status::Ok);
+        assert_eq!(judge(&seen, &Policy::default(), None).status, Status::Ok);
+    }
+
+    #[test]
+    fn stopping_and_resuming_recording_are_events_timed_by_the_footage() {
+        let p = Policy::default();
+        let v = judge(&obs(vec![("front", vec![(NOW - 40 * 86_400, NOW)])]), &p, None);
+        assert!(v.events.is_empty());
+        // Every camera stopped an hour ago: the stop is dated by the newest footage.
+        let stopped = judge(
+            &obs(vec![("front", vec![(NOW - 40 * 86_400, NOW - 3600)])]),
+            &p,
+            v.memory.as_ref(),
+        );
+        assert_eq!(stopped.events.len(), 1);
+        assert_eq!(stopped.events[0].kind, RECORDING_STOPPED);
+        assert_eq!(stopped.events[0].at, (NOW - 3600) as f64);
+        // Still stopped: nothing new.
+        let still = judge(
+            &obs(vec![("front", vec![(NOW - 40 * 86_400, NOW - 3600)])]),
+            &p,
+            stopped.memory.as_ref(),
+        );
+        assert!(still.events.is_empty());
+        // Footage again since 20 minutes ago: resumed then.
+        let resumed = judge(
+            &obs(vec![(
+                "front",
+                vec![(NOW - 40 * 86_400, NOW - 3600), (NOW - 1200, NOW)],
+            )]),
+            &p,
+            still.memory.as_ref(),
+        );
+        assert_eq!(resumed.events.len(), 1, "{:?}", resumed.events);
+        assert_eq!(resumed.events[0].kind, RECORDING_RESUMED);
+        assert_eq!(resumed.events[0].at, (NOW - 1200) as f64);
+        assert_eq!(resumed.memory.unwrap()["recording"], true);
+    }
+
+    #[test]
+    fn a_camera_with_its_own_rules_is_measured_by_them_and_expected_to_have_footage() {
+        let mut p = Policy::default();
+        let hospital = Policy {
+            retention_days: 90,
+            ..Policy::default()
+        };
+        p.cameras.insert("pharmacy".into(), hospital.clone());
+        let forty_days = vec![(NOW - 40 * 86_400, NOW)];
+        let v = judge(
+            &obs(vec![("lobby", forty_days.clone()), ("pharmacy", forty_days.clone())]),
+            &p,
+            None,
+        );
+        assert_eq!(v.status, Status::Failed);
+        assert_eq!(
+            v.summary,
+            "pharmacy: footage reaches back 40 days 0 h, 90 days required (Recorded footage is kept for at least 90 days.)"
+        );
+        assert_eq!(v.values["cameras"]["pharmacy"]["required_seconds"], 90 * 86_400);
+        assert_eq!(v.values["cameras"]["lobby"]["required_seconds"], 30 * 86_400);
+        assert_eq!(v.values["cameras"]["lobby"]["compliant"], true);
+
+        let v = judge(
+            &obs(vec![
+                ("lobby", forty_days),
+                ("pharmacy", vec![(NOW - 95 * 86_400, NOW)]),
+            ]),
+            &p,
+            None,
+        );
+        assert_eq!(v.status, Status::Ok, "{}", v.summary);
+        assert_eq!(
+            v.summary,
+            "2 cameras keep the footage required of them (30 or 90 days); shortest: lobby 40 days 0 h"
+        );
+
+        // Rules for a camera that has no footage at all: it is missing.
+        let v = judge(&obs(vec![("lobby", vec![(NOW - 40 * 86_400, NOW)])]), &p, None);
+        assert_eq!(v.status, Status::Failed);
+        assert!(
+            v.summary.starts_with("pharmacy: no footage at all in /footage"),
+            "{}",
+            v.summary
+        );
+        assert_eq!(v.values["missing"], serde_json::json!(["pharmacy"]));
     }
 }

@@ -27,7 +27,12 @@ fn with(mut labels: Labels, key: &'static str, value: &str) -> Labels {
     labels
 }
 
-pub fn encode(e: &mut DescriptorEncoder, checks: &[CheckStatus], reboots: &BTreeMap<String, u64>) -> std::fmt::Result {
+pub fn encode(
+    e: &mut DescriptorEncoder,
+    checks: &[CheckStatus],
+    reboots: &BTreeMap<String, u64>,
+    interruptions: &BTreeMap<String, u64>,
+) -> std::fmt::Result {
     let observed = |kind: CheckKind| checks.iter().filter(move |c| c.check == kind);
 
     // UPS: every configured UPS has its StateSets; without an answer they say "unknown".
@@ -131,6 +136,18 @@ pub fn encode(e: &mut DescriptorEncoder, checks: &[CheckStatus], reboots: &BTree
         uptime
             .iter()
             .map(|c| (device(&c.device), reboots.get(&c.device).copied().unwrap_or(0) as f64)),
+    )?;
+    family(
+        e,
+        "camwatch_recorder_interruptions",
+        "Interruptions of the device's 24-hour duty (unreachable, not recording, rebooted), since camwatch's records began.",
+        MetricType::Counter,
+        checks.iter().filter(|c| c.check == CheckKind::Availability).map(|c| {
+            (
+                device(&c.device),
+                interruptions.get(&c.device).copied().unwrap_or(0) as f64,
+            )
+        }),
     )?;
 
     // Remote storage (HOST-RESOURCES-MIB).
@@ -340,21 +357,8 @@ pub fn encode(e: &mut DescriptorEncoder, checks: &[CheckStatus], reboots: &BTree
                 .map(move |(camera, values)| (with(device(d), "camera", camera), values))
         })
         .collect();
-    let required: Vec<(Labels, f64)> = observed(CheckKind::Retention)
-        .filter(|c| matches!(c.observation, Some(Observation::Footage(_))))
-        .filter_map(|c| Some((c.device.as_str(), c.verdict.as_ref()?)))
-        .flat_map(|(d, v)| {
-            let required = v.values.get("required_seconds").and_then(|r| r.as_f64()).unwrap_or(0.0);
-            v.values
-                .get("cameras")
-                .and_then(|c| c.as_object())
-                .into_iter()
-                .flatten()
-                .map(move |(camera, _)| (with(device(d), "camera", camera), required))
-        })
-        .collect();
     type FootageFigure = (&'static str, &'static str, fn(&serde_json::Value) -> Option<f64>);
-    let figures: [FootageFigure; 6] = [
+    let figures: [FootageFigure; 7] = [
         (
             "camwatch_recording_oldest_timestamp_seconds",
             "Start of the camera's oldest footage (Unix time).",
@@ -374,6 +378,11 @@ pub fn encode(e: &mut DescriptorEncoder, checks: &[CheckStatus], reboots: &BTree
             "camwatch_recording_gap_seconds",
             "Total length of the camera's recording gaps inside the required retention window.",
             |v| v.get("gap_seconds")?.as_f64(),
+        ),
+        (
+            "camwatch_retention_required_seconds",
+            "Footage age the camera's policy requires (retention_days; a camera's own policy where it has one).",
+            |v| v.get("required_seconds")?.as_f64(),
         ),
         (
             "camwatch_retention_compliant",
@@ -397,12 +406,6 @@ pub fn encode(e: &mut DescriptorEncoder, checks: &[CheckStatus], reboots: &BTree
             cameras.iter().filter_map(|(l, v)| Some((l.clone(), figure(v)?))),
         )?;
     }
-    gauge(
-        e,
-        "camwatch_retention_required_seconds",
-        "Footage age the camera's policy requires (retention_days).",
-        required,
-    )?;
 
     // Camera streams: `up` for every configured stream check, so an alert on `== 0` also fires
     // for a camera that never answered; `info` only for what was seen, with two low-cardinality

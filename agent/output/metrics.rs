@@ -223,15 +223,20 @@ impl Collector for AgentCollector {
             mounts.iter().map(|(l, m)| (l.clone(), flag(m.readonly))),
         )?;
 
-        super::device_metrics::encode(&mut e, &checks, &self.shared.hub.reboots())?;
+        super::device_metrics::encode(
+            &mut e,
+            &checks,
+            &self.shared.hub.counted("reboot"),
+            &self.shared.hub.counted(crate::judge::availability::INTERRUPTION),
+        )?;
 
         let availability = self.shared.availability();
         gauge(
             &mut e,
             "camwatch_availability_ratio",
-            "Time-weighted share of the window the device was up (ping check ok or warning; failed and unreachable count as down, unknown time not at all).",
+            "Time-weighted share of the window the device was up (ping check ok or warning; failed, unreachable and, for recorders, not recording count as down; unknown time not at all).",
             availability.iter().flat_map(|(device, ratios)| {
-                crate::daemon::AVAILABILITY_WINDOWS
+                crate::judge::availability::WINDOWS
                     .iter()
                     .zip(ratios)
                     .filter_map(move |((window, _), ratio)| {

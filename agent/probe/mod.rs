@@ -7,6 +7,7 @@ pub mod backup;
 pub mod digest;
 pub mod filesystem;
 pub mod footage;
+pub mod history;
 pub mod http;
 pub mod nut;
 pub mod onvif;
@@ -41,6 +42,7 @@ pub enum Observation {
     Image(snapshot::ImageObservation),
     Backup(backup::BackupObservation),
     Footage(footage::FootageObservation),
+    History(crate::availability::History),
 }
 
 /// Why a probe could not see anything.
@@ -259,6 +261,11 @@ impl Probes {
                     RetentionSource::Folders(spec) => self.footage.probe(spec, &device.name, window, transcript).await,
                 }
                 .map(Observation::Footage)
+            }
+            CheckSpec::Availability(spec) => {
+                history::probe(&spec.store, &device.name, crate::schedule::unix_now(), transcript)
+                    .await
+                    .map(Observation::History)
             }
             CheckSpec::Image(snapshot) => {
                 let login = Login::of(device)?;

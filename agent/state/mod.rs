@@ -4,7 +4,6 @@
 //! observation, timestamps), and hands every result to the store's writer thread. Its lock is a
 //! plain mutex held for microseconds and never across an `.await`.
 
-pub mod availability;
 pub mod machine;
 pub mod snapshots;
 pub mod store;
@@ -89,8 +88,9 @@ pub struct Hub {
     /// Saved states of checks not configured right now, kept so a device commented out and back
     /// in does not restart from `unknown`.
     saved: Mutex<BTreeMap<Key, SavedState>>,
-    /// Reboots seen per device since records began (`camwatch_device_reboots_total`).
-    reboots: Mutex<BTreeMap<String, u64>>,
+    /// Counted events (reboots, interruptions) per (kind, device) since records began: counters
+    /// that continue across restarts.
+    counted: Mutex<BTreeMap<(String, String), u64>>,
     /// Keeps the latest good and failing camera snapshots (the daemon only).
     snapshots: Option<Snapshots>,
 }
@@ -106,7 +106,13 @@ impl Hub {
             checks: Mutex::new(BTreeMap::new()),
             store,
             saved: Mutex::new(saved),
-            reboots: Mutex::new(resumed.reboots.into_iter().collect()),
+            counted: Mutex::new(
+                resumed
+                    .counted
+                    .into_iter()
+                    .map(|(kind, device, n)| ((kind, device), n))
+                    .collect(),
+            ),
             snapshots: None,
         }
     }
@@ -186,14 +192,15 @@ impl Hub {
         }
         status.last_duration_seconds = Some(result.duration_seconds);
         status.memory = result.verdict.memory.clone();
-        let reboots = result.verdict.events.iter().filter(|e| e.kind == "reboot").count() as u64;
-        if reboots > 0 {
-            *self
-                .reboots
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(device.name.clone())
-                .or_default() += reboots;
+        for event in &result.verdict.events {
+            if store::COUNTED_EVENTS.contains(&event.kind) {
+                *self
+                    .counted
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry((event.kind.to_owned(), device.name.clone()))
+                    .or_default() += 1;
+            }
         }
         for event in &result.verdict.events {
             tracing::warn!(device = %device.name, check = %check, kind = event.kind, "{}", event.summary);
@@ -265,9 +272,15 @@ impl Hub {
         Ok(summary)
     }
 
-    /// Reboots counted per device.
-    pub fn reboots(&self) -> BTreeMap<String, u64> {
-        self.reboots.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    /// Events of one of [`store::COUNTED_EVENTS`] counted per device.
+    pub fn counted(&self, kind: &str) -> BTreeMap<String, u64> {
+        self.counted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|((k, _), _)| k == kind)
+            .map(|((_, device), n)| (device.clone(), *n))
+            .collect()
     }
 
     pub fn store(&self) -> Option<&Store> {

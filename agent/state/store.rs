@@ -112,8 +112,8 @@ pub struct SavedState {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Resumed {
     pub states: Vec<SavedState>,
-    /// Reboots recorded per device.
-    pub reboots: Vec<(String, u64)>,
+    /// Counted events recorded per (kind, device): see [`COUNTED_EVENTS`].
+    pub counted: Vec<(String, String, u64)>,
 }
 
 enum Command {
@@ -171,7 +171,7 @@ impl Store {
         migrate(&mut conn).map_err(|e| StoreError(format!("state store {}: {e}", path.display())))?;
         let saved = Resumed {
             states: load_saved(&conn).map_err(err)?,
-            reboots: load_reboot_counts(&conn).map_err(err)?,
+            counted: load_event_counts(&conn).map_err(err)?,
         };
         let (tx, rx) = mpsc::channel();
         let thread_path = path.clone();
@@ -293,11 +293,25 @@ fn load_saved(conn: &Connection) -> rusqlite::Result<Vec<SavedState>> {
     rows.collect()
 }
 
-/// Reboots recorded per device, so `camwatch_device_reboots_total` continues across restarts.
-fn load_reboot_counts(conn: &Connection) -> rusqlite::Result<Vec<(String, u64)>> {
-    let mut stmt = conn.prepare("SELECT device, COUNT(*) FROM events WHERE kind = 'reboot' GROUP BY device")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
-    rows.collect()
+/// Event kinds whose counts are metrics (`camwatch_device_reboots_total`,
+/// `camwatch_recorder_interruptions_total`): counted from the events table at start, so the
+/// counters continue across restarts (events are never pruned).
+pub const COUNTED_EVENTS: [&str; 2] = ["reboot", crate::judge::availability::INTERRUPTION];
+
+fn load_event_counts(conn: &Connection) -> rusqlite::Result<Vec<(String, String, u64)>> {
+    let mut stmt = conn.prepare("SELECT kind, device, COUNT(*) FROM events GROUP BY kind, device")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)? as u64,
+        ))
+    })?;
+    rows.filter(|r| {
+        r.as_ref()
+            .map_or(true, |(kind, _, _)| COUNTED_EVENTS.contains(&kind.as_str()))
+    })
+    .collect()
 }
 
 fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Command>, path: &Path) {
@@ -444,6 +458,53 @@ pub fn availability(
 ) -> rusqlite::Result<Vec<Option<f64>>> {
     let longest = windows.iter().copied().fold(0.0, f64::max);
     let from = now - longest;
+    let (before, transitions) = timeline(conn, device, check, from)?;
+    Ok(windows
+        .iter()
+        .map(|w| crate::availability::ratio(before, &transitions, now - w, now))
+        .collect())
+}
+
+/// What the store remembers of a device since `from`: its ping check's states, its reboots, and
+/// when it stopped and resumed recording (events the retention judge leaves).
+pub fn history(conn: &Connection, device: &str, from: f64, now: f64) -> rusqlite::Result<crate::availability::History> {
+    let (reachability_before, reachability) = timeline(conn, device, "ping", from)?;
+    let reboots = conn
+        .prepare_cached("SELECT at FROM events WHERE device = ?1 AND kind = 'reboot' AND at > ?2 ORDER BY at")?
+        .query_map(params![device, from], |r| r.get::<_, f64>(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let recording_at = |at: f64, kind: String| (at, kind == RECORDING_RESUMED);
+    let recording_before = conn
+        .prepare_cached(
+            "SELECT at, kind FROM events WHERE device = ?1 AND kind IN (?3, ?4) AND at <= ?2 ORDER BY at DESC LIMIT 1",
+        )?
+        .query_row(params![device, from, RECORDING_STOPPED, RECORDING_RESUMED], |r| {
+            Ok(recording_at(r.get(0)?, r.get(1)?).1)
+        })
+        .optional()?;
+    let recording = conn
+        .prepare_cached("SELECT at, kind FROM events WHERE device = ?1 AND kind IN (?3, ?4) AND at > ?2 ORDER BY at")?
+        .query_map(params![device, from, RECORDING_STOPPED, RECORDING_RESUMED], |r| {
+            Ok(recording_at(r.get(0)?, r.get(1)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(crate::availability::History {
+        now,
+        from,
+        reachability_before,
+        reachability,
+        reboots,
+        recording_before,
+        recording,
+    })
+}
+
+/// Event kinds the retention judge leaves when a device stops and resumes recording.
+pub const RECORDING_STOPPED: &str = "recording_stopped";
+pub const RECORDING_RESUMED: &str = "recording_resumed";
+
+/// A check's state at `from` and its changes after it.
+fn timeline(conn: &Connection, device: &str, check: &str, from: f64) -> rusqlite::Result<(State, Vec<(f64, State)>)> {
     let state = |text: String| State::parse(&text).unwrap_or(State::Unknown);
     let before: State = conn
         .prepare_cached(
@@ -460,10 +521,7 @@ pub fn availability(
             Ok((r.get::<_, f64>(0)?, state(r.get::<_, String>(1)?)))
         })?
         .collect::<rusqlite::Result<_>>()?;
-    Ok(windows
-        .iter()
-        .map(|w| super::availability::ratio(before, &transitions, now - w, now))
-        .collect())
+    Ok((before, transitions))
 }
 
 /// A stored transition, as reports and tests read them.
@@ -569,7 +627,7 @@ mod tests {
         assert_eq!(saved.states[0].since, 200.0);
         assert_eq!(saved.states[0].streaks.ok, 1);
         assert_eq!(saved.states[0].memory.as_deref(), Some("{\"ticks\":1}"));
-        assert_eq!(saved.reboots, vec![("cam".to_owned(), 1)]);
+        assert_eq!(saved.counted, vec![("reboot".to_owned(), "cam".to_owned(), 1)]);
         let transitions = read_transitions(&store.path).unwrap();
         assert_eq!(transitions.len(), 1);
         assert_eq!((transitions[0].from, transitions[0].to), (State::Unknown, State::Ok));

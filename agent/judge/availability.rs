@@ -1,0 +1,209 @@
+//! Availability: "the recording system runs 24 hours a day; at least the target share of every
+//! month". Judged on the device's record (see [`crate::availability`]): failed when the last
+//! 30 days fall under the policy's target, warning when the last 7 days do (the month will, at
+//! this rate). Every new interruption is an event, so it is counted
+//! (`camwatch_recorder_interruptions_total`) and listed in the history once.
+
+use serde_json::json;
+
+use super::retention::{at, span};
+use super::{Event, Verdict};
+use crate::availability::{History, Interruption, interruptions, up_and_down_recording};
+use crate::config::Policy;
+use crate::config::presets::percent;
+use crate::model::{CheckKind, Status};
+
+/// The windows availability is given for, with their `window` label values: a day, a week, a
+/// month (30 days: a calendar month would make the figures jump on the 1st).
+pub const WINDOWS: [(&str, f64); 3] = [("1d", 86_400.0), ("7d", 7.0 * 86_400.0), ("30d", 30.0 * 86_400.0)];
+
+pub const INTERRUPTION: &str = "interruption";
+
+fn describe(i: &Interruption, now: f64) -> String {
+    let causes: Vec<&str> = i.causes.iter().map(|c| c.as_str()).collect();
+    let length = match i.end {
+        _ if i.seconds(now) < 1.0 => "a reboot".to_owned(),
+        None => format!("{} so far", span(i.seconds(now) as i64)),
+        Some(_) => span(i.seconds(now) as i64),
+    };
+    format!("{length} from {} ({})", at(i.start as i64, true), causes.join(", "))
+}
+
+pub fn judge(h: &History, policy: &Policy, memory: Option<&serde_json::Value>) -> Verdict {
+    let clause = policy.clause(&policy.clause_availability);
+    let target = policy.availability_target;
+    let found = interruptions(h);
+    let figures: Vec<(f64, f64)> = WINDOWS.iter().map(|(_, w)| up_and_down_recording(h, *w)).collect();
+    let ratio = |(up, down): (f64, f64)| (up + down > 0.0).then(|| up / (up + down));
+    let (month, week) = (ratio(figures[2]), ratio(figures[1]));
+    let known = figures[2].0 + figures[2].1;
+    let over = if known >= WINDOWS[2].1 - 3600.0 {
+        "over the last 30 days".to_owned()
+    } else {
+        format!("over the {} known", span(known as i64))
+    };
+    let total_down: f64 = found.iter().map(|i| i.seconds(h.now)).sum();
+    let count = match found.len() {
+        0 => "no interruptions".to_owned(),
+        1 => format!("1 interruption, {}", span(total_down as i64)),
+        n => format!("{n} interruptions, {} in all", span(total_down as i64)),
+    };
+    let (status, summary) = match (month, week) {
+        (None, _) => (
+            Status::Unknown,
+            "no reachability history in the last 30 days yet (availability is measured from the ping check's record)"
+                .to_owned(),
+        ),
+        (Some(m), _) if m < target => {
+            let longest = found
+                .iter()
+                .max_by(|a, b| a.seconds(h.now).total_cmp(&b.seconds(h.now)))
+                .map_or_else(String::new, |i| format!("; the longest {}", describe(i, h.now)));
+            (
+                Status::Failed,
+                format!(
+                    "available {} {over}, under the {} target: {count}{longest} ({clause})",
+                    percent(m),
+                    percent(target)
+                ),
+            )
+        }
+        (Some(m), Some(w)) if w < target => (
+            Status::Warning,
+            format!(
+                "available {} {over}, but {} over the last 7 days: at this rate the month misses the {} target ({clause})",
+                percent(m),
+                percent(w),
+                percent(target)
+            ),
+        ),
+        (Some(m), _) => (
+            Status::Ok,
+            format!("available {} {over} (target {}); {count}", percent(m), percent(target)),
+        ),
+    };
+    let counted_until = memory.and_then(|m| m["counted_until"].as_f64());
+    let events: Vec<Event> = found
+        .iter()
+        .filter(|i| counted_until.is_none_or(|c| i.start > c))
+        .map(|i| Event {
+            kind: INTERRUPTION,
+            at: i.start,
+            summary: format!("interrupted: {}", describe(i, h.now)),
+        })
+        .collect();
+    let newest = found
+        .iter()
+        .map(|i| i.start)
+        .fold(counted_until, |a, s| Some(a.map_or(s, |a: f64| a.max(s))));
+    let windows: serde_json::Map<String, serde_json::Value> = WINDOWS
+        .iter()
+        .zip(&figures)
+        .map(|((label, _), &(up, down))| {
+            (
+                (*label).to_owned(),
+                json!({ "ratio": ratio((up, down)), "up_seconds": up, "down_seconds": down }),
+            )
+        })
+        .collect();
+    let mut verdict = Verdict::new(
+        CheckKind::Availability,
+        status,
+        summary,
+        json!({
+            "target": target,
+            "windows": windows,
+            "interruptions": found.iter().map(|i| json!({
+                "start": i.start,
+                "end": i.end,
+                "seconds": i.seconds(h.now),
+                "causes": i.causes,
+            })).collect::<Vec<_>>(),
+        }),
+    );
+    verdict.memory = newest.map(|n| json!({ "counted_until": n }));
+    verdict.events = events;
+    verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::State;
+
+    const DAY: f64 = 86_400.0;
+    const NOW: f64 = 1_795_144_070.0 + 30.0 * DAY; // 2026-12-20 03:07:50 UTC
+
+    fn history(reachability: Vec<(f64, State)>, reboots: Vec<f64>) -> History {
+        History {
+            now: NOW,
+            from: NOW - 30.0 * DAY,
+            reachability_before: State::Ok,
+            reachability,
+            reboots,
+            recording_before: Some(true),
+            recording: vec![],
+        }
+    }
+
+    #[test]
+    fn a_month_under_target_fails_naming_the_longest_interruption_and_the_clause() {
+        // 44 minutes down in 30 days: 99.898 %, just under 99.9 %.
+        let down = NOW - 3.0 * DAY;
+        let h = history(
+            vec![(down, State::Unreachable), (down + 2640.0, State::Ok)],
+            vec![NOW - 10.0 * DAY],
+        );
+        let v = judge(&h, &Policy::default(), None);
+        assert_eq!(v.status, Status::Failed, "{}", v.summary);
+        assert_eq!(
+            v.summary,
+            "available 99.898 % over the last 30 days, under the 99.9 % target: 2 interruptions, 44 m 00 s in all; \
+             the longest 44 m 00 s from 2026-12-17 03:07 UTC (unreachable) (The recording system runs 24 hours a day \
+             without interruption (at least 99.9 % of every month).)"
+        );
+        assert_eq!(v.events.len(), 2);
+        assert_eq!(v.events[0].at, NOW - 10.0 * DAY);
+        assert_eq!(
+            v.events[0].summary,
+            "interrupted: a reboot from 2026-12-10 03:07 UTC (reboot)"
+        );
+        // The next run counts nothing twice.
+        let again = judge(&h, &Policy::default(), v.memory.as_ref());
+        assert!(again.events.is_empty());
+        assert_eq!(again.memory, v.memory);
+        assert_eq!(v.values["windows"]["30d"]["down_seconds"], 2640.0);
+    }
+
+    #[test]
+    fn a_bad_week_in_a_good_month_is_a_warning_and_a_good_month_is_ok() {
+        let down = NOW - 2.0 * DAY;
+        let h = history(vec![(down, State::Failed), (down + 900.0, State::Ok)], vec![]);
+        let v = judge(&h, &Policy::default(), None);
+        assert_eq!(v.status, Status::Warning, "{}", v.summary);
+        assert!(
+            v.summary
+                .starts_with("available 99.965 % over the last 30 days, but 99.851 % over the last 7 days")
+        );
+        let v = judge(&history(vec![], vec![]), &Policy::default(), None);
+        assert_eq!(v.status, Status::Ok);
+        assert_eq!(
+            v.summary,
+            "available 100 % over the last 30 days (target 99.9 %); no interruptions"
+        );
+        assert!(v.memory.is_none());
+    }
+
+    #[test]
+    fn a_new_device_is_judged_on_what_is_known_and_nothing_known_is_unknown() {
+        let mut h = history(vec![(NOW - 2.0 * DAY, State::Ok)], vec![]);
+        h.reachability_before = State::Unknown;
+        let v = judge(&h, &Policy::default(), None);
+        assert_eq!(
+            v.summary,
+            "available 100 % over the 2 days 0 h known (target 99.9 %); no interruptions"
+        );
+        h.reachability.clear();
+        assert_eq!(judge(&h, &Policy::default(), None).status, Status::Unknown);
+    }
+}

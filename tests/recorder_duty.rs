@@ -1,0 +1,155 @@
+//! Recorders run 24 hours: a recorder that really drops off the network (a test host in a network
+//! namespace) and a recording server whose footage stopped are interrupted; the interruptions are
+//! counted once (also across a restart), the availability is time-weighted from the stored
+//! history and judged against the policy's monthly target.
+
+mod support;
+
+use std::time::Duration;
+
+use support::footage::{floor, footage_dir, frigate, unix_now};
+use support::{Daemon, TestHost, daemon_config, promtool_check_metrics, sample, stored_events, temp_dir};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+#[test]
+fn unreachable_and_not_recording_are_counted_interruptions_judged_against_the_monthly_target() {
+    let host = TestHost::new(&[]);
+    let dir = temp_dir();
+    let tree = footage_dir();
+    let root = tree.path().join("recordings");
+    // The recording server's only camera stopped recording an hour ago.
+    let stopped = floor(unix_now(), 60) - 3600;
+    frigate(&root, "lobby", stopped - 2 * 86_400, stopped, 60, 0, |_| false);
+    let (path, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            r#"
+[policy.default]
+interval = "1s"
+timeout = "900ms"
+failures_before_failed = 1
+successes_before_recovered = 1
+ping_count = 1
+retention_days = 1
+
+[[device]]
+name = "nvr"
+kind = "recorder"
+address = "{nvr}"
+
+[[device]]
+name = "server"
+kind = "host"
+address = "127.0.0.1"
+[device.footage]
+root = "{root}"
+layout = "/{{date}}/{{hour}}/{{camera}}/{{minute}}.{{second}}.mp4"
+
+[[device]]
+name = "switch"
+kind = "switch"
+address = "127.0.0.1"
+"#,
+            nvr = host.address(2),
+            root = root.display()
+        ),
+    );
+    let data = dir.path().join("data");
+    let daemon = Daemon::start(&path, addr, dir.path().join("log"));
+    support::wait_for("the recorder's availability", WAIT, || {
+        daemon
+            .checks()
+            .iter()
+            .any(|c| c["device"] == "nvr" && c["check"] == "availability" && c["state"] == "ok")
+    });
+    let ok = daemon.check("nvr", "availability");
+    assert!(
+        ok["summary"]
+            .as_str()
+            .unwrap()
+            .ends_with("(target 99.9 %); no interruptions"),
+        "{ok}"
+    );
+    assert!(
+        daemon
+            .checks()
+            .iter()
+            .all(|c| !(c["device"] == "switch" && c["check"] == "availability")),
+        "a switch has no recording duty"
+    );
+
+    host.link_down();
+    support::wait_for("the recorder to fail its ping", WAIT, || {
+        daemon.state("nvr", "ping") == "failed"
+    });
+    host.link_up();
+    support::wait_for("the recorder back, its outage judged", WAIT, || {
+        daemon.state("nvr", "ping") == "ok" && daemon.state("nvr", "availability") == "failed"
+    });
+    let judged = daemon.check("nvr", "availability");
+    let summary = judged["summary"].as_str().unwrap();
+    // A few seconds down in a minute or so of known history is far under 99.9 %.
+    assert!(
+        summary.contains("known, under the 99.9 % target: 1 interruption, "),
+        "{summary}"
+    );
+    assert!(summary.contains("(unreachable)"), "{summary}");
+    assert!(summary.ends_with("(at least 99.9 % of every month).)"), "{summary}");
+    let interruptions = judged["values"]["interruptions"].as_array().unwrap();
+    assert_eq!(interruptions.len(), 1, "{judged}");
+    assert_eq!(interruptions[0]["causes"], serde_json::json!(["unreachable"]));
+    assert!(interruptions[0]["end"].is_number(), "the outage is over: {judged}");
+
+    // The recording server answers pings but records nothing since an hour ago: interrupted since
+    // then, dated by its footage; only the time camwatch knew the server counts as down.
+    support::wait_for("the recording server's stop", WAIT, || {
+        daemon.state("server", "availability") == "failed"
+    });
+    let server = daemon.check("server", "availability");
+    let interruption = &server["values"]["interruptions"][0];
+    assert_eq!(interruption["start"], stopped as f64, "{server}");
+    assert!(interruption["end"].is_null(), "{server}");
+    assert_eq!(interruption["causes"], serde_json::json!(["not_recording"]));
+    assert_eq!(server["values"]["windows"]["1d"]["ratio"], 0.0, "{server}");
+
+    let metrics = daemon.metrics();
+    assert_eq!(promtool_check_metrics(&metrics), "", "promtool complains:\n{metrics}");
+    let count = |m: &str, device: &str| {
+        sample(
+            m,
+            "camwatch_recorder_interruptions_total",
+            &[&format!(r#"device="{device}""#)],
+        )
+    };
+    assert_eq!(count(&metrics, "nvr"), Some(1.0), "{metrics}");
+    assert_eq!(count(&metrics, "server"), Some(1.0), "{metrics}");
+    assert_eq!(count(&metrics, "switch"), None, "{metrics}");
+    support::wait_for("the availability metric to include the outage", WAIT, || {
+        sample(
+            &daemon.metrics(),
+            "camwatch_availability_ratio",
+            &[r#"device="nvr""#, r#"window="1d""#],
+        )
+        .is_some_and(|r| r > 0.0 && r < 1.0)
+    });
+    assert!(daemon.terminate().success());
+
+    // Each interruption is an event once: a restart neither forgets nor counts them again.
+    let events = |device: &str| {
+        stored_events(&data, device)
+            .into_iter()
+            .filter(|(_, kind, _)| kind == "interruption")
+            .count()
+    };
+    assert_eq!((events("nvr"), events("server")), (1, 1));
+    let daemon = Daemon::start(&path, addr, dir.path().join("log2"));
+    support::wait_for("the availability after the restart", WAIT, || {
+        daemon.check("server", "availability")["state"] == "failed"
+    });
+    let metrics = daemon.metrics();
+    assert_eq!(count(&metrics, "nvr"), Some(1.0), "{metrics}");
+    assert_eq!(count(&metrics, "server"), Some(1.0), "{metrics}");
+    assert!(daemon.terminate().success());
+    assert_eq!((events("nvr"), events("server")), (1, 1));
+}
