@@ -3,6 +3,9 @@
 //! check fails when one is not compliant, and warns when the storage forecast says coverage will
 //! fall under the requirement soon.
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Event, Verdict};
@@ -48,7 +51,59 @@ enum Finding {
     Forecast,
 }
 
+/// How long a camera's oldest footage is watched before its deletion rate is believed: a
+/// recorder deletes in chunks (a file, an hour, a whole day's folder at midnight), and over three
+/// days one chunk too many or too few moves the rate by a third at most.
+pub const DELETION_RATE_SPAN: i64 = 3 * 86_400;
+
+/// What the retention check keeps between runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Memory {
+    /// Whether some camera was recording at the last run, and since when it (was not) recording.
+    recording: Option<bool>,
+    since: Option<i64>,
+    /// Per camera, `(when, oldest footage start)` at the start of the span being measured.
+    #[serde(default)]
+    oldest_samples: BTreeMap<String, (i64, i64)>,
+    /// Per camera, seconds of footage deleted per second, over the last finished span.
+    #[serde(default)]
+    deletion_rates: BTreeMap<String, f64>,
+}
+
+impl Memory {
+    /// Advances a camera's deletion-rate measurement; returns the rate now believed.
+    fn deletion_rate(&mut self, camera: &str, now: i64, oldest: Option<i64>) -> Option<f64> {
+        let Some(oldest) = oldest else {
+            return self.deletion_rates.get(camera).copied();
+        };
+        match self.oldest_samples.get(camera).copied() {
+            Some((at, before)) if now - at >= DELETION_RATE_SPAN => {
+                self.deletion_rates
+                    .insert(camera.to_owned(), (oldest - before).max(0) as f64 / (now - at) as f64);
+                self.oldest_samples.insert(camera.to_owned(), (now, oldest));
+            }
+            Some(_) => {}
+            None => {
+                self.oldest_samples.insert(camera.to_owned(), (now, oldest));
+            }
+        }
+        self.deletion_rates.get(camera).copied()
+    }
+}
+
+/// Seconds until footage of `age` seconds falls under `required` when `rate` seconds of footage
+/// are deleted per second (and one is recorded): +Inf unless deletion outruns recording.
+pub fn deletion_forecast(age: i64, required: i64, rate: f64) -> f64 {
+    if rate <= 1.0 + 1e-9 {
+        return f64::INFINITY;
+    }
+    ((age - required).max(0) as f64) / (rate - 1.0)
+}
+
 pub fn judge(seen: &FootageObservation, policy: &Policy, memory: Option<&serde_json::Value>) -> Verdict {
+    let mut memory: Memory = memory
+        .and_then(|m| serde_json::from_value(m.clone()).ok())
+        .unwrap_or_default();
     let rules = rules(policy);
     let now = seen.scanned_at;
     let recording_clause = policy.clause(&policy.clause_recording);
@@ -67,12 +122,22 @@ pub fn judge(seen: &FootageObservation, policy: &Policy, memory: Option<&serde_j
         let (policy, rules) = (policy.for_camera(name), self::rules(policy.for_camera(name)));
         let retention_clause = policy.clause(&policy.clause_retention);
         let recording_clause = policy.clause(&policy.clause_recording);
-        let c = coverage(
+        let mut c = coverage(
             &IntervalSet::from_intervals(camera.intervals.iter().copied()),
             now,
             rules,
             Some(storage),
         );
+        // The storage's fill says when the disk will be full; how fast the oldest footage is
+        // deleted says what happens once it is (or when the source reports no storage at all).
+        let oldest = camera.oldest.or(c.oldest);
+        let rate = memory.deletion_rate(name, now, oldest);
+        let by_deletion = match (rate, oldest) {
+            (Some(rate), Some(oldest)) if c.compliant => deletion_forecast(now - oldest, rules.required, rate),
+            _ => f64::INFINITY,
+        };
+        let deletion_first = by_deletion < c.forecast_seconds;
+        c.forecast_seconds = c.forecast_seconds.min(by_deletion);
         if !c.recording_now {
             let since = c.newest.map_or_else(String::new, |n| {
                 format!(" since {}", at(n, now - n >= 86_400 - rules.freshness))
@@ -104,6 +169,17 @@ pub fn judge(seen: &FootageObservation, policy: &Policy, memory: Option<&serde_j
                     policy.retention_days
                 ),
             ));
+        } else if c.forecast_seconds < policy.retention_forecast_warning.as_secs_f64() && deletion_first {
+            findings.push((
+                Finding::Forecast,
+                c.forecast_seconds as i64,
+                format!(
+                    "{name}: footage is deleted faster than it is recorded ({:.2} days a day); it falls under {} days in {} ({retention_clause})",
+                    rate.unwrap_or(0.0),
+                    policy.retention_days,
+                    span(c.forecast_seconds as i64),
+                ),
+            ));
         } else if c.forecast_seconds < policy.retention_forecast_warning.as_secs_f64() {
             findings.push((
                 Finding::Forecast,
@@ -119,7 +195,8 @@ pub fn judge(seen: &FootageObservation, policy: &Policy, memory: Option<&serde_j
         per_camera.insert(
             name.clone(),
             json!({
-                "oldest_seconds": camera.oldest.or(c.oldest),
+                "oldest_seconds": oldest,
+                "deletion_rate": rate,
                 "newest_seconds": c.newest,
                 "recording_now": c.recording_now,
                 "gaps": c.gaps,
@@ -205,7 +282,7 @@ pub fn judge(seen: &FootageObservation, policy: &Policy, memory: Option<&serde_j
     }
     let steady = (storage.bytes_per_day > 0.0 && storage.size_bytes > 0)
         .then(|| storage.size_bytes as f64 / storage.bytes_per_day * 86_400.0);
-    let (memory, events) = recording_events(&all, now, memory);
+    let events = recording_events(&all, now, &mut memory);
     let mut verdict = Verdict::new(
         CheckKind::Retention,
         status,
@@ -226,7 +303,7 @@ pub fn judge(seen: &FootageObservation, policy: &Policy, memory: Option<&serde_j
             "notes": seen.notes,
         }),
     );
-    verdict.memory = Some(memory);
+    verdict.memory = serde_json::to_value(&memory).ok();
     verdict.events = events;
     verdict
 }
@@ -234,16 +311,11 @@ pub fn judge(seen: &FootageObservation, policy: &Policy, memory: Option<&serde_j
 /// The device records while at least one of its cameras does. When that changes, an event says
 /// so, timed by the footage itself (the end of the newest footage; the start of the footage that
 /// resumed), so the recorder's interruptions are known to the second (see `crate::availability`).
-fn recording_events(
-    cameras: &[(&str, Coverage)],
-    now: i64,
-    memory: Option<&serde_json::Value>,
-) -> (serde_json::Value, Vec<Event>) {
+fn recording_events(cameras: &[(&str, Coverage)], now: i64, memory: &mut Memory) -> Vec<Event> {
     let recording = cameras.iter().any(|(_, c)| c.recording_now);
-    let was = memory.and_then(|m| m["recording"].as_bool());
-    let event = match (was, recording) {
+    let event = match (memory.recording, recording) {
         (Some(false), true) => {
-            let since = memory.and_then(|m| m["since"].as_i64()).unwrap_or(i64::MIN);
+            let since = memory.since.unwrap_or(i64::MIN);
             // The earliest start of the footage that is running now, but not before the stop.
             let resumed = cameras
                 .iter()
@@ -268,14 +340,11 @@ fn recording_events(
         }
         _ => None,
     };
-    let since = event
-        .as_ref()
-        .map(|e| e.at as i64)
-        .or_else(|| memory.and_then(|m| m["since"].as_i64()));
-    (
-        json!({ "recording": recording, "since": since }),
-        event.into_iter().collect(),
-    )
+    if let Some(e) = &event {
+        memory.since = Some(e.at as i64);
+    }
+    memory.recording = Some(recording);
+    event.into_iter().collect()
 }
 
 #[cfg(test)]
@@ -466,5 +535,36 @@ mod tests {
             v.summary
         );
         assert_eq!(v.values["missing"], serde_json::json!(["pharmacy"]));
+    }
+
+    #[test]
+    fn footage_deleted_faster_than_recorded_is_forecast_from_the_deletion_rate() {
+        let p = Policy::default();
+        let oldest_then = NOW - 36 * 86_400;
+        // Three days ago the oldest footage was 36 days old; now it is 31.5 days old: 4.5 days
+        // deleted in 3, so coverage shrinks by half a day a day and falls under 30 days in 3.
+        let oldest_now = oldest_then + 4 * 86_400 + 43_200;
+        let memory = json!({
+            "recording": true,
+            "oldest_samples": { "front": [NOW - DELETION_RATE_SPAN, oldest_then] },
+        });
+        let v = judge(&obs(vec![("front", vec![(oldest_now, NOW)])]), &p, Some(&memory));
+        assert_eq!(v.status, Status::Warning, "{}", v.summary);
+        assert_eq!(
+            v.summary,
+            "front: footage is deleted faster than it is recorded (1.50 days a day); it falls under 30 days in 3 days 0 h (Recorded footage is kept for at least 30 days.)"
+        );
+        assert_eq!(v.values["cameras"]["front"]["deletion_rate"], 1.5);
+        assert_eq!(v.values["cameras"]["front"]["forecast_seconds"], 3.0 * 86_400.0);
+        // The measurement restarts from now, and the rate is kept until the next one ends.
+        let kept = v.memory.unwrap();
+        assert_eq!(kept["oldest_samples"]["front"], json!([NOW, oldest_now]));
+        assert_eq!(kept["deletion_rates"]["front"], 1.5);
+        // A span not yet long enough measures nothing.
+        let young = json!({ "oldest_samples": { "front": [NOW - 3600, oldest_then] } });
+        let v = judge(&obs(vec![("front", vec![(oldest_now, NOW)])]), &p, Some(&young));
+        assert_eq!(v.status, Status::Ok, "{}", v.summary);
+        assert_eq!(v.values["cameras"]["front"]["deletion_rate"], serde_json::Value::Null);
+        assert_eq!(deletion_forecast(40 * 86_400, 30 * 86_400, 1.0), f64::INFINITY);
     }
 }
