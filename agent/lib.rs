@@ -5,6 +5,7 @@
 //! stands apart: it finds ONVIF devices to put into the configuration.
 
 pub mod availability;
+pub mod client;
 pub mod config;
 pub mod coverage;
 pub mod daemon;

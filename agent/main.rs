@@ -9,7 +9,9 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
 
 use camwatch::config::{self, Config, SecretSource};
-use camwatch::{daemon, discover, exit, oneshot};
+use camwatch::output::console;
+use camwatch::state::incidents::Incident;
+use camwatch::{client, daemon, discover, exit, oneshot, schedule};
 
 /// Keeps a CCTV monitoring room honest: polls cameras, recorders, UPS units and disks, judges
 /// them against the room's procedures, exports Prometheus metrics.
@@ -72,6 +74,29 @@ enum Command {
     /// Camera baselines: the approved identity and settings of each camera.
     #[command(subcommand)]
     Baseline(BaselineCommand),
+    /// List incidents (faults from failure to repair), newest first. Asks the running agent.
+    Incidents {
+        /// Only the incidents still open.
+        #[arg(long)]
+        open: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// JSON (an array of incidents) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Acknowledge an open incident: record who took it on. Asks the running agent.
+    Ack {
+        /// The incident's number (from `camwatch incidents`).
+        incident: u64,
+        /// Who takes it on.
+        #[arg(long)]
+        by: String,
+        /// What they will do, or what they found.
+        #[arg(long)]
+        note: String,
+    },
     /// Find ONVIF devices with WS-Discovery (sends only Probe messages); exit 0 when some
     /// answered, 1 when none did. Needs no configuration file.
     Discover(DiscoverArgs),
@@ -182,6 +207,14 @@ async fn dispatch(cli: Cli) -> i32 {
         Command::Baseline(BaselineCommand::Accept { device, by, reason }) => {
             accept_baseline(&config, &device, &by, &reason).await
         }
+        Command::Incidents { open, limit, json } => list_incidents(&config, open, limit, json).await,
+        Command::Ack { incident, by, note } => {
+            if by.trim().is_empty() || note.trim().is_empty() {
+                eprintln!("camwatch: an acknowledgement needs who (--by) and a note (--note)");
+                return exit::CONFIG;
+            }
+            acknowledge(&config, incident, &by, &note).await
+        }
         Command::Once { json } => {
             let options = oneshot::Options { json, exchange: false };
             oneshot::run(&config, &config.devices, options, &mut stdout).await
@@ -253,31 +286,54 @@ async fn accept_baseline(config: &Config, device: &str, by: &str, reason: &str) 
         eprintln!("{}: error: no device named {device:?}", config.path.display());
         return exit::CONFIG;
     }
-    // The agent owns the state store; ask it over its own HTTP interface (loopback when it
-    // listens on every address).
-    let mut addr = config.agent.listen;
-    if addr.ip().is_unspecified() {
-        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-    }
-    let url = format!("http://{addr}/api/v1/devices/{device}/baseline/accept");
     let body = serde_json::json!({ "by": by, "reason": reason }).to_string();
-    let client = reqwest::Client::new();
-    match client.post(&url).body(body).send().await {
-        Ok(response) => {
-            let status = response.status();
-            let text = response.text().await.unwrap_or_default();
-            if status.is_success() {
-                print!("{text}");
+    let path = format!("/api/v1/devices/{device}/baseline/accept");
+    match client::request(config, reqwest::Method::POST, &path, Some(body)).await {
+        Ok(answer) => client::report(answer),
+        Err(code) => code,
+    }
+}
+
+async fn acknowledge(config: &Config, incident: u64, by: &str, note: &str) -> i32 {
+    let body = serde_json::json!({ "by": by, "note": note }).to_string();
+    let path = format!("/api/v1/incidents/{incident}/ack");
+    match client::request(config, reqwest::Method::POST, &path, Some(body)).await {
+        Ok(answer) if answer.ok => match serde_json::from_str::<Incident>(&answer.body) {
+            Ok(i) => {
+                println!("incident {} ({} {}) acknowledged by {}", i.id, i.device, i.check, by);
                 exit::OK
-            } else {
-                eprint!("camwatch: the agent refused: {text}");
-                exit::CHECK_FAILED
             }
+            Err(e) => {
+                eprintln!("camwatch: the agent answered something unexpected: {e}");
+                exit::RUNTIME
+            }
+        },
+        Ok(answer) => client::report(answer),
+        Err(code) => code,
+    }
+}
+
+async fn list_incidents(config: &Config, open: bool, limit: u32, json: bool) -> i32 {
+    let path = format!("/api/v1/incidents?open={open}&limit={limit}");
+    let answer = match client::request(config, reqwest::Method::GET, &path, None).await {
+        Ok(answer) if answer.ok => answer,
+        Ok(answer) => return client::report(answer),
+        Err(code) => return code,
+    };
+    if json {
+        println!("{}", answer.body.trim_end());
+        return exit::OK;
+    }
+    match serde_json::from_str::<Vec<Incident>>(&answer.body) {
+        Ok(incidents) => {
+            print!(
+                "{}",
+                console::incidents_table(&incidents, config.agent.timezone, schedule::unix_now())
+            );
+            exit::OK
         }
         Err(e) => {
-            eprintln!(
-                "camwatch: cannot reach the agent at {addr} ({e}); is `camwatch run` running with this configuration?"
-            );
+            eprintln!("camwatch: the agent answered something unexpected: {e}");
             exit::RUNTIME
         }
     }

@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::config::Device;
 use crate::model::Status;
 use crate::schedule::CheckRun;
+use crate::state::incidents::Incident;
 
 #[derive(Debug, Serialize)]
 struct JsonLine<'a> {
@@ -39,10 +40,10 @@ pub fn print_json(out: &mut impl Write, runs: &[(&Device, CheckRun)], with_excha
 }
 
 pub fn print_table(out: &mut impl Write, runs: &[(&Device, CheckRun)], with_exchange: bool) -> io::Result<()> {
-    let rows: Vec<[String; 5]> = runs
+    let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|(device, run)| {
-            [
+            vec![
                 device.name.clone(),
                 run.verdict.check.as_str().to_owned(),
                 run.verdict.status.as_str().to_uppercase(),
@@ -51,31 +52,10 @@ pub fn print_table(out: &mut impl Write, runs: &[(&Device, CheckRun)], with_exch
             ]
         })
         .collect();
-    let header = ["DEVICE", "CHECK", "STATUS", "TIME", "SUMMARY"].map(String::from);
-    let mut widths = header.clone().map(|h| h.chars().count());
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let write_row = |out: &mut dyn Write, row: &[String; 5]| -> io::Result<()> {
-        writeln!(
-            out,
-            "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}  {}",
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            row[4],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2],
-            w3 = widths[3]
-        )
-    };
-    write_row(out, &header)?;
+    let table = Table::new(&["DEVICE", "CHECK", "STATUS", "TIME", "SUMMARY"], &rows, &[3]);
+    writeln!(out, "{}", table.header)?;
     for (row, (_, run)) in rows.iter().zip(runs) {
-        write_row(out, row)?;
+        writeln!(out, "{}", table.row(row))?;
         if with_exchange {
             for line in &run.transcript {
                 writeln!(out, "    {line}")?;
@@ -92,4 +72,90 @@ pub fn print_table(out: &mut impl Write, runs: &[(&Device, CheckRun)], with_exch
         count(Status::Failed),
         count(Status::Unknown)
     )
+}
+
+/// Columns aligned to their widest cell; the last column is left as it is (summaries are long).
+struct Table {
+    widths: Vec<usize>,
+    right: Vec<usize>,
+    header: String,
+}
+
+impl Table {
+    /// `right`: the columns aligned right (figures).
+    fn new(header: &[&str], rows: &[Vec<String>], right: &[usize]) -> Table {
+        let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+        for row in rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let mut table = Table {
+            widths,
+            right: right.to_vec(),
+            header: String::new(),
+        };
+        table.header = table.row(&header.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>());
+        table
+    }
+
+    fn row(&self, row: &[String]) -> String {
+        let last = row.len().saturating_sub(1);
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| match (i == last, self.right.contains(&i)) {
+                (true, _) => cell.clone(),
+                (false, true) => format!("{cell:>w$}", w = self.widths[i]),
+                (false, false) => format!("{cell:<w$}", w = self.widths[i]),
+            })
+            .collect();
+        cells.join("  ")
+    }
+}
+
+/// `camwatch incidents`: one line per incident, times in the agent's timezone.
+pub fn incidents_table(incidents: &[Incident], timezone: chrono_tz::Tz, now: f64) -> String {
+    if incidents.is_empty() {
+        return "no incidents\n".to_owned();
+    }
+    let when = |t: f64| {
+        chrono::DateTime::from_timestamp(t as i64, 0)
+            .map(|d| d.with_timezone(&timezone).format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default()
+    };
+    let rows: Vec<Vec<String>> = incidents
+        .iter()
+        .map(|i| {
+            let state = match (&i.resolved_at, &i.acknowledged) {
+                (Some(_), _) => "resolved".to_owned(),
+                (None, Some(a)) => format!("ack {}", a.by),
+                (None, None) => "OPEN".to_owned(),
+            };
+            let summary = match i.joined {
+                Some(root) => format!("(part of incident {root}) {}", i.summary),
+                None => i.summary.clone(),
+            };
+            vec![
+                i.id.to_string(),
+                state,
+                i.device.clone(),
+                i.check.clone(),
+                when(i.opened_at),
+                crate::judge::retention::span((i.resolved_at.unwrap_or(now) - i.opened_at) as i64),
+                summary,
+            ]
+        })
+        .collect();
+    let table = Table::new(
+        &["ID", "STATE", "DEVICE", "CHECK", "OPENED", "FOR", "SUMMARY"],
+        &rows,
+        &[0, 5],
+    );
+    let mut out = format!("{}\n", table.header);
+    for row in &rows {
+        out.push_str(&table.row(row));
+        out.push('\n');
+    }
+    out
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State as Extract};
+use axum::extract::{Path, Query, State as Extract};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,6 +32,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/-/reload", post(reload))
         .route("/api/v1/checks", get(checks))
         .route("/api/v1/devices/{device}/baseline/accept", post(accept_baseline))
+        .route("/api/v1/incidents", get(incidents))
+        .route("/api/v1/incidents/{id}/ack", post(acknowledge))
         .route("/snapshots/{device}/{file}", get(snapshot))
         .with_state(App { shared, registry })
 }
@@ -180,6 +182,81 @@ async fn accept_baseline(Extract(app): Extract<App>, Path(device): Path<String>,
         .accept_baseline(&device, approval.by.trim(), approval.reason.trim())
     {
         Ok(summary) => format!("{summary}\n").into_response(),
+        Err(why) => (StatusCode::CONFLICT, format!("{why}\n")).into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IncidentQuery {
+    #[serde(default)]
+    open: bool,
+    limit: Option<u32>,
+}
+
+/// Incidents newest first: the open ones from memory, all of them from the state store.
+async fn incidents(Extract(app): Extract<App>, Query(q): Query<IncidentQuery>) -> Response {
+    let limit = q.limit.unwrap_or(100).min(10_000);
+    let list = if q.open {
+        let mut open = app.shared.hub.open_incidents();
+        open.reverse();
+        open.truncate(limit as usize);
+        Ok(open)
+    } else {
+        match app.shared.hub.store().map(|s| s.path.clone()) {
+            Some(path) => tokio::task::spawn_blocking(move || {
+                let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+                crate::state::store::incidents(&conn, false, limit)
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string())),
+            None => Ok(Vec::new()),
+        }
+    };
+    match list.and_then(|l| serde_json::to_string(&l).map_err(|e| e.to_string())) {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read the incidents: {e}\n"),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Ack {
+    by: String,
+    note: String,
+}
+
+/// Records who took an open incident on; answers the incident as it now is.
+async fn acknowledge(Extract(app): Extract<App>, Path(id): Path<u64>, body: String) -> Response {
+    let ack: Ack = match serde_json::from_str(&body) {
+        Ok(a) => a,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("send JSON {{\"by\": NAME, \"note\": TEXT}}: {e}\n"),
+            )
+                .into_response();
+        }
+    };
+    if ack.by.trim().is_empty() || ack.note.trim().is_empty() {
+        return (
+            StatusCode::BAD_REQUEST,
+            "an acknowledgement needs who (by) and a note\n",
+        )
+            .into_response();
+    }
+    let now = crate::schedule::unix_now();
+    match app.shared.hub.acknowledge(id, ack.by.trim(), ack.note.trim(), now) {
+        Ok(incident) => match serde_json::to_string(&incident) {
+            Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
+        },
+        Err(why) if why.starts_with("no open incident") => (StatusCode::NOT_FOUND, format!("{why}\n")).into_response(),
         Err(why) => (StatusCode::CONFLICT, format!("{why}\n")).into_response(),
     }
 }

@@ -248,6 +248,26 @@ impl Collector for AgentCollector {
             }),
         )?;
 
+        // Incidents joined to a parent's are part of that fault, not faults of their own.
+        let open: Vec<_> = self
+            .shared
+            .hub
+            .open_incidents()
+            .into_iter()
+            .filter(|i| i.joined.is_none())
+            .collect();
+        gauge(
+            &mut e,
+            "camwatch_incidents_open",
+            "Open incidents (faults not yet repaired), by severity: critical when footage is being lost or about to be.",
+            crate::state::incidents::SEVERITIES.iter().map(|s| {
+                (
+                    vec![("severity", (*s).to_owned())],
+                    open.iter().filter(|i| i.severity() == *s).count() as f64,
+                )
+            }),
+        )?;
+
         let reload = self.shared.reload_status();
         gauge(
             &mut e,

@@ -4,6 +4,7 @@
 //! observation, timestamps), and hands every result to the store's writer thread. Its lock is a
 //! plain mutex held for microseconds and never across an `.await`.
 
+pub mod incidents;
 pub mod machine;
 pub mod snapshots;
 pub mod store;
@@ -15,6 +16,7 @@ use crate::config::{Config, Device};
 use crate::judge::Verdict;
 use crate::model::{CheckKind, State, Status};
 use crate::probe::Observation;
+use incidents::{Acknowledgement, Book, Incident};
 use machine::{Machine, Thresholds};
 use snapshots::{Snapshots, Which};
 use store::{ResultRow, Resumed, SavedState, Store};
@@ -36,6 +38,9 @@ pub struct CheckStatus {
     /// What the probe saw on the last run; `None` when it saw nothing (timeout, no such host), so
     /// metrics never show a stale figure as current.
     pub observation: Option<Observation>,
+    /// When the present run of failed results began (None after a good one): an incident is
+    /// dated from here.
+    pub failing_since: Option<f64>,
 }
 
 impl CheckStatus {
@@ -51,6 +56,7 @@ impl CheckStatus {
             verdict: None,
             memory: None,
             observation: None,
+            failing_since: None,
         }
     }
 
@@ -93,6 +99,8 @@ pub struct Hub {
     counted: Mutex<BTreeMap<(String, String), u64>>,
     /// Keeps the latest good and failing camera snapshots (the daemon only).
     snapshots: Option<Snapshots>,
+    /// The open incidents (their rows are in the store).
+    incidents: Mutex<Book>,
 }
 
 impl Hub {
@@ -114,6 +122,7 @@ impl Hub {
                     .collect(),
             ),
             snapshots: None,
+            incidents: Mutex::new(Book::new(resumed.open_incidents, resumed.max_incident_id)),
         }
     }
 
@@ -192,6 +201,11 @@ impl Hub {
         }
         status.last_duration_seconds = Some(result.duration_seconds);
         status.memory = result.verdict.memory.clone();
+        status.failing_since = match result.verdict.status {
+            Status::Failed => status.failing_since.or(Some(result.at)),
+            Status::Ok | Status::Warning => None,
+            Status::Unknown => status.failing_since,
+        };
         for event in &result.verdict.events {
             if store::COUNTED_EVENTS.contains(&event.kind) {
                 *self
@@ -225,6 +239,27 @@ impl Hub {
             to,
             summary: result.verdict.summary.clone(),
         });
+        if let Some(t) = &transition {
+            let changed = self.incidents.lock().unwrap_or_else(|e| e.into_inner()).apply(
+                t,
+                status.failing_since,
+                device.parent.as_deref(),
+                &result.verdict.values,
+            );
+            if let Some(incident) = changed {
+                match incident.resolved_at {
+                    None => {
+                        tracing::warn!(incident = incident.id, device = %incident.device, check = %incident.check, "incident opened: {}", incident.summary)
+                    }
+                    Some(_) => {
+                        tracing::info!(incident = incident.id, device = %incident.device, check = %incident.check, "incident resolved")
+                    }
+                }
+                if let Some(store) = &self.store {
+                    store.incident(incident);
+                }
+            }
+        }
         if let Some(store) = &self.store {
             store.record(ResultRow {
                 device: device.name.clone(),
@@ -281,6 +316,35 @@ impl Hub {
             .filter(|((k, _), _)| k == kind)
             .map(|((_, device), n)| (device.clone(), *n))
             .collect()
+    }
+
+    /// The incidents open now, oldest first.
+    pub fn open_incidents(&self) -> Vec<Incident> {
+        let mut open: Vec<Incident> = self
+            .incidents
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .open()
+            .cloned()
+            .collect();
+        open.sort_by_key(|i| i.id);
+        open
+    }
+
+    /// Records who took an open incident on (`camwatch ack`).
+    pub fn acknowledge(&self, id: u64, by: &str, note: &str, now: f64) -> Result<Incident, String> {
+        let incident = self.incidents.lock().unwrap_or_else(|e| e.into_inner()).acknowledge(
+            id,
+            Acknowledgement {
+                at: now,
+                by: by.to_owned(),
+                note: note.to_owned(),
+            },
+        )?;
+        if let Some(store) = &self.store {
+            store.incident(incident.clone());
+        }
+        Ok(incident)
     }
 
     pub fn store(&self) -> Option<&Store> {

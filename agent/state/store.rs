@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::incidents::{Acknowledgement, Incident};
 use super::machine::Streaks;
 use crate::model::{State, Status};
 
@@ -76,6 +77,24 @@ CREATE TABLE events (
 );
 CREATE INDEX events_device_at ON events(device, at);
 "#,
+    r#"
+CREATE TABLE incidents (
+    id INTEGER PRIMARY KEY,
+    device TEXT NOT NULL,
+    check_name TEXT NOT NULL,
+    opened_at REAL NOT NULL,
+    failed_at REAL NOT NULL,
+    resolved_at REAL,
+    joined INTEGER,
+    summary TEXT NOT NULL,
+    values_json TEXT NOT NULL,
+    acked_at REAL,
+    acked_by TEXT,
+    ack_note TEXT
+);
+CREATE INDEX incidents_open ON incidents(resolved_at);
+CREATE INDEX incidents_opened_at ON incidents(opened_at);
+"#,
 ];
 
 /// One check run as it is written down.
@@ -114,6 +133,9 @@ pub struct Resumed {
     pub states: Vec<SavedState>,
     /// Counted events recorded per (kind, device): see [`COUNTED_EVENTS`].
     pub counted: Vec<(String, String, u64)>,
+    /// Incidents still open, and the highest incident id ever given.
+    pub open_incidents: Vec<Incident>,
+    pub max_incident_id: u64,
 }
 
 enum Command {
@@ -123,6 +145,8 @@ enum Command {
         transitions_before: f64,
     },
     Flush(mpsc::Sender<()>),
+    /// An incident opened, changed or resolved: the row is written whole.
+    Incident(Box<Incident>),
     /// A check's memory changed outside a run (an approved baseline), with the event saying so.
     Remember {
         device: String,
@@ -172,6 +196,10 @@ impl Store {
         let saved = Resumed {
             states: load_saved(&conn).map_err(err)?,
             counted: load_event_counts(&conn).map_err(err)?,
+            open_incidents: incidents(&conn, true, u32::MAX).map_err(err)?,
+            max_incident_id: conn
+                .query_row("SELECT COALESCE(MAX(id), 0) FROM incidents", [], |r| r.get::<_, i64>(0))
+                .map_err(err)? as u64,
         };
         let (tx, rx) = mpsc::channel();
         let thread_path = path.clone();
@@ -198,6 +226,10 @@ impl Store {
             results_before,
             transitions_before,
         });
+    }
+
+    pub fn incident(&self, incident: Incident) {
+        self.send(Command::Incident(Box::new(incident)));
     }
 
     /// Saves a check's new memory and the event that changed it.
@@ -355,6 +387,26 @@ fn write_batch(
                 tracing::debug!(results, transitions, "pruned old history");
             }
             Command::Flush(done) => waiters.push(done),
+            Command::Incident(i) => {
+                let ack = i.acknowledged.as_ref();
+                tx.execute(
+                    "INSERT OR REPLACE INTO incidents (id, device, check_name, opened_at, failed_at, resolved_at, joined, summary, values_json, acked_at, acked_by, ack_note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    params![
+                        i.id as i64,
+                        i.device,
+                        i.check,
+                        i.opened_at,
+                        i.failed_at,
+                        i.resolved_at,
+                        i.joined.map(|j| j as i64),
+                        i.summary,
+                        i.values.to_string(),
+                        ack.map(|a| a.at),
+                        ack.map(|a| a.by.as_str()),
+                        ack.map(|a| a.note.as_str()),
+                    ],
+                )?;
+            }
             Command::Remember {
                 device,
                 check,
@@ -522,6 +574,38 @@ fn timeline(conn: &Connection, device: &str, check: &str, from: f64) -> rusqlite
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok((before, transitions))
+}
+
+/// Incidents, newest first: only the open ones, or all, at most `limit`.
+pub fn incidents(conn: &Connection, open_only: bool, limit: u32) -> rusqlite::Result<Vec<Incident>> {
+    let sql = format!(
+        "SELECT id, device, check_name, opened_at, failed_at, resolved_at, joined, summary, values_json, acked_at, acked_by, ack_note FROM incidents {} ORDER BY id DESC LIMIT ?1",
+        if open_only { "WHERE resolved_at IS NULL" } else { "" }
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([i64::from(limit)], |r| {
+        let acked_at: Option<f64> = r.get(9)?;
+        Ok(Incident {
+            id: r.get::<_, i64>(0)? as u64,
+            device: r.get(1)?,
+            check: r.get(2)?,
+            opened_at: r.get(3)?,
+            failed_at: r.get(4)?,
+            resolved_at: r.get(5)?,
+            joined: r.get::<_, Option<i64>>(6)?.map(|j| j as u64),
+            summary: r.get(7)?,
+            values: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or(serde_json::Value::Null),
+            acknowledged: match acked_at {
+                Some(at) => Some(Acknowledgement {
+                    at,
+                    by: r.get::<_, Option<String>>(10)?.unwrap_or_default(),
+                    note: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
+                }),
+                None => None,
+            },
+        })
+    })?;
+    rows.collect()
 }
 
 /// A stored transition, as reports and tests read them.
