@@ -1,4 +1,4 @@
-//! The CLI commands that act on a running agent (`baseline accept`, `ack`, `incidents`) ask it
+//! The CLI commands that act on a running agent (`baseline accept`, `ack`, `incidents`, `handover`, `inventory`) ask it
 //! over its own HTTP interface: the agent owns the state store, and one writer keeps it whole.
 
 use crate::config::Config;
@@ -39,6 +39,17 @@ pub async fn request(
             );
             Err(exit::RUNTIME)
         }
+    }
+}
+
+/// The body of the agent's success; a refusal is printed and its exit code returned.
+pub async fn ask(config: &Config, method: reqwest::Method, path: &str, body: Option<String>) -> Result<String, i32> {
+    let answer = request(config, method, path, body).await?;
+    if answer.ok {
+        Ok(answer.body)
+    } else {
+        eprint!("camwatch: the agent refused: {}", answer.body);
+        Err(exit::CHECK_FAILED)
     }
 }
 

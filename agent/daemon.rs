@@ -11,13 +11,14 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::availability::ratio_recording;
-use crate::config::{self, Config};
+use crate::config::{self, Config, Procedure};
 use crate::exit;
 use crate::judge::availability::WINDOWS;
 use crate::model::CheckKind;
 use crate::output::http;
 use crate::probe::history::LONGEST_WINDOW_SECONDS;
-use crate::schedule::{Runner, Scheduler, unix_now};
+use crate::schedule::procedures::{DailySchedule, SystemClock, run_daily};
+use crate::schedule::{RunNow, Runner, Scheduler, unix_now};
 use crate::state::Hub;
 use crate::state::snapshots::Snapshots;
 use crate::state::store::{self, Store};
@@ -41,6 +42,12 @@ pub struct Shared {
     /// Availability of each device's ping check over the availability windows, refreshed in the
     /// background (a scrape must not wait for the database).
     availability: Mutex<std::collections::BTreeMap<String, Vec<Option<f64>>>>,
+    /// Makes every check run now (the shift handover).
+    pub run_now: RunNow,
+    /// Held while a procedure runs, so a scheduled one and one asked for do not interleave.
+    pub procedure_turn: tokio::sync::Mutex<()>,
+    /// When each procedure last ran (from the store at start, so it survives restarts).
+    procedures_last_run: Mutex<std::collections::BTreeMap<Procedure, f64>>,
 }
 
 const AVAILABILITY_REFRESH: Duration = Duration::from_secs(15);
@@ -57,6 +64,21 @@ impl Shared {
     /// Availability ratios per device, in the order of [`crate::judge::availability::WINDOWS`].
     pub fn availability(&self) -> std::collections::BTreeMap<String, Vec<Option<f64>>> {
         self.availability.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// When each procedure last ran (Unix seconds).
+    pub fn procedures_last_run(&self) -> std::collections::BTreeMap<Procedure, f64> {
+        self.procedures_last_run
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn procedure_ran(&self, procedure: Procedure, at: f64) {
+        self.procedures_last_run
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(procedure, at);
     }
 
     pub fn is_ready(&self) -> bool {
@@ -83,7 +105,7 @@ pub async fn run(path: &Path) -> i32 {
             return exit::CONFIG;
         }
     };
-    let (store, saved) = match Store::open(&config.agent.data_dir) {
+    let (store, mut saved) = match Store::open(&config.agent.data_dir) {
         Ok(opened) => opened,
         Err(e) => {
             tracing::error!("{e}");
@@ -101,11 +123,16 @@ pub async fn run(path: &Path) -> i32 {
             return exit::RUNTIME;
         }
     };
+    let procedures_last_run = std::mem::take(&mut saved.procedures)
+        .into_iter()
+        .filter_map(|(kind, at)| Some((Procedure::parse(&kind)?, at)))
+        .collect();
     let snapshots = Snapshots::start(&config.agent.data_dir);
     let hub = Arc::new(Hub::new(Some(store), saved).with_snapshots(snapshots));
     let mut scheduler = Scheduler::new(Arc::new(Runner::new(config.agent.max_in_flight)), Arc::clone(&hub));
     scheduler.apply(&config);
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadReply>(4);
+    let schedules = Procedure::ALL.map(|p| tokio::sync::watch::Sender::new(daily_schedule(&config, p)));
     let shared = Arc::new(Shared {
         config: RwLock::new(Arc::new(config)),
         hub: Arc::clone(&hub),
@@ -116,6 +143,9 @@ pub async fn run(path: &Path) -> i32 {
         ready: AtomicBool::new(false),
         reload_requests: reload_tx,
         availability: Mutex::new(std::collections::BTreeMap::new()),
+        run_now: scheduler.run_now(),
+        procedure_turn: tokio::sync::Mutex::new(()),
+        procedures_last_run: Mutex::new(procedures_last_run),
     });
     let config = shared.config();
     tracing::info!(
@@ -141,6 +171,13 @@ pub async fn run(path: &Path) -> i32 {
     });
     let pruner = tokio::spawn(prune_forever(Arc::clone(&shared)));
     let availability = tokio::spawn(availability_forever(Arc::clone(&shared)));
+    let procedure_tasks: Vec<_> = Procedure::ALL
+        .into_iter()
+        .zip(&schedules)
+        .map(|(procedure, schedule)| {
+            tokio::spawn(procedure_forever(Arc::clone(&shared), procedure, schedule.subscribe()))
+        })
+        .collect();
     shared.ready.store(true, Ordering::Release);
 
     let (Ok(mut hangup), Ok(mut terminate), Ok(mut interrupt)) = (
@@ -155,10 +192,10 @@ pub async fn run(path: &Path) -> i32 {
     loop {
         tokio::select! {
             _ = hangup.recv() => {
-                let _ = reload(&shared, &path, &mut scheduler);
+                let _ = reload(&shared, &path, &mut scheduler, &schedules);
             }
             Some(reply) = reload_rx.recv() => {
-                let _ = reply.send(reload(&shared, &path, &mut scheduler));
+                let _ = reply.send(reload(&shared, &path, &mut scheduler, &schedules));
             }
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
@@ -169,6 +206,7 @@ pub async fn run(path: &Path) -> i32 {
     scheduler.stop();
     pruner.abort();
     availability.abort();
+    procedure_tasks.iter().for_each(tokio::task::JoinHandle::abort);
     let _ = stop_http.send(());
     let _ = server.await;
     if let Some(store) = hub.store() {
@@ -181,7 +219,34 @@ pub async fn run(path: &Path) -> i32 {
     exit::OK
 }
 
-fn reload(shared: &Shared, path: &Path, scheduler: &mut Scheduler) -> Result<(), String> {
+type Schedules = [tokio::sync::watch::Sender<DailySchedule>; 2];
+
+fn daily_schedule(config: &Config, procedure: Procedure) -> DailySchedule {
+    DailySchedule {
+        times: config.procedures.times(procedure).to_vec(),
+        timezone: config.agent.timezone,
+    }
+}
+
+/// Runs a procedure at each of its configured times, following reloads.
+async fn procedure_forever(
+    shared: Arc<Shared>,
+    procedure: Procedure,
+    schedule: tokio::sync::watch::Receiver<DailySchedule>,
+) {
+    run_daily(&SystemClock, schedule, |scheduled| {
+        let shared = Arc::clone(&shared);
+        async move {
+            tracing::info!(procedure = %procedure, scheduled = %scheduled, "scheduled {procedure} starts");
+            if let Err(why) = crate::procedures::perform(shared, procedure).await {
+                tracing::error!(procedure = %procedure, "scheduled {procedure} failed: {why}");
+            }
+        }
+    })
+    .await;
+}
+
+fn reload(shared: &Shared, path: &Path, scheduler: &mut Scheduler, schedules: &Schedules) -> Result<(), String> {
     let outcome = match config::load(path) {
         Ok(new) => {
             let old = shared.config();
@@ -192,6 +257,14 @@ fn reload(shared: &Shared, path: &Path, scheduler: &mut Scheduler) -> Result<(),
                 tracing::warn!("listen, data_dir and max_in_flight take effect only after a restart");
             }
             scheduler.apply(&new);
+            for (procedure, schedule) in Procedure::ALL.into_iter().zip(schedules) {
+                schedule.send_if_modified(|current| {
+                    let wanted = daily_schedule(&new, procedure);
+                    let changed = *current != wanted;
+                    *current = wanted;
+                    changed
+                });
+            }
             tracing::info!(devices = new.devices.len(), "configuration reloaded");
             *shared.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);
             Ok(())

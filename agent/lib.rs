@@ -15,6 +15,7 @@ pub mod model;
 pub mod oneshot;
 pub mod output;
 pub mod probe;
+pub mod procedures;
 pub mod schedule;
 pub mod state;
 

@@ -8,8 +8,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
 
-use camwatch::config::{self, Config, SecretSource};
+use camwatch::config::{self, Config, Procedure, SecretSource};
 use camwatch::output::console;
+use camwatch::procedures::{Handover, Inventory};
 use camwatch::state::incidents::Incident;
 use camwatch::{client, daemon, discover, exit, oneshot, schedule};
 
@@ -41,9 +42,10 @@ struct Cli {
     command: Command,
 }
 
-const EXIT_CODES: &str = "Exit codes: 0 all well; 1 a check failed (once, probe) or no device answered (discover); \
+const EXIT_CODES: &str = "Exit codes: 0 all well; 1 a check failed (once, probe), the handover lists a failed check, \
+                          the inventory a device not seen today, or no device answered (discover); \
                           2 bad configuration or usage; 3 the agent could not run (data directory, listen address, \
-                          a socket).";
+                          a socket) or is not running.";
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum LogFormat {
@@ -100,6 +102,23 @@ enum Command {
     /// Find ONVIF devices with WS-Discovery (sends only Probe messages); exit 0 when some
     /// answered, 1 when none did. Needs no configuration file.
     Discover(DiscoverArgs),
+    /// Shift handover: the running agent runs every check now and records what is failing, what
+    /// failed and recovered during the shift, what changed and retention; exit 1 when a check is
+    /// failed.
+    Handover(ProcedureArgs),
+    /// End-of-day inventory: devices expected against devices seen today, by kind and state, as
+    /// the running agent records it; exit 1 when a device was not seen today.
+    Inventory(ProcedureArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ProcedureArgs {
+    /// The record as JSON (as stored) instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Show the latest stored record instead of making a new one.
+    #[arg(long)]
+    last: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -215,6 +234,8 @@ async fn dispatch(cli: Cli) -> i32 {
             }
             acknowledge(&config, incident, &by, &note).await
         }
+        Command::Handover(args) => procedure(&config, Procedure::Handover, &args).await,
+        Command::Inventory(args) => procedure(&config, Procedure::Inventory, &args).await,
         Command::Once { json } => {
             let options = oneshot::Options { json, exchange: false };
             oneshot::run(&config, &config.devices, options, &mut stdout).await
@@ -337,4 +358,41 @@ async fn list_incidents(config: &Config, open: bool, limit: u32, json: bool) -> 
             exit::RUNTIME
         }
     }
+}
+
+/// `camwatch handover` and `camwatch inventory`: a new record made by the agent now, or with
+/// `--last` the latest stored one; printed as text or JSON.
+async fn procedure(config: &Config, procedure: Procedure, args: &ProcedureArgs) -> i32 {
+    let method = if args.last {
+        reqwest::Method::GET
+    } else {
+        reqwest::Method::POST
+    };
+    let text = match client::ask(config, method, &format!("/api/v1/procedures/{procedure}"), None).await {
+        Ok(text) => text,
+        Err(code) => return code,
+    };
+    let undecodable = |e: serde_json::Error| {
+        eprintln!("camwatch: the agent's {procedure} record cannot be read ({e}); is the agent the same version?");
+        exit::RUNTIME
+    };
+    let (rendered, wrong) = match procedure {
+        Procedure::Handover => match serde_json::from_str::<Handover>(&text) {
+            Ok(h) => (
+                camwatch::output::procedures::handover_text(&h),
+                h.failing.iter().any(|f| f.state.is_down()),
+            ),
+            Err(e) => return undecodable(e),
+        },
+        Procedure::Inventory => match serde_json::from_str::<Inventory>(&text) {
+            Ok(i) => (camwatch::output::procedures::inventory_text(&i), !i.not_seen.is_empty()),
+            Err(e) => return undecodable(e),
+        },
+    };
+    if args.json {
+        println!("{}", text.trim_end());
+    } else {
+        print!("{rendered}");
+    }
+    if wrong { exit::CHECK_FAILED } else { exit::OK }
 }

@@ -168,7 +168,8 @@ fn a_replaced_camera_fails_its_baseline_until_the_change_is_approved() {
     let (path, addr) = daemon_config(
         dir.path(),
         &format!(
-            "[policy.default]\ninterval = \"1s\"\ntimeout = \"900ms\"\n{}",
+            // Handovers only when the test asks for one.
+            "[procedures]\nhandover = []\n[policy.default]\ninterval = \"1s\"\ntimeout = \"900ms\"\n{}",
             camera_config(&sim, "cam-hall", r#"["onvif", "clock", "baseline"]"#)
         ),
     );
@@ -271,6 +272,39 @@ fn a_replaced_camera_fails_its_baseline_until_the_change_is_approved() {
         .output()
         .unwrap();
     assert_eq!(unknown.status.code(), Some(2));
+    // The shift handover lists the changes and the camera still at warning.
+    let handover = support::camwatch()
+        .args(["handover", "--json", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        handover.status.code(),
+        Some(0),
+        "a warning is no failure: {}",
+        stderr(&handover)
+    );
+    let record: serde_json::Value = serde_json::from_slice(&handover.stdout).unwrap();
+    let changes: Vec<(&str, &str)> = record["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["kind"].as_str().unwrap(), c["summary"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        changes.iter().map(|(kind, _)| *kind).collect::<Vec<_>>(),
+        ["baseline_recorded", "replaced", "baseline_accepted", "settings_changed"],
+        "{record}"
+    );
+    assert!(
+        changes[2]
+            .1
+            .starts_with("baseline accepted by j.smith: work order 4411"),
+        "{record}"
+    );
+    assert_eq!(record["failing"][0]["device"], "cam-hall");
+    assert_eq!(record["failing"][0]["check"], "baseline");
+    assert_eq!(record["failing"][0]["state"], "warning");
     assert!(daemon.terminate().success());
 
     let kinds: Vec<String> = stored_events(&data, "cam-hall")

@@ -8,6 +8,7 @@ mod backup;
 pub mod diagnostic;
 mod footage;
 pub mod presets;
+mod procedures;
 mod protocols;
 mod raw;
 pub mod secret;
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 pub use backup::{BackupSpec, DEFAULT_PATTERN as DEFAULT_BACKUP_PATTERN, FilePattern};
 pub use diagnostic::{ConfigError, Diagnostic};
+pub use procedures::{Procedure, ProcedureTimes, TimeOfDay};
 pub use protocols::parse_oid;
 use raw::{RawConfig, RawDevice, RawPolicy};
 pub use raw::{SnmpAuthProtocol, SnmpPrivProtocol};
@@ -40,6 +42,8 @@ pub struct Config {
     pub agent: AgentSettings,
     pub policies: BTreeMap<String, Policy>,
     pub devices: Vec<Arc<Device>>,
+    /// When the shift handover and the end-of-day inventory run (agent time zone).
+    pub procedures: ProcedureTimes,
 }
 
 impl Config {
@@ -611,12 +615,47 @@ impl Resolver {
         }
         let snmp_auth = self.snmp_auth_tables(&raw.snmp_auth);
         let devices = self.devices(raw.device, &policies, &snmp_auth);
+        let procedures = raw
+            .procedures
+            .map_or_else(ProcedureTimes::default, |p| self.procedures(p.into_inner()));
         Config {
             path: PathBuf::new(),
             agent,
             policies,
             devices,
+            procedures,
         }
+    }
+
+    fn procedures(&mut self, raw: raw::RawProcedures) -> ProcedureTimes {
+        let defaults = ProcedureTimes::default();
+        let mut time = |text: &Spanned<String>, what: &str| {
+            let parsed = TimeOfDay::parse(text.get_ref());
+            if parsed.is_none() {
+                self.error(
+                    Some(text.span()),
+                    format!("{what} time {:?} is not a time of day", text.get_ref()),
+                    if what == "inventory" {
+                        "write the time as \"HH:MM\" on a 24-hour clock in the agent's time zone, e.g. \"23:55\", or \"off\""
+                    } else {
+                        "write times as \"HH:MM\" on a 24-hour clock in the agent's time zone, e.g. \"07:50\"; [] for none"
+                    },
+                );
+            }
+            parsed
+        };
+        let mut handover: Vec<TimeOfDay> = match &raw.handover {
+            None => defaults.handover,
+            Some(list) => list.iter().filter_map(|t| time(t, "handover")).collect(),
+        };
+        handover.sort();
+        handover.dedup();
+        let inventory = match &raw.inventory {
+            None => defaults.inventory,
+            Some(t) if t.get_ref() == "off" => Vec::new(),
+            Some(t) => time(t, "inventory").into_iter().collect(),
+        };
+        ProcedureTimes { handover, inventory }
     }
 
     fn agent(&mut self, raw: raw::RawAgent) -> AgentSettings {

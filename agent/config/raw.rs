@@ -20,6 +20,16 @@ pub struct RawConfig {
     pub snmp_auth: BTreeMap<String, Spanned<RawSnmpAuth>>,
     #[serde(default)]
     pub device: Vec<Spanned<RawDevice>>,
+    pub procedures: Option<Spanned<RawProcedures>>,
+}
+
+/// `[procedures]`: times of day (`"HH:MM"`) in the agent's time zone.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProcedures {
+    pub handover: Option<Vec<Spanned<String>>>,
+    /// One time, or `"off"`.
+    pub inventory: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

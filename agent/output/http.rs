@@ -13,6 +13,7 @@ use prometheus_client::registry::Registry;
 use serde::Serialize;
 
 use super::{landing, metrics};
+use crate::config::Procedure;
 use crate::daemon::Shared;
 use crate::state::snapshots::Which;
 
@@ -34,6 +35,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/devices/{device}/baseline/accept", post(accept_baseline))
         .route("/api/v1/incidents", get(incidents))
         .route("/api/v1/incidents/{id}/ack", post(acknowledge))
+        .route(
+            "/api/v1/procedures/{procedure}",
+            get(procedure_records).post(run_procedure),
+        )
         .route("/snapshots/{device}/{file}", get(snapshot))
         .with_state(App { shared, registry })
 }
@@ -214,8 +219,8 @@ async fn incidents(Extract(app): Extract<App>, Query(q): Query<IncidentQuery>) -
             None => Ok(Vec::new()),
         }
     };
-    match list.and_then(|l| serde_json::to_string(&l).map_err(|e| e.to_string())) {
-        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+    match list {
+        Ok(list) => json_response(&list),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot read the incidents: {e}\n"),
@@ -252,11 +257,60 @@ async fn acknowledge(Extract(app): Extract<App>, Path(id): Path<u64>, body: Stri
     }
     let now = crate::schedule::unix_now();
     match app.shared.hub.acknowledge(id, ack.by.trim(), ack.note.trim(), now) {
-        Ok(incident) => match serde_json::to_string(&incident) {
-            Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
-        },
+        Ok(incident) => json_response(&incident),
         Err(why) if why.starts_with("no open incident") => (StatusCode::NOT_FOUND, format!("{why}\n")).into_response(),
         Err(why) => (StatusCode::CONFLICT, format!("{why}\n")).into_response(),
+    }
+}
+
+fn json_response(value: &impl Serialize) -> Response {
+    match serde_json::to_string(value) {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode the answer\n").into_response(),
+    }
+}
+
+fn no_such_procedure(name: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        format!("no procedure named {name:?}; use handover or inventory\n"),
+    )
+        .into_response()
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordsQuery {
+    limit: Option<usize>,
+}
+
+/// Stored records: the latest as one object, or with `?limit=N` the newest N as a list.
+async fn procedure_records(
+    Extract(app): Extract<App>,
+    Path(name): Path<String>,
+    Query(query): Query<RecordsQuery>,
+) -> Response {
+    let Some(procedure) = Procedure::parse(&name) else {
+        return no_such_procedure(&name);
+    };
+    let limit = query.limit.unwrap_or(1).min(1000);
+    match crate::procedures::stored(&app.shared, procedure, limit).await {
+        Ok(records) if query.limit.is_some() => json_response(&records),
+        Ok(records) => match records.into_iter().next() {
+            Some(latest) => json_response(&latest),
+            None => (StatusCode::NOT_FOUND, format!("no {procedure} has been recorded yet\n")).into_response(),
+        },
+        Err(why) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{why}\n")).into_response(),
+    }
+}
+
+/// Runs a procedure now (a handover runs every check first) and answers with its record.
+async fn run_procedure(Extract(app): Extract<App>, Path(name): Path<String>) -> Response {
+    let Some(procedure) = Procedure::parse(&name) else {
+        return no_such_procedure(&name);
+    };
+    match crate::procedures::perform(Arc::clone(&app.shared), procedure).await {
+        Ok(record) => json_response(&record),
+        Err(why) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{why}\n")).into_response(),
     }
 }

@@ -267,6 +267,15 @@ impl Collector for AgentCollector {
                 )
             }),
         )?;
+        gauge(
+            &mut e,
+            "camwatch_procedure_check_last_run_timestamp_seconds",
+            "When each scheduled procedure (shift handover, end-of-day inventory) last ran (Unix time).",
+            self.shared
+                .procedures_last_run()
+                .into_iter()
+                .map(|(procedure, at)| (vec![("procedure", procedure.as_str().to_owned())], at)),
+        )?;
 
         let reload = self.shared.reload_status();
         gauge(

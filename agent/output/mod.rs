@@ -5,4 +5,5 @@ mod device_metrics;
 pub mod http;
 pub mod landing;
 pub mod metrics;
+pub mod procedures;
 pub mod process;

@@ -2,12 +2,16 @@
 //! random phase so a thousand devices do not all fire in the same second. A shared semaphore
 //! bounds the probes in flight and every probe runs under its policy's timeout, so a dead or slow
 //! device costs one permit for at most one timeout and never delays another device's checks.
+//! Every task also listens for a "run now" request (the shift handover), so checks run at once
+//! through the same runner and state as always instead of a second probing path.
+
+pub mod procedures;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -94,12 +98,55 @@ impl Runner {
     }
 }
 
+/// The latest "run now" request: its number, and where each check task reports a finished run.
+#[derive(Debug, Clone, Default)]
+struct RunNowRequest {
+    id: u64,
+    done: Option<mpsc::UnboundedSender<()>>,
+}
+
+/// Asks every running check task to run its check now. Each task holds one receiver, so the
+/// receiver count is the number of tasks that will answer.
+#[derive(Debug, Clone)]
+pub struct RunNow {
+    tx: Arc<watch::Sender<RunNowRequest>>,
+}
+
+impl RunNow {
+    fn new() -> Self {
+        Self {
+            tx: Arc::new(watch::Sender::new(RunNowRequest::default())),
+        }
+    }
+
+    /// Runs every check now; returns `(asked, finished)` once every task finished a run that
+    /// started after this call, or when `limit` has passed (a task restarted by a reload meanwhile
+    /// never answers).
+    pub async fn run_all(&self, limit: Duration) -> (usize, usize) {
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+        let asked = self.tx.receiver_count();
+        self.tx.send_modify(|r| {
+            r.id += 1;
+            r.done = Some(done_tx);
+        });
+        let mut finished = 0;
+        let _ = tokio::time::timeout(limit, async {
+            while finished < asked && done_rx.recv().await.is_some() {
+                finished += 1;
+            }
+        })
+        .await;
+        (asked, finished)
+    }
+}
+
 /// The running check tasks, keyed by device so that a reload only restarts what changed.
 #[derive(Debug)]
 pub struct Scheduler {
     runner: Arc<Runner>,
     hub: Arc<Hub>,
     devices: HashMap<String, (Arc<Device>, Vec<JoinHandle<()>>)>,
+    run_now: RunNow,
 }
 
 impl Scheduler {
@@ -108,7 +155,13 @@ impl Scheduler {
             runner,
             hub,
             devices: HashMap::new(),
+            run_now: RunNow::new(),
         }
+    }
+
+    /// A handle that makes every check of this scheduler run now.
+    pub fn run_now(&self) -> RunNow {
+        self.run_now.clone()
     }
 
     /// Starts, restarts or stops check tasks to match `config`.
@@ -142,7 +195,8 @@ impl Scheduler {
                     Arc::clone(device),
                     spec.clone(),
                 );
-                tokio::spawn(async move { check_loop(&runner, &hub, &device, &spec).await })
+                let run_now = self.run_now.tx.subscribe();
+                tokio::spawn(async move { check_loop(&runner, &hub, &device, &spec, run_now).await })
             })
             .collect()
     }
@@ -159,13 +213,34 @@ impl Scheduler {
 /// keep a random phase within the interval so devices stay spread out.
 const FIRST_RUN_SPREAD: Duration = Duration::from_secs(5);
 
-async fn check_loop(runner: &Runner, hub: &Hub, device: &Device, spec: &CheckSpec) {
+async fn check_loop(
+    runner: &Runner,
+    hub: &Hub,
+    device: &Device,
+    spec: &CheckSpec,
+    mut run_now: watch::Receiver<RunNowRequest>,
+) {
     let interval = device.policy.interval;
-    tokio::time::sleep(interval.min(FIRST_RUN_SPREAD).mul_f64(fastrand::f64())).await;
+    // A request made before this task existed is not ours to answer.
+    let mut served = run_now.borrow_and_update().id;
+    tokio::select! {
+        _ = tokio::time::sleep(interval.min(FIRST_RUN_SPREAD).mul_f64(fastrand::f64())) => {}
+        Ok(()) = run_now.changed() => {}
+    }
     let mut ticker = tokio::time::interval_at(Instant::now() + interval.mul_f64(fastrand::f64()), interval);
     // A run that overran (a long timeout) shifts the schedule instead of firing a burst to catch up.
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
+        // Any run that starts after a request answers it, whatever woke this task.
+        let answers = {
+            let request = run_now.borrow_and_update();
+            if request.id > served {
+                served = request.id;
+                request.done.clone()
+            } else {
+                None
+            }
+        };
         let memory = hub.memory(&device.name, spec.kind());
         let run = runner.run(device, spec, false, memory.as_ref()).await;
         if let Some(t) = hub.record(device, run.into_result()) {
@@ -178,6 +253,12 @@ async fn check_loop(runner: &Runner, hub: &Hub, device: &Device, spec: &CheckSpe
                 t.summary
             );
         }
-        ticker.tick().await;
+        if let Some(done) = answers {
+            let _ = done.send(());
+        }
+        tokio::select! {
+            _ = ticker.tick() => {}
+            Ok(()) = run_now.changed() => {}
+        }
     }
 }

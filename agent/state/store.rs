@@ -8,7 +8,10 @@
 //! - `transitions`: every state change with the result that caused it (kept `history_keep`), the
 //!   ground truth for time-weighted availability;
 //! - `check_state`: the current state and streaks of each (device, check), so a restart resumes
-//!   where it stopped instead of starting from `unknown`.
+//!   where it stopped instead of starting from `unknown`;
+//! - `events`: things that happened (reboots, baselines recorded or accepted);
+//! - `procedure_runs`: the shift handover and end-of-day inventory records, as JSON (kept
+//!   `history_keep`).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, mpsc};
@@ -78,6 +81,16 @@ CREATE TABLE events (
 CREATE INDEX events_device_at ON events(device, at);
 "#,
     r#"
+CREATE TABLE procedure_runs (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    at REAL NOT NULL,
+    record_json TEXT NOT NULL
+);
+CREATE INDEX procedure_runs_kind_at ON procedure_runs(kind, at);
+CREATE INDEX events_seen_at ON events(seen_at);
+"#,
+    r#"
 CREATE TABLE incidents (
     id INTEGER PRIMARY KEY,
     device TEXT NOT NULL,
@@ -136,6 +149,8 @@ pub struct Resumed {
     /// Incidents still open, and the highest incident id ever given.
     pub open_incidents: Vec<Incident>,
     pub max_incident_id: u64,
+    /// When each procedure (`handover`, `inventory`) last ran.
+    pub procedures: Vec<(String, f64)>,
 }
 
 enum Command {
@@ -153,6 +168,12 @@ enum Command {
         check: String,
         memory: String,
         event: crate::judge::Event,
+    },
+    /// A procedure record (handover, inventory).
+    Procedure {
+        kind: String,
+        at: f64,
+        record_json: String,
     },
 }
 
@@ -200,6 +221,7 @@ impl Store {
             max_incident_id: conn
                 .query_row("SELECT COALESCE(MAX(id), 0) FROM incidents", [], |r| r.get::<_, i64>(0))
                 .map_err(err)? as u64,
+            procedures: load_procedure_times(&conn).map_err(err)?,
         };
         let (tx, rx) = mpsc::channel();
         let thread_path = path.clone();
@@ -239,6 +261,15 @@ impl Store {
             check: check.to_owned(),
             memory,
             event,
+        });
+    }
+
+    /// Stores a procedure record (`kind` is `handover` or `inventory`).
+    pub fn save_procedure(&self, kind: &str, at: f64, record_json: String) {
+        self.send(Command::Procedure {
+            kind: kind.to_owned(),
+            at,
+            record_json,
         });
     }
 
@@ -346,6 +377,12 @@ fn load_event_counts(conn: &Connection) -> rusqlite::Result<Vec<(String, String,
     .collect()
 }
 
+fn load_procedure_times(conn: &Connection) -> rusqlite::Result<Vec<(String, f64)>> {
+    let mut stmt = conn.prepare("SELECT kind, MAX(at) FROM procedure_runs GROUP BY kind")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
 fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Command>, path: &Path) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -384,7 +421,8 @@ fn write_batch(
             } => {
                 let results = tx.execute("DELETE FROM results WHERE at < ?1", [results_before])?;
                 let transitions = tx.execute("DELETE FROM transitions WHERE at < ?1", [transitions_before])?;
-                tracing::debug!(results, transitions, "pruned old history");
+                let procedures = tx.execute("DELETE FROM procedure_runs WHERE at < ?1", [transitions_before])?;
+                tracing::debug!(results, transitions, procedures, "pruned old history");
             }
             Command::Flush(done) => waiters.push(done),
             Command::Incident(i) => {
@@ -405,6 +443,12 @@ fn write_batch(
                         ack.map(|a| a.by.as_str()),
                         ack.map(|a| a.note.as_str()),
                     ],
+                )?;
+            }
+            Command::Procedure { kind, at, record_json } => {
+                tx.execute(
+                    "INSERT INTO procedure_runs (kind, at, record_json) VALUES (?1, ?2, ?3)",
+                    params![kind, at, record_json],
                 )?;
             }
             Command::Remember {
@@ -619,23 +663,83 @@ pub struct TransitionRow {
     pub summary: String,
 }
 
+/// A read-only connection of its own (readers never go through the writer thread).
+pub fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+/// Transitions with `from < at <= to`, oldest first.
+pub fn transitions_between(conn: &Connection, from: f64, to: f64) -> rusqlite::Result<Vec<TransitionRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT device, check_name, at, from_state, to_state, summary FROM transitions
+         WHERE at > ?1 AND at <= ?2 ORDER BY at, id",
+    )?;
+    let rows = stmt.query_map(params![from, to], transition_row)?;
+    rows.collect()
+}
+
+/// A stored event (a reboot, a baseline recorded or accepted).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    pub device: String,
+    pub check: String,
+    pub kind: String,
+    /// When it happened (a reboot: the boot time).
+    pub at: f64,
+    /// When camwatch saw it.
+    pub seen_at: f64,
+    pub summary: String,
+}
+
+/// Events camwatch saw with `from < seen_at <= to`, oldest first.
+pub fn events_seen_between(conn: &Connection, from: f64, to: f64) -> rusqlite::Result<Vec<EventRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT device, check_name, kind, at, seen_at, summary FROM events
+         WHERE seen_at > ?1 AND seen_at <= ?2 ORDER BY seen_at, id",
+    )?;
+    let rows = stmt.query_map(params![from, to], |r| {
+        Ok(EventRow {
+            device: r.get(0)?,
+            check: r.get(1)?,
+            kind: r.get(2)?,
+            at: r.get(3)?,
+            seen_at: r.get(4)?,
+            summary: r.get(5)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// The newest `limit` records of a procedure, newest first, as `(at, JSON)`.
+pub fn procedure_records(conn: &Connection, kind: &str, limit: usize) -> rusqlite::Result<Vec<(f64, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT at, record_json FROM procedure_runs WHERE kind = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![kind, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+fn transition_row(r: &rusqlite::Row) -> rusqlite::Result<TransitionRow> {
+    let from: String = r.get(3)?;
+    let to: String = r.get(4)?;
+    Ok(TransitionRow {
+        device: r.get(0)?,
+        check: r.get(1)?,
+        at: r.get(2)?,
+        from: State::parse(&from).unwrap_or(State::Unknown),
+        to: State::parse(&to).unwrap_or(State::Unknown),
+        summary: r.get(5)?,
+    })
+}
+
 /// Reads transitions from a store file with a separate read-only connection.
 pub fn read_transitions(path: &Path) -> rusqlite::Result<Vec<TransitionRow>> {
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let mut stmt =
         conn.prepare("SELECT device, check_name, at, from_state, to_state, summary FROM transitions ORDER BY id")?;
-    let rows = stmt.query_map([], |r| {
-        let from: String = r.get(3)?;
-        let to: String = r.get(4)?;
-        Ok(TransitionRow {
-            device: r.get(0)?,
-            check: r.get(1)?,
-            at: r.get(2)?,
-            from: State::parse(&from).unwrap_or(State::Unknown),
-            to: State::parse(&to).unwrap_or(State::Unknown),
-            summary: r.get(5)?,
-        })
-    })?;
+    let rows = stmt.query_map([], transition_row)?;
     rows.collect()
 }
 
@@ -715,6 +819,51 @@ mod tests {
         let transitions = read_transitions(&store.path).unwrap();
         assert_eq!(transitions.len(), 1);
         assert_eq!((transitions[0].from, transitions[0].to), (State::Unknown, State::Ok));
+    }
+
+    #[test]
+    fn procedure_records_transitions_and_events_by_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        store.record(row(100.0, Some((State::Unknown, State::Ok)), State::Ok));
+        store.record(row(200.0, Some((State::Ok, State::Failed)), State::Failed));
+        store.save_procedure("handover", 150.0, "{\"n\":1}".into());
+        store.save_procedure("handover", 250.0, "{\"n\":2}".into());
+        store.save_procedure("inventory", 260.0, "{\"n\":3}".into());
+        store.flush();
+        let conn = open_reader(&store.path).unwrap();
+        assert_eq!(
+            procedure_records(&conn, "handover", 5).unwrap(),
+            [(250.0, "{\"n\":2}".to_owned()), (150.0, "{\"n\":1}".to_owned())]
+        );
+        assert_eq!(procedure_records(&conn, "inventory", 1).unwrap().len(), 1);
+        // Half-open (from, to]: a transition at the previous handover's time belongs to that shift.
+        let between: Vec<f64> = transitions_between(&conn, 100.0, 200.0)
+            .unwrap()
+            .iter()
+            .map(|t| t.at)
+            .collect();
+        assert_eq!(between, [200.0]);
+        // Events by when they were seen (a reboot's `at` is the boot time, earlier).
+        let events = events_seen_between(&conn, 150.0, 250.0).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            (events[0].kind.as_str(), events[0].at, events[0].seen_at),
+            ("reboot", 190.0, 200.0)
+        );
+        drop(conn);
+        store.prune(0.0, 200.0);
+        store.close();
+        let (store, resumed) = Store::open(dir.path()).unwrap();
+        let mut times = resumed.procedures;
+        times.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(times, [("handover".to_owned(), 250.0), ("inventory".to_owned(), 260.0)]);
+        let conn = open_reader(&store.path).unwrap();
+        assert_eq!(
+            procedure_records(&conn, "handover", 5).unwrap().len(),
+            1,
+            "pruned with the transitions"
+        );
     }
 
     #[test]
