@@ -7,6 +7,7 @@
 mod backup;
 pub mod diagnostic;
 mod footage;
+mod isapi;
 pub mod presets;
 mod procedures;
 mod protocols;
@@ -262,10 +263,12 @@ impl Device {
         for check in &self.checks {
             let snmp = match check {
                 CheckSpec::Ups(UpsSpec::Snmp(spec, _))
-                | CheckSpec::Uptime(spec)
+                | CheckSpec::Uptime(UptimeSpec::Snmp(spec))
                 | CheckSpec::Storage(spec)
-                | CheckSpec::RecorderDisks(spec, _)
+                | CheckSpec::RecorderDisks(RecorderDisksSpec::Snmp(spec, _))
                 | CheckSpec::SnmpValues(spec, _) => Some(spec),
+                // ISAPI logs in with the device's own username and password (listed above).
+                CheckSpec::Uptime(UptimeSpec::Isapi(_)) | CheckSpec::RecorderDisks(RecorderDisksSpec::Isapi(_)) => None,
                 CheckSpec::Ups(UpsSpec::Nut(nut)) => {
                     found.extend(nut.password.as_ref().map(|p| ("NUT password", p)));
                     None
@@ -301,11 +304,12 @@ pub enum CheckSpec {
     Ping(PingSpec),
     Filesystem(FilesystemSpec),
     Ups(UpsSpec),
-    /// Boot time and reboots, over SNMP.
-    Uptime(Arc<SnmpSpec>),
+    /// Boot time and reboots, over SNMP or ISAPI.
+    Uptime(UptimeSpec),
     /// HOST-RESOURCES-MIB disks and volumes, over SNMP.
     Storage(Arc<SnmpSpec>),
-    RecorderDisks(Arc<SnmpSpec>, RecorderVendor),
+    /// A recorder's drives, from its vendor MIB or ISAPI.
+    RecorderDisks(RecorderDisksSpec),
     SnmpValues(Arc<SnmpSpec>, Vec<SnmpValueSpec>),
     /// The camera answers ONVIF; who it is.
     Onvif(Arc<OnvifSpec>),
@@ -337,6 +341,22 @@ pub struct AvailabilitySpec {
 pub enum RetentionSource {
     /// Footage folders on the host camwatch runs on.
     Folders(Arc<FootageSpec>),
+    /// A Hikvision recorder's own recording search (ISAPI).
+    Isapi(Arc<IsapiSpec>),
+}
+
+/// Where a device's uptime is read from (one source per device).
+#[derive(Debug, Clone, PartialEq)]
+pub enum UptimeSpec {
+    Snmp(Arc<SnmpSpec>),
+    Isapi(Arc<IsapiSpec>),
+}
+
+/// Where a recorder's drive states are read from (one source per device).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecorderDisksSpec {
+    Snmp(Arc<SnmpSpec>, RecorderVendor),
+    Isapi(Arc<IsapiSpec>),
 }
 
 impl CheckSpec {
@@ -515,6 +535,7 @@ pub struct FilesystemSpec {
 }
 
 pub use footage::{CameraFrom, FootageLayout, FootageSpec, Template, TemplatePart};
+pub use isapi::IsapiSpec;
 
 /// Reads and resolves a configuration file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -1089,6 +1110,7 @@ impl Resolver {
         {
             checks.push(CheckSpec::Retention(RetentionSource::Folders(Arc::new(spec))));
         }
+        self.isapi_checks(d, &name, address.as_deref(), &mut checks);
         // A recorder's 24-hour duty is judged from what the other checks recorded about it.
         let has = |kind: CheckKind| checks.iter().any(|c| c.kind() == kind);
         if let Some((camera, table)) = d.camera_policy.iter().next()

@@ -150,7 +150,7 @@ impl Resolver {
         }
     }
 
-    fn trust(
+    pub(super) fn trust(
         &mut self,
         ca_file: &Option<std::path::PathBuf>,
         fingerprint: &Option<Spanned<String>>,
@@ -336,11 +336,12 @@ impl Resolver {
             for check in wanted {
                 checks.push(match check {
                     SnmpCheck::Ups => CheckSpec::Ups(UpsSpec::Snmp(Arc::clone(spec), t.ups_mib.unwrap_or_default())),
-                    SnmpCheck::Uptime => CheckSpec::Uptime(Arc::clone(spec)),
+                    SnmpCheck::Uptime => CheckSpec::Uptime(super::UptimeSpec::Snmp(Arc::clone(spec))),
                     SnmpCheck::Storage => CheckSpec::Storage(Arc::clone(spec)),
-                    SnmpCheck::RecorderDisks => {
-                        CheckSpec::RecorderDisks(Arc::clone(spec), t.recorder_vendor.unwrap_or_default())
-                    }
+                    SnmpCheck::RecorderDisks => CheckSpec::RecorderDisks(super::RecorderDisksSpec::Snmp(
+                        Arc::clone(spec),
+                        t.recorder_vendor.unwrap_or_default(),
+                    )),
                 });
             }
         }

@@ -113,6 +113,7 @@ pub struct RawDevice {
     /// `[device.camera_policy."NAME"]`: retention rules for one camera of this device's footage.
     #[serde(default)]
     pub camera_policy: BTreeMap<String, Spanned<RawCameraPolicy>>,
+    pub isapi: Option<Spanned<RawIsapi>>,
 }
 
 /// The retention keys a single camera of a recorder may have of its own (a pharmacy camera kept
@@ -127,6 +128,26 @@ pub struct RawCameraPolicy {
     pub retention_forecast_warning: Option<Spanned<HumanDuration>>,
     pub clause_retention: Option<Spanned<String>>,
     pub clause_recording: Option<Spanned<String>>,
+}
+
+/// `[device.isapi]`: a Hikvision recorder (or camera) read over its ISAPI HTTP interface.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIsapi {
+    pub port: Option<u16>,
+    pub https: Option<bool>,
+    pub ca_file: Option<PathBuf>,
+    pub fingerprint_sha256: Option<Spanned<String>>,
+    pub checks: Option<Spanned<Vec<IsapiCheck>>>,
+    pub channels: Option<Spanned<Vec<String>>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IsapiCheck {
+    Retention,
+    RecorderDisks,
+    Uptime,
 }
 
 /// `[device.footage]`: the footage folders of a recording server camwatch runs on.

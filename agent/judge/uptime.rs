@@ -7,8 +7,10 @@
 //! 2^32, give or take) or the device restarted. Wraps seen are remembered so the boot time stays
 //! right after them.
 //!
-//! Which counter: the host's (hrSystemUptime) when the agent has it, else the SNMP agent's own
-//! (sysUpTime). An agent restart on a host that kept running is noted, not counted as a reboot.
+//! Which counter: the device's own uptime in seconds when it gives one (ISAPI `deviceUpTime`,
+//! which does not wrap), else the host's (hrSystemUptime) when the agent has it, else the SNMP
+//! agent's own (sysUpTime). An agent restart on a host that kept running is noted, not counted as
+//! a reboot.
 
 use serde::{Deserialize, Serialize};
 
@@ -23,8 +25,9 @@ const WRAP_TICKS: f64 = 4_294_967_296.0;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct UptimeMemory {
     pub polled_at: f64,
-    pub ticks: u32,
-    /// "host" (hrSystemUptime) or "agent" (sysUpTime).
+    /// Hundredths of a second (stored as u32 by earlier versions, which reads back the same).
+    pub ticks: u64,
+    /// "device" (ISAPI), "host" (hrSystemUptime) or "agent" (sysUpTime).
     pub counter: Counter,
     pub wraps: u32,
     pub agent_ticks: Option<u32>,
@@ -35,6 +38,14 @@ pub struct UptimeMemory {
 pub enum Counter {
     Host,
     Agent,
+    /// A device's own uptime in seconds (ISAPI), kept here in hundredths; it does not wrap.
+    Device,
+}
+
+impl Counter {
+    fn wraps(self) -> bool {
+        self != Counter::Device
+    }
 }
 
 /// Ticks allowed short of the expected count: slack for the answer's delay (the poll's time is
@@ -49,13 +60,13 @@ enum Continuity {
     Restarted,
 }
 
-fn continuity(previous_ticks: u32, elapsed: f64, ticks: u32) -> Continuity {
-    let expected = f64::from(previous_ticks) + elapsed.max(0.0) * 100.0;
+fn continuity(previous_ticks: u64, elapsed: f64, ticks: u64, wraps: bool) -> Continuity {
+    let expected = previous_ticks as f64 + elapsed.max(0.0) * 100.0;
     let tolerance = tolerance_ticks(elapsed);
-    let now = f64::from(ticks);
+    let now = ticks as f64;
     if now + tolerance >= expected {
         Continuity::Continues
-    } else if expected >= WRAP_TICKS && (now - (expected - WRAP_TICKS)).abs() <= tolerance {
+    } else if wraps && expected >= WRAP_TICKS && (now - (expected - WRAP_TICKS)).abs() <= tolerance {
         Continuity::Wrapped
     } else {
         Continuity::Restarted
@@ -70,17 +81,18 @@ fn when(unix: f64) -> String {
 
 pub fn judge(seen: &UptimeObservation, policy: &Policy, memory: Option<&serde_json::Value>) -> Verdict {
     let previous: Option<UptimeMemory> = memory.and_then(|m| serde_json::from_value(m.clone()).ok());
-    let (ticks, counter) = match (seen.host_ticks, seen.agent_ticks) {
-        (Some(t), _) => (t, Counter::Host),
-        (None, Some(t)) => (t, Counter::Agent),
-        (None, None) => unreachable!("the probe refuses observations without uptime"),
+    let (ticks, counter) = match (seen.device_seconds, seen.host_ticks, seen.agent_ticks) {
+        (Some(s), _, _) => (s.saturating_mul(100), Counter::Device),
+        (None, Some(t), _) => (u64::from(t), Counter::Host),
+        (None, None, Some(t)) => (u64::from(t), Counter::Agent),
+        (None, None, None) => unreachable!("the probes refuse observations without uptime"),
     };
     let mut notes = Vec::new();
     let mut wraps = 0;
     let mut rebooted = false;
     if let Some(prev) = previous.filter(|p| p.counter == counter) {
         let elapsed = seen.polled_at - prev.polled_at;
-        match continuity(prev.ticks, elapsed, ticks) {
+        match continuity(prev.ticks, elapsed, ticks, counter.wraps()) {
             Continuity::Continues => wraps = prev.wraps,
             Continuity::Wrapped => {
                 wraps = prev.wraps + 1;
@@ -90,13 +102,16 @@ pub fn judge(seen: &UptimeObservation, policy: &Policy, memory: Option<&serde_js
         }
         if counter == Counter::Host
             && let (Some(prev_agent), Some(agent)) = (prev.agent_ticks, seen.agent_ticks)
-            && matches!(continuity(prev_agent, elapsed, agent), Continuity::Restarted)
+            && matches!(
+                continuity(u64::from(prev_agent), elapsed, u64::from(agent), true),
+                Continuity::Restarted
+            )
             && !rebooted
         {
             notes.push("the SNMP agent restarted while the host kept running".to_owned());
         }
     }
-    let uptime = (f64::from(ticks) + f64::from(wraps) * WRAP_TICKS) / 100.0;
+    let uptime = (ticks as f64 + f64::from(wraps) * WRAP_TICKS) / 100.0;
     let boot_time = seen.polled_at - uptime;
     let recent = uptime < policy.uptime_warning_after_reboot.as_secs_f64();
     let up_for = humantime::format_duration(std::time::Duration::from_secs(uptime as u64));
@@ -160,6 +175,7 @@ mod tests {
             polled_at: at,
             agent_ticks: agent,
             host_ticks: host,
+            device_seconds: None,
             engine_boots: None,
             description: None,
             name: None,
@@ -216,6 +232,25 @@ mod tests {
         assert!(wrapped.summary.contains("wrapped"), "{}", wrapped.summary);
         assert!((wrapped.values["boot_time_seconds"].as_f64().unwrap() - boot).abs() < 1.0);
         assert_eq!(wrapped.status, Status::Ok);
+    }
+
+    #[test]
+    fn a_device_counter_in_seconds_never_wraps() {
+        let t0 = 1_800_000_000.0;
+        // 600 days up: beyond what 32-bit hundredths can count, exact in seconds.
+        let mut long = seen(t0, None, None);
+        long.device_seconds = Some(600 * 86_400);
+        let first = step(None, &long);
+        assert_eq!(first.values["boot_time_seconds"], t0 - 600.0 * DAY);
+        assert_eq!(first.values["counter"], "device");
+        let mut back = seen(t0 + 60.0, None, None);
+        back.device_seconds = Some(20);
+        let rebooted = step(Some(&first), &back);
+        assert_eq!(rebooted.events.len(), 1);
+        assert_eq!(rebooted.events[0].at, t0 + 40.0);
+        let mut on = seen(t0 + 120.0, None, None);
+        on.device_seconds = Some(80);
+        assert!(step(Some(&rebooted), &on).events.is_empty());
     }
 
     #[test]

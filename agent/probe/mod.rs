@@ -9,6 +9,7 @@ pub mod filesystem;
 pub mod footage;
 pub mod history;
 pub mod http;
+pub mod isapi;
 pub mod nut;
 pub mod onvif;
 pub mod ping;
@@ -22,7 +23,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::config::{CheckSpec, Device, RetentionSource, UpsSpec};
+use crate::config::{CheckSpec, Device, RecorderDisksSpec, RetentionSource, UpsSpec, UptimeSpec};
 use crate::model::CheckKind;
 use snmp::SnmpRead;
 
@@ -215,12 +216,24 @@ impl Probes {
                 self.on_battery.fill(&device.name, &mut ups);
                 Ok(Observation::Ups(ups))
             }
-            CheckSpec::Uptime(spec) => self.snmp.other(SnmpRead::Uptime, spec, device, transcript).await,
+            CheckSpec::Uptime(UptimeSpec::Snmp(spec)) => {
+                self.snmp.other(SnmpRead::Uptime, spec, device, transcript).await
+            }
+            CheckSpec::Uptime(UptimeSpec::Isapi(spec)) => {
+                let login = Login::of(device)?;
+                let mut client = isapi::Client::new(&self.http, spec, login.as_ref(), transcript);
+                isapi::status::read(&mut client).await.map(Observation::Uptime)
+            }
             CheckSpec::Storage(spec) => self.snmp.other(SnmpRead::Storage, spec, device, transcript).await,
-            CheckSpec::RecorderDisks(spec, vendor) => {
+            CheckSpec::RecorderDisks(RecorderDisksSpec::Snmp(spec, vendor)) => {
                 self.snmp
                     .other(SnmpRead::Recorder(*vendor), spec, device, transcript)
                     .await
+            }
+            CheckSpec::RecorderDisks(RecorderDisksSpec::Isapi(spec)) => {
+                let login = Login::of(device)?;
+                let mut client = isapi::Client::new(&self.http, spec, login.as_ref(), transcript);
+                isapi::storage::read(&mut client).await.map(Observation::Recorder)
             }
             CheckSpec::SnmpValues(spec, values) => {
                 self.snmp
@@ -255,10 +268,19 @@ impl Probes {
                     .map(Observation::Stream)
             }
             CheckSpec::Retention(source) => {
-                // Footage is forgotten a day beyond the window the policy requires.
-                let window = i64::from(device.policy.retention_days) * 86_400;
+                // Footage is forgotten a day beyond the window the policy requires; a camera with
+                // rules of its own may require more than the device.
+                let days = (device.policy.cameras.values())
+                    .map(|p| p.retention_days)
+                    .fold(device.policy.retention_days, u32::max);
+                let window = i64::from(days) * 86_400;
                 match source {
                     RetentionSource::Folders(spec) => self.footage.probe(spec, &device.name, window, transcript).await,
+                    RetentionSource::Isapi(spec) => {
+                        let login = Login::of(device)?;
+                        let mut client = isapi::Client::new(&self.http, spec, login.as_ref(), transcript);
+                        isapi::search::footage(&mut client, &spec.channels, window).await
+                    }
                 }
                 .map(Observation::Footage)
             }

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 pub mod footage;
+pub mod isapi_sim;
 pub mod nut;
 pub mod onvif_sim;
 pub mod pki;

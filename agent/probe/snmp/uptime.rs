@@ -23,6 +23,9 @@ pub struct UptimeObservation {
     pub agent_ticks: Option<u32>,
     /// hrSystemUptime, hundredths of a second.
     pub host_ticks: Option<u32>,
+    /// The device's own uptime in whole seconds, from a counter that does not wrap (ISAPI
+    /// `deviceUpTime`); when present it is the one judged.
+    pub device_seconds: Option<u64>,
     /// snmpEngineBoots: how often the SNMP engine has (re)started.
     pub engine_boots: Option<i64>,
     pub description: Option<String>,
@@ -41,6 +44,7 @@ pub async fn read(client: &mut SnmpClient<'_>) -> Result<UptimeObservation, Prob
         polled_at: crate::schedule::unix_now(),
         agent_ticks: ticks(SYS_UPTIME),
         host_ticks: ticks(HR_SYSTEM_UPTIME),
+        device_seconds: None,
         engine_boots: r.integer(ENGINE_BOOTS).filter(|b| *b > 0),
         description: r.text(SYS_DESCR),
         name: r.text(SYS_NAME).filter(|n| n != "<private>"),
