@@ -9,6 +9,19 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// A span as people say it: "21 days 4 h", "1 h 02 m", "4 m 10 s".
+pub fn span(seconds: i64) -> String {
+    let s = seconds.max(0);
+    let (d, h, m, sec) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60, s % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{sec} s"),
+        (0, 0, _) => format!("{m} m {sec:02} s"),
+        (0, _, _) => format!("{h} h {m:02} m"),
+        (1, _, _) => format!("1 day {h} h"),
+        _ => format!("{d} days {h} h"),
+    }
+}
+
 /// Merged footage intervals `[start, end)`, kept sorted and disjoint: segments that touch or
 /// overlap become one interval. Inserts may arrive in any order (a directory listing is not
 /// sorted), and memory grows with the number of *holes*, not with the number of files.
@@ -51,6 +64,29 @@ impl IntervalSet {
             self.by_start.remove(&s);
         }
         self.by_start.insert(start, end);
+    }
+
+    /// Takes `[start, end)` out: intervals inside it vanish, intervals crossing its edges are cut
+    /// there (a recorder's "no data from t1 to t2" inside a track's span).
+    pub fn remove(&mut self, start: i64, end: i64) {
+        if end <= start {
+            return;
+        }
+        if let Some((&s, &e)) = self.by_start.range(..start).next_back()
+            && e > start
+        {
+            self.by_start.insert(s, start);
+            if e > end {
+                self.by_start.insert(end, e);
+            }
+        }
+        let inside: Vec<(i64, i64)> = self.by_start.range(start..end).map(|(&s, &e)| (s, e)).collect();
+        for (s, e) in inside {
+            self.by_start.remove(&s);
+            if e > end {
+                self.by_start.insert(end, e);
+            }
+        }
     }
 
     /// Adds every interval of `other`.
@@ -252,6 +288,21 @@ mod tests {
         assert_eq!(s.to_vec(), vec![(0, 50)]);
         s.drop_before(30);
         assert_eq!(s.to_vec(), vec![(30, 50)]);
+    }
+
+    #[test]
+    fn removing_cuts_holes_and_edges() {
+        let mut s = set(&[(0, 100), (200, 300)]);
+        s.remove(10, 20);
+        assert_eq!(s.to_vec(), vec![(0, 10), (20, 100), (200, 300)]);
+        s.remove(90, 250);
+        assert_eq!(s.to_vec(), vec![(0, 10), (20, 90), (250, 300)]);
+        s.remove(-5, 0);
+        s.remove(300, 400);
+        s.remove(7, 7);
+        assert_eq!(s.to_vec(), vec![(0, 10), (20, 90), (250, 300)]);
+        s.remove(i64::MIN, i64::MAX);
+        assert!(s.is_empty());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use camwatch::probe::onvif::{parse, soap, xml::Element};
+use camwatch::probe::onvif::{parse, search, soap, xml::Element};
 
 fn captures() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/onvif");
@@ -126,4 +126,86 @@ fn faults_from_real_devices_are_recognised() {
     assert!(!invalid.is_auth());
     let generic = fault("axis-hikvision-agsh/Error.xml");
     assert_eq!(generic.reason, "fault reason");
+}
+
+#[test]
+fn profile_g_search_and_recording_answers_read_as_the_recorder_said() {
+    let Some(dir) = captures() else { return };
+    let summary = search::recording_summary(&answer(
+        &dir,
+        "profile-g-hammeraj/search__get_recording_summary__success.xml",
+    ))
+    .unwrap();
+    // 8 recordings up to 2024-12-13 08:08:49 UTC, "from" 1970: a clock that was once unset.
+    assert_eq!(summary.recordings, Some(8));
+    assert_eq!(summary.data_until, Some(1_734_077_329));
+    assert_eq!(summary.data_from, Some(0));
+    assert!(search::unbelievable(0, 1_734_077_329).is_some());
+    assert!(search::unbelievable(1_734_077_329, 1_734_077_329).is_none());
+
+    let token = |file: &str| search::search_token(&answer(&dir, file)).unwrap();
+    assert_eq!(
+        token("profile-g-hammeraj/search__find_recordings_success.xml"),
+        "RecordingSearchToken_1"
+    );
+    assert_eq!(
+        token("profile-g-hammeraj/search__find_events_success.xml"),
+        "SearchToken[1]"
+    );
+
+    let page = search::recording_search_results(&answer(
+        &dir,
+        "profile-g-hammeraj/search__get_recording_search_results_success.xml",
+    ))
+    .unwrap();
+    assert_eq!(page.state, search::SearchState::Completed);
+    assert_eq!(page.results.len(), 1);
+    let recording = &page.results[0];
+    assert_eq!(recording.token, "OnvifRecordingToken_1");
+    assert_eq!(recording.camera(), "IpCamera_1");
+    assert_eq!(recording.earliest, Some(195)); // 1970-01-01T00:03:15Z
+    assert_eq!(recording.latest, Some(1_742_056_080)); // 2025-03-15T16:28:00Z
+    assert_eq!(recording.status.as_deref(), Some("Stopped"));
+    let kinds: Vec<&str> = recording.tracks.iter().map(|t| t.kind.as_str()).collect();
+    assert_eq!(kinds, ["Video", "Audio", "Metadata"]);
+    assert_eq!(recording.tracks[0].token, "videotracktoken_1");
+    assert_eq!(
+        (recording.tracks[0].data_from, recording.tracks[0].data_to),
+        (Some(195), Some(1_742_056_080))
+    );
+    // Judged two minutes after its last footage, with no event to say where believable footage
+    // starts: the 1970 start is not believed and nothing is counted.
+    let (footage, doubt) = search::recording_footage(recording, &[], 1_742_056_080 + 120);
+    assert!(footage.is_empty());
+    assert_eq!(
+        doubt.as_deref(),
+        Some(
+            "recording OnvifRecordingToken_1 dates its oldest footage 1970-01-01 00:03:15 UTC (before 2000: the recorder's clock was not set)"
+        )
+    );
+
+    let items = search::recording_items(&answer(
+        &dir,
+        "profile-g-hammeraj/recording__get_recordings_success.xml",
+    ))
+    .unwrap();
+    let read: Vec<(&str, Option<&str>, Option<i64>, usize)> = items
+        .iter()
+        .map(|i| {
+            (
+                i.token.as_str(),
+                i.source_name.as_deref(),
+                i.max_retention_seconds,
+                i.tracks,
+            )
+        })
+        .collect();
+    assert_eq!(
+        read,
+        [
+            ("SD_DISK_20200422_123501_A2388AB3", Some("paolo"), Some(3600), 3),
+            ("SD_DISK_20200422_132613_45A883F5", Some("paolo2"), Some(3600), 3),
+            ("SD_DISK_20200422_132655_67086B52", Some("paolo3"), Some(3600), 3),
+        ]
+    );
 }

@@ -341,8 +341,19 @@ pub struct AvailabilitySpec {
 pub enum RetentionSource {
     /// Footage folders on the host camwatch runs on.
     Folders(Arc<FootageSpec>),
+    /// An ONVIF Profile G recorder (an NVR, or a camera recording to its SD card), read through
+    /// its search service.
+    Onvif(Arc<OnvifRecordingsSpec>),
     /// A Hikvision recorder's own recording search (ISAPI).
     Isapi(Arc<IsapiSpec>),
+}
+
+/// A recorder's footage, asked over ONVIF with the device's own ONVIF settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnvifRecordingsSpec {
+    pub onvif: Arc<OnvifSpec>,
+    /// Recordings (by source name, or token) that must exist (empty: whatever the recorder holds).
+    pub recordings: Vec<String>,
 }
 
 /// Where a device's uptime is read from (one source per device).
@@ -1105,8 +1116,10 @@ impl Resolver {
         self.protocol_checks(d, &name, address.is_some(), snmp_auth, &mut checks);
         self.camera_checks(d, &name, address.as_deref(), &mut checks);
         self.backup_check(d.backup.as_ref(), &name, &mut checks);
+        // Two retention sources are refused in camera_checks; one check is made either way.
         if let Some(footage) = &d.footage
             && let Some(spec) = self.footage(footage, &name)
+            && !checks.iter().any(|c| matches!(c, CheckSpec::Retention(_)))
         {
             checks.push(CheckSpec::Retention(RetentionSource::Folders(Arc::new(spec))));
         }

@@ -9,8 +9,8 @@ use toml::Spanned;
 
 use super::raw::{OnvifCheck, RawDevice, RawSnmpAuth, SnmpCheck, SnmpVersion};
 use super::{
-    CheckSpec, NutSpec, OnvifSpec, Resolver, SnapshotSpec, SnmpAuth, SnmpSpec, SnmpValueSpec, StreamSpec, TlsTrust,
-    UpsSpec,
+    CheckSpec, NutSpec, OnvifRecordingsSpec, OnvifSpec, Resolver, RetentionSource, SnapshotSpec, SnmpAuth, SnmpSpec,
+    SnmpValueSpec, StreamSpec, TlsTrust, UpsSpec,
 };
 use crate::model::DeviceKind;
 
@@ -247,6 +247,28 @@ impl Resolver {
             if let Some(spec) = spec.as_ref().filter(|_| wants(check)) {
                 checks.push(make(Arc::clone(spec)));
             }
+        }
+        let recordings = d.onvif.as_ref().and_then(|t| t.get_ref().recordings.as_ref());
+        if let Some(spec) = spec.as_ref().filter(|_| wants(OnvifCheck::Retention)) {
+            if let Some(footage) = &d.footage {
+                self.error(
+                    Some(footage.span()),
+                    format!("{what} has two retention sources: [device.footage] and the ONVIF \"retention\" check"),
+                    "keep one: remove [device.footage], or \"retention\" from [device.onvif] checks (or make the footage folders a device of their own)",
+                );
+            }
+            checks.push(CheckSpec::Retention(RetentionSource::Onvif(Arc::new(
+                OnvifRecordingsSpec {
+                    onvif: Arc::clone(spec),
+                    recordings: recordings.map(|r| r.get_ref().clone()).unwrap_or_default(),
+                },
+            ))));
+        } else if let Some(list) = recordings.filter(|_| spec.is_some()) {
+            self.error(
+                Some(list.span()),
+                format!("{what}: [device.onvif] recordings is set but the \"retention\" check is not"),
+                "add \"retention\" to [device.onvif] checks, or remove recordings",
+            );
         }
         let uri = |this: &mut Self, given: Option<&Spanned<String>>, schemes: &[&str], table: &str| {
             given.and_then(|u| {

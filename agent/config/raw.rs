@@ -171,6 +171,8 @@ pub struct RawOnvif {
     pub fingerprint_sha256: Option<Spanned<String>>,
     pub profile: Option<String>,
     pub checks: Option<Spanned<Vec<OnvifCheck>>>,
+    /// With the `retention` check: recordings (cameras) the recorder must hold.
+    pub recordings: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -181,6 +183,8 @@ pub enum OnvifCheck {
     Baseline,
     Stream,
     Image,
+    /// Footage retention from the device's ONVIF Profile G recording search.
+    Retention,
 }
 
 #[derive(Debug, Deserialize)]

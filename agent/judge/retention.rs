@@ -10,23 +10,11 @@ use serde_json::json;
 
 use super::{Event, Verdict};
 use crate::config::Policy;
+pub use crate::coverage::span;
 use crate::coverage::{Coverage, IntervalSet, Rules, Storage, coverage};
 use crate::model::{CheckKind, Status};
 use crate::probe::footage::FootageObservation;
 use crate::state::store::{RECORDING_RESUMED, RECORDING_STOPPED};
-
-/// A span as people say it: "21 days 4 h", "1 h 02 m", "4 m 10 s".
-pub fn span(seconds: i64) -> String {
-    let s = seconds.max(0);
-    let (d, h, m, sec) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60, s % 60);
-    match (d, h, m) {
-        (0, 0, 0) => format!("{sec} s"),
-        (0, 0, _) => format!("{m} m {sec:02} s"),
-        (0, _, _) => format!("{h} h {m:02} m"),
-        (1, _, _) => format!("1 day {h} h"),
-        _ => format!("{d} days {h} h"),
-    }
-}
 
 pub fn at(unix: i64, with_date: bool) -> String {
     let format = if with_date { "%Y-%m-%d %H:%M UTC" } else { "%H:%M UTC" };
@@ -138,7 +126,13 @@ pub fn judge(seen: &FootageObservation, policy: &Policy, memory: Option<&serde_j
         };
         let deletion_first = by_deletion < c.forecast_seconds;
         c.forecast_seconds = c.forecast_seconds.min(by_deletion);
-        if !c.recording_now {
+        if let Some(why) = camera.untrusted.as_ref().filter(|_| camera.intervals.is_empty()) {
+            findings.push((
+                Finding::NoFootage,
+                0,
+                format!("{name}: no trustworthy footage: {why} ({recording_clause})"),
+            ));
+        } else if !c.recording_now {
             let since = c.newest.map_or_else(String::new, |n| {
                 format!(" since {}", at(n, now - n >= 86_400 - rules.freshness))
             });
@@ -208,6 +202,7 @@ pub fn judge(seen: &FootageObservation, policy: &Policy, memory: Option<&serde_j
                 "forecast_seconds": c.forecast_seconds.is_finite().then_some(c.forecast_seconds),
                 "files": camera.files,
                 "bytes_last_day": camera.bytes_last_day,
+                "untrusted": camera.untrusted,
             }),
         );
         all.push((name, c));
@@ -368,6 +363,7 @@ mod tests {
                     intervals: i,
                     files: 1,
                     bytes_last_day: 0,
+                    untrusted: None,
                 })
                 .collect(),
             missing: vec![],
@@ -432,6 +428,23 @@ mod tests {
             v.summary,
             "door: gap of 1 h 02 m on 2026-11-27 from 03:07 UTC (Every camera records 24 hours a day, with no gap in recording longer than 5m.)"
         );
+    }
+
+    #[test]
+    fn a_camera_whose_dates_are_not_believed_has_no_trustworthy_footage() {
+        let mut seen = obs(vec![("stairs", vec![]), ("front", vec![(NOW - 40 * 86_400, NOW)])]);
+        seen.source = "ONVIF recording search on 192.0.2.40".into();
+        seen.cameras[0].untrusted = Some("recording rec-3 dates its footage 1970-01-01 00:03:15 UTC".into());
+        let v = judge(&seen, &Policy::default(), None);
+        assert_eq!(v.status, Status::Failed);
+        assert_eq!(
+            v.summary,
+            "stairs: no trustworthy footage: recording rec-3 dates its footage 1970-01-01 00:03:15 UTC (Every camera records 24 hours a day, with no gap in recording longer than 5m.)"
+        );
+        assert_eq!(v.values["cameras"]["front"]["compliant"], true);
+        // Doubts about part of a camera's footage leave the rest to be judged as usual.
+        seen.cameras[0].intervals = vec![(NOW - 40 * 86_400, NOW)];
+        assert_eq!(judge(&seen, &Policy::default(), None).status, Status::Ok);
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub struct CameraFootage {
     pub files: u64,
     /// Bytes of the segments that started in the last 24 hours.
     pub bytes_last_day: u64,
+    /// Why footage the source claims for this camera was not believed (a date from an unset or
+    /// wrong clock); with no intervals left, the camera has no trustworthy footage.
+    pub untrusted: Option<String>,
 }
 
 /// What a footage source holds, per camera: the same shape whether it was read from folders, an
@@ -544,6 +547,7 @@ fn scan(
                 oldest: None,
                 files: 0,
                 bytes_last_day: 0,
+                untrusted: None,
             });
             entry.oldest = Some(entry.oldest.map_or(c.oldest, |o| o.min(c.oldest)));
             entry.files += c.files;

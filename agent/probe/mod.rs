@@ -281,6 +281,15 @@ impl Probes {
                         let mut client = isapi::Client::new(&self.http, spec, login.as_ref(), transcript);
                         isapi::search::footage(&mut client, &spec.channels, window).await
                     }
+                    RetentionSource::Onvif(spec) => {
+                        let login = Login::of(device)?;
+                        // Searches stop paging at three quarters of the check's timeout, so the
+                        // rest is left to end them (the scheduler's timeout would drop them open).
+                        let budget = tokio::time::Instant::now() + device.policy.timeout.mul_f64(0.75);
+                        self.onvif
+                            .recordings(&self.http, spec, window, budget, login.as_ref(), transcript)
+                            .await
+                    }
                 }
                 .map(Observation::Footage)
             }

@@ -3,13 +3,21 @@
 //! UsernameToken digests with a Created window against its own (possibly wrong) clock, and
 //! quirk modes real cameras have. It keeps every action it was asked, so tests can prove the
 //! agent only reads.
+//!
+//! With `recordings` it is also a Profile G recorder (an NVR, or a camera recording to its SD
+//! card): a search service answering like the captures in
+//! ../shared/testdata/onvif/profile-g-hammeraj (`search__*.xml`), with recordings and tracks whose
+//! footage has chosen gaps, results paged at most `page_size` per request whatever MaxResults
+//! asks, and search sessions that expire after their KeepAliveTime and are counted, so tests can
+//! prove every search the agent opened was ended.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use md5::Md5;
@@ -44,8 +52,81 @@ pub struct SimState {
     pub stream_uri: String,
     /// Every SOAP action asked, in order (local names: GetDeviceInformation, ...).
     pub asked: Vec<String>,
+    /// The URL path of each request, beside `asked`.
+    pub paths: Vec<String>,
     /// Requests refused for a bad or stale WS-Security token.
     pub refused: u32,
+    /// Recordings of a Profile G recorder; empty: no search service.
+    pub recordings: Vec<SimRecording>,
+    /// Results per GetRecordingSearchResults / GetEventSearchResults, whatever MaxResults asks.
+    pub page_size: usize,
+    /// Open search sessions by token.
+    pub searches: HashMap<String, SimSearch>,
+    pub searches_opened: u32,
+    pub searches_ended: u32,
+    /// Sessions dropped because their KeepAliveTime passed without a request.
+    pub searches_expired: u32,
+    /// The StartPoint and EndPoint of the last FindEvents, as sent.
+    pub find_events_window: Option<(String, String)>,
+    /// The MaxMatches and KeepAliveTime of every Find*, as sent.
+    pub find_bounds: Vec<(String, String)>,
+    /// Quirk: the Nth GetEventSearchResults (1-based) is answered with garbage.
+    pub garbage_event_page: Option<u32>,
+    /// Quirk: searches stay "Searching" without results, forever.
+    pub searches_never_complete: bool,
+    /// Quirk: every Get*SearchResults is answered this late (a slow recorder).
+    pub results_delay: std::time::Duration,
+}
+
+/// A recording on the simulated recorder.
+#[derive(Debug, Clone)]
+pub struct SimRecording {
+    pub token: String,
+    /// The source's Name (the camera); empty: none given.
+    pub source: String,
+    /// RecordingStatus: `Recording` or `Stopped`.
+    pub status: String,
+    /// The recording service's MaximumRetentionTime (`PT0S`: no limit).
+    pub max_retention: String,
+    pub tracks: Vec<SimTrack>,
+}
+
+/// A track with data from `from` to `to` (Unix seconds) except in `gaps`.
+#[derive(Debug, Clone)]
+pub struct SimTrack {
+    pub token: String,
+    /// `Video`, `Audio` or `Metadata`.
+    pub kind: String,
+    pub from: i64,
+    pub to: i64,
+    pub gaps: Vec<(i64, i64)>,
+}
+
+impl SimTrack {
+    pub fn new(token: &str, kind: &str, from: i64, to: i64, gaps: &[(i64, i64)]) -> SimTrack {
+        SimTrack {
+            token: token.into(),
+            kind: kind.into(),
+            from,
+            to,
+            gaps: gaps.to_vec(),
+        }
+    }
+
+    fn has_data(&self, t: i64) -> bool {
+        self.from <= t && t < self.to && !self.gaps.iter().any(|&(a, b)| a <= t && t < b)
+    }
+}
+
+/// One open search session: its results, rendered, and how far they were read.
+#[derive(Debug, Clone)]
+pub struct SimSearch {
+    /// `Recording` or `Event`: which results request reads it.
+    pub kind: &'static str,
+    results: Vec<String>,
+    cursor: usize,
+    keep_alive: f64,
+    expires: f64,
 }
 
 impl Default for SimState {
@@ -70,7 +151,19 @@ impl Default for SimState {
             bitrate_kbps: 4096,
             stream_uri: "rtsp://127.0.0.1:554/axis-media/media.amp".into(),
             asked: Vec::new(),
+            paths: Vec::new(),
             refused: 0,
+            recordings: Vec::new(),
+            page_size: 2,
+            searches: HashMap::new(),
+            searches_opened: 0,
+            searches_ended: 0,
+            searches_expired: 0,
+            find_events_window: None,
+            find_bounds: Vec::new(),
+            garbage_event_page: None,
+            searches_never_complete: false,
+            results_delay: std::time::Duration::ZERO,
         }
     }
 }
@@ -149,9 +242,15 @@ impl SimCamera {
                 .unwrap();
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let app = axum::Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
+                let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
                     let state = Arc::clone(&shared);
-                    async move { handle(&state, &headers, &body, addr) }
+                    async move {
+                        let delay = state.lock().unwrap().results_delay;
+                        if !delay.is_zero() && String::from_utf8_lossy(&body).contains("SearchResults>") {
+                            tokio::time::sleep(delay).await;
+                        }
+                        handle(&state, uri.path(), &headers, &body, addr)
+                    }
                 });
                 let stop = async {
                     let _ = stopped.await;
@@ -185,6 +284,17 @@ impl SimCamera {
 
     pub fn asked(&self) -> Vec<String> {
         self.state.lock().unwrap().asked.clone()
+    }
+
+    /// How often `action` was asked.
+    pub fn count(&self, action: &str) -> usize {
+        self.state.lock().unwrap().asked.iter().filter(|a| *a == action).count()
+    }
+
+    /// Searches opened and not ended by EndSearch (expired ones included: the agent left them).
+    pub fn unended_searches(&self) -> u32 {
+        let s = self.state.lock().unwrap();
+        s.searches_opened - s.searches_ended
     }
 }
 
@@ -295,7 +405,9 @@ fn http_digest_valid(headers: &HeaderMap, s: &SimState) -> bool {
 const ENVELOPE_OPEN: &str = concat!(
     r#"<?xml version="1.0" encoding="UTF-8"?><SOAP-ENV:Envelope xmlns:SOAP-ENV="http://www.w3.org/2003/05/soap-envelope" "#,
     r#"xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:tds="http://www.onvif.org/ver10/device/wsdl" "#,
-    r#"xmlns:trt="http://www.onvif.org/ver10/media/wsdl" xmlns:ter="http://www.onvif.org/ver10/error"><SOAP-ENV:Body>"#
+    r#"xmlns:trt="http://www.onvif.org/ver10/media/wsdl" xmlns:ter="http://www.onvif.org/ver10/error" "#,
+    r#"xmlns:tse="http://www.onvif.org/ver10/search/wsdl" xmlns:trc="http://www.onvif.org/ver10/recording/wsdl" xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" "#,
+    r#"xmlns:tns1="http://www.onvif.org/ver10/topics"><SOAP-ENV:Body>"#
 );
 
 fn soap(status: StatusCode, body: String) -> Response {
@@ -319,7 +431,7 @@ fn not_authorized(s: &SimState) -> Response {
     )
 }
 
-fn handle(state: &Mutex<SimState>, headers: &HeaderMap, body: &[u8], addr: SocketAddr) -> Response {
+fn handle(state: &Mutex<SimState>, path: &str, headers: &HeaderMap, body: &[u8], addr: SocketAddr) -> Response {
     let mut s = state.lock().unwrap();
     if s.http_digest && !http_digest_valid(headers, &s) {
         return (
@@ -335,6 +447,7 @@ fn handle(state: &Mutex<SimState>, headers: &HeaderMap, body: &[u8], addr: Socke
     let xml = String::from_utf8_lossy(body);
     let action = action(&xml);
     s.asked.push(action.clone());
+    s.paths.push(path.to_owned());
     if action != "GetSystemDateAndTime" && !token_valid(&xml, &s) {
         s.refused += 1;
         return not_authorized(&s);
@@ -362,11 +475,27 @@ fn handle(state: &Mutex<SimState>, headers: &HeaderMap, body: &[u8], addr: Socke
             s.manufacturer, s.model, s.firmware, s.serial
         ),
         "GetServices" => format!(
-            "<tds:GetServicesResponse><tds:Service><tds:Namespace>http://www.onvif.org/ver10/device/wsdl</tds:Namespace><tds:XAddr>{service}/onvif/device_service</tds:XAddr><tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service><tds:Service><tds:Namespace>http://www.onvif.org/ver10/media/wsdl</tds:Namespace><tds:XAddr>{service}/onvif/media_service</tds:XAddr><tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service></tds:GetServicesResponse>"
+            "<tds:GetServicesResponse><tds:Service><tds:Namespace>http://www.onvif.org/ver10/device/wsdl</tds:Namespace><tds:XAddr>{service}/onvif/device_service</tds:XAddr><tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service><tds:Service><tds:Namespace>http://www.onvif.org/ver10/media/wsdl</tds:Namespace><tds:XAddr>{service}/onvif/media_service</tds:XAddr><tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service>{}</tds:GetServicesResponse>",
+            if s.recordings.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "<tds:Service><tds:Namespace>http://www.onvif.org/ver10/search/wsdl</tds:Namespace><tds:XAddr>{service}/onvif/search_service</tds:XAddr><tds:Version><tt:Major>2</tt:Major><tt:Minor>42</tt:Minor></tds:Version></tds:Service>"
+                )
+            }
         ),
-        "GetCapabilities" if !s.services_only => format!(
-            "<tds:GetCapabilitiesResponse><tds:Capabilities><tt:Device><tt:XAddr>{service}/onvif/device_service</tt:XAddr></tt:Device><tt:Media><tt:XAddr>{service}/onvif/media_service</tt:XAddr></tt:Media></tds:Capabilities></tds:GetCapabilitiesResponse>"
-        ),
+        "GetCapabilities" if !s.services_only => {
+            let recorder = if s.recordings.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "<tt:Extension><tt:Recording><tt:XAddr>{service}/onvif/recording_service</tt:XAddr><tt:ReceiverSource>false</tt:ReceiverSource><tt:MediaProfileSource>true</tt:MediaProfileSource><tt:DynamicRecordings>false</tt:DynamicRecordings><tt:DynamicTracks>false</tt:DynamicTracks><tt:MaxStringLength>64</tt:MaxStringLength></tt:Recording><tt:Search><tt:XAddr>{service}/onvif/search_service</tt:XAddr><tt:MetadataSearch>false</tt:MetadataSearch></tt:Search></tt:Extension>"
+                )
+            };
+            format!(
+                "<tds:GetCapabilitiesResponse><tds:Capabilities><tt:Device><tt:XAddr>{service}/onvif/device_service</tt:XAddr></tt:Device><tt:Media><tt:XAddr>{service}/onvif/media_service</tt:XAddr></tt:Media>{recorder}</tds:Capabilities></tds:GetCapabilitiesResponse>"
+            )
+        }
         "GetNetworkInterfaces" => format!(
             "<tds:GetNetworkInterfacesResponse><tds:NetworkInterfaces token=\"eth0\"><tt:Enabled>true</tt:Enabled><tt:Info><tt:Name>eth0</tt:Name><tt:HwAddress>{}</tt:HwAddress><tt:MTU>1500</tt:MTU></tt:Info></tds:NetworkInterfaces></tds:GetNetworkInterfacesResponse>",
             s.mac
@@ -382,16 +511,338 @@ fn handle(state: &Mutex<SimState>, headers: &HeaderMap, body: &[u8], addr: Socke
         "GetSnapshotUri" => format!(
             "<trt:GetSnapshotUriResponse><trt:MediaUri><tt:Uri>{service}/onvif-cgi/jpg/image.cgi?resolution=640x360&amp;camera=1</tt:Uri></trt:MediaUri></trt:GetSnapshotUriResponse>"
         ),
+        other if !s.recordings.is_empty() => match search(&mut s, other, &xml) {
+            Some(Ok(reply)) => reply,
+            Some(Err(answer)) => return *answer,
+            None => {
+                return fault(
+                    "Receiver",
+                    "ter:ActionNotSupported",
+                    &format!("{other} is not supported"),
+                );
+            }
+        },
         other => {
-            return soap(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "<SOAP-ENV:Fault><SOAP-ENV:Code><SOAP-ENV:Value>SOAP-ENV:Receiver</SOAP-ENV:Value><SOAP-ENV:Subcode><SOAP-ENV:Value>ter:ActionNotSupported</SOAP-ENV:Value></SOAP-ENV:Subcode></SOAP-ENV:Code><SOAP-ENV:Reason><SOAP-ENV:Text xml:lang=\"en\">{other} is not supported</SOAP-ENV:Text></SOAP-ENV:Reason></SOAP-ENV:Fault>"
-                ),
+            return fault(
+                "Receiver",
+                "ter:ActionNotSupported",
+                &format!("{other} is not supported"),
             );
         }
     };
     soap(StatusCode::OK, reply)
+}
+
+fn fault(code: &str, subcode: &str, reason: &str) -> Response {
+    soap(
+        StatusCode::BAD_REQUEST,
+        format!(
+            "<SOAP-ENV:Fault><SOAP-ENV:Code><SOAP-ENV:Value>SOAP-ENV:{code}</SOAP-ENV:Value><SOAP-ENV:Subcode><SOAP-ENV:Value>{subcode}</SOAP-ENV:Value></SOAP-ENV:Subcode></SOAP-ENV:Code><SOAP-ENV:Reason><SOAP-ENV:Text xml:lang=\"en\">{reason}</SOAP-ENV:Text></SOAP-ENV:Reason></SOAP-ENV:Fault>"
+        ),
+    )
+}
+
+fn xs_date(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// `PT10S`, `PT1M`, `PT1M30S` in seconds.
+fn xs_duration(text: &str) -> Option<f64> {
+    let mut rest = text.strip_prefix("PT")?;
+    let mut seconds = 0.0;
+    while !rest.is_empty() {
+        let unit = rest.find(|c: char| c.is_ascii_alphabetic())?;
+        let value: f64 = rest[..unit].parse().ok()?;
+        seconds += value
+            * match &rest[unit..=unit] {
+                "H" => 3600.0,
+                "M" => 60.0,
+                "S" => 1.0,
+                _ => return None,
+            };
+        rest = &rest[unit + 1..];
+    }
+    Some(seconds)
+}
+
+fn recording_information(r: &SimRecording) -> String {
+    let from = r.tracks.iter().map(|t| t.from).min().unwrap_or(0);
+    let to = r.tracks.iter().map(|t| t.to).max().unwrap_or(0);
+    let name = if r.source.is_empty() {
+        String::new()
+    } else {
+        format!("<tt:Name>{}</tt:Name>", r.source)
+    };
+    let tracks: String = r
+        .tracks
+        .iter()
+        .map(|t| {
+            format!(
+                "<tt:Track><tt:TrackToken>{}</tt:TrackToken><tt:TrackType>{}</tt:TrackType><tt:Description>{}Track</tt:Description><tt:DataFrom>{}</tt:DataFrom><tt:DataTo>{}</tt:DataTo></tt:Track>",
+                t.token,
+                t.kind,
+                t.kind,
+                xs_date(t.from),
+                xs_date(t.to)
+            )
+        })
+        .collect();
+    format!(
+        "<tt:RecordingInformation><tt:RecordingToken>{}</tt:RecordingToken><tt:Source><tt:SourceId>SourceId_{}</tt:SourceId>{name}<tt:Location>Location</tt:Location><tt:Description>Description of source</tt:Description><tt:Address>http://www.onvif.org/ver10/schema/Profile</tt:Address></tt:Source><tt:EarliestRecording>{}</tt:EarliestRecording><tt:LatestRecording>{}</tt:LatestRecording><tt:Content>RecordContent</tt:Content>{tracks}<tt:RecordingStatus>{}</tt:RecordingStatus></tt:RecordingInformation>",
+        r.token,
+        r.token,
+        xs_date(from),
+        xs_date(to),
+        r.status
+    )
+}
+
+fn history_event(recording: &str, track: Option<&str>, time: i64, present: bool, start_state: bool) -> String {
+    let (topic, source, item) = match track {
+        Some(track) => (
+            "tns1:RecordingHistory/Track/State",
+            format!(
+                "<tt:SimpleItem Name=\"RecordingToken\" Value=\"{recording}\"/><tt:SimpleItem Name=\"Track\" Value=\"{track}\"/>"
+            ),
+            "IsDataPresent",
+        ),
+        None => (
+            "tns1:RecordingHistory/Recording/State",
+            format!("<tt:SimpleItem Name=\"RecordingToken\" Value=\"{recording}\"/>"),
+            "IsRecording",
+        ),
+    };
+    let at = xs_date(time);
+    format!(
+        "<tt:Result><tt:RecordingToken>{recording}</tt:RecordingToken><tt:TrackToken>{}</tt:TrackToken><tt:Time>{at}</tt:Time><tt:Event><wsnt:NotificationMessage><wsnt:Topic Dialect=\"http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet\">{topic}</wsnt:Topic><wsnt:Message><tt:Message UtcTime=\"{at}\" PropertyOperation=\"{}\"><tt:Source>{source}</tt:Source><tt:Data><tt:SimpleItem Name=\"{item}\" Value=\"{present}\"/></tt:Data></tt:Message></wsnt:Message></wsnt:NotificationMessage></tt:Event><tt:StartStateEvent>{start_state}</tt:StartStateEvent></tt:Result>",
+        track.unwrap_or(""),
+        if start_state { "Initialized" } else { "Changed" }
+    )
+}
+
+/// The recording history between `start` and `end`: each track's data start, its gaps, and the
+/// stop of a stopped recording; with the state at `start` first when asked.
+fn history(recordings: &[SimRecording], start: i64, end: i64, start_state: bool) -> Vec<String> {
+    let mut events: Vec<(i64, String)> = Vec::new();
+    for r in recordings {
+        let stopped = r.status == "Stopped";
+        for t in &r.tracks {
+            if start_state {
+                events.push((
+                    start,
+                    history_event(&r.token, Some(&t.token), start, t.has_data(start), true),
+                ));
+            }
+            let mut changes = vec![(t.from, true)];
+            for &(a, b) in &t.gaps {
+                changes.push((a, false));
+                changes.push((b, true));
+            }
+            if stopped {
+                changes.push((t.to, false));
+            }
+            for (time, present) in changes {
+                if start < time && time <= end {
+                    events.push((time, history_event(&r.token, Some(&t.token), time, present, false)));
+                }
+            }
+        }
+        let from = r.tracks.iter().map(|t| t.from).min().unwrap_or(0);
+        let to = r.tracks.iter().map(|t| t.to).max().unwrap_or(0);
+        let recording_at = |t: i64| from <= t && (!stopped || t < to);
+        if start_state {
+            events.push((start, history_event(&r.token, None, start, recording_at(start), true)));
+        }
+        let mut changes = vec![(from, true)];
+        if stopped {
+            changes.push((to, false));
+        }
+        for (time, on) in changes {
+            if start < time && time <= end {
+                events.push((time, history_event(&r.token, None, time, on, false)));
+            }
+        }
+    }
+    events.sort_by_key(|(t, _)| *t);
+    events.into_iter().map(|(_, e)| e).collect()
+}
+
+/// The search service. None: not a search action.
+fn search(s: &mut SimState, action: &str, xml: &str) -> Option<Result<String, Box<Response>>> {
+    let invalid = |what: &str| Err(Box::new(fault("Sender", "ter:InvalidArgVal", what)));
+    let t = now();
+    // Sessions whose keep-alive passed are gone, as on a real recorder.
+    let before = s.searches.len();
+    s.searches.retain(|_, search| search.expires >= t);
+    s.searches_expired += (before - s.searches.len()) as u32;
+    Some(match action {
+        "GetRecordingSummary" => {
+            let from = s
+                .recordings
+                .iter()
+                .flat_map(|r| &r.tracks)
+                .map(|t| t.from)
+                .min()
+                .unwrap_or(0);
+            let to = s
+                .recordings
+                .iter()
+                .flat_map(|r| &r.tracks)
+                .map(|t| t.to)
+                .max()
+                .unwrap_or(0);
+            Ok(format!(
+                "<tse:GetRecordingSummaryResponse><tse:Summary><tt:DataFrom>{}</tt:DataFrom><tt:DataUntil>{}</tt:DataUntil><tt:NumberRecordings>{}</tt:NumberRecordings></tse:Summary></tse:GetRecordingSummaryResponse>",
+                xs_date(from),
+                xs_date(to),
+                s.recordings.len()
+            ))
+        }
+        "GetRecordingInformation" => {
+            let token = element_text(xml, "RecordingToken").unwrap_or("");
+            match s.recordings.iter().find(|r| r.token == token) {
+                Some(r) => Ok(format!(
+                    "<tse:GetRecordingInformationResponse>{}</tse:GetRecordingInformationResponse>",
+                    recording_information(r)
+                )),
+                None => invalid("no such recording"),
+            }
+        }
+        "FindRecordings" | "FindEvents" => {
+            let keep_alive = element_text(xml, "KeepAliveTime").unwrap_or("");
+            let max_matches = element_text(xml, "MaxMatches").unwrap_or("");
+            s.find_bounds.push((max_matches.to_owned(), keep_alive.to_owned()));
+            let Some(keep_alive) = xs_duration(keep_alive) else {
+                return Some(invalid("KeepAliveTime is required"));
+            };
+            let max: usize = max_matches.parse().unwrap_or(usize::MAX);
+            let (kind, prefix, response, mut results) = if action == "FindRecordings" {
+                (
+                    "Recording",
+                    "RecordingSearchToken_",
+                    "FindRecordingsResponse",
+                    s.recordings.iter().map(recording_information).collect::<Vec<_>>(),
+                )
+            } else {
+                let (Some(start), Some(end)) = (element_text(xml, "StartPoint"), element_text(xml, "EndPoint")) else {
+                    return Some(invalid("StartPoint and EndPoint are needed"));
+                };
+                s.find_events_window = Some((start.to_owned(), end.to_owned()));
+                let parse = |d: &str| chrono::DateTime::parse_from_rfc3339(d).map(|d| d.timestamp());
+                let (Ok(start), Ok(end)) = (parse(start), parse(end)) else {
+                    return Some(invalid("StartPoint and EndPoint must be dates"));
+                };
+                let start_state = element_text(xml, "IncludeStartState") == Some("true");
+                (
+                    "Event",
+                    "SearchToken[",
+                    "FindEventsResponse",
+                    history(&s.recordings, start, end, start_state),
+                )
+            };
+            results.truncate(max);
+            s.searches_opened += 1;
+            let token = if kind == "Event" {
+                format!("{prefix}{}]", s.searches_opened)
+            } else {
+                format!("{prefix}{}", s.searches_opened)
+            };
+            s.searches.insert(
+                token.clone(),
+                SimSearch {
+                    kind,
+                    results,
+                    cursor: 0,
+                    keep_alive,
+                    expires: t + keep_alive,
+                },
+            );
+            Ok(format!(
+                "<tse:{response}><tse:SearchToken>{token}</tse:SearchToken></tse:{response}>"
+            ))
+        }
+        "GetRecordingSearchResults" | "GetEventSearchResults" => {
+            let kind = if action == "GetRecordingSearchResults" {
+                "Recording"
+            } else {
+                "Event"
+            };
+            if kind == "Event" {
+                let nth = s.asked.iter().filter(|a| *a == action).count() as u32;
+                if s.garbage_event_page == Some(nth) {
+                    let garbage = (StatusCode::OK, "<tse:ResultList><tt:SearchState>Searching").into_response();
+                    return Some(Err(Box::new(garbage)));
+                }
+            }
+            let token = element_text(xml, "SearchToken").unwrap_or("").to_owned();
+            let max: usize = element_text(xml, "MaxResults")
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(usize::MAX);
+            let page = s.page_size.min(max);
+            let never = s.searches_never_complete;
+            let Some(search) = s.searches.get_mut(&token).filter(|search| search.kind == kind) else {
+                return Some(invalid("unknown or expired search token"));
+            };
+            search.expires = t + search.keep_alive;
+            let (state, items) = if never {
+                ("Searching", String::new())
+            } else {
+                let end = (search.cursor + page).min(search.results.len());
+                let items: String = search.results[search.cursor..end].concat();
+                search.cursor = end;
+                let state = if end == search.results.len() {
+                    "Completed"
+                } else {
+                    "Searching"
+                };
+                (state, items)
+            };
+            Ok(format!(
+                "<tse:{action}Response><tse:ResultList><tt:SearchState>{state}</tt:SearchState>{items}</tse:ResultList></tse:{action}Response>"
+            ))
+        }
+        "GetRecordings" => {
+            // Shaped like recording__get_recordings_success.xml.
+            let items: String = s
+                .recordings
+                .iter()
+                .map(|r| {
+                    let tracks: String = r
+                        .tracks
+                        .iter()
+                        .map(|t| {
+                            format!(
+                                "<tt:Track><tt:TrackToken>{}</tt:TrackToken><tt:Configuration><tt:TrackType>{}</tt:TrackType><tt:Description></tt:Description></tt:Configuration></tt:Track>",
+                                t.token, t.kind
+                            )
+                        })
+                        .collect();
+                    format!(
+                        "<trc:RecordingItem><tt:RecordingToken>{}</tt:RecordingToken><tt:Configuration><tt:Source><tt:SourceId></tt:SourceId><tt:Name>{}</tt:Name><tt:Location></tt:Location><tt:Description></tt:Description><tt:Address></tt:Address></tt:Source><tt:Content>{}</tt:Content><tt:MaximumRetentionTime>{}</tt:MaximumRetentionTime></tt:Configuration><tt:Tracks>{tracks}</tt:Tracks></trc:RecordingItem>",
+                        r.token, r.source, r.source, r.max_retention
+                    )
+                })
+                .collect();
+            Ok(format!(
+                "<trc:GetRecordingsResponse>{items}</trc:GetRecordingsResponse>"
+            ))
+        }
+        "EndSearch" => {
+            let token = element_text(xml, "SearchToken").unwrap_or("");
+            if s.searches.remove(token).is_none() {
+                return Some(invalid("unknown or expired search token"));
+            }
+            s.searches_ended += 1;
+            Ok(format!(
+                "<tse:EndSearchResponse><tse:Endpoint>{}</tse:Endpoint></tse:EndSearchResponse>",
+                xs_date(t as i64)
+            ))
+        }
+        _ => return None,
+    })
 }
 
 /// Many simulated cameras on one runtime, each on its own port (for the fleet benchmark).
@@ -425,12 +876,14 @@ impl SimFleet {
                     state.serial = format!("{}{i:04}", template.serial);
                     let shared = Arc::new(Mutex::new(state));
                     let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                    let app = axum::Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
+                    let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
                         let state = Arc::clone(&shared);
                         async move {
-                            let reply = handle(&state, &headers, &body, addr);
+                            let reply = handle(&state, uri.path(), &headers, &body, addr);
                             // Keep memory flat over long runs: the fleet does not need the log.
-                            state.lock().unwrap().asked.clear();
+                            let mut s = state.lock().unwrap();
+                            s.asked.clear();
+                            s.paths.clear();
                             reply
                         }
                     });

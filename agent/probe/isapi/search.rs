@@ -409,6 +409,7 @@ fn camera(
         oldest: Some(oldest),
         files,
         bytes_last_day: bytes_last_day.round() as u64,
+        untrusted: None,
     })
 }
 

@@ -1,5 +1,7 @@
-//! ONVIF, read-only by construction: this client can only send the Get* requests listed in
-//! [`Request`], so camwatch cannot change a camera's settings, move it, or reboot it.
+//! ONVIF, read-only by construction: this client can only send the requests listed in
+//! [`Request`] (Get*, and the Profile G searches: Find* opens a search session on the recorder,
+//! GetXSearchResults reads it, EndSearch releases it), so camwatch cannot change a camera's
+//! settings, move it, or reboot it.
 //!
 //! One poll: `GetSystemDateAndTime` first, without credentials (the standard allows it), which
 //! gives the device's clock offset; then the authenticated requests, with the WS-Security
@@ -8,6 +10,7 @@
 //! when a device asks for it at the HTTP level instead.
 
 pub mod parse;
+pub mod search;
 pub mod soap;
 pub mod xml;
 
@@ -39,6 +42,20 @@ enum Request<'a> {
     GetProfiles,
     GetStreamUri(&'a str),
     GetSnapshotUri(&'a str),
+    GetRecordingSummary,
+    /// Opens a recording search (a session on the recorder, released by EndSearch).
+    FindRecordings,
+    GetRecordingSearchResults(&'a str),
+    GetRecordingInformation(&'a str),
+    /// Opens an event search over `[start, end]` (Unix seconds) for the recording history topics.
+    FindEvents {
+        start: i64,
+        end: i64,
+    },
+    GetEventSearchResults(&'a str),
+    EndSearch(&'a str),
+    /// The recording service's configuration of each recording (its maximum retention).
+    GetRecordings,
 }
 
 impl Request<'_> {
@@ -52,6 +69,14 @@ impl Request<'_> {
             Self::GetProfiles => "http://www.onvif.org/ver10/media/wsdl/GetProfiles",
             Self::GetStreamUri(_) => "http://www.onvif.org/ver10/media/wsdl/GetStreamUri",
             Self::GetSnapshotUri(_) => "http://www.onvif.org/ver10/media/wsdl/GetSnapshotUri",
+            Self::GetRecordingSummary => "http://www.onvif.org/ver10/search/wsdl/GetRecordingSummary",
+            Self::FindRecordings => "http://www.onvif.org/ver10/search/wsdl/FindRecordings",
+            Self::GetRecordingSearchResults(_) => "http://www.onvif.org/ver10/search/wsdl/GetRecordingSearchResults",
+            Self::GetRecordingInformation(_) => "http://www.onvif.org/ver10/search/wsdl/GetRecordingInformation",
+            Self::FindEvents { .. } => "http://www.onvif.org/ver10/search/wsdl/FindEvents",
+            Self::GetEventSearchResults(_) => "http://www.onvif.org/ver10/search/wsdl/GetEventSearchResults",
+            Self::EndSearch(_) => "http://www.onvif.org/ver10/search/wsdl/EndSearch",
+            Self::GetRecordings => "http://www.onvif.org/ver10/recording/wsdl/GetRecordings",
         }
     }
 
@@ -82,6 +107,46 @@ impl Request<'_> {
                     token(profile)
                 )
             }
+            Self::GetRecordingSummary => "<tse:GetRecordingSummary/>".into(),
+            Self::FindRecordings => format!(
+                "<tse:FindRecordings><tse:Scope/><tse:MaxMatches>{}</tse:MaxMatches><tse:KeepAliveTime>{}</tse:KeepAliveTime></tse:FindRecordings>",
+                search::MAX_RECORDINGS,
+                search::KEEP_ALIVE
+            ),
+            Self::GetRecordingSearchResults(search_token) => format!(
+                "<tse:GetRecordingSearchResults><tse:SearchToken>{}</tse:SearchToken><tse:MinResults>1</tse:MinResults><tse:MaxResults>{}</tse:MaxResults><tse:WaitTime>{}</tse:WaitTime></tse:GetRecordingSearchResults>",
+                token(search_token),
+                search::PAGE,
+                search::WAIT_TIME
+            ),
+            Self::GetRecordingInformation(recording) => format!(
+                "<tse:GetRecordingInformation><tse:RecordingToken>{}</tse:RecordingToken></tse:GetRecordingInformation>",
+                token(recording)
+            ),
+            Self::FindEvents { start, end } => format!(
+                concat!(
+                    "<tse:FindEvents><tse:StartPoint>{}</tse:StartPoint><tse:EndPoint>{}</tse:EndPoint><tse:Scope/>",
+                    "<tse:SearchFilter><wsnt:TopicExpression Dialect=\"http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet\">",
+                    "tns1:RecordingHistory/Track/State|tns1:RecordingHistory/Recording/State</wsnt:TopicExpression></tse:SearchFilter>",
+                    "<tse:IncludeStartState>true</tse:IncludeStartState><tse:MaxMatches>{}</tse:MaxMatches>",
+                    "<tse:KeepAliveTime>{}</tse:KeepAliveTime></tse:FindEvents>"
+                ),
+                search::xs_date_time(*start),
+                search::xs_date_time(*end),
+                search::MAX_EVENTS,
+                search::KEEP_ALIVE
+            ),
+            Self::GetEventSearchResults(search_token) => format!(
+                "<tse:GetEventSearchResults><tse:SearchToken>{}</tse:SearchToken><tse:MinResults>1</tse:MinResults><tse:MaxResults>{}</tse:MaxResults><tse:WaitTime>{}</tse:WaitTime></tse:GetEventSearchResults>",
+                token(search_token),
+                search::PAGE,
+                search::WAIT_TIME
+            ),
+            Self::EndSearch(search_token) => format!(
+                "<tse:EndSearch><tse:SearchToken>{}</tse:SearchToken></tse:EndSearch>",
+                token(search_token)
+            ),
+            Self::GetRecordings => "<trc:GetRecordings/>".into(),
         }
     }
 }
@@ -255,6 +320,40 @@ impl Session<'_> {
         }
     }
 
+    /// The device's service addresses. GetCapabilities is the ONVIF 1.0 way and still the most
+    /// widely answered; GetServices (2.0) is asked when the service needed is missing there.
+    /// Also says whether either was answered at all.
+    async fn services(&mut self, found: fn(&Services) -> bool, notes: &mut Vec<String>) -> (Services, bool) {
+        let url = self.spec.url.clone();
+        let mut answered = false;
+        let mut services = match self.ask(&url, Request::GetCapabilities).await {
+            Ok(caps) => {
+                answered = true;
+                parse::capabilities(&caps)
+            }
+            Err(e) => {
+                notes.push(format!("no capabilities ({e})"));
+                Services::default()
+            }
+        };
+        if !found(&services) {
+            match self.ask(&url, Request::GetServices).await {
+                Ok(answer) => {
+                    answered = true;
+                    let listed = parse::services(&answer);
+                    services = Services {
+                        media: listed.media.or(services.media),
+                        recording: listed.recording.or(services.recording),
+                        search: listed.search.or(services.search),
+                        replay: listed.replay.or(services.replay),
+                    };
+                }
+                Err(e) => notes.push(format!("no services ({e}); assuming one service address")),
+            }
+        }
+        (services, answered)
+    }
+
     fn explain(&self, e: CallError) -> ProbeError {
         match e {
             CallError::Probe(p) => p,
@@ -380,23 +479,7 @@ impl OnvifProber {
             .map_err(|e| ProbeError::new(ProbeErrorKind::Agent, format!("bad ONVIF URL: {e}")))?;
         let info = session.ask(&spec.url, Request::GetDeviceInformation).await?;
         observation.identity = Some(parse::device_information(&info));
-        // GetCapabilities is the ONVIF 1.0 way and still the most widely answered; GetServices
-        // (2.0) where it is missing.
-        let mut services = match session.ask(&spec.url, Request::GetCapabilities).await {
-            Ok(caps) => parse::capabilities(&caps),
-            Err(e) => {
-                observation.notes.push(format!("no capabilities ({e})"));
-                Services::default()
-            }
-        };
-        if services.media.is_none() {
-            match session.ask(&spec.url, Request::GetServices).await {
-                Ok(answer) => services = parse::services(&answer),
-                Err(e) => observation
-                    .notes
-                    .push(format!("no services ({e}); assuming one service address")),
-            }
-        }
+        let (services, _) = session.services(|s| s.media.is_some(), &mut observation.notes).await;
         match session.ask(&spec.url, Request::GetNetworkInterfaces).await {
             Ok(interfaces) => observation.mac = parse::mac_address(&interfaces),
             Err(e) => observation.notes.push(format!("no network interfaces ({e})")),
@@ -475,5 +558,79 @@ impl OnvifProber {
             .get(&spec.url)
             .cloned()
             .unwrap_or_default())
+    }
+}
+
+impl OnvifProber {
+    /// A Profile G recorder's footage per camera, from its search service (see [`search`]).
+    pub async fn recordings(
+        &self,
+        http: &HttpClients,
+        spec: &crate::config::OnvifRecordingsSpec,
+        window_seconds: i64,
+        paging_deadline: tokio::time::Instant,
+        login: Option<&Login>,
+        transcript: &mut Transcript,
+    ) -> Result<crate::probe::footage::FootageObservation, ProbeError> {
+        let onvif = &*spec.onvif;
+        let scanned_at = now() as i64;
+        let configured = reqwest::Url::parse(&onvif.url)
+            .map_err(|e| ProbeError::new(ProbeErrorKind::Agent, format!("bad ONVIF URL: {e}")))?;
+        let mut session = Session {
+            http,
+            spec: onvif,
+            login,
+            offset: 0.0,
+            transcript,
+        };
+        let mut notes = Vec::new();
+        // Footage is dated by the recorder's clock: a wrong one is worth knowing beside its dates.
+        let (time, offset) = session.clock().await?;
+        if time.unset {
+            notes.push("the recorder's clock is not set: its footage dates cannot be right".to_owned());
+        } else if let Some(offset) = offset.filter(|o| o.abs() > 60.0) {
+            notes.push(format!(
+                "the recorder's clock is {} {} camwatch's: its footage is dated by its own clock",
+                crate::coverage::span(offset.abs().round() as i64),
+                if offset > 0.0 { "ahead of" } else { "behind" }
+            ));
+        }
+        let (services, answered) = session.services(|s| s.search.is_some(), &mut notes).await;
+        let search_url = match (services.search.clone(), answered) {
+            (Some(url), _) => rewrite(&url, &configured, false, &mut notes),
+            // A device that answered neither request may serve everything at one address.
+            (None, false) => onvif.url.clone(),
+            (None, true) => {
+                return Err(ProbeError::new(
+                    ProbeErrorKind::Device,
+                    format!(
+                        "{} offers no ONVIF search service (Profile G): it keeps no recordings camwatch can read; remove \"retention\" from [device.onvif] checks",
+                        redacted(&onvif.url)
+                    ),
+                ));
+            }
+        };
+        let host = match (configured.host_str(), configured.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_owned(),
+            (None, _) => redacted(&onvif.url),
+        };
+        let recording_url = services
+            .recording
+            .map(|url| rewrite(&url, &configured, false, &mut notes));
+        let mut read = search::Read {
+            session: &mut session,
+            url: &search_url,
+            recording_url: recording_url.as_deref(),
+            paging_deadline,
+            notes,
+        };
+        read.footage(
+            spec,
+            scanned_at,
+            window_seconds,
+            format!("ONVIF recording search on {host}"),
+        )
+        .await
     }
 }

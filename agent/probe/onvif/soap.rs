@@ -11,6 +11,10 @@ pub const NS: &str = concat!(
     r#"xmlns:s="http://www.w3.org/2003/05/soap-envelope" "#,
     r#"xmlns:tds="http://www.onvif.org/ver10/device/wsdl" "#,
     r#"xmlns:trt="http://www.onvif.org/ver10/media/wsdl" "#,
+    r#"xmlns:tse="http://www.onvif.org/ver10/search/wsdl" "#,
+    r#"xmlns:trc="http://www.onvif.org/ver10/recording/wsdl" "#,
+    r#"xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" "#,
+    r#"xmlns:tns1="http://www.onvif.org/ver10/topics" "#,
     r#"xmlns:tt="http://www.onvif.org/ver10/schema""#
 );
 
