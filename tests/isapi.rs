@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::footage::gaps;
 use support::isapi_sim::{IsapiSim, IsapiState, SimChannel, now};
 use support::{Daemon, camwatch, daemon_config, promtool_check_metrics, sample, temp_dir, write};
 
@@ -97,15 +98,6 @@ fn once(config: &Path, password: &str) -> (Option<i32>, std::collections::BTreeM
         .map(|v| (v["check"].as_str().unwrap().to_owned(), v))
         .collect();
     (out.status.code(), lines, all)
-}
-
-fn gaps(camera: &Value) -> Vec<(i64, i64)> {
-    camera["gaps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| (g["start"].as_i64().unwrap(), g["end"].as_i64().unwrap()))
-        .collect()
 }
 
 #[test]

@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::footage::{DAY, floor, unix_now};
+use support::footage::{DAY, floor, gaps, unix_now};
 use support::onvif_sim::{SimCamera, SimRecording, SimState, SimTrack};
 use support::{Daemon, daemon_config, promtool_check_metrics, sample, stderr, stdout, temp_dir, write};
 
@@ -54,22 +54,7 @@ fn once_retention(config: &str) -> (Option<i32>, Value) {
         .output()
         .unwrap();
     assert!(!stderr(&out).contains(&SimState::default().password));
-    let text = stdout(&out);
-    let line = text
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .find(|v| v["check"] == "retention")
-        .unwrap_or_else(|| panic!("no retention check in:\n{text}\n{}", stderr(&out)));
-    (out.status.code(), line)
-}
-
-fn gaps(camera: &Value) -> Vec<(i64, i64)> {
-    camera["gaps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| (g["start"].as_i64().unwrap(), g["end"].as_i64().unwrap()))
-        .collect()
+    (out.status.code(), support::json_line(&out, "retention"))
 }
 
 fn xs(unix: i64) -> String {

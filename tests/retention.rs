@@ -9,30 +9,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::footage::{DAY, flat, floor, footage_dir, frigate, frigate_dir, frigate_path, unix_now};
-use support::{Daemon, daemon_config, promtool_check_metrics, run, sample, stderr, temp_dir, write};
+use support::footage::{DAY, flat, floor, footage_dir, frigate, frigate_dir, frigate_path, gaps, unix_now};
+use support::{Daemon, daemon_config, json_line, promtool_check_metrics, run, sample, temp_dir, write};
 
 const FRIGATE: &str = "/{date}/{hour}/{camera}/{minute}.{second}.mp4";
 
 /// The `retention` line of `camwatch once --json`, with the exit code.
 fn once_retention(config: &Path) -> (Option<i32>, Value) {
     let out = run(&["once", "--json", "-c", config.to_str().unwrap()]);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let line = text
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .find(|v| v["check"] == "retention")
-        .unwrap_or_else(|| panic!("no retention check in:\n{text}\n{}", stderr(&out)));
-    (out.status.code(), line)
-}
-
-fn gaps(camera: &Value) -> Vec<(i64, i64)> {
-    camera["gaps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| (g["start"].as_i64().unwrap(), g["end"].as_i64().unwrap()))
-        .collect()
+    (out.status.code(), json_line(&out, "retention"))
 }
 
 #[test]

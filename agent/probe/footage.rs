@@ -45,6 +45,20 @@ pub struct CameraFootage {
     pub untrusted: Option<String>,
 }
 
+impl CameraFootage {
+    /// A camera with no footage yet, to be filled by a source.
+    pub fn empty(camera: &str) -> Self {
+        Self {
+            camera: camera.to_owned(),
+            intervals: Vec::new(),
+            oldest: None,
+            files: 0,
+            bytes_last_day: 0,
+            untrusted: None,
+        }
+    }
+}
+
 /// What a footage source holds, per camera: the same shape whether it was read from folders, an
 /// ONVIF Profile G recorder or a vendor API, so one judge rules on all of them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -541,14 +555,7 @@ fn scan(
     for folder in cache.folders.values() {
         unmatched += folder.unmatched;
         for (name, c) in &folder.cameras {
-            let entry = cameras.entry(name).or_insert_with(|| CameraFootage {
-                camera: name.clone(),
-                intervals: Vec::new(),
-                oldest: None,
-                files: 0,
-                bytes_last_day: 0,
-                untrusted: None,
-            });
+            let entry = cameras.entry(name).or_insert_with(|| CameraFootage::empty(name));
             entry.oldest = Some(entry.oldest.map_or(c.oldest, |o| o.min(c.oldest)));
             entry.files += c.files;
             entry.bytes_last_day += c.hourly_bytes.range(now - 86_400..).map(|(_, b)| b).sum::<u64>();

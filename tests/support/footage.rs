@@ -92,3 +92,13 @@ pub fn footage_dir() -> tempfile::TempDir {
     std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     dir
 }
+
+/// A camera's gaps, `(start, end)`, from the retention check's values.
+pub fn gaps(camera: &serde_json::Value) -> Vec<(i64, i64)> {
+    camera["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["start"].as_i64().unwrap(), g["end"].as_i64().unwrap()))
+        .collect()
+}

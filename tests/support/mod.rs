@@ -458,3 +458,12 @@ pub fn stop_child(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// One check's line in the output of `camwatch once --json`.
+pub fn json_line(out: &Output, check: &str) -> serde_json::Value {
+    let text = stdout(out);
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .find(|v| v["check"] == check)
+        .unwrap_or_else(|| panic!("no {check} check in:\n{text}\n{}", stderr(out)))
+}

@@ -303,14 +303,19 @@ pub fn recording(info: &Element) -> Result<Recording, String> {
 
 /// A `GetRecordingSearchResults` answer.
 pub fn recording_search_results(response: &Element) -> Result<Page<Recording>, String> {
+    page(response, "RecordingInformation", recording)
+}
+
+/// One page of a search's results: its state and the items named `item`.
+fn page<T>(response: &Element, item: &str, parse: fn(&Element) -> Result<T, String>) -> Result<Page<T>, String> {
     let list = response.child("ResultList").ok_or("no ResultList in the answer")?;
     Ok(Page {
         state: state(list)?,
         results: list
             .children
             .iter()
-            .filter(|r| r.name == "RecordingInformation")
-            .map(recording)
+            .filter(|r| r.name == item)
+            .map(parse)
             .collect::<Result<_, _>>()?,
     })
 }
@@ -389,16 +394,7 @@ pub fn recording_event(result: &Element) -> Result<RecordingEvent, String> {
 
 /// A `GetEventSearchResults` answer.
 pub fn event_search_results(response: &Element) -> Result<Page<RecordingEvent>, String> {
-    let list = response.child("ResultList").ok_or("no ResultList in the answer")?;
-    Ok(Page {
-        state: state(list)?,
-        results: list
-            .children
-            .iter()
-            .filter(|r| r.name == "Result")
-            .map(recording_event)
-            .collect::<Result<_, _>>()?,
-    })
+    page(response, "Result", recording_event)
 }
 
 /// One recording's footage: each track (the video ones, when there are any) from `DataFrom` to
@@ -710,14 +706,9 @@ impl Read<'_, '_> {
         for recording in &recordings {
             let (mut footage, doubt) = recording_footage(recording, &events, now);
             let name = recording.camera().to_owned();
-            let camera = cameras.entry(name.clone()).or_insert_with(|| CameraFootage {
-                camera: name.clone(),
-                intervals: Vec::new(),
-                oldest: None,
-                files: 0,
-                bytes_last_day: 0,
-                untrusted: None,
-            });
+            let camera = cameras
+                .entry(name.clone())
+                .or_insert_with(|| CameraFootage::empty(&name));
             if let Some(oldest) = footage.iter().next().map(|(s, _)| s) {
                 camera.oldest = Some(camera.oldest.map_or(oldest, |o| o.min(oldest)));
             }
