@@ -22,7 +22,8 @@ pub const INTERRUPTION: &str = "interruption";
 fn describe(i: &Interruption, now: f64) -> String {
     let causes: Vec<&str> = i.causes.iter().map(|c| c.as_str()).collect();
     let length = match i.end {
-        _ if i.seconds(now) < 1.0 => "a reboot".to_owned(),
+        // A reboot seen only as a boot time has no length of its own.
+        Some(_) if i.causes == [crate::availability::Cause::Reboot] => "a reboot".to_owned(),
         None => format!("{} so far", span(i.seconds(now) as i64)),
         Some(_) => span(i.seconds(now) as i64),
     };
