@@ -6,35 +6,22 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use support::{
-    Daemon, TestHost, camwatch, daemon_config, promtool_check_metrics, sample, stderr, stdout, stored_results,
-    temp_dir, wait_for,
+    Daemon, TestHost, cli, daemon_config, promtool_check_metrics, sample, stderr, stdout, stored_results, temp_dir,
+    wait_for,
 };
-
-const WAIT: Duration = Duration::from_secs(60);
 
 fn now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
 }
 
-fn cli(config: &Path, args: &[&str]) -> Output {
-    camwatch().arg("-c").arg(config).args(args).output().unwrap()
-}
-
 fn record(output: &Output) -> Value {
     serde_json::from_str(&stdout(output))
         .unwrap_or_else(|e| panic!("not a JSON record ({e}): {}{}", stdout(output), stderr(output)))
-}
-
-fn wait_for_state(daemon: &Daemon, device: &str, check: &str, state: &str) {
-    wait_for(&format!("{device}/{check} to be {state}"), WAIT, || {
-        daemon.state(device, check) == state
-    });
 }
 
 /// `(device, check, state)` of each item of a record's list.
@@ -129,10 +116,10 @@ cameras = ["front", "yard"]
     );
     let data = dir.path().join("data");
     let daemon = Daemon::start(&config, addr, dir.path().join("log"));
-    wait_for_state(&daemon, "cam", "ping", "ok");
-    wait_for_state(&daemon, "dead", "ping", "failed");
-    wait_for_state(&daemon, "nvr", "retention", "failed");
-    wait_for_state(&daemon, "this-host", "filesystem", "ok");
+    daemon.wait_for_state("cam", "ping", "ok");
+    daemon.wait_for_state("dead", "ping", "failed");
+    daemon.wait_for_state("nvr", "retention", "failed");
+    daemon.wait_for_state("this-host", "filesystem", "ok");
     assert_eq!(
         stored_results(&data, "this-host", "filesystem").len(),
         1,
@@ -191,9 +178,9 @@ cameras = ["front", "yard"]
 
     // The camera's cable is pulled and put back during the shift.
     host.link_down();
-    wait_for_state(&daemon, "cam", "ping", "failed");
+    daemon.wait_for_state("cam", "ping", "failed");
     host.link_up();
-    wait_for_state(&daemon, "cam", "ping", "ok");
+    daemon.wait_for_state("cam", "ping", "ok");
 
     let text = cli(&config, &["handover"]);
     assert_eq!(text.status.code(), Some(1), "{}", stderr(&text));

@@ -140,7 +140,22 @@ impl Book {
                 incident.resolved_at = Some(t.at);
                 Some(incident)
             }
-            // failed <-> unreachable keeps the incident it has; unknown leaves it open.
+            // A child often fails a moment before its parent does (both stop answering at once):
+            // when it turns out unreachable, its incident joins the parent's; when it fails again
+            // on its own with the parent back, it is its own fault again.
+            State::Unreachable => {
+                let root = parent.and_then(|p| self.root_of(p))?;
+                let incident = self.open.get_mut(&key)?;
+                (incident.joined.is_none() && incident.id != root).then(|| {
+                    incident.joined = Some(root);
+                    incident.clone()
+                })
+            }
+            State::Failed => {
+                let incident = self.open.get_mut(&key)?;
+                incident.joined.take().map(|_| incident.clone())
+            }
+            // unknown leaves it open.
             _ => None,
         }
     }
@@ -255,6 +270,30 @@ mod tests {
             )
             .unwrap();
         assert_eq!(cam.joined, Some(switch.id));
+        // A child that failed a moment before its parent joins once it is seen unreachable, and
+        // is its own fault again when it fails with the parent back.
+        let door = book
+            .apply(&t("door", State::Failed, 14.0), None, None, &serde_json::Value::Null)
+            .unwrap();
+        assert_eq!(door.joined, None);
+        let joined = book
+            .apply(
+                &t("door", State::Unreachable, 15.0),
+                None,
+                Some("switch"),
+                &serde_json::Value::Null,
+            )
+            .unwrap();
+        assert_eq!((joined.id, joined.joined), (door.id, Some(switch.id)));
+        let own = book
+            .apply(
+                &t("door", State::Failed, 16.0),
+                None,
+                Some("switch"),
+                &serde_json::Value::Null,
+            )
+            .unwrap();
+        assert_eq!((own.id, own.joined), (door.id, None));
         // Unreachable with no parent incident known: its own.
         let lone = book
             .apply(

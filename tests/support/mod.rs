@@ -365,6 +365,19 @@ impl Daemon {
     pub fn state(&self, device: &str, check: &str) -> String {
         self.check(device, check)["state"].as_str().unwrap().to_owned()
     }
+
+    pub fn wait_for_state(&self, device: &str, check: &str, state: &str) {
+        wait_for(
+            &format!("{device}/{check} to be {state}"),
+            Duration::from_secs(60),
+            || self.state(device, check) == state,
+        );
+    }
+}
+
+/// `camwatch -c CONFIG ARGS...`, run to the end.
+pub fn cli(config: &Path, args: &[&str]) -> Output {
+    camwatch().arg("-c").arg(config).args(args).output().unwrap()
 }
 
 /// A config for a daemon on a free port with its data in `dir`; `body` adds policies and devices.
