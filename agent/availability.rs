@@ -32,6 +32,8 @@ pub struct History {
     /// Whether the device recorded at `from` (None: nothing known), and the changes after it.
     pub recording_before: Option<bool>,
     pub recording: Vec<(f64, bool)>,
+    /// Maintenance windows `[start, end)`, merged: planned work, excluded from availability.
+    pub maintenance: Vec<(f64, f64)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -134,6 +136,15 @@ pub fn interruptions(h: &History) -> Vec<Interruption> {
         });
     }
     merged.retain(|i| i.end.is_none_or(|e| e >= h.from) && i.start <= h.now);
+    // Planned work is no interruption: one that lies wholly inside a maintenance window is not
+    // counted, nor one still going on in a window still open (it may end inside it). One that
+    // outlasts the window is, and only its time outside the window is down.
+    let now = h.now;
+    merged.retain(|i| {
+        !h.maintenance
+            .iter()
+            .any(|&(s, e)| s <= i.start && i.end.unwrap_or(now) <= e)
+    });
     merged
 }
 
@@ -162,6 +173,8 @@ pub fn up_and_down_recording(h: &History, window: f64) -> (f64, f64) {
             }
         }
     }
+    let known = subtract(known, &h.maintenance);
+    let down = subtract(down, &h.maintenance);
     let known_seconds: f64 = known.iter().map(|(s, e)| e - s).sum();
     let down_seconds = union_length(down);
     (known_seconds - down_seconds, down_seconds)
@@ -171,6 +184,26 @@ pub fn up_and_down_recording(h: &History, window: f64) -> (f64, f64) {
 pub fn ratio_recording(h: &History, window: f64) -> Option<f64> {
     let (up, down) = up_and_down_recording(h, window);
     (up + down > 0.0).then(|| up / (up + down))
+}
+
+/// `spans` without the time covered by `holes` (both `[start, end)`; holes sorted and disjoint).
+fn subtract(spans: Vec<(f64, f64)>, holes: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut out = Vec::new();
+    for (mut s, e) in spans {
+        for &(hs, he) in holes {
+            if he <= s || hs >= e {
+                continue;
+            }
+            if hs > s {
+                out.push((s, hs));
+            }
+            s = s.max(he);
+        }
+        if e > s {
+            out.push((s, e));
+        }
+    }
+    out
 }
 
 fn union_length(mut spans: Vec<(f64, f64)>) -> f64 {
@@ -275,6 +308,7 @@ mod tests {
             reboots,
             recording_before: None,
             recording,
+            maintenance: vec![],
         }
     }
 
@@ -364,5 +398,36 @@ mod tests {
         let found = interruptions(&h);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!((found[0].start, found[0].end), (9.0 * DAY, Some(11.0 * DAY)));
+    }
+
+    #[test]
+    fn maintenance_is_neither_up_nor_down_and_planned_work_is_no_interruption() {
+        let mut h = history(
+            vec![
+                (0.0, State::Ok),
+                (10.0 * DAY, State::Failed),
+                (10.0 * DAY + 3600.0, State::Ok),
+                (20.0 * DAY, State::Failed),
+                (20.0 * DAY + 7200.0, State::Ok),
+            ],
+            vec![],
+            vec![],
+        );
+        // A window covering the first outage whole, and the first hour of the second.
+        h.maintenance = vec![
+            (10.0 * DAY - 600.0, 10.0 * DAY + 4000.0),
+            (20.0 * DAY, 20.0 * DAY + 3600.0),
+        ];
+        let found = interruptions(&h);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].start, 20.0 * DAY);
+        // Going on inside a window still open: not (yet) an interruption.
+        let mut ongoing = h.clone();
+        ongoing.reachability.pop();
+        ongoing.maintenance[1].1 = 31.0 * DAY;
+        assert!(interruptions(&ongoing).is_empty());
+        let (up, down) = up_and_down_recording(&h, 30.0 * DAY);
+        assert_eq!(down, 3600.0);
+        assert_eq!(up + down, 30.0 * DAY - 4600.0 - 3600.0);
     }
 }

@@ -81,6 +81,18 @@ impl Shared {
             .insert(procedure, at);
     }
 
+    /// The reason of the maintenance window `device` is in at `at` (configured or opened by
+    /// someone), if any: its notifications are held, its checks still run.
+    pub fn in_maintenance(&self, device: &crate::config::Device, at: f64) -> Option<String> {
+        crate::maintenance::active(
+            &self.config().maintenance,
+            &self.hub.maintenance_windows(),
+            &device.name,
+            &device.site,
+            at,
+        )
+    }
+
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
@@ -291,12 +303,19 @@ async fn availability_forever(shared: Arc<Shared>) {
     let mut every = tokio::time::interval(AVAILABILITY_REFRESH);
     loop {
         every.tick().await;
-        let devices: Vec<(String, bool)> = shared
+        // Devices with a recording duty: their history (recording stops, maintenance) decides.
+        let devices: Vec<(String, String, Option<Vec<crate::maintenance::Rule>>)> = shared
             .config()
             .devices
             .iter()
             .filter(|d| d.check(CheckKind::Ping).is_some())
-            .map(|d| (d.name.clone(), d.check(CheckKind::Availability).is_some()))
+            .map(|d| {
+                let duty = d.checks.iter().find_map(|c| match c {
+                    crate::config::CheckSpec::Availability(spec) => Some(spec.maintenance.clone()),
+                    _ => None,
+                });
+                (d.name.clone(), d.site.clone(), duty)
+            })
             .collect();
         let path = path.clone();
         let computed = tokio::task::spawn_blocking(move || -> rusqlite::Result<_> {
@@ -305,12 +324,14 @@ async fn availability_forever(shared: Arc<Shared>) {
             let now = unix_now();
             devices
                 .into_iter()
-                .map(|(d, recording_duty)| {
-                    let ratios = if recording_duty {
-                        let history = store::history(&conn, &d, now - LONGEST_WINDOW_SECONDS, now)?;
-                        windows.iter().map(|w| ratio_recording(&history, *w)).collect()
-                    } else {
-                        store::availability(&conn, &d, "ping", now, &windows)?
+                .map(|(d, site, duty)| {
+                    let ratios = match duty {
+                        Some(rules) => {
+                            let history =
+                                store::history(&conn, (&d, &site), &rules, now - LONGEST_WINDOW_SECONDS, now)?;
+                            windows.iter().map(|w| ratio_recording(&history, *w)).collect()
+                        }
+                        None => store::availability(&conn, &d, "ping", now, &windows)?,
                     };
                     Ok((d, ratios))
                 })

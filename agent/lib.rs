@@ -11,6 +11,7 @@ pub mod coverage;
 pub mod daemon;
 pub mod discover;
 pub mod judge;
+pub mod maintenance;
 pub mod model;
 pub mod oneshot;
 pub mod output;

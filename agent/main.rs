@@ -88,6 +88,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Maintenance windows: planned work during which checks run but notifications are held and
+    /// the time is left out of availability. Asks the running agent.
+    #[command(subcommand)]
+    Maintenance(MaintenanceCommand),
     /// Acknowledge an open incident: record who took it on. Asks the running agent.
     Ack {
         /// The incident's number (from `camwatch incidents`).
@@ -119,6 +123,41 @@ struct ProcedureArgs {
     /// Show the latest stored record instead of making a new one.
     #[arg(long)]
     last: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum MaintenanceCommand {
+    /// Open a window on a device (or, with --site, on every device of a site).
+    Add {
+        /// The device's name (or the site's, with --site).
+        target: String,
+        /// TARGET is a site.
+        #[arg(long)]
+        site: bool,
+        /// How long: "2h", "90m", "1day".
+        #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
+        duration: std::time::Duration,
+        /// What the work is.
+        #[arg(long)]
+        reason: String,
+        /// Who opens it [default: the login name].
+        #[arg(long, env = "USER")]
+        by: String,
+        /// When it starts: "2026-12-01 22:00" in the agent's time zone, or RFC 3339 [default: now].
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+    },
+    /// List the windows open now or coming in the next 7 days.
+    List {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a window someone opened, now.
+    End {
+        /// The window's number (from `camwatch maintenance list`).
+        id: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -227,6 +266,7 @@ async fn dispatch(cli: Cli) -> i32 {
             accept_baseline(&config, &device, &by, &reason).await
         }
         Command::Incidents { open, limit, json } => list_incidents(&config, open, limit, json).await,
+        Command::Maintenance(command) => maintenance(&config, command).await,
         Command::Ack { incident, by, note } => {
             if by.trim().is_empty() || note.trim().is_empty() {
                 eprintln!("camwatch: an acknowledgement needs who (--by) and a note (--note)");
@@ -395,4 +435,99 @@ async fn procedure(config: &Config, procedure: Procedure, args: &ProcedureArgs) 
         print!("{rendered}");
     }
     if wrong { exit::CHECK_FAILED } else { exit::OK }
+}
+
+async fn maintenance(config: &Config, command: MaintenanceCommand) -> i32 {
+    match command {
+        MaintenanceCommand::Add {
+            target,
+            site,
+            duration,
+            reason,
+            by,
+            from,
+        } => {
+            let start = match from
+                .as_deref()
+                .map(|f| (f, camwatch::maintenance::parse_start(f, config.agent.timezone)))
+            {
+                None => None,
+                Some((_, Some(t))) => Some(t.timestamp() as f64),
+                Some((text, None)) => {
+                    eprintln!(
+                        "camwatch: --from {text:?} is not a date and time; write \"2026-12-01 22:00\" (the agent's time zone) or RFC 3339"
+                    );
+                    return exit::CONFIG;
+                }
+            };
+            let mut body = serde_json::json!({
+                "seconds": duration.as_secs_f64(),
+                "reason": reason,
+                "by": by,
+                "start": start,
+            });
+            body[if site { "site" } else { "device" }] = serde_json::Value::String(target);
+            match client::ask(
+                config,
+                reqwest::Method::POST,
+                "/api/v1/maintenance",
+                Some(body.to_string()),
+            )
+            .await
+            {
+                Ok(text) => match serde_json::from_str::<camwatch::maintenance::Window>(&text) {
+                    Ok(w) => {
+                        println!(
+                            "maintenance window {} on {} until {}: {}",
+                            w.id,
+                            w.target,
+                            console::local_time(w.end, config.agent.timezone),
+                            w.reason
+                        );
+                        exit::OK
+                    }
+                    Err(e) => {
+                        eprintln!("camwatch: the agent answered something unexpected: {e}");
+                        exit::RUNTIME
+                    }
+                },
+                Err(code) => code,
+            }
+        }
+        MaintenanceCommand::List { json } => {
+            match client::ask(config, reqwest::Method::GET, "/api/v1/maintenance", None).await {
+                Ok(text) if json => {
+                    println!("{}", text.trim_end());
+                    exit::OK
+                }
+                Ok(text) => match serde_json::from_str::<Vec<serde_json::Value>>(&text) {
+                    Ok(list) => {
+                        print!("{}", console::maintenance_table(&list, config.agent.timezone));
+                        exit::OK
+                    }
+                    Err(e) => {
+                        eprintln!("camwatch: the agent answered something unexpected: {e}");
+                        exit::RUNTIME
+                    }
+                },
+                Err(code) => code,
+            }
+        }
+        MaintenanceCommand::End { id } => {
+            match client::ask(
+                config,
+                reqwest::Method::POST,
+                &format!("/api/v1/maintenance/{id}/end"),
+                None,
+            )
+            .await
+            {
+                Ok(_) => {
+                    println!("maintenance window {id} ended");
+                    exit::OK
+                }
+                Err(code) => code,
+            }
+        }
+    }
 }

@@ -8,6 +8,7 @@ mod backup;
 pub mod diagnostic;
 mod footage;
 mod isapi;
+mod maintenance;
 pub mod presets;
 mod procedures;
 mod protocols;
@@ -45,6 +46,8 @@ pub struct Config {
     pub devices: Vec<Arc<Device>>,
     /// When the shift handover and the end-of-day inventory run (agent time zone).
     pub procedures: ProcedureTimes,
+    /// Planned work windows (`[[maintenance]]`).
+    pub maintenance: Vec<crate::maintenance::Rule>,
 }
 
 impl Config {
@@ -329,10 +332,12 @@ pub enum CheckSpec {
     Availability(AvailabilitySpec),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AvailabilitySpec {
     /// The state store whose history is read.
     pub store: PathBuf,
+    /// The configured maintenance windows that cover this device (excluded from availability).
+    pub maintenance: Vec<crate::maintenance::Rule>,
 }
 
 /// Where a device's footage is read from: each source is a probe of its own, and all of them
@@ -650,12 +655,29 @@ impl Resolver {
         let procedures = raw
             .procedures
             .map_or_else(ProcedureTimes::default, |p| self.procedures(p.into_inner()));
+        let maintenance = self.maintenance(&raw.maintenance, &devices, agent.timezone);
+        // The availability check excludes the device's planned work: give it its windows.
+        let mut devices = devices;
+        for device in &mut devices {
+            let Some(device) = Arc::get_mut(device) else { continue };
+            let covering: Vec<_> = maintenance
+                .iter()
+                .filter(|r| r.target.covers(&device.name, &device.site))
+                .cloned()
+                .collect();
+            for check in &mut device.checks {
+                if let CheckSpec::Availability(spec) = check {
+                    spec.maintenance = covering.clone();
+                }
+            }
+        }
         Config {
             path: PathBuf::new(),
             agent,
             policies,
             devices,
             procedures,
+            maintenance,
         }
     }
 
@@ -1139,6 +1161,7 @@ impl Resolver {
         if recording_duty && has(CheckKind::Ping) {
             checks.push(CheckSpec::Availability(AvailabilitySpec {
                 store: self.store.clone(),
+                maintenance: Vec::new(),
             }));
         }
         // A broken [device.backup] or [device.footage] is reported on its own; "nothing to check"

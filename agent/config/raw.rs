@@ -21,6 +21,20 @@ pub struct RawConfig {
     #[serde(default)]
     pub device: Vec<Spanned<RawDevice>>,
     pub procedures: Option<Spanned<RawProcedures>>,
+    #[serde(default)]
+    pub maintenance: Vec<Spanned<RawMaintenance>>,
+}
+
+/// `[[maintenance]]`: a planned work window on a device or a site.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMaintenance {
+    pub device: Option<Spanned<String>>,
+    pub site: Option<Spanned<String>>,
+    pub start: Option<Spanned<String>>,
+    pub cron: Option<Spanned<String>>,
+    pub duration: Spanned<HumanDuration>,
+    pub reason: Spanned<String>,
 }
 
 /// `[procedures]`: times of day (`"HH:MM"`) in the agent's time zone.

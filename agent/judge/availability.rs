@@ -144,6 +144,7 @@ mod tests {
             reboots,
             recording_before: Some(true),
             recording: vec![],
+            maintenance: vec![],
         }
     }
 

@@ -99,6 +99,16 @@ impl Table {
         table
     }
 
+    /// The header and every row, a line each.
+    fn render(&self, rows: &[Vec<String>]) -> String {
+        let mut out = format!("{}\n", self.header);
+        for row in rows {
+            out.push_str(&self.row(row));
+            out.push('\n');
+        }
+        out
+    }
+
     fn row(&self, row: &[String]) -> String {
         let last = row.len().saturating_sub(1);
         let cells: Vec<String> = row
@@ -119,11 +129,7 @@ pub fn incidents_table(incidents: &[Incident], timezone: chrono_tz::Tz, now: f64
     if incidents.is_empty() {
         return "no incidents\n".to_owned();
     }
-    let when = |t: f64| {
-        chrono::DateTime::from_timestamp(t as i64, 0)
-            .map(|d| d.with_timezone(&timezone).format("%Y-%m-%d %H:%M").to_string())
-            .unwrap_or_default()
-    };
+    let when = |t: f64| local_time(t, timezone);
     let rows: Vec<Vec<String>> = incidents
         .iter()
         .map(|i| {
@@ -147,15 +153,47 @@ pub fn incidents_table(incidents: &[Incident], timezone: chrono_tz::Tz, now: f64
             ]
         })
         .collect();
-    let table = Table::new(
+    Table::new(
         &["ID", "STATE", "DEVICE", "CHECK", "OPENED", "FOR", "SUMMARY"],
         &rows,
         &[0, 5],
-    );
-    let mut out = format!("{}\n", table.header);
-    for row in &rows {
-        out.push_str(&table.row(row));
-        out.push('\n');
+    )
+    .render(&rows)
+}
+
+/// A Unix time as the room reads it: `2026-11-29 07:50` in the agent's time zone.
+pub fn local_time(t: f64, timezone: chrono_tz::Tz) -> String {
+    chrono::DateTime::from_timestamp(t as i64, 0)
+        .map(|d| d.with_timezone(&timezone).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// `camwatch maintenance list`: one line per window, as `GET /api/v1/maintenance` lists them.
+pub fn maintenance_table(windows: &[serde_json::Value], timezone: chrono_tz::Tz) -> String {
+    if windows.is_empty() {
+        return "no maintenance windows now or in the next 7 days\n".to_owned();
     }
-    out
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let rows: Vec<Vec<String>> = windows
+        .iter()
+        .map(|w| {
+            let target = match (w["target"].get("device"), w["target"].get("site")) {
+                (Some(d), _) => text(d),
+                (_, Some(s)) => format!("site {}", text(s)),
+                _ => String::new(),
+            };
+            vec![
+                w["id"].as_u64().map_or_else(|| "-".to_owned(), |i| i.to_string()),
+                if w["active"] == true { "NOW" } else { "later" }.to_owned(),
+                target,
+                local_time(w["start"].as_f64().unwrap_or_default(), timezone),
+                local_time(w["end"].as_f64().unwrap_or_default(), timezone),
+                w["by"]
+                    .as_str()
+                    .map_or_else(|| format!("({})", text(&w["source"])), str::to_owned),
+                text(&w["reason"]),
+            ]
+        })
+        .collect();
+    Table::new(&["ID", "WHEN", "TARGET", "FROM", "UNTIL", "BY", "REASON"], &rows, &[0]).render(&rows)
 }

@@ -33,6 +33,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/-/reload", post(reload))
         .route("/api/v1/checks", get(checks))
         .route("/api/v1/devices/{device}/baseline/accept", post(accept_baseline))
+        .route("/api/v1/maintenance", get(maintenance).post(open_maintenance))
+        .route("/api/v1/maintenance/{id}/end", post(end_maintenance))
         .route("/api/v1/incidents", get(incidents))
         .route("/api/v1/incidents/{id}/ack", post(acknowledge))
         .route(
@@ -312,5 +314,119 @@ async fn run_procedure(Extract(app): Extract<App>, Path(name): Path<String>) -> 
     match crate::procedures::perform(Arc::clone(&app.shared), procedure).await {
         Ok(record) => json_response(&record),
         Err(why) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{why}\n")).into_response(),
+    }
+}
+
+/// One maintenance window as `GET /api/v1/maintenance` lists it.
+#[derive(Serialize)]
+struct MaintenanceView {
+    /// Only for windows people opened (they can be ended early).
+    id: Option<u64>,
+    target: crate::maintenance::Target,
+    start: f64,
+    end: f64,
+    reason: String,
+    by: Option<String>,
+    source: &'static str,
+    active: bool,
+}
+
+/// The windows open now or to come in the next 7 days: configured ones and those people opened.
+async fn maintenance(Extract(app): Extract<App>) -> Response {
+    let now = crate::schedule::unix_now();
+    let config = app.shared.config();
+    let mut list: Vec<MaintenanceView> = config
+        .maintenance
+        .iter()
+        .flat_map(|rule| {
+            rule.spans(now, now + 7.0 * 86_400.0)
+                .into_iter()
+                .map(|(start, end)| MaintenanceView {
+                    id: None,
+                    target: rule.target.clone(),
+                    start,
+                    end,
+                    reason: rule.reason.clone(),
+                    by: None,
+                    source: "config",
+                    active: start <= now,
+                })
+        })
+        .collect();
+    list.extend(
+        app.shared
+            .hub
+            .maintenance_windows()
+            .into_iter()
+            .filter(|w| w.end > now)
+            .map(|w| MaintenanceView {
+                id: Some(w.id),
+                active: w.start <= now,
+                target: w.target,
+                start: w.start,
+                end: w.end,
+                reason: w.reason,
+                by: Some(w.by),
+                source: "cli",
+            }),
+    );
+    list.sort_by(|a, b| a.start.total_cmp(&b.start));
+    json_response(&list)
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewWindow {
+    device: Option<String>,
+    site: Option<String>,
+    /// Unix time; default now.
+    start: Option<f64>,
+    seconds: f64,
+    reason: String,
+    by: String,
+}
+
+/// Opens a maintenance window on a configured device or site.
+async fn open_maintenance(Extract(app): Extract<App>, body: String) -> Response {
+    let bad = |why: String| (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response();
+    let new: NewWindow = match serde_json::from_str(&body) {
+        Ok(n) => n,
+        Err(e) => {
+            return bad(format!(
+                "send JSON {{\"device\" or \"site\": NAME, \"seconds\": N, \"reason\": TEXT, \"by\": NAME}}: {e}"
+            ));
+        }
+    };
+    if new.reason.trim().is_empty() || new.by.trim().is_empty() {
+        return bad("a maintenance window needs a reason and who opens it (by)".into());
+    }
+    if !(new.seconds > 0.0 && new.seconds <= 31.0 * 86_400.0) {
+        return bad("a maintenance window lasts more than zero and at most 31 days".into());
+    }
+    let config = app.shared.config();
+    let target = match (new.device, new.site) {
+        (Some(d), None) if config.device(&d).is_some() => crate::maintenance::Target::Device(d),
+        (None, Some(s)) if config.devices.iter().any(|d| d.site == s) => crate::maintenance::Target::Site(s),
+        (Some(d), None) => return (StatusCode::NOT_FOUND, format!("no device named {d:?}\n")).into_response(),
+        (None, Some(s)) => return (StatusCode::NOT_FOUND, format!("no device is at site {s:?}\n")).into_response(),
+        _ => return bad("name either a device or a site".into()),
+    };
+    let start = new.start.unwrap_or_else(crate::schedule::unix_now);
+    let window = app
+        .shared
+        .hub
+        .open_maintenance(target, start, start + new.seconds, new.reason.trim(), new.by.trim());
+    tracing::info!(window = window.id, target = %window.target, by = %window.by, "maintenance window opened: {}", window.reason);
+    json_response(&window)
+}
+
+/// Ends a window people opened, now.
+async fn end_maintenance(Extract(app): Extract<App>, Path(id): Path<u64>) -> Response {
+    match app.shared.hub.end_maintenance(id, crate::schedule::unix_now()) {
+        Ok(window) => {
+            tracing::info!(window = window.id, target = %window.target, "maintenance window ended");
+            json_response(&window)
+        }
+        Err(why) => (StatusCode::NOT_FOUND, format!("{why}\n")).into_response(),
     }
 }

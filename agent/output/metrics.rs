@@ -277,6 +277,20 @@ impl Collector for AgentCollector {
                 .map(|(procedure, at)| (vec![("procedure", procedure.as_str().to_owned())], at)),
         )?;
 
+        let now = crate::schedule::unix_now();
+        let config = self.shared.config();
+        gauge(
+            &mut e,
+            "camwatch_maintenance_active",
+            "1 while the device is in a maintenance window (checks run, notifications are held, the time is left out of availability).",
+            config.devices.iter().map(|d| {
+                (
+                    vec![("device", d.name.clone())],
+                    flag(self.shared.in_maintenance(d, now).is_some()),
+                )
+            }),
+        )?;
+
         let reload = self.shared.reload_status();
         gauge(
             &mut e,

@@ -11,7 +11,13 @@ use crate::availability::History;
 /// The longest availability window: a month.
 pub const LONGEST_WINDOW_SECONDS: f64 = 30.0 * 86_400.0;
 
-pub async fn probe(store: &Path, device: &str, now: f64, transcript: &mut Transcript) -> Result<History, ProbeError> {
+pub async fn probe(
+    spec: &crate::config::AvailabilitySpec,
+    device: &crate::config::Device,
+    now: f64,
+    transcript: &mut Transcript,
+) -> Result<History, ProbeError> {
+    let store: &Path = &spec.store;
     if !store.exists() {
         return Err(ProbeError::new(
             ProbeErrorKind::Agent,
@@ -21,10 +27,15 @@ pub async fn probe(store: &Path, device: &str, now: f64, transcript: &mut Transc
             ),
         ));
     }
-    let (path, name) = (store.to_path_buf(), device.to_owned());
+    let (path, name, site, rules) = (
+        store.to_path_buf(),
+        device.name.clone(),
+        device.site.clone(),
+        spec.maintenance.clone(),
+    );
     let history = tokio::task::spawn_blocking(move || -> rusqlite::Result<History> {
         let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        crate::state::store::history(&conn, &name, now - LONGEST_WINDOW_SECONDS, now)
+        crate::state::store::history(&conn, (&name, &site), &rules, now - LONGEST_WINDOW_SECONDS, now)
     })
     .await
     .map_err(|e| ProbeError::new(ProbeErrorKind::Agent, format!("reading the state history failed: {e}")))?
@@ -36,11 +47,12 @@ pub async fn probe(store: &Path, device: &str, now: f64, transcript: &mut Transc
     })?;
     transcript.note(|| {
         format!(
-            "{}: {} ping state changes, {} reboots, {} recording stops and resumes in the last 30 days",
+            "{}: {} ping state changes, {} reboots, {} recording stops and resumes, {} maintenance windows in the last 30 days",
             store.display(),
             history.reachability.len(),
             history.reboots.len(),
-            history.recording.len()
+            history.recording.len(),
+            history.maintenance.len()
         )
     });
     Ok(history)

@@ -293,11 +293,9 @@ impl Probes {
                 }
                 .map(Observation::Footage)
             }
-            CheckSpec::Availability(spec) => {
-                history::probe(&spec.store, &device.name, crate::schedule::unix_now(), transcript)
-                    .await
-                    .map(Observation::History)
-            }
+            CheckSpec::Availability(spec) => history::probe(spec, device, crate::schedule::unix_now(), transcript)
+                .await
+                .map(Observation::History),
             CheckSpec::Image(snapshot) => {
                 let login = Login::of(device)?;
                 let uri = self

@@ -14,6 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use crate::config::{Config, Device};
 use crate::judge::Verdict;
+use crate::maintenance::{Target, Window};
 use crate::model::{CheckKind, State, Status};
 use crate::probe::Observation;
 use incidents::{Acknowledgement, Book, Incident};
@@ -101,6 +102,8 @@ pub struct Hub {
     snapshots: Option<Snapshots>,
     /// The open incidents (their rows are in the store).
     incidents: Mutex<Book>,
+    /// Maintenance windows people opened (recent and coming ones), and the next id to give.
+    maintenance: Mutex<(Vec<Window>, u64)>,
 }
 
 impl Hub {
@@ -123,6 +126,7 @@ impl Hub {
             ),
             snapshots: None,
             incidents: Mutex::new(Book::new(resumed.open_incidents, resumed.max_incident_id)),
+            maintenance: Mutex::new((resumed.maintenance, resumed.max_maintenance_id + 1)),
         }
     }
 
@@ -316,6 +320,46 @@ impl Hub {
             .filter(|((k, _), _)| k == kind)
             .map(|((_, device), n)| (device.clone(), *n))
             .collect()
+    }
+
+    /// Opens a maintenance window (`camwatch maintenance add`); it is stored at once.
+    pub fn open_maintenance(&self, target: Target, start: f64, end: f64, reason: &str, by: &str) -> Window {
+        let mut book = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
+        let window = Window {
+            id: book.1,
+            target,
+            start,
+            end,
+            reason: reason.to_owned(),
+            by: by.to_owned(),
+        };
+        book.1 += 1;
+        book.0.push(window.clone());
+        if let Some(store) = &self.store {
+            store.maintenance(window.clone());
+        }
+        window
+    }
+
+    /// Ends a window now (the work finished early); a window not yet begun is ended before it starts.
+    pub fn end_maintenance(&self, id: u64, now: f64) -> Result<Window, String> {
+        let mut book = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
+        let window = book
+            .0
+            .iter_mut()
+            .find(|w| w.id == id && w.end > now)
+            .ok_or_else(|| format!("no maintenance window {id} open or to come"))?;
+        window.end = now.max(window.start);
+        let window = window.clone();
+        if let Some(store) = &self.store {
+            store.maintenance(window.clone());
+        }
+        Ok(window)
+    }
+
+    /// The windows people opened, oldest first.
+    pub fn maintenance_windows(&self) -> Vec<Window> {
+        self.maintenance.lock().unwrap_or_else(|e| e.into_inner()).0.clone()
     }
 
     /// The incidents open now, oldest first.

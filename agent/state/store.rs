@@ -22,6 +22,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::incidents::{Acknowledgement, Incident};
 use super::machine::Streaks;
+use crate::maintenance::{Target, Window};
 use crate::model::{State, Status};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -108,6 +109,18 @@ CREATE TABLE incidents (
 CREATE INDEX incidents_open ON incidents(resolved_at);
 CREATE INDEX incidents_opened_at ON incidents(opened_at);
 "#,
+    r#"
+CREATE TABLE maintenance (
+    id INTEGER PRIMARY KEY,
+    device TEXT,
+    site TEXT,
+    start REAL NOT NULL,
+    end REAL NOT NULL,
+    reason TEXT NOT NULL,
+    by TEXT NOT NULL
+);
+CREATE INDEX maintenance_end ON maintenance(end);
+"#,
 ];
 
 /// One check run as it is written down.
@@ -146,6 +159,10 @@ pub struct Resumed {
     pub states: Vec<SavedState>,
     /// Counted events recorded per (kind, device): see [`COUNTED_EVENTS`].
     pub counted: Vec<(String, String, u64)>,
+    /// Maintenance windows people opened that may still matter (ended within the last 31 days),
+    /// and the highest window id ever given.
+    pub maintenance: Vec<Window>,
+    pub max_maintenance_id: u64,
     /// Incidents still open, and the highest incident id ever given.
     pub open_incidents: Vec<Incident>,
     pub max_incident_id: u64,
@@ -162,6 +179,8 @@ enum Command {
     Flush(mpsc::Sender<()>),
     /// An incident opened, changed or resolved: the row is written whole.
     Incident(Box<Incident>),
+    /// A maintenance window opened or ended early: the row is written whole.
+    Maintenance(Box<Window>),
     /// A check's memory changed outside a run (an approved baseline), with the event saying so.
     Remember {
         device: String,
@@ -217,6 +236,12 @@ impl Store {
         let saved = Resumed {
             states: load_saved(&conn).map_err(err)?,
             counted: load_event_counts(&conn).map_err(err)?,
+            maintenance: maintenance_windows(&conn, crate::schedule::unix_now() - 31.0 * 86_400.0).map_err(err)?,
+            max_maintenance_id: conn
+                .query_row("SELECT COALESCE(MAX(id), 0) FROM maintenance", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map_err(err)? as u64,
             open_incidents: incidents(&conn, true, u32::MAX).map_err(err)?,
             max_incident_id: conn
                 .query_row("SELECT COALESCE(MAX(id), 0) FROM incidents", [], |r| r.get::<_, i64>(0))
@@ -248,6 +273,10 @@ impl Store {
             results_before,
             transitions_before,
         });
+    }
+
+    pub fn maintenance(&self, window: Window) {
+        self.send(Command::Maintenance(Box::new(window)));
     }
 
     pub fn incident(&self, incident: Incident) {
@@ -425,6 +454,16 @@ fn write_batch(
                 tracing::debug!(results, transitions, procedures, "pruned old history");
             }
             Command::Flush(done) => waiters.push(done),
+            Command::Maintenance(w) => {
+                let (device, site) = match &w.target {
+                    Target::Device(d) => (Some(d.as_str()), None),
+                    Target::Site(s) => (None, Some(s.as_str())),
+                };
+                tx.execute(
+                    "INSERT OR REPLACE INTO maintenance (id, device, site, start, end, reason, by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![w.id as i64, device, site, w.start, w.end, w.reason, w.by],
+                )?;
+            }
             Command::Incident(i) => {
                 let ack = i.acknowledged.as_ref();
                 tx.execute(
@@ -563,7 +602,17 @@ pub fn availability(
 
 /// What the store remembers of a device since `from`: its ping check's states, its reboots, and
 /// when it stopped and resumed recording (events the retention judge leaves).
-pub fn history(conn: &Connection, device: &str, from: f64, now: f64) -> rusqlite::Result<crate::availability::History> {
+/// `rules` are the configured maintenance windows; with the ones people opened for the device or
+/// its `site`, they are the history's maintenance spans.
+pub fn history(
+    conn: &Connection,
+    (device, site): (&str, &str),
+    rules: &[crate::maintenance::Rule],
+    from: f64,
+    now: f64,
+) -> rusqlite::Result<crate::availability::History> {
+    let windows = maintenance_windows(conn, from)?;
+    let maintenance = crate::maintenance::spans(rules, &windows, device, site, from, now);
     let (reachability_before, reachability) = timeline(conn, device, "ping", from)?;
     let reboots = conn
         .prepare_cached("SELECT at FROM events WHERE device = ?1 AND kind = 'reboot' AND at > ?2 ORDER BY at")?
@@ -592,7 +641,31 @@ pub fn history(conn: &Connection, device: &str, from: f64, now: f64) -> rusqlite
         reboots,
         recording_before,
         recording,
+        maintenance,
     })
+}
+
+/// Maintenance windows people opened that end after `from`, oldest first.
+pub fn maintenance_windows(conn: &Connection, from: f64) -> rusqlite::Result<Vec<Window>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, device, site, start, end, reason, by FROM maintenance WHERE end > ?1 ORDER BY start",
+    )?;
+    let rows = stmt.query_map([from], |r| {
+        let device: Option<String> = r.get(1)?;
+        let site: Option<String> = r.get(2)?;
+        Ok(Window {
+            id: r.get::<_, i64>(0)? as u64,
+            target: match device {
+                Some(d) => Target::Device(d),
+                None => Target::Site(site.unwrap_or_default()),
+            },
+            start: r.get(3)?,
+            end: r.get(4)?,
+            reason: r.get(5)?,
+            by: r.get(6)?,
+        })
+    })?;
+    rows.collect()
 }
 
 /// Event kinds the retention judge leaves when a device stops and resumes recording.
