@@ -17,6 +17,7 @@ pub mod oneshot;
 pub mod output;
 pub mod probe;
 pub mod procedures;
+pub mod report;
 pub mod schedule;
 pub mod state;
 

@@ -47,6 +47,13 @@ const EXIT_CODES: &str = "Exit codes: 0 all well; 1 a check failed (once, probe)
                           2 bad configuration or usage; 3 the agent could not run (data directory, listen address, \
                           a socket) or is not running.";
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    Html,
+    Csv,
+    Json,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum LogFormat {
     Human,
@@ -87,6 +94,23 @@ enum Command {
         /// JSON (an array of incidents) instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// A report for managers from the state store: availability against the target, recorder
+    /// interruptions, incidents, retention, backups, procedures, changes. Reads the data
+    /// directory; the agent may be running.
+    Report {
+        /// 2026-11-29, 2026-W48, 2026-11, 2026-Q4, 2026, or 2026-11-01..2026-11-15, in the agent's
+        /// time zone [default: this month so far].
+        #[arg(long)]
+        period: Option<String>,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+        format: ReportFormat,
+        /// Write here (for csv: a folder, one file per table) instead of standard output.
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
+        /// How time a device was unreachable (hidden behind a failed parent) counts.
+        #[arg(long, value_enum, default_value_t = camwatch::report::Unreachable::Down)]
+        unreachable: camwatch::report::Unreachable,
     },
     /// Maintenance windows: planned work during which checks run but notifications are held and
     /// the time is left out of availability. Asks the running agent.
@@ -267,6 +291,12 @@ async fn dispatch(cli: Cli) -> i32 {
         }
         Command::Incidents { open, limit, json } => list_incidents(&config, open, limit, json).await,
         Command::Maintenance(command) => maintenance(&config, command).await,
+        Command::Report {
+            period,
+            format,
+            output,
+            unreachable,
+        } => report(&config, period.as_deref(), format, output.as_deref(), unreachable),
         Command::Ack { incident, by, note } => {
             if by.trim().is_empty() || note.trim().is_empty() {
                 eprintln!("camwatch: an acknowledgement needs who (--by) and a note (--note)");
@@ -528,6 +558,76 @@ async fn maintenance(config: &Config, command: MaintenanceCommand) -> i32 {
                 }
                 Err(code) => code,
             }
+        }
+    }
+}
+
+fn report(
+    config: &Config,
+    period: Option<&str>,
+    format: ReportFormat,
+    output: Option<&std::path::Path>,
+    unreachable: camwatch::report::Unreachable,
+) -> i32 {
+    let tz = config.agent.timezone;
+    let now = schedule::unix_now();
+    let this_month = || {
+        chrono::DateTime::from_timestamp(now as i64, 0)
+            .map(|t| t.with_timezone(&tz).format("%Y-%m").to_string())
+            .unwrap_or_default()
+    };
+    let period = match camwatch::report::period::parse(period.map_or_else(this_month, str::to_owned).as_str(), tz) {
+        Ok(p) => p,
+        Err(why) => {
+            eprintln!("camwatch: {why}");
+            return exit::CONFIG;
+        }
+    };
+    if format == ReportFormat::Csv && output.is_none() {
+        eprintln!("camwatch: --format csv writes one file per table: give a folder with -o");
+        return exit::CONFIG;
+    }
+    let path = config.agent.data_dir.join(camwatch::state::store::FILE_NAME);
+    let built = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|conn| camwatch::report::build(config, &conn, period, unreachable, now));
+    let report = match built {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!(
+                "camwatch: cannot read the state store {} ({e}); has `camwatch run` recorded anything with this configuration?",
+                path.display()
+            );
+            return exit::RUNTIME;
+        }
+    };
+    let text = match format {
+        ReportFormat::Html => camwatch::report::html::render(&report),
+        ReportFormat::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+        ReportFormat::Csv => {
+            let dir = output.expect("checked above");
+            return match camwatch::report::csv::write(&report, dir) {
+                Ok(files) => {
+                    println!("{}: {}", dir.display(), files.join(", "));
+                    exit::OK
+                }
+                Err(e) => {
+                    eprintln!("camwatch: cannot write {}: {e}", dir.display());
+                    exit::RUNTIME
+                }
+            };
+        }
+    };
+    match output {
+        Some(file) => match std::fs::write(file, text) {
+            Ok(()) => exit::OK,
+            Err(e) => {
+                eprintln!("camwatch: cannot write {}: {e}", file.display());
+                exit::RUNTIME
+            }
+        },
+        None => {
+            print!("{text}");
+            exit::OK
         }
     }
 }

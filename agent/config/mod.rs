@@ -633,6 +633,8 @@ struct Resolver {
     diagnostics: Vec<Diagnostic>,
     /// The state store file, which history checks read.
     store: PathBuf,
+    /// `[agent] site`: the site of every device that names none.
+    site: String,
 }
 
 impl Resolver {
@@ -643,6 +645,7 @@ impl Resolver {
     fn resolve(&mut self, raw: RawConfig) -> Config {
         let agent = self.agent(raw.agent);
         self.store = agent.data_dir.join(crate::state::store::FILE_NAME);
+        self.site = agent.site.clone();
         let mut policies: BTreeMap<String, Policy> = presets::all().into_iter().collect();
         for (name, table) in &raw.policy {
             let base = self.policy_base(name, table.get_ref());
@@ -1207,7 +1210,7 @@ impl Resolver {
             name,
             kind: *d.kind.get_ref(),
             address,
-            site: d.site.clone().unwrap_or_default(),
+            site: d.site.clone().unwrap_or_else(|| self.site.clone()),
             room: d.room.clone().unwrap_or_default(),
             location: d.location.clone().unwrap_or_default(),
             owner: d.owner.as_ref().map(|o| o.get_ref().clone()),

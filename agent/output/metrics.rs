@@ -109,11 +109,7 @@ impl Collector for AgentCollector {
             "camwatch_device_info",
             "Configured devices with their descriptive labels, always 1; join on device.",
             config.devices.iter().map(|d| {
-                let site = if d.site.is_empty() {
-                    config.agent.site.clone()
-                } else {
-                    d.site.clone()
-                };
+                let site = d.site.clone();
                 let id = identity(&d.name).unwrap_or_default();
                 (
                     vec![

@@ -593,7 +593,7 @@ pub fn availability(
 ) -> rusqlite::Result<Vec<Option<f64>>> {
     let longest = windows.iter().copied().fold(0.0, f64::max);
     let from = now - longest;
-    let (before, transitions) = timeline(conn, device, check, from)?;
+    let (before, transitions) = check_timeline(conn, device, check, from)?;
     Ok(windows
         .iter()
         .map(|w| crate::availability::ratio(before, &transitions, now - w, now))
@@ -613,7 +613,7 @@ pub fn history(
 ) -> rusqlite::Result<crate::availability::History> {
     let windows = maintenance_windows(conn, from)?;
     let maintenance = crate::maintenance::spans(rules, &windows, device, site, from, now);
-    let (reachability_before, reachability) = timeline(conn, device, "ping", from)?;
+    let (reachability_before, reachability) = check_timeline(conn, device, "ping", from)?;
     let reboots = conn
         .prepare_cached("SELECT at FROM events WHERE device = ?1 AND kind = 'reboot' AND at > ?2 ORDER BY at")?
         .query_map(params![device, from], |r| r.get::<_, f64>(0))?
@@ -672,8 +672,93 @@ pub fn maintenance_windows(conn: &Connection, from: f64) -> rusqlite::Result<Vec
 pub const RECORDING_STOPPED: &str = "recording_stopped";
 pub const RECORDING_RESUMED: &str = "recording_resumed";
 
+/// Incidents that were open at some time in `[from, to)`, oldest first.
+pub fn incidents_between(conn: &Connection, from: f64, to: f64) -> rusqlite::Result<Vec<Incident>> {
+    let mut all = incidents(conn, false, u32::MAX)?;
+    all.retain(|i| i.opened_at < to && i.resolved_at.is_none_or(|r| r >= from));
+    all.reverse();
+    Ok(all)
+}
+
+/// The figures of a check's last result in `[from, to)`: from the raw results while they are
+/// kept, else from the last transition (kept much longer), with when.
+pub fn last_values(
+    conn: &Connection,
+    device: &str,
+    check: &str,
+    from: f64,
+    to: f64,
+) -> rusqlite::Result<Option<(f64, serde_json::Value)>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT at, values_json FROM (
+                SELECT at, values_json FROM results WHERE device = ?1 AND check_name = ?2 AND at >= ?3 AND at < ?4
+                UNION ALL
+                SELECT at, values_json FROM transitions WHERE device = ?1 AND check_name = ?2 AND at >= ?3 AND at < ?4
+             ) ORDER BY at DESC LIMIT 1",
+        )?
+        .query_row(params![device, check, from, to], |r| {
+            Ok((r.get::<_, f64>(0)?, r.get::<_, String>(1)?))
+        })
+        .optional()?;
+    Ok(row.map(|(at, json)| (at, serde_json::from_str(&json).unwrap_or(serde_json::Value::Null))))
+}
+
+/// A check's last result in `[from, to)` (results, else transitions): when, status, summary.
+pub fn last_result(
+    conn: &Connection,
+    device: &str,
+    check: &str,
+    from: f64,
+    to: f64,
+) -> rusqlite::Result<Option<(f64, String, String)>> {
+    conn.prepare_cached(
+        "SELECT at, status, summary FROM (
+            SELECT at, status, summary FROM results WHERE device = ?1 AND check_name = ?2 AND at >= ?3 AND at < ?4
+            UNION ALL
+            SELECT at, status, summary FROM transitions WHERE device = ?1 AND check_name = ?2 AND at >= ?3 AND at < ?4
+         ) ORDER BY at DESC LIMIT 1",
+    )?
+    .query_row(params![device, check, from, to], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })
+    .optional()
+}
+
+/// When a procedure ran in `[from, to)`, oldest first.
+pub fn procedure_times(conn: &Connection, kind: &str, from: f64, to: f64) -> rusqlite::Result<Vec<f64>> {
+    conn.prepare_cached("SELECT at FROM procedure_runs WHERE kind = ?1 AND at >= ?2 AND at < ?3 ORDER BY at")?
+        .query_map(params![kind, from, to], |r| r.get(0))?
+        .collect()
+}
+
+/// Events of the given kinds in `[from, to)`: (at, device, kind, summary), oldest first.
+pub fn events_between(
+    conn: &Connection,
+    kinds: &[&str],
+    from: f64,
+    to: f64,
+) -> rusqlite::Result<Vec<(f64, String, String, String)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT at, device, kind, summary FROM events WHERE at >= ?1 AND at < ?2 ORDER BY at, id")?;
+    let rows = stmt.query_map(params![from, to], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let row: (f64, String, String, String) = row?;
+        if kinds.contains(&row.2.as_str()) {
+            out.push(row);
+        }
+    }
+    Ok(out)
+}
+
 /// A check's state at `from` and its changes after it.
-fn timeline(conn: &Connection, device: &str, check: &str, from: f64) -> rusqlite::Result<(State, Vec<(f64, State)>)> {
+pub fn check_timeline(
+    conn: &Connection,
+    device: &str,
+    check: &str,
+    from: f64,
+) -> rusqlite::Result<(State, Vec<(f64, State)>)> {
     let state = |text: String| State::parse(&text).unwrap_or(State::Unknown);
     let before: State = conn
         .prepare_cached(

@@ -1,0 +1,254 @@
+//! Reports from a state history the test writes itself: October 2026 in London (a DST change in
+//! it, so the month is 31 days and an hour), a recorder that went away for 30 minutes, rebooted,
+//! stopped recording for 20 minutes and was worked on in a maintenance window; a camera behind it;
+//! an incident acknowledged and repaired. Every figure is asserted against the hand computation
+//! in the comments, through `camwatch report` as a user runs it.
+
+mod support;
+
+use std::path::Path;
+
+use serde_json::Value;
+use support::{cli, stderr, stdout, temp_dir, write};
+
+fn utc(text: &str) -> f64 {
+    chrono::DateTime::parse_from_rfc3339(text).unwrap().timestamp() as f64
+}
+
+/// A store with the schema of this camwatch (made by the agent's own migrations) and the history.
+fn history(data: &Path) {
+    drop(camwatch::state::store::Store::open(data).unwrap());
+    let db = rusqlite::Connection::open(data.join("camwatch.sqlite")).unwrap();
+    let transition = |device: &str, check: &str, at: &str, to: &str, values: &str| {
+        db.execute(
+            "INSERT INTO transitions (device, check_name, at, from_state, to_state, status, summary, values_json) VALUES (?1, ?2, ?3, 'unknown', ?4, ?4, 'x', ?5)",
+            rusqlite::params![device, check, utc(at), to, values],
+        )
+        .unwrap();
+    };
+    let event = |device: &str, at: &str, kind: &str, summary: &str| {
+        db.execute(
+            "INSERT INTO events (device, check_name, at, seen_at, kind, summary) VALUES (?1, 'x', ?2, ?2, ?3, ?4)",
+            rusqlite::params![device, utc(at), kind, summary],
+        )
+        .unwrap();
+    };
+    transition("nvr", "ping", "2026-09-20T00:00:00Z", "ok", "{}");
+    // 30 minutes unreachable.
+    transition("nvr", "ping", "2026-10-10T10:00:00Z", "failed", "{}");
+    transition("nvr", "ping", "2026-10-10T10:30:00Z", "ok", "{}");
+    // A reboot: an interruption of no measurable length.
+    event("nvr", "2026-10-15T03:00:00Z", "reboot", "booted");
+    // 20 minutes without recording, the recorder reachable.
+    event("nvr", "2026-10-20T02:00:00Z", "recording_stopped", "no camera records");
+    event("nvr", "2026-10-20T02:20:00Z", "recording_resumed", "recording again");
+    // Down for an hour inside a 4-hour maintenance window: neither up nor down, no interruption.
+    transition("nvr", "ping", "2026-10-25T01:00:00Z", "failed", "{}");
+    transition("nvr", "ping", "2026-10-25T02:00:00Z", "ok", "{}");
+    db.execute(
+        "INSERT INTO maintenance (id, device, site, start, end, reason, by) VALUES (1, 'nvr', NULL, ?1, ?2, 'disk swap', 'ana')",
+        rusqlite::params![utc("2026-10-25T00:00:00Z"), utc("2026-10-25T04:00:00Z")],
+    )
+    .unwrap();
+    // The camera behind it was unreachable for 29 minutes of the outage.
+    transition("cam", "ping", "2026-09-20T00:00:00Z", "ok", "{}");
+    transition("cam", "ping", "2026-10-10T10:00:30Z", "unreachable", "{}");
+    transition("cam", "ping", "2026-10-10T10:29:30Z", "ok", "{}");
+    event(
+        "cam",
+        "2026-10-12T09:00:00Z",
+        "baseline_accepted",
+        "new lens approved by bo",
+    );
+    // The recorder's incident: failed at 10:01, acknowledged at 10:05, repaired at 10:30.
+    db.execute(
+        "INSERT INTO incidents (id, device, check_name, opened_at, failed_at, resolved_at, joined, summary, values_json, acked_at, acked_by, ack_note) VALUES (1, 'nvr', 'ping', ?1, ?2, ?3, NULL, 'nvr does not answer', '{}', ?4, 'ana', 'on it')",
+        rusqlite::params![
+            utc("2026-10-10T10:00:00Z"),
+            utc("2026-10-10T10:01:00Z"),
+            utc("2026-10-10T10:30:00Z"),
+            utc("2026-10-10T10:05:00Z")
+        ],
+    )
+    .unwrap();
+    // Retention as last measured in October: front compliant, yard 20 days of 30.
+    transition(
+        "nvr",
+        "retention",
+        "2026-10-31T12:00:00Z",
+        "failed",
+        r#"{"cameras":{"front":{"required_seconds":2592000,"contiguous_seconds":3000000,"gap_seconds":0,"gaps":[],"compliant":true},"yard":{"required_seconds":2592000,"contiguous_seconds":1728000,"gap_seconds":3600,"gaps":[{"start":1,"end":3601}],"compliant":false}}}"#,
+    );
+    for at in ["2026-09-30T06:50:00Z", "2026-10-01T06:50:00Z", "2026-10-01T18:50:00Z"] {
+        db.execute(
+            "INSERT INTO procedure_runs (kind, at, record_json) VALUES ('handover', ?1, '{}')",
+            [utc(at)],
+        )
+        .unwrap();
+    }
+}
+
+const CONFIG: &str = r#"
+[agent]
+timezone = "Europe/London"
+site = "Northfield"
+data_dir = "DATA"
+
+[[device]]
+name = "nvr"
+kind = "recorder"
+address = "192.0.2.10"
+[device.footage]
+root = "/srv/footage"
+layout = "/{date}/{hour}/{camera}/{minute}.{second}.mp4"
+
+[[device]]
+name = "cam"
+kind = "camera"
+address = "192.0.2.11"
+parent = "nvr"
+"#;
+
+fn report(config: &Path, args: &[&str]) -> Value {
+    let out = cli(
+        config,
+        &[&["report", "--period", "2026-10", "--format", "json"], args].concat(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+#[test]
+fn a_month_with_an_outage_a_reboot_a_stop_and_maintenance_to_the_second() {
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    history(&data);
+    let config = dir.path().join("camwatch.toml");
+    write(&config, &CONFIG.replace("DATA", data.to_str().unwrap()));
+    let r = report(&config, &[]);
+    // October in London: 31 days and the hour the clocks went back.
+    let month = 31.0 * 86_400.0 + 3600.0;
+    assert_eq!(
+        r["period"]["to"].as_f64().unwrap() - r["period"]["from"].as_f64().unwrap(),
+        month
+    );
+    let device = |name: &str| {
+        r["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["device"] == name)
+            .unwrap()
+            .clone()
+    };
+    let nvr = device("nvr");
+    // Known: the month without the 4-hour window; down: 30 min unreachable + 20 min not recording.
+    let known = month - 4.0 * 3600.0;
+    assert_eq!(nvr["down_seconds"].as_f64(), Some(3000.0), "{nvr}");
+    assert_eq!(nvr["up_seconds"].as_f64(), Some(known - 3000.0), "{nvr}");
+    assert_eq!(nvr["availability"].as_f64(), Some((known - 3000.0) / known));
+    assert_eq!(nvr["met"], false, "99.888 % is under 99.9 %");
+    let budget = nvr["budget_remaining_seconds"].as_f64().unwrap();
+    assert!((budget - (0.001 * known - 3000.0)).abs() < 1e-6, "{budget}");
+    // The camera: unreachable 29 minutes, counted as down by default, left out on request.
+    let cam = device("cam");
+    assert_eq!(cam["down_seconds"].as_f64(), Some(1740.0), "{cam}");
+    let excluded = report(&config, &["--unreachable", "excluded"]);
+    let cam = excluded["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["device"] == "cam")
+        .unwrap();
+    assert_eq!(
+        (cam["down_seconds"].as_f64(), cam["up_seconds"].as_f64()),
+        (Some(0.0), Some(month - 1740.0))
+    );
+
+    let recorder = &r["recorders"][0];
+    assert_eq!(recorder["device"], "nvr");
+    // The outage, the reboot and the stop; the outage inside the window is no interruption.
+    assert_eq!(recorder["count"], 3, "{recorder}");
+    assert_eq!(recorder["total_seconds"].as_f64(), Some(3000.0));
+    assert_eq!(recorder["longest_seconds"].as_f64(), Some(1800.0));
+
+    let incidents = &r["incidents"];
+    assert_eq!(
+        (incidents["opened"].as_u64(), incidents["resolved"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(incidents["mean_acknowledge_seconds"].as_f64(), Some(240.0));
+    assert_eq!(incidents["mean_repair_seconds"].as_f64(), Some(1800.0));
+
+    let retention = r["retention"].as_array().unwrap();
+    assert_eq!(retention.len(), 2);
+    let yard = retention.iter().find(|c| c["camera"] == "yard").unwrap();
+    assert_eq!(
+        (yard["compliant"].as_bool(), yard["gaps"].as_u64()),
+        (Some(false), Some(1))
+    );
+    assert_eq!(yard["clause"], "Recorded footage is kept for at least 30 days.");
+    let handovers = r["procedures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["procedure"] == "handover")
+        .unwrap();
+    assert_eq!(
+        handovers["count"], 2,
+        "the one of 30 September (local) is not October's"
+    );
+    let changes = r["changes"].as_array().unwrap();
+    let kinds: Vec<&str> = changes.iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["baseline_accepted", "reboot"]);
+    let kinds_table = r["kinds"].as_array().unwrap();
+    assert_eq!(kinds_table.len(), 2);
+
+    // The same figures as HTML (one file, nothing fetched) and CSV tables.
+    let html_path = dir.path().join("report.html");
+    let out = cli(
+        &config,
+        &["report", "--period", "2026-10", "-o", html_path.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(html.starts_with("<!doctype html>"));
+    assert!(!html.contains("src=") && !html.contains("href="), "self-contained");
+    assert!(html.contains("<h1>Northfield</h1>"));
+    assert!(html.contains("99.888 %"), "the recorder's availability is shown");
+    assert!(html.contains("Rule: The recording system runs 24 hours a day"));
+    assert!(html.contains("@media print"));
+    let csv_dir = dir.path().join("csv");
+    let out = cli(
+        &config,
+        &[
+            "report",
+            "--period",
+            "2026-10",
+            "--format",
+            "csv",
+            "-o",
+            csv_dir.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let availability = std::fs::read_to_string(csv_dir.join("availability.csv")).unwrap();
+    let lines: Vec<&str> = availability.lines().collect();
+    assert_eq!(
+        lines[0],
+        "device,kind,site,policy,availability,target,up_seconds,down_seconds,budget_remaining_seconds,met"
+    );
+    assert!(
+        lines[1].starts_with("nvr,recorder,Northfield,default,0.99887"),
+        "{availability}"
+    );
+    let interruptions = std::fs::read_to_string(csv_dir.join("interruptions.csv")).unwrap();
+    assert!(
+        interruptions.contains("nvr,2026-10-10T11:00:00+01:00,2026-10-10T11:30:00+01:00,1800,unreachable"),
+        "{interruptions}"
+    );
+    // Bad input: a clear error and exit 2.
+    let out = cli(&config, &["report", "--period", "last month"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("2026-W48"), "{}", stderr(&out));
+}
