@@ -139,5 +139,23 @@ parent = "switch"
         assert!(resolved.is_some_and(|r| r > opened), "{incident}");
     }
     assert_eq!(open_count(&daemon, "major"), Some(0.0));
+
+    // The month's report, served by the agent, counts them and the switch's down time.
+    let served = daemon.get("/reports?format=json").unwrap();
+    assert_eq!(served.status, 200, "{}", served.body);
+    let report: Value = serde_json::from_str(&served.body).unwrap();
+    assert_eq!(report["incidents"]["opened"], 2, "{report}");
+    assert_eq!(report["incidents"]["acknowledged"], 1);
+    let switch = report["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["device"] == "switch")
+        .unwrap();
+    assert!(switch["down_seconds"].as_f64().unwrap() > 0.0, "{switch}");
+    let html = daemon.get("/reports").unwrap().body;
+    assert!(html.starts_with("<!doctype html>"), "{html}");
+    assert!(html.contains("<td>switch</td>"), "{html}");
+    assert_eq!(daemon.get("/reports?period=someday").unwrap().status, 400);
     assert!(daemon.terminate().success());
 }

@@ -33,6 +33,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/-/reload", post(reload))
         .route("/api/v1/checks", get(checks))
         .route("/api/v1/devices/{device}/baseline/accept", post(accept_baseline))
+        .route("/reports", get(report))
         .route("/api/v1/maintenance", get(maintenance).post(open_maintenance))
         .route("/api/v1/maintenance/{id}/end", post(end_maintenance))
         .route("/api/v1/incidents", get(incidents))
@@ -428,5 +429,63 @@ async fn end_maintenance(Extract(app): Extract<App>, Path(id): Path<u64>) -> Res
             json_response(&window)
         }
         Err(why) => (StatusCode::NOT_FOUND, format!("{why}\n")).into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportQuery {
+    period: Option<String>,
+    format: Option<String>,
+    unreachable: Option<String>,
+}
+
+/// `/reports?period=2026-11&format=html|json`: the report `camwatch report` writes, served.
+async fn report(Extract(app): Extract<App>, Query(q): Query<ReportQuery>) -> Response {
+    let config = app.shared.config();
+    let now = crate::schedule::unix_now();
+    let tz = config.agent.timezone;
+    let text = q.period.unwrap_or_else(|| {
+        chrono::DateTime::from_timestamp(now as i64, 0)
+            .map(|t| t.with_timezone(&tz).format("%Y-%m").to_string())
+            .unwrap_or_default()
+    });
+    let period = match crate::report::period::parse(&text, tz) {
+        Ok(p) => p,
+        Err(why) => return (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response(),
+    };
+    let unreachable = match q.unreachable.as_deref() {
+        None | Some("down") => crate::report::Unreachable::Down,
+        Some("excluded") => crate::report::Unreachable::Excluded,
+        Some(other) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("unreachable {other:?}: use down or excluded\n"),
+            )
+                .into_response();
+        }
+    };
+    let Some(path) = app.shared.hub.store().map(|s| s.path.clone()) else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no state store\n").into_response();
+    };
+    let built = tokio::task::spawn_blocking(move || {
+        let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        crate::report::build(&config, &conn, period, unreachable, now)
+    })
+    .await;
+    match (built, q.format.as_deref()) {
+        (Ok(Ok(report)), None | Some("html")) => Html(crate::report::html::render(&report)).into_response(),
+        (Ok(Ok(report)), Some("json")) => json_response(&report),
+        (Ok(Ok(_)), Some(other)) => (
+            StatusCode::BAD_REQUEST,
+            format!("format {other:?}: use html or json (csv: camwatch report)\n"),
+        )
+            .into_response(),
+        (Ok(Err(e)), _) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read the state store: {e}\n"),
+        )
+            .into_response(),
+        (Err(e), _) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
     }
 }
