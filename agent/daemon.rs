@@ -319,7 +319,7 @@ async fn availability_forever(shared: Arc<Shared>) {
             .collect();
         let path = path.clone();
         let computed = tokio::task::spawn_blocking(move || -> rusqlite::Result<_> {
-            let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            let conn = crate::state::store::open_reader(&path)?;
             let windows: Vec<f64> = WINDOWS.iter().map(|(_, w)| *w).collect();
             let now = unix_now();
             devices

@@ -588,7 +588,7 @@ fn report(
         return exit::CONFIG;
     }
     let path = config.agent.data_dir.join(camwatch::state::store::FILE_NAME);
-    let built = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    let built = camwatch::state::store::open_reader(&path)
         .and_then(|conn| camwatch::report::build(config, &conn, period, unreachable, now));
     let report = match built {
         Ok(r) => r,

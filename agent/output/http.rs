@@ -213,7 +213,7 @@ async fn incidents(Extract(app): Extract<App>, Query(q): Query<IncidentQuery>) -
     } else {
         match app.shared.hub.store().map(|s| s.path.clone()) {
             Some(path) => tokio::task::spawn_blocking(move || {
-                let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+                let conn = crate::state::store::open_reader(&path)?;
                 crate::state::store::incidents(&conn, false, limit)
             })
             .await
@@ -469,7 +469,7 @@ async fn report(Extract(app): Extract<App>, Query(q): Query<ReportQuery>) -> Res
         return (StatusCode::SERVICE_UNAVAILABLE, "no state store\n").into_response();
     };
     let built = tokio::task::spawn_blocking(move || {
-        let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let conn = crate::state::store::open_reader(&path)?;
         crate::report::build(&config, &conn, period, unreachable, now)
     })
     .await;

@@ -34,7 +34,7 @@ pub async fn probe(
         spec.maintenance.clone(),
     );
     let history = tokio::task::spawn_blocking(move || -> rusqlite::Result<History> {
-        let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let conn = crate::state::store::open_reader(&path)?;
         crate::state::store::history(&conn, (&name, &site), &rules, now - LONGEST_WINDOW_SECONDS, now)
     })
     .await

@@ -672,14 +672,6 @@ pub fn maintenance_windows(conn: &Connection, from: f64) -> rusqlite::Result<Vec
 pub const RECORDING_STOPPED: &str = "recording_stopped";
 pub const RECORDING_RESUMED: &str = "recording_resumed";
 
-/// Incidents that were open at some time in `[from, to)`, oldest first.
-pub fn incidents_between(conn: &Connection, from: f64, to: f64) -> rusqlite::Result<Vec<Incident>> {
-    let mut all = incidents(conn, false, u32::MAX)?;
-    all.retain(|i| i.opened_at < to && i.resolved_at.is_none_or(|r| r >= from));
-    all.reverse();
-    Ok(all)
-}
-
 /// The figures of a check's last result in `[from, to)`: from the raw results while they are
 /// kept, else from the last transition (kept much longer), with when.
 pub fn last_values(
@@ -780,12 +772,28 @@ pub fn check_timeline(
 
 /// Incidents, newest first: only the open ones, or all, at most `limit`.
 pub fn incidents(conn: &Connection, open_only: bool, limit: u32) -> rusqlite::Result<Vec<Incident>> {
-    let sql = format!(
-        "SELECT id, device, check_name, opened_at, failed_at, resolved_at, joined, summary, values_json, acked_at, acked_by, ack_note FROM incidents {} ORDER BY id DESC LIMIT ?1",
+    let filter = format!(
+        "{} ORDER BY id DESC LIMIT ?1",
         if open_only { "WHERE resolved_at IS NULL" } else { "" }
     );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([i64::from(limit)], |r| {
+    incident_rows(conn, &filter, [i64::from(limit)])
+}
+
+/// Incidents that were open at some time in `[from, to)`, oldest first.
+pub fn incidents_between(conn: &Connection, from: f64, to: f64) -> rusqlite::Result<Vec<Incident>> {
+    incident_rows(
+        conn,
+        "WHERE opened_at < ?1 AND (resolved_at IS NULL OR resolved_at >= ?2) ORDER BY id",
+        params![to, from],
+    )
+}
+
+fn incident_rows(conn: &Connection, filter: &str, params: impl rusqlite::Params) -> rusqlite::Result<Vec<Incident>> {
+    let sql = format!(
+        "SELECT id, device, check_name, opened_at, failed_at, resolved_at, joined, summary, values_json, acked_at, acked_by, ack_note FROM incidents {filter}"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params, |r| {
         let acked_at: Option<f64> = r.get(9)?;
         Ok(Incident {
             id: r.get::<_, i64>(0)? as u64,
@@ -894,7 +902,7 @@ fn transition_row(r: &rusqlite::Row) -> rusqlite::Result<TransitionRow> {
 
 /// Reads transitions from a store file with a separate read-only connection.
 pub fn read_transitions(path: &Path) -> rusqlite::Result<Vec<TransitionRow>> {
-    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let conn = open_reader(path)?;
     let mut stmt =
         conn.prepare("SELECT device, check_name, at, from_state, to_state, summary FROM transitions ORDER BY id")?;
     let rows = stmt.query_map([], transition_row)?;
@@ -907,7 +915,7 @@ mod tests {
 
     /// Number of results stored for a (device, check).
     fn count_results(path: &Path, device: &str, check: &str) -> rusqlite::Result<i64> {
-        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let conn = open_reader(path)?;
         conn.query_row(
             "SELECT COUNT(*) FROM results WHERE device = ?1 AND check_name = ?2",
             [device, check],
