@@ -48,6 +48,8 @@ pub struct Shared {
     pub procedure_turn: tokio::sync::Mutex<()>,
     /// When each procedure last ran (from the store at start, so it survives restarts).
     procedures_last_run: Mutex<std::collections::BTreeMap<Procedure, f64>>,
+    /// What the notifiers report (outbox figures, dead letters).
+    pub notify: crate::notify::Status,
 }
 
 const AVAILABILITY_REFRESH: Duration = Duration::from_secs(15);
@@ -140,7 +142,12 @@ pub async fn run(path: &Path) -> i32 {
         .filter_map(|(kind, at)| Some((Procedure::parse(&kind)?, at)))
         .collect();
     let snapshots = Snapshots::start(&config.agent.data_dir);
-    let hub = Arc::new(Hub::new(Some(store), saved).with_snapshots(snapshots));
+    let incident_changed = Arc::new(tokio::sync::Notify::new());
+    let hub = Arc::new(
+        Hub::new(Some(store), saved)
+            .with_snapshots(snapshots)
+            .with_incident_signal(Arc::clone(&incident_changed)),
+    );
     let mut scheduler = Scheduler::new(Arc::new(Runner::new(config.agent.max_in_flight)), Arc::clone(&hub));
     scheduler.apply(&config);
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadReply>(4);
@@ -158,6 +165,7 @@ pub async fn run(path: &Path) -> i32 {
         run_now: scheduler.run_now(),
         procedure_turn: tokio::sync::Mutex::new(()),
         procedures_last_run: Mutex::new(procedures_last_run),
+        notify: crate::notify::Status::default(),
     });
     let config = shared.config();
     tracing::info!(
@@ -190,6 +198,7 @@ pub async fn run(path: &Path) -> i32 {
             tokio::spawn(procedure_forever(Arc::clone(&shared), procedure, schedule.subscribe()))
         })
         .collect();
+    let mailer = tokio::spawn(crate::notify::email_forever(Arc::clone(&shared), incident_changed));
     shared.ready.store(true, Ordering::Release);
 
     let (Ok(mut hangup), Ok(mut terminate), Ok(mut interrupt)) = (
@@ -218,6 +227,8 @@ pub async fn run(path: &Path) -> i32 {
     scheduler.stop();
     pruner.abort();
     availability.abort();
+    // A send cut short here is sent again at the next start, with the same Message-ID.
+    mailer.abort();
     procedure_tasks.iter().for_each(tokio::task::JoinHandle::abort);
     let _ = stop_http.send(());
     let _ = server.await;

@@ -13,6 +13,7 @@ pub mod discover;
 pub mod judge;
 pub mod maintenance;
 pub mod model;
+pub mod notify;
 pub mod oneshot;
 pub mod output;
 pub mod probe;

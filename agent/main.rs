@@ -127,6 +127,13 @@ enum Command {
         #[arg(long)]
         note: String,
     },
+    /// Notifications not delivered yet and dead letters (refused for good) with their error.
+    /// Asks the running agent.
+    Outbox {
+        /// JSON (`{"pending": [...], "dead": [...]}`) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Find ONVIF devices with WS-Discovery (sends only Probe messages); exit 0 when some
     /// answered, 1 when none did. Needs no configuration file.
     Discover(DiscoverArgs),
@@ -304,6 +311,7 @@ async fn dispatch(cli: Cli) -> i32 {
             }
             acknowledge(&config, incident, &by, &note).await
         }
+        Command::Outbox { json } => outbox(&config, json).await,
         Command::Handover(args) => procedure(&config, Procedure::Handover, &args).await,
         Command::Inventory(args) => procedure(&config, Procedure::Inventory, &args).await,
         Command::Once { json } => {
@@ -331,24 +339,25 @@ async fn dispatch(cli: Cli) -> i32 {
 fn check_config(config: &Config) -> i32 {
     let checks: usize = config.devices.iter().map(|d| d.checks.len()).sum();
     // Secrets are read only when used; say now if one cannot be, without failing the file.
+    let warn = |whose: &str, what: &str, source: &SecretSource| {
+        if let Err(why) = source.resolve() {
+            let hint = match source {
+                SecretSource::Env(_) => "set it in the agent's environment",
+                SecretSource::File(_) => "create the file, readable by the agent's user",
+            };
+            eprintln!("{}: warning: {whose}: {what}: {why}; {hint}", config.path.display());
+        }
+    };
     for device in &config.devices {
         let mut seen = std::collections::HashSet::new();
         for (what, source) in device.secrets() {
-            if !seen.insert(source) {
-                continue;
-            }
-            if let Err(why) = source.resolve() {
-                let hint = match source {
-                    SecretSource::Env(_) => "set it in the agent's environment",
-                    SecretSource::File(_) => "create the file, readable by the agent's user",
-                };
-                eprintln!(
-                    "{}: warning: device {:?}: {what}: {why}; {hint}",
-                    config.path.display(),
-                    device.name
-                );
+            if seen.insert(source) {
+                warn(&format!("device {:?}", device.name), what, source);
             }
         }
+    }
+    if let Some(password) = config.email.as_ref().and_then(|e| e.password.as_ref()) {
+        warn("[email]", "SMTP password", password);
     }
     println!(
         "{}: OK: {} devices, {} checks, policies: {}",
@@ -427,6 +436,35 @@ async fn list_incidents(config: &Config, open: bool, limit: u32, json: bool) -> 
             eprintln!("camwatch: the agent answered something unexpected: {e}");
             exit::RUNTIME
         }
+    }
+}
+
+/// `camwatch outbox`: exit 0 when nothing is dead, 1 when some notification was refused for good.
+async fn outbox(config: &Config, json: bool) -> i32 {
+    let answer = match client::request(config, reqwest::Method::GET, "/api/v1/outbox", None).await {
+        Ok(answer) if answer.ok => answer,
+        Ok(answer) => return client::report(answer),
+        Err(code) => return code,
+    };
+    let view: camwatch::output::http::OutboxView = match serde_json::from_str(&answer.body) {
+        Ok(view) => view,
+        Err(e) => {
+            eprintln!("camwatch: the agent answered something unexpected: {e}");
+            return exit::RUNTIME;
+        }
+    };
+    if json {
+        println!("{}", answer.body.trim_end());
+    } else {
+        print!(
+            "{}",
+            console::outbox_table(&view.pending, &view.dead, config.agent.timezone)
+        );
+    }
+    if view.dead.is_empty() {
+        exit::OK
+    } else {
+        exit::CHECK_FAILED
     }
 }
 

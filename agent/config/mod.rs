@@ -6,6 +6,7 @@
 
 mod backup;
 pub mod diagnostic;
+pub mod email;
 mod footage;
 mod isapi;
 mod maintenance;
@@ -48,6 +49,8 @@ pub struct Config {
     pub procedures: ProcedureTimes,
     /// Planned work windows (`[[maintenance]]`).
     pub maintenance: Vec<crate::maintenance::Rule>,
+    /// `[email]`: absent, nothing is mailed and nothing is queued.
+    pub email: Option<email::EmailSettings>,
 }
 
 impl Config {
@@ -674,6 +677,7 @@ impl Resolver {
                 }
             }
         }
+        let email = raw.email.map(|e| self.email(e));
         Config {
             path: PathBuf::new(),
             agent,
@@ -681,6 +685,7 @@ impl Resolver {
             devices,
             procedures,
             maintenance,
+            email,
         }
     }
 

@@ -23,6 +23,7 @@ pub struct RawConfig {
     pub procedures: Option<Spanned<RawProcedures>>,
     #[serde(default)]
     pub maintenance: Vec<Spanned<RawMaintenance>>,
+    pub email: Option<Spanned<RawEmail>>,
 }
 
 /// `[[maintenance]]`: a planned work window on a device or a site.
@@ -35,6 +36,64 @@ pub struct RawMaintenance {
     pub cron: Option<Spanned<String>>,
     pub duration: Spanned<HumanDuration>,
     pub reason: Spanned<String>,
+}
+
+/// `[email]`: fault mail to maintenance over SMTP.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmail {
+    pub server: Spanned<String>,
+    pub port: Option<Spanned<u16>>,
+    pub security: Option<Spanned<EmailSecurity>>,
+    pub ca_file: Option<Spanned<PathBuf>>,
+    pub username: Option<Spanned<String>>,
+    pub password_env: Option<Spanned<String>>,
+    pub password_file: Option<Spanned<PathBuf>>,
+    pub from: Spanned<String>,
+    #[serde(default)]
+    pub to: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub route: Vec<Spanned<RawEmailRoute>>,
+    #[serde(default)]
+    pub escalate_to: Vec<Spanned<String>>,
+    pub escalate_after: Option<Spanned<HumanDuration>>,
+    pub remind_every: Option<Spanned<HumanDuration>>,
+    pub group_window: Option<Spanned<HumanDuration>>,
+    pub retry_after: Option<Spanned<HumanDuration>>,
+    #[serde(default)]
+    pub quiet: Vec<Spanned<RawEmailQuiet>>,
+    pub base_url: Option<Spanned<String>>,
+    pub dashboard_url: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailSecurity {
+    Starttls,
+    Tls,
+    None,
+}
+
+/// `[[email.route]]`: faults matching every key given go to `to`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmailRoute {
+    pub kind: Option<Spanned<crate::model::DeviceKind>>,
+    pub site: Option<String>,
+    pub check: Option<Spanned<String>>,
+    pub device: Option<Spanned<String>>,
+    pub to: Vec<Spanned<String>>,
+}
+
+/// `[[email.quiet]]`: faults matching every key given are not mailed (during `hours` only, when set).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmailQuiet {
+    pub kind: Option<Spanned<crate::model::DeviceKind>>,
+    pub site: Option<String>,
+    pub check: Option<Spanned<String>>,
+    pub severity: Option<Spanned<String>>,
+    pub hours: Option<Spanned<String>>,
 }
 
 /// `[procedures]`: times of day (`"HH:MM"`) in the agent's time zone.

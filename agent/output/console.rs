@@ -197,3 +197,49 @@ pub fn maintenance_table(windows: &[serde_json::Value], timezone: chrono_tz::Tz)
         .collect();
     Table::new(&["ID", "WHEN", "TARGET", "FROM", "UNTIL", "BY", "REASON"], &rows, &[0]).render(&rows)
 }
+
+/// `camwatch outbox`: messages waiting (with their attempts and last error), then dead letters.
+pub fn outbox_table(
+    pending: &[crate::state::outbox::OutboxRow],
+    dead: &[crate::state::outbox::OutboxRow],
+    timezone: chrono_tz::Tz,
+) -> String {
+    let when = |t: f64| {
+        chrono::DateTime::from_timestamp(t as i64, 0)
+            .map(|d| d.with_timezone(&timezone).format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_default()
+    };
+    let mut out = String::new();
+    for (title, rows, next) in [("pending", pending, true), ("dead letters", dead, false)] {
+        if rows.is_empty() {
+            out.push_str(&format!("{title}: none\n"));
+            continue;
+        }
+        out.push_str(&format!("{title}: {}\n", rows.len()));
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.state.clone(),
+                    when(r.created_at),
+                    if next { when(r.next_attempt_at) } else { "-".to_owned() },
+                    r.attempts.to_string(),
+                    r.recipients.join(", "),
+                    r.subject.clone(),
+                    r.last_error.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        let table = Table::new(
+            &["STATE", "QUEUED", "NEXT TRY", "TRIES", "TO", "SUBJECT", "LAST ERROR"],
+            &cells,
+            &[3],
+        );
+        out.push_str(&format!("{}\n", table.header));
+        for row in &cells {
+            out.push_str(&table.row(row));
+            out.push('\n');
+        }
+    }
+    out
+}

@@ -38,6 +38,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/maintenance/{id}/end", post(end_maintenance))
         .route("/api/v1/incidents", get(incidents))
         .route("/api/v1/incidents/{id}/ack", post(acknowledge))
+        .route("/api/v1/outbox", get(outbox))
         .route(
             "/api/v1/procedures/{procedure}",
             get(procedure_records).post(run_procedure),
@@ -49,7 +50,14 @@ pub fn router(shared: Arc<Shared>) -> Router {
 async fn index(Extract(app): Extract<App>) -> Html<String> {
     let config = app.shared.config();
     let pictures = app.shared.hub.snapshots().map(|s| s.kept()).unwrap_or_default();
-    Html(landing::render(&config, &app.shared.hub.snapshot(), &pictures))
+    let dead: Vec<_> = app
+        .shared
+        .notify
+        .channels()
+        .into_values()
+        .flat_map(|c| c.dead)
+        .collect();
+    Html(landing::render(&config, &app.shared.hub.snapshot(), &pictures, &dead))
 }
 
 /// `GET /snapshots/{device}/latest-ok.jpg` or `latest-failed.jpg`. Only configured devices are
@@ -156,6 +164,40 @@ async fn checks(Extract(app): Extract<App>) -> Response {
     match serde_json::to_string(&view) {
         Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode states\n").into_response(),
+    }
+}
+
+/// What `camwatch outbox` shows: messages not delivered yet and dead letters with their error.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct OutboxView {
+    pub pending: Vec<crate::state::outbox::OutboxRow>,
+    pub dead: Vec<crate::state::outbox::OutboxRow>,
+}
+
+async fn outbox(Extract(app): Extract<App>) -> Response {
+    let Some(path) = app.shared.hub.store().map(|s| s.path.clone()) else {
+        return json_response(&OutboxView {
+            pending: Vec::new(),
+            dead: Vec::new(),
+        });
+    };
+    let read = tokio::task::spawn_blocking(move || -> rusqlite::Result<OutboxView> {
+        let conn = crate::state::store::open_reader(&path)?;
+        Ok(OutboxView {
+            pending: crate::state::outbox::pending(&conn, 1000)?,
+            dead: crate::state::outbox::dead_letters(&conn, "email", 1000)?,
+        })
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r.map_err(|e| e.to_string()));
+    match read {
+        Ok(view) => json_response(&view),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read the outbox: {e}\n"),
+        )
+            .into_response(),
     }
 }
 

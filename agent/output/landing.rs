@@ -31,8 +31,14 @@ fn when(timestamp: Option<f64>, tz: chrono_tz::Tz) -> String {
         .unwrap_or_else(|| "never".to_owned())
 }
 
-/// `pictures`: the kept snapshots of each camera (see `state::snapshots`).
-pub fn render(config: &Config, checks: &[CheckStatus], pictures: &BTreeMap<String, Kept>) -> String {
+/// `pictures`: the kept snapshots of each camera (see `state::snapshots`); `dead`: notifications
+/// refused for good, which someone must read (the faults they were about were never announced).
+pub fn render(
+    config: &Config,
+    checks: &[CheckStatus],
+    pictures: &BTreeMap<String, Kept>,
+    dead: &[crate::state::outbox::OutboxRow],
+) -> String {
     let tz = config.agent.timezone;
     let count = |s: State| checks.iter().filter(|c| c.state() == s).count();
     let title = if config.agent.site.is_empty() {
@@ -57,7 +63,7 @@ th{{background:#f4f4f4}}.state{{font-weight:600;text-transform:uppercase;font-si
 <h1>{title}</h1>
 <p>{ok} ok · {warning} warning · {failed} failed · {unreachable} unreachable · {unknown} unknown
  — <a href="/metrics">metrics</a></p>
-<table><thead><tr><th>Device</th><th>Kind</th><th>Site / room</th><th>Check</th><th>State</th><th>Since</th><th>Last run</th><th>Summary</th></tr></thead><tbody>
+{dead}<table><thead><tr><th>Device</th><th>Kind</th><th>Site / room</th><th>Check</th><th>State</th><th>Since</th><th>Last run</th><th>Summary</th></tr></thead><tbody>
 "#,
         title = escape(&title),
         ok = count(State::Ok),
@@ -65,6 +71,7 @@ th{{background:#f4f4f4}}.state{{font-weight:600;text-transform:uppercase;font-si
         failed = count(State::Failed),
         unreachable = count(State::Unreachable),
         unknown = count(State::Unknown),
+        dead = dead_letters(dead, tz),
     );
     for device in &config.devices {
         let place = [device.site.as_str(), device.room.as_str(), device.location.as_str()]
@@ -72,11 +79,17 @@ th{{background:#f4f4f4}}.state{{font-weight:600;text-transform:uppercase;font-si
             .filter(|s| !s.is_empty())
             .collect::<Vec<_>>()
             .join(" / ");
-        for check in checks.iter().filter(|c| c.device == device.name) {
+        for (n, check) in checks.iter().filter(|c| c.device == device.name).enumerate() {
             let state = check.state();
+            // The first row of a device is its anchor: mail links to `/#device-NAME`.
+            let anchor = if n == 0 {
+                format!(r#" id="device-{}""#, escape(&segment(&device.name)))
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 html,
-                r#"<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="state {state}">{state}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+                r#"<tr{anchor}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="state {state}">{state}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
                 escape(&device.name),
                 device.kind.as_str(),
                 escape(&place),
@@ -90,6 +103,28 @@ th{{background:#f4f4f4}}.state{{font-weight:600;text-transform:uppercase;font-si
     html.push_str("</tbody></table>\n");
     pictures_section(&mut html, config, pictures, tz);
     html.push_str("</body></html>\n");
+    html
+}
+
+fn dead_letters(dead: &[crate::state::outbox::OutboxRow], tz: chrono_tz::Tz) -> String {
+    if dead.is_empty() {
+        return String::new();
+    }
+    let mut html = format!(
+        "<h2 class=\"failed\">Undelivered notifications ({})</h2>\n<p>The mail server refused these for good (see <code>camwatch outbox</code>).</p>\n<table><thead><tr><th>Queued</th><th>To</th><th>Subject</th><th>Error</th></tr></thead><tbody>\n",
+        dead.len()
+    );
+    for d in dead {
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            when(Some(d.created_at), tz),
+            escape(&d.recipients.join(", ")),
+            escape(&d.subject),
+            escape(d.last_error.as_deref().unwrap_or(""))
+        );
+    }
+    html.push_str("</tbody></table>\n");
     html
 }
 
@@ -136,7 +171,7 @@ mod tests {
         .unwrap();
         let hub = crate::state::Hub::new(None, Default::default());
         hub.sync(&config, 0.0);
-        let html = render(&config, &hub.snapshot(), &BTreeMap::new());
+        let html = render(&config, &hub.snapshot(), &BTreeMap::new(), &[]);
         assert!(html.contains("&lt;script&gt;x&lt;/script&gt;"));
         assert!(!html.contains("<script>"));
         assert!(html.contains("not run yet"));
@@ -161,7 +196,7 @@ mod tests {
             ),
             ("not configured".to_owned(), Kept::default()),
         ]);
-        let html = render(&config, &[], &pictures);
+        let html = render(&config, &[], &pictures, &[]);
         assert!(
             html.contains(r#"<img src="/snapshots/gate%2F%221%22/latest-ok.jpg?t=1800000000" alt="last good picture of gate/&quot;1&quot;""#),
             "{html}"

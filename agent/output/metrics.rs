@@ -263,6 +263,40 @@ impl Collector for AgentCollector {
                 )
             }),
         )?;
+        // Counted from the outbox rows, so the counters continue across restarts.
+        let channels = self.shared.notify.channels();
+        let per_channel = |f: fn(&crate::state::outbox::Counts) -> u64| -> Vec<(Labels, f64)> {
+            channels
+                .iter()
+                .map(|(channel, s)| (vec![("channel", (*channel).to_owned())], f(&s.counts) as f64))
+                .collect()
+        };
+        family(
+            &mut e,
+            "camwatch_notifications_sent",
+            "Notifications delivered, by channel (email: accepted by the SMTP server).",
+            MetricType::Counter,
+            per_channel(|c| c.sent),
+        )?;
+        family(
+            &mut e,
+            "camwatch_notifications_failed",
+            "Failed delivery attempts, transient (retried) and permanent (dead letters), by channel.",
+            MetricType::Counter,
+            per_channel(|c| c.failed),
+        )?;
+        gauge(
+            &mut e,
+            "camwatch_outbox_pending",
+            "Notifications queued and not yet delivered, by channel.",
+            per_channel(|c| c.pending),
+        )?;
+        gauge(
+            &mut e,
+            "camwatch_outbox_dead",
+            "Notifications refused for good (dead letters; see camwatch outbox), by channel.",
+            per_channel(|c| c.dead),
+        )?;
         gauge(
             &mut e,
             "camwatch_procedure_check_last_run_timestamp_seconds",

@@ -6,6 +6,7 @@
 
 pub mod incidents;
 pub mod machine;
+pub mod outbox;
 pub mod snapshots;
 pub mod store;
 
@@ -104,6 +105,8 @@ pub struct Hub {
     incidents: Mutex<Book>,
     /// Maintenance windows people opened (recent and coming ones), and the next id to give.
     maintenance: Mutex<(Vec<Window>, u64)>,
+    /// Woken when an incident changes (the notifier, when mail is configured).
+    incident_changed: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
 impl Hub {
@@ -127,6 +130,22 @@ impl Hub {
             snapshots: None,
             incidents: Mutex::new(Book::new(resumed.open_incidents, resumed.max_incident_id)),
             maintenance: Mutex::new((resumed.maintenance, resumed.max_maintenance_id + 1)),
+            incident_changed: None,
+        }
+    }
+
+    /// Wakes `signal` after each incident change has been handed to the store.
+    pub fn with_incident_signal(mut self, signal: std::sync::Arc<tokio::sync::Notify>) -> Self {
+        self.incident_changed = Some(signal);
+        self
+    }
+
+    fn incident_changed(&self, incident: Incident) {
+        if let Some(store) = &self.store {
+            store.incident(incident);
+        }
+        if let Some(signal) = &self.incident_changed {
+            signal.notify_one();
         }
     }
 
@@ -259,9 +278,7 @@ impl Hub {
                         tracing::info!(incident = incident.id, device = %incident.device, check = %incident.check, "incident resolved")
                     }
                 }
-                if let Some(store) = &self.store {
-                    store.incident(incident);
-                }
+                self.incident_changed(incident);
             }
         }
         if let Some(store) = &self.store {
@@ -385,9 +402,7 @@ impl Hub {
                 note: note.to_owned(),
             },
         )?;
-        if let Some(store) = &self.store {
-            store.incident(incident.clone());
-        }
+        self.incident_changed(incident.clone());
         Ok(incident)
     }
 

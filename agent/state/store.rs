@@ -11,7 +11,9 @@
 //!   where it stopped instead of starting from `unknown`;
 //! - `events`: things that happened (reboots, baselines recorded or accepted);
 //! - `procedure_runs`: the shift handover and end-of-day inventory records, as JSON (kept
-//!   `history_keep`).
+//!   `history_keep`);
+//! - `outbox`, `incident_mail`: messages to send and which mail each incident got (see
+//!   [`super::outbox`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, mpsc};
@@ -121,6 +123,7 @@ CREATE TABLE maintenance (
 );
 CREATE INDEX maintenance_end ON maintenance(end);
 "#,
+    super::outbox::MIGRATION,
 ];
 
 /// One check run as it is written down.
@@ -170,6 +173,14 @@ pub struct Resumed {
     pub procedures: Vec<(String, f64)>,
 }
 
+type OutboxReply = tokio::sync::oneshot::Sender<Result<super::outbox::Reply, String>>;
+
+/// Who waits for the batch's commit.
+enum Waiter {
+    Flush(mpsc::Sender<()>),
+    Outbox(OutboxReply, Result<super::outbox::Reply, String>),
+}
+
 enum Command {
     Record(Box<ResultRow>),
     Prune {
@@ -188,6 +199,8 @@ enum Command {
         memory: String,
         event: crate::judge::Event,
     },
+    /// An outbox operation; the reply is sent once the transaction holding it is committed.
+    Outbox(super::outbox::Op, OutboxReply),
     /// A procedure record (handover, inventory).
     Procedure {
         kind: String,
@@ -300,6 +313,13 @@ impl Store {
             at,
             record_json,
         });
+    }
+
+    /// Does one outbox operation and waits (without blocking the runtime) for its commit.
+    pub async fn outbox(&self, op: super::outbox::Op) -> Result<super::outbox::Reply, String> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(Command::Outbox(op, tx));
+        rx.await.map_err(|_| "the state store writer has stopped".to_owned())?
     }
 
     /// Waits until everything sent before this call is committed.
@@ -423,11 +443,23 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Command>, path: &Path) {
             }
         }
         let mut waiters = Vec::new();
-        if let Err(e) = write_batch(&mut conn, batch, &mut waiters) {
+        let written = write_batch(&mut conn, batch, &mut waiters);
+        if let Err(e) = &written {
             tracing::error!(store = %path.display(), error = %e, "cannot write to the state store");
         }
         for w in waiters {
-            let _ = w.send(());
+            match w {
+                Waiter::Flush(done) => {
+                    let _ = done.send(());
+                }
+                // Nothing the batch did is there when it did not commit.
+                Waiter::Outbox(reply, result) => {
+                    let _ = reply.send(match &written {
+                        Ok(()) => result,
+                        Err(e) => Err(format!("state store: {e}")),
+                    });
+                }
+            }
         }
     }
     if let Err((_, e)) = conn.close() {
@@ -435,11 +467,7 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Command>, path: &Path) {
     }
 }
 
-fn write_batch(
-    conn: &mut Connection,
-    batch: Vec<Command>,
-    waiters: &mut Vec<mpsc::Sender<()>>,
-) -> rusqlite::Result<()> {
+fn write_batch(conn: &mut Connection, batch: Vec<Command>, waiters: &mut Vec<Waiter>) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     for command in batch {
         match command {
@@ -453,7 +481,7 @@ fn write_batch(
                 let procedures = tx.execute("DELETE FROM procedure_runs WHERE at < ?1", [transitions_before])?;
                 tracing::debug!(results, transitions, procedures, "pruned old history");
             }
-            Command::Flush(done) => waiters.push(done),
+            Command::Flush(done) => waiters.push(Waiter::Flush(done)),
             Command::Maintenance(w) => {
                 let (device, site) = match &w.target {
                     Target::Device(d) => (Some(d.as_str()), None),
@@ -463,6 +491,11 @@ fn write_batch(
                     "INSERT OR REPLACE INTO maintenance (id, device, site, start, end, reason, by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     params![w.id as i64, device, site, w.start, w.end, w.reason, w.by],
                 )?;
+            }
+            Command::Outbox(op, reply) => {
+                // A failed statement is that operation's answer; the rest of the batch still commits.
+                let result = super::outbox::apply(&tx, op).map_err(|e| format!("state store: {e}"));
+                waiters.push(Waiter::Outbox(reply, result));
             }
             Command::Incident(i) => {
                 let ack = i.acknowledged.as_ref();
@@ -816,6 +849,11 @@ fn incident_rows(conn: &Connection, filter: &str, params: impl rusqlite::Params)
         })
     })?;
     rows.collect()
+}
+
+/// One incident, open or not.
+pub fn incident(conn: &Connection, id: u64) -> rusqlite::Result<Option<Incident>> {
+    Ok(incident_rows(conn, "WHERE id = ?1", [id as i64])?.pop())
 }
 
 /// A stored transition, as reports and tests read them.

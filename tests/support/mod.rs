@@ -18,6 +18,7 @@ pub mod nut;
 pub mod onvif_sim;
 pub mod pki;
 pub mod rtsp;
+pub mod smtp;
 pub mod snapshots;
 pub mod snmpsim;
 pub mod wsd_devices;

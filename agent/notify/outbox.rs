@@ -1,0 +1,76 @@
+//! The outbox seen from the notifier: queue, claim, mark, through the store's writer thread (the
+//! only code touching SQLite), each call returning once its transaction is committed.
+//!
+//! Delivery guarantee: a message is committed `queued` before any attempt and `claimed` before
+//! each attempt. A run that dies with rows `claimed` does not know whether the server took them;
+//! the next run queues them again and sends them with the same Message-ID. So delivery is
+//! at-least-once at the SMTP boundary, and exactly once everywhere else: a kill before or after
+//! a send never sends twice, a kill during the one send in flight may send that one message a
+//! second time, recognisably the same (same Message-ID, same Date).
+
+use std::time::Duration;
+
+use crate::state::outbox::{IncidentMail, NewMessage, Op, OutboxRow, Reply};
+use crate::state::store::Store;
+
+/// Rows are claimed one at a time, right before their send: a row left `claimed` by a crash is
+/// then the one message whose fate is unknown, nothing else.
+pub const CLAIM_BATCH: u32 = 1;
+
+pub async fn enqueue(store: &Store, message: NewMessage) -> Result<bool, String> {
+    match store.outbox(Op::Enqueue(Box::new(message))).await? {
+        Reply::Queued(new) => Ok(new),
+        other => Err(format!("unexpected outbox reply {other:?}")),
+    }
+}
+
+pub async fn claim(store: &Store, now: f64) -> Result<Vec<OutboxRow>, String> {
+    match store
+        .outbox(Op::Claim {
+            now,
+            limit: CLAIM_BATCH,
+        })
+        .await?
+    {
+        Reply::Claimed(rows) => Ok(rows),
+        other => Err(format!("unexpected outbox reply {other:?}")),
+    }
+}
+
+pub async fn plan(store: &Store) -> Result<Vec<IncidentMail>, String> {
+    match store.outbox(Op::Plan).await? {
+        Reply::Plan(rows) => Ok(rows),
+        other => Err(format!("unexpected outbox reply {other:?}")),
+    }
+}
+
+pub async fn done(store: &Store, op: Op) -> Result<(), String> {
+    store.outbox(op).await.map(|_| ())
+}
+
+/// When to try again after `attempts` failed attempts: doubling from `first`, at most `max`,
+/// with ±20 % jitter so messages queued together do not hit a recovering server together.
+pub fn backoff(attempts: u32, first: Duration, max: Duration) -> Duration {
+    let doubled = first.saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(20)));
+    let capped = doubled.min(max);
+    capped.mul_f64(0.8 + 0.4 * fastrand::f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let first = Duration::from_secs(10);
+        let max = Duration::from_secs(3600);
+        for _ in 0..100 {
+            let one = backoff(1, first, max).as_secs_f64();
+            assert!((8.0..=12.0).contains(&one), "{one}");
+            let three = backoff(3, first, max).as_secs_f64();
+            assert!((32.0..=48.0).contains(&three), "{three}");
+            let many = backoff(40, first, max).as_secs_f64();
+            assert!((2880.0..=4320.0).contains(&many), "{many}");
+        }
+    }
+}

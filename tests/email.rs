@@ -1,0 +1,596 @@
+//! Fault mail through a real SMTP server (aiosmtpd): what a message says and to whom, STARTTLS
+//! with a CA the test made and AUTH, retries after 4xx and an outage, dead letters after 5xx,
+//! exactly-once delivery across SIGKILLs, and grouping, reminders, escalation and recovery
+//! driven by a real switch going away (a network namespace).
+//!
+//! Faults come from real checks: a filesystem check whose listed mount point does not exist
+//! fails at once (no root needed), a ping to a test host whose link is down fails for real.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use support::smtp::{Received, Security, SmtpServer};
+use support::{Daemon, TestHost, daemon_config, http, promtool_check_metrics, run, sample, stdout, temp_dir};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+const POLICY: &str = r#"
+[policy.default]
+interval = "1s"
+timeout = "900ms"
+failures_before_failed = 1
+successes_before_recovered = 1
+ping_count = 1
+"#;
+
+/// A storage device whose filesystem check fails at once (its mount point is missing).
+fn failing_disk(name: &str, site: &str, owner: &str) -> String {
+    format!(
+        r#"
+[[device]]
+name = "{name}"
+kind = "storage"
+site = "{site}"
+room = "server room"
+location = "rack 2"
+owner = "{owner}"
+[device.filesystem]
+mountpoints = ["/camwatch-test-missing-{name}"]
+"#
+    )
+}
+
+fn email_table(server: &SmtpServer, extra: &str) -> String {
+    format!(
+        r#"
+[email]
+server = "127.0.0.1"
+port = {port}
+security = "none"
+from = "camwatch <camwatch@site.example>"
+to = ["maintenance@site.example"]
+group_window = "1s"
+retry_after = "1s"
+base_url = "http://camwatch.site.example:9810"
+dashboard_url = "https://grafana.site.example/d/cctv"
+{extra}
+"#,
+        port = server.port
+    )
+}
+
+fn outbox(daemon: &Daemon) -> serde_json::Value {
+    let r = daemon.get("/api/v1/outbox").unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    serde_json::from_str(&r.body).unwrap()
+}
+
+fn metric(daemon: &Daemon, name: &str) -> Option<f64> {
+    sample(&daemon.metrics(), name, &[r#"channel="email""#])
+}
+
+/// Messages by Message-ID, failing the test if any Message-ID arrived twice.
+fn once_each(received: &[Received]) -> BTreeMap<String, Received> {
+    let mut by_id = BTreeMap::new();
+    for m in received {
+        assert!(
+            by_id.insert(m.message_id().to_owned(), m.clone()).is_none(),
+            "{} arrived twice: {}",
+            m.message_id(),
+            m.subject()
+        );
+    }
+    by_id
+}
+
+#[test]
+fn a_fault_mail_says_what_failed_since_when_where_and_whose_and_goes_to_the_routed_team() {
+    let server = SmtpServer::start(Security::Plain, None);
+    let dir = temp_dir();
+    let (path, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            "{POLICY}{}{}{}",
+            email_table(
+                &server,
+                r#"
+[[email.route]]
+kind = "storage"
+to = ["storage-team@site.example"]
+"#
+            ),
+            failing_disk("nvr-disk", "north", "ana@site.example"),
+            // Another kind, another site: no route matches, the default recipients.
+            failing_disk("archive", "south", "bo@site.example").replace("\"storage\"", "\"host\""),
+        ),
+    );
+    let daemon = Daemon::start(&path, addr, dir.path().join("log"));
+    let received = server.wait_for_messages(2, WAIT);
+    let by_subject = |needle: &str| {
+        received
+            .iter()
+            .find(|m| m.subject().contains(needle))
+            .unwrap_or_else(|| panic!("no mail about {needle}: {received:?}"))
+    };
+    let north = by_subject("nvr-disk");
+    assert_eq!(north.subject(), "[camwatch] north: nvr-disk filesystem failed");
+    let mut to = north.rcpt_tos.clone();
+    to.sort();
+    assert_eq!(to, ["ana@site.example", "storage-team@site.example"], "route and owner");
+    assert_eq!(north.mail_from, "camwatch@site.example");
+    assert!(!north.tls && north.auth.is_none());
+    assert_eq!(north.content_type, "multipart/alternative");
+    assert!(north.attachments.is_empty(), "no picture for a disk fault");
+    assert!(
+        north.message_id().starts_with("<camwatch.") && north.message_id().ends_with(".opened.0@site.example>"),
+        "{}",
+        north.message_id()
+    );
+    for expected in [
+        "/camwatch-test-missing-nvr-disk is not mounted",
+        "Since:",
+        "Severity:  critical",
+        "Location:  north / server room / rack 2",
+        "Owner:     ana@site.example",
+        "missing: [\"/camwatch-test-missing-nvr-disk\"]",
+        "Device:    http://camwatch.site.example:9810/#device-nvr-disk",
+        "Dashboard: https://grafana.site.example/d/cctv",
+        "camwatch ack INCIDENT",
+    ] {
+        assert!(north.text.contains(expected), "{expected:?} not in:\n{}", north.text);
+    }
+    assert!(
+        north
+            .html
+            .contains("<a href=\"http://camwatch.site.example:9810/#device-nvr-disk\">")
+            && north.html.contains("[&#34;/camwatch-test-missing-nvr-disk&#34;]"),
+        "figures HTML-escaped, links: {}",
+        north.html
+    );
+    let south = by_subject("archive");
+    assert_eq!(
+        south.rcpt_tos,
+        ["maintenance@site.example", "bo@site.example"],
+        "no route: the default, and the owner"
+    );
+
+    // The device page the link names exists: the landing page anchors each device.
+    let landing = daemon.get("/").unwrap().body;
+    assert!(landing.contains(r#"id="device-nvr-disk""#), "{landing}");
+    support::wait_for("the outbox figures", WAIT, || {
+        metric(&daemon, "camwatch_notifications_sent_total") == Some(2.0)
+    });
+    let metrics = daemon.metrics();
+    assert_eq!(
+        sample(&metrics, "camwatch_outbox_pending", &[r#"channel="email""#]),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&metrics, "camwatch_outbox_dead", &[r#"channel="email""#]),
+        Some(0.0)
+    );
+    assert_eq!(promtool_check_metrics(&metrics), "", "{metrics}");
+    let out = run(&["outbox", "-c", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(stdout(&out), "pending: none\ndead letters: none\n");
+    // Nothing more for these faults: one mail each (reminders are hours away by default).
+    daemon.terminate();
+    once_each(&server.received());
+    assert_eq!(server.received().len(), 2);
+}
+
+#[test]
+fn starttls_with_the_sites_ca_and_auth_and_the_password_never_logged() {
+    let server = SmtpServer::start(Security::StartTls, Some(("camwatch", "s3cret-smtp-pw")));
+    let dir = temp_dir();
+    let table = email_table(&server, "").replace(
+        "security = \"none\"",
+        &format!(
+            "security = \"starttls\"\nca_file = \"{}\"\nusername = \"camwatch\"\npassword_env = \"CW_SMTP_PASSWORD\"",
+            server.ca().display()
+        ),
+    );
+    let (path, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            "{POLICY}{table}{}",
+            failing_disk("nvr-disk", "north", "ana@site.example")
+        ),
+    );
+    let daemon = Daemon::start_with(&path, addr, dir.path().join("log"), |c| {
+        c.env("CW_SMTP_PASSWORD", "s3cret-smtp-pw").env("CAMWATCH_LOG", "debug");
+    });
+    let received = server.wait_for_messages(1, WAIT);
+    assert!(received[0].tls, "sent after STARTTLS");
+    assert_eq!(received[0].auth.as_deref(), Some("camwatch"));
+    let log = daemon.log_text();
+    daemon.terminate();
+    assert!(log.contains("mail sent"), "{log}");
+    assert!(
+        !log.contains("s3cret-smtp-pw"),
+        "the password leaked into the log:\n{log}"
+    );
+}
+
+#[test]
+fn implicit_tls_trusts_the_sites_ca_and_an_unknown_ca_is_a_transient_error_that_says_so() {
+    let server = SmtpServer::start(Security::ImplicitTls, None);
+    let dir = temp_dir();
+    // First without the site's CA: the platform's roots do not know it.
+    let table = email_table(&server, "").replace("security = \"none\"", "security = \"tls\"");
+    let (path, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            "{POLICY}{table}{}",
+            failing_disk("nvr-disk", "north", "ana@site.example")
+        ),
+    );
+    let daemon = Daemon::start(&path, addr, dir.path().join("log"));
+    support::wait_for("a refused TLS attempt", WAIT, || {
+        outbox(&daemon)["pending"][0]["last_error"].is_string()
+    });
+    let error = outbox(&daemon)["pending"][0]["last_error"].as_str().unwrap().to_owned();
+    assert!(error.to_lowercase().contains("certificate"), "{error}");
+    assert!(server.received().is_empty());
+    // The CA given and reloaded: the queued message goes out.
+    let config = std::fs::read_to_string(&path).unwrap().replace(
+        "security = \"tls\"",
+        &format!("security = \"tls\"\nca_file = \"{}\"", server.ca().display()),
+    );
+    support::write(&path, &config);
+    assert_eq!(http(addr, "POST", "/-/reload", &[]).unwrap().status, 200);
+    let received = server.wait_for_messages(1, WAIT);
+    daemon.terminate();
+    assert!(received[0].tls);
+    assert_eq!(received.len(), 1);
+}
+
+#[test]
+fn a_4xx_is_retried_until_accepted_and_a_5xx_is_a_dead_letter_without_a_retry_storm() {
+    let server = SmtpServer::start(Security::Plain, None);
+    server.set_mode("451");
+    let dir = temp_dir();
+    let (path, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            "{POLICY}{}{}",
+            email_table(&server, ""),
+            failing_disk("nvr-disk", "north", "ana@site.example")
+        ),
+    );
+    let daemon = Daemon::start(&path, addr, dir.path().join("log"));
+    support::wait_for("two refused attempts", WAIT, || {
+        server.attempts().iter().filter(|(_, o)| o == "451").count() >= 2
+    });
+    let pending = outbox(&daemon)["pending"].clone();
+    assert_eq!(pending.as_array().unwrap().len(), 1, "{pending}");
+    assert!(pending[0]["last_error"].as_str().unwrap().contains("451"), "{pending}");
+    server.set_mode("250");
+    let received = server.wait_for_messages(1, WAIT);
+    let id = received[0].message_id().to_owned();
+    let attempts = server.attempts();
+    assert!(
+        attempts.iter().all(|(m, _)| *m == id),
+        "one message, tried again: {attempts:?}"
+    );
+    assert_eq!(attempts.last().unwrap().1, "250");
+    support::wait_for("the sent counter", WAIT, || {
+        metric(&daemon, "camwatch_notifications_sent_total") == Some(1.0)
+    });
+    assert!(metric(&daemon, "camwatch_notifications_failed_total").unwrap() >= 2.0);
+
+    // Now the server refuses for good: the next fault's mail is a dead letter, tried once.
+    server.set_mode("550");
+    let config = std::fs::read_to_string(&path).unwrap() + &failing_disk("archive", "south", "bo@site.example");
+    support::write(&path, &config);
+    assert_eq!(
+        http(addr, "POST", "/-/reload", &[]).unwrap().status,
+        200,
+        "{}",
+        daemon.log_text()
+    );
+    support::wait_for("a dead letter", WAIT, || {
+        metric(&daemon, "camwatch_outbox_dead") == Some(1.0)
+    });
+    let dead = outbox(&daemon)["dead"].clone();
+    assert_eq!(dead.as_array().unwrap().len(), 1, "{dead}");
+    assert!(dead[0]["subject"].as_str().unwrap().contains("archive"), "{dead}");
+    assert!(dead[0]["last_error"].as_str().unwrap().contains("550"), "{dead}");
+    let dead_id = dead[0]["message_id"].as_str().unwrap().to_owned();
+    let landing = daemon.get("/").unwrap().body;
+    assert!(
+        landing.contains("Undelivered notifications (1)") && landing.contains("550"),
+        "{landing}"
+    );
+    let out = run(&["outbox", "-c", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "a dead letter is a failure: {out:?}");
+    assert!(stdout(&out).contains("dead letters: 1"), "{}", stdout(&out));
+
+    // A third fault after the server accepts again is delivered; by then the sender has made
+    // many passes, and the dead letter was not among them.
+    server.set_mode("250");
+    let config = std::fs::read_to_string(&path).unwrap() + &failing_disk("spare", "east", "cy@site.example");
+    support::write(&path, &config);
+    assert_eq!(http(addr, "POST", "/-/reload", &[]).unwrap().status, 200);
+    let received = server.wait_for_messages(2, WAIT);
+    assert!(received[1].subject().contains("spare"), "{received:?}");
+    let tries = server.attempts().iter().filter(|(m, _)| *m == dead_id).count();
+    assert_eq!(tries, 1, "a dead letter is not tried again: {:?}", server.attempts());
+    assert!(received.iter().all(|m| m.message_id() != dead_id));
+    daemon.terminate();
+}
+
+fn kill(daemon: Daemon) {
+    daemon.signal("KILL");
+    let mut daemon = daemon;
+    daemon.child.wait().unwrap();
+}
+
+#[test]
+fn an_smtp_outage_and_a_sigkill_after_queueing_deliver_every_message_exactly_once() {
+    let mut server = SmtpServer::start(Security::Plain, None);
+    server.stop();
+    let dir = temp_dir();
+    let devices: String = ["north", "south", "east"]
+        .iter()
+        .map(|site| failing_disk(&format!("disk-{site}"), site, "ana@site.example"))
+        .collect();
+    let (path, addr) = daemon_config(dir.path(), &format!("{POLICY}{}{devices}", email_table(&server, "")));
+    let log = dir.path().join("log");
+    let daemon = Daemon::start(&path, addr, log.clone());
+    support::wait_for("three messages queued and tried", WAIT, || {
+        metric(&daemon, "camwatch_outbox_pending") == Some(3.0)
+            && metric(&daemon, "camwatch_notifications_failed_total").is_some_and(|f| f >= 3.0)
+    });
+    let pending = outbox(&daemon)["pending"].clone();
+    assert!(
+        pending[0]["last_error"].as_str().unwrap().contains("onnection refused"),
+        "{pending}"
+    );
+    kill(daemon);
+
+    let daemon = Daemon::start(&path, addr, dir.path().join("log2"));
+    assert_eq!(
+        metric(&daemon, "camwatch_outbox_pending").unwrap_or(3.0),
+        3.0,
+        "nothing new queued for the same faults after the restart"
+    );
+    server.resume();
+    let received = server.wait_for_messages(3, WAIT);
+    support::wait_for("the outbox to empty", WAIT, || {
+        metric(&daemon, "camwatch_outbox_pending") == Some(0.0)
+    });
+    daemon.terminate();
+    let by_id = once_each(&server.received());
+    assert_eq!(by_id.len(), 3, "{received:?}");
+}
+
+#[test]
+fn a_sigkill_during_a_send_sends_that_message_again_with_its_message_id_and_nothing_twice() {
+    let server = SmtpServer::start(Security::Plain, None);
+    server.set_mode("hold");
+    let dir = temp_dir();
+    let devices: String = ["north", "south"]
+        .iter()
+        .map(|site| failing_disk(&format!("disk-{site}"), site, "ana@site.example"))
+        .collect();
+    let (path, addr) = daemon_config(dir.path(), &format!("{POLICY}{}{devices}", email_table(&server, "")));
+    let daemon = Daemon::start(&path, addr, dir.path().join("log"));
+    support::wait_for("a send in flight", WAIT, || !server.attempts().is_empty());
+    support::wait_for("both messages queued", WAIT, || {
+        outbox(&daemon)["pending"].as_array().unwrap().len() == 2
+    });
+    let in_flight = server.attempts()[0].0.clone();
+    kill(daemon);
+    support::wait_for("the server to see the client go", WAIT, || {
+        server.attempts().iter().any(|(_, o)| o == "aborted")
+    });
+    server.set_mode("250");
+
+    let daemon = Daemon::start(&path, addr, dir.path().join("log2"));
+    server.wait_for_messages(2, WAIT);
+    support::wait_for("the outbox to empty", WAIT, || {
+        metric(&daemon, "camwatch_outbox_pending") == Some(0.0)
+    });
+    daemon.terminate();
+    let by_id = once_each(&server.received());
+    assert_eq!(by_id.len(), 2);
+    let tries: Vec<String> = server
+        .attempts()
+        .into_iter()
+        .filter(|(m, _)| *m == in_flight)
+        .map(|(_, o)| o)
+        .collect();
+    assert_eq!(tries, ["holding", "aborted", "250"], "sent again, same Message-ID");
+}
+
+/// `(subject, recipients, text)` of every message, in arrival order.
+fn summary(server: &SmtpServer) -> Vec<(String, Vec<String>, String)> {
+    server
+        .received()
+        .into_iter()
+        .map(|m| (m.subject().to_owned(), m.rcpt_tos.clone(), m.text.clone()))
+        .collect()
+}
+
+#[test]
+fn a_dead_switch_is_one_mail_listing_what_is_behind_it_then_reminders_escalation_and_recovery() {
+    let host = TestHost::new(&[3, 4, 5]);
+    let server = SmtpServer::start(Security::Plain, None);
+    let dir = temp_dir();
+    let cameras: String = (3..=5)
+        .map(|n| {
+            format!(
+                r#"
+[[device]]
+name = "cam-{n}"
+kind = "camera"
+address = "{}"
+parent = "switch"
+[device.overrides]
+failures_before_failed = 3
+"#,
+                host.address(n)
+            )
+        })
+        .collect();
+    let table = email_table(&server, "").replace("group_window = \"1s\"", "group_window = \"6s\"")
+        + "remind_every = \"3s\"\nescalate_after = \"5s\"\nescalate_to = [\"head@site.example\"]\n";
+    let (path, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            r#"{POLICY}{table}
+[[device]]
+name = "switch"
+kind = "switch"
+address = "{}"
+{cameras}"#,
+            host.address(2)
+        ),
+    );
+    let daemon = Daemon::start(&path, addr, dir.path().join("log"));
+    for device in ["switch", "cam-3", "cam-4", "cam-5"] {
+        support::wait_for(&format!("{device} ok"), WAIT, || daemon.state(device, "ping") == "ok");
+    }
+    host.link_down();
+    let opened = server.wait_for_messages(1, WAIT);
+    let first = &opened[0];
+    assert_eq!(first.subject(), "[camwatch] test site: switch (unreachable) failed");
+    assert!(
+        first.text.contains("Unreachable behind it (3): cam-3, cam-4, cam-5"),
+        "{}",
+        first.text
+    );
+    support::wait_for("a reminder and the escalation", WAIT, || {
+        let s = summary(&server);
+        s.iter().any(|(subject, ..)| subject.contains("Reminder"))
+            && s.iter().any(|(subject, ..)| subject.contains("Escalation"))
+    });
+    let escalation = server
+        .received()
+        .into_iter()
+        .find(|m| m.subject().contains("Escalation"))
+        .unwrap();
+    assert_eq!(escalation.rcpt_tos, ["head@site.example"]);
+    assert!(
+        escalation.text.contains("It was mailed to: maintenance@site.example"),
+        "{}",
+        escalation.text
+    );
+
+    // Someone takes it on: no more reminders.
+    let incident = first
+        .text
+        .split("Incident:  ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let ack = run(&[
+        "ack",
+        incident,
+        "--by",
+        "ana",
+        "--note",
+        "on my way",
+        "-c",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(ack.status.code(), Some(0), "{ack:?}");
+    let acked_at = now();
+    host.link_up();
+    support::wait_for("the recovery mail", WAIT, || {
+        summary(&server)
+            .iter()
+            .any(|(subject, ..)| subject.contains("recovered"))
+    });
+    daemon.terminate();
+    let all = server.received();
+    once_each(&all);
+    let recovery = all.iter().find(|m| m.subject().contains("recovered")).unwrap();
+    assert!(
+        recovery
+            .subject()
+            .starts_with("[camwatch] test site: switch (unreachable) recovered after "),
+        "{}",
+        recovery.subject()
+    );
+    assert!(recovery.text.contains("Downtime:"), "{}", recovery.text);
+    // Never a mail about a camera alone: each one names the switch.
+    for m in &all {
+        assert!(m.subject().contains("switch"), "{}", m.subject());
+    }
+    // No reminder was queued after the acknowledgement (Date is when a message was queued).
+    for m in all.iter().filter(|m| m.subject().contains("Reminder")) {
+        let date = chrono::DateTime::parse_from_rfc2822(m.header("Date"))
+            .unwrap()
+            .timestamp() as f64;
+        assert!(
+            date <= acked_at + 1.0,
+            "reminder after the acknowledgement: {}",
+            m.subject()
+        );
+    }
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+#[test]
+fn a_camera_picture_fault_mail_carries_the_latest_failing_snapshot() {
+    use sha2::Digest;
+    let dir = temp_dir();
+    let black = support::snapshots::ffmpeg_jpeg(dir.path(), "black.jpg", "color=black:size=640x360", None, 0);
+    let camera = support::snapshots::SnapshotServer::start();
+    camera.set(
+        "/cam.jpg",
+        support::snapshots::Body::Rotate(vec![black.clone()]),
+        support::snapshots::Auth::None,
+    );
+    let server = SmtpServer::start(Security::Plain, None);
+    let (path, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            r#"{POLICY}{}
+[[device]]
+name = "gate"
+kind = "camera"
+address = "127.0.0.1"
+ping = "off"
+[device.snapshot]
+uri = "{}"
+"#,
+            email_table(&server, ""),
+            camera.url("/cam.jpg")
+        ),
+    );
+    let daemon = Daemon::start(&path, addr, dir.path().join("log"));
+    let received = server.wait_for_messages(1, WAIT);
+    daemon.terminate();
+    let mail = &received[0];
+    assert_eq!(mail.subject(), "[camwatch] test site: gate image failed");
+    assert_eq!(mail.content_type, "multipart/mixed");
+    assert!(mail.text.contains("the picture is black"), "{}", mail.text);
+    assert!(
+        mail.text
+            .contains("Snapshot:  http://camwatch.site.example:9810/snapshots/gate/latest-failed.jpg"),
+        "{}",
+        mail.text
+    );
+    assert_eq!(mail.attachments.len(), 1, "{:?}", mail.attachments);
+    let a = &mail.attachments[0];
+    assert_eq!(a["filename"], "gate-latest-failed.jpg");
+    assert_eq!(a["content_type"], "image/jpeg");
+    let sha = sha2::Sha256::digest(&black)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    assert_eq!(a["sha256"], sha.as_str(), "the very picture the camera served");
+}
