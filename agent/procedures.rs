@@ -461,7 +461,30 @@ pub async fn perform(shared: Arc<Shared>, procedure: Procedure) -> Result<serde_
     .map_err(|e| format!("saving the record failed: {e}"))?;
     shared.procedure_ran(procedure, at);
     tracing::info!(procedure = %procedure, "{procedure} recorded");
+    mail(&shared, &config, procedure, at, &record).await;
     Ok(record)
+}
+
+/// Queues the record's mail, when `[email]` asks for it; the outbox sends it (and keeps it
+/// through an SMTP outage or a restart) like any fault mail.
+async fn mail(shared: &Shared, config: &Config, procedure: Procedure, at: f64, record: &serde_json::Value) {
+    let text = match procedure {
+        Procedure::Handover => {
+            serde_json::from_value::<Handover>(record.clone()).map(|h| crate::output::procedures::handover_text(&h))
+        }
+        Procedure::Inventory => {
+            serde_json::from_value::<Inventory>(record.clone()).map(|i| crate::output::procedures::inventory_text(&i))
+        }
+    };
+    let (Ok(text), Some(store)) = (text, shared.hub.store()) else {
+        return;
+    };
+    let Some(message) = crate::notify::compose::procedure_message(config, procedure, at, &text) else {
+        return;
+    };
+    if let Err(e) = crate::notify::outbox::enqueue(store, message).await {
+        tracing::error!(procedure = %procedure, "cannot queue the {procedure} mail: {e}");
+    }
 }
 
 /// The newest `limit` stored records of a procedure, newest first.

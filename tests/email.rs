@@ -594,3 +594,39 @@ uri = "{}"
         .collect::<String>();
     assert_eq!(a["sha256"], sha.as_str(), "the very picture the camera served");
 }
+
+#[test]
+fn the_shift_handover_and_the_inventory_are_mailed_to_maintenance_as_they_are_made() {
+    let server = SmtpServer::start(Security::Plain, None);
+    let dir = temp_dir();
+    let (config, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            "{POLICY}\n[procedures]\nhandover = []\ninventory = \"off\"\n\n[[device]]\nname = \"this-host\"\nkind = \"host\"\naddress = \"127.0.0.1\"\n{}",
+            email_table(&server, "procedures = [\"handover\"]")
+        ),
+    );
+    let daemon = Daemon::start(&config, addr, dir.path().join("log"));
+    daemon.wait_for_state("this-host", "ping", "ok");
+    let handover = http(addr, "POST", "/api/v1/procedures/handover", &[]).unwrap();
+    assert_eq!(handover.status, 200, "{handover:?}");
+    let inventory = http(addr, "POST", "/api/v1/procedures/inventory", &[]).unwrap();
+    assert_eq!(inventory.status, 200, "{inventory:?}");
+    let mail = server.wait_for_messages(1, WAIT);
+    assert!(
+        mail[0].subject().starts_with("[test site] Shift handover "),
+        "{}",
+        mail[0].subject()
+    );
+    assert_eq!(mail[0].header("To"), "maintenance@site.example");
+    assert!(mail[0].text.contains("SHIFT HANDOVER  test site"), "{}", mail[0].text);
+    // A second handover, queued after the inventory was made: the inventory (not asked for in
+    // `procedures`) would have gone out before it.
+    let again = http(addr, "POST", "/api/v1/procedures/handover", &[]).unwrap();
+    assert_eq!(again.status, 200, "{again:?}");
+    let mail = server.wait_for_messages(2, WAIT);
+    let subjects: Vec<&str> = mail.iter().map(|m| m.subject()).collect();
+    assert!(subjects.iter().all(|s| s.contains("Shift handover")), "{subjects:?}");
+    assert_ne!(mail[0].message_id(), mail[1].message_id());
+    assert!(daemon.terminate().success());
+}

@@ -38,6 +38,9 @@ pub struct EmailSettings {
     /// The agent's own address as people reach it, for links to device pages.
     pub base_url: Option<String>,
     pub dashboard_url: Option<String>,
+    /// The procedure records mailed to `to` as they are made: the shift handover, and the
+    /// end-of-day inventory as the daily digest.
+    pub procedures: Vec<super::Procedure>,
 }
 
 /// Longest wait between two attempts at one message.
@@ -235,6 +238,23 @@ impl Resolver {
         let duration = |d: &Option<Spanned<super::raw::HumanDuration>>, default: u64| {
             d.as_ref().map_or(Duration::from_secs(default), |d| d.get_ref().0)
         };
+        let procedures = match &raw.procedures {
+            None => super::Procedure::ALL.to_vec(),
+            Some(list) => list
+                .iter()
+                .filter_map(|p| {
+                    let found = super::Procedure::parse(p.get_ref());
+                    if found.is_none() {
+                        self.error(
+                            Some(p.span()),
+                            format!("[email] procedures: {:?} is not a procedure", p.get_ref()),
+                            "list \"handover\" and/or \"inventory\", or [] to mail neither",
+                        );
+                    }
+                    found
+                })
+                .collect(),
+        };
         let settings = EmailSettings {
             server: raw.server.get_ref().trim().to_owned(),
             port,
@@ -253,6 +273,7 @@ impl Resolver {
             quiet,
             base_url,
             dashboard_url,
+            procedures,
         };
         for (value, key) in [(&raw.remind_every, "remind_every"), (&raw.retry_after, "retry_after")] {
             if let Some(v) = value

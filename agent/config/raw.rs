@@ -64,6 +64,8 @@ pub struct RawEmail {
     pub quiet: Vec<Spanned<RawEmailQuiet>>,
     pub base_url: Option<Spanned<String>>,
     pub dashboard_url: Option<Spanned<String>>,
+    /// Procedure records mailed to `to` when made (`["handover", "inventory"]` by default).
+    pub procedures: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -423,10 +423,55 @@ fn message(
 /// Stable: the same mail about the same incident always has the same Message-ID, so a message
 /// sent again after a crash is recognisably the same one. The failure time keeps ids from two
 /// databases (a data_dir wiped and started again) apart.
+/// A procedure record (the shift handover; the end-of-day inventory as the daily digest) as a
+/// message to `[email] to`, when the configuration asks for it. `text` is the record as the CLI
+/// prints it; the HTML part keeps its layout.
+pub fn procedure_message(
+    config: &Config,
+    procedure: crate::config::Procedure,
+    at: f64,
+    text: &str,
+) -> Option<NewMessage> {
+    let email = config.email.as_ref()?;
+    if !email.procedures.contains(&procedure) || email.to.is_empty() {
+        return None;
+    }
+    let when = crate::output::console::local_time(at, config.agent.timezone);
+    let title = match procedure {
+        crate::config::Procedure::Handover => "Shift handover",
+        crate::config::Procedure::Inventory => "End-of-day inventory",
+    };
+    let site = if config.agent.site.is_empty() {
+        String::new()
+    } else {
+        format!("[{}] ", config.agent.site)
+    };
+    let escaped = text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    Some(NewMessage {
+        message_id: format!(
+            "<camwatch.{procedure}.{}@{}>",
+            (at * 1000.0) as i64,
+            domain(&email.from)
+        ),
+        channel: "email".to_owned(),
+        kind: procedure.as_str().to_owned(),
+        recipients: email.to.clone(),
+        subject: format!("{site}{title} {when}"),
+        text: text.to_owned(),
+        html: format!("<!doctype html><html><body><pre style=\"font:13px monospace\">{escaped}</pre></body></html>"),
+        attachment: None,
+        covers: Vec::new(),
+        at,
+    })
+}
+
+fn domain(from: &str) -> &str {
+    from.rsplit_once('@')
+        .map_or("camwatch.invalid", |(_, d)| d.trim_end_matches('>'))
+}
+
 pub fn message_id(incident: &Incident, kind: &str, seq: u32, from: &str) -> String {
-    let domain = from
-        .rsplit_once('@')
-        .map_or("camwatch.invalid", |(_, d)| d.trim_end_matches('>'));
+    let domain = domain(from);
     format!(
         "<camwatch.{}.{}.{kind}.{seq}@{domain}>",
         incident.id,
