@@ -50,6 +50,8 @@ pub struct Shared {
     procedures_last_run: Mutex<std::collections::BTreeMap<Procedure, f64>>,
     /// What the notifiers report (outbox figures, dead letters).
     pub notify: crate::notify::Status,
+    /// Notifications sent and failed, per channel.
+    pub notify_counters: crate::notify::NotifyCounters,
 }
 
 const AVAILABILITY_REFRESH: Duration = Duration::from_secs(15);
@@ -166,6 +168,7 @@ pub async fn run(path: &Path) -> i32 {
         procedure_turn: tokio::sync::Mutex::new(()),
         procedures_last_run: Mutex::new(procedures_last_run),
         notify: crate::notify::Status::default(),
+        notify_counters: crate::notify::NotifyCounters::default(),
     });
     let config = shared.config();
     tracing::info!(
@@ -191,6 +194,7 @@ pub async fn run(path: &Path) -> i32 {
     });
     let pruner = tokio::spawn(prune_forever(Arc::clone(&shared)));
     let availability = tokio::spawn(availability_forever(Arc::clone(&shared)));
+    let alertmanager = tokio::spawn(crate::notify::alertmanager::run_forever(Arc::clone(&shared)));
     let procedure_tasks: Vec<_> = Procedure::ALL
         .into_iter()
         .zip(&schedules)
@@ -229,6 +233,7 @@ pub async fn run(path: &Path) -> i32 {
     availability.abort();
     // A send cut short here is sent again at the next start, with the same Message-ID.
     mailer.abort();
+    alertmanager.abort();
     procedure_tasks.iter().for_each(tokio::task::JoinHandle::abort);
     let _ = stop_http.send(());
     let _ = server.await;

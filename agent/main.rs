@@ -359,6 +359,11 @@ fn check_config(config: &Config) -> i32 {
     if let Some(password) = config.email.as_ref().and_then(|e| e.password.as_ref()) {
         warn("[email]", "SMTP password", password);
     }
+    if let Some(am) = &config.alertmanager {
+        for (what, source) in am.secrets() {
+            warn("[alertmanager]", what, source);
+        }
+    }
     println!(
         "{}: OK: {} devices, {} checks, policies: {}",
         config.path.display(),

@@ -95,16 +95,29 @@ pub fn is_secret_key(key: &str) -> bool {
     .any(|word| key.contains(word))
 }
 
+/// Whether the text holds a URL with a password in it (`rtsp://user:pass@host`).
+fn has_url_password(text: &str) -> bool {
+    text.split("://").skip(1).any(|rest| {
+        let authority = rest.split(['/', '"', '\'', ' ', '?', '#']).next().unwrap_or("");
+        authority
+            .rsplit_once('@')
+            .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+    })
+}
+
 /// The line with everything after its first `=` hidden when any key on it (also inside an
-/// inline table) names a secret.
+/// inline table) names a secret, or a URL on it carries a password.
 fn redact_line(line: &str) -> String {
     let holds_secret = line
         .split(['{', ','])
         .filter_map(|part| part.split_once('=').map(|(key, _)| key))
-        .any(is_secret_key);
+        .any(is_secret_key)
+        || has_url_password(line);
     match line.split_once('=') {
-        Some((key, _)) if holds_secret => format!("{key}= <redacted>"),
-        _ => line.to_owned(),
+        _ if !holds_secret => line.to_owned(),
+        Some((key, _)) => format!("{key}= <redacted>"),
+        // A value on a line of its own (an array written over several lines).
+        None => format!("{}<redacted>", &line[..line.len() - line.trim_start().len()]),
     }
 }
 
@@ -186,6 +199,24 @@ mod tests {
             "overrides = <redacted>"
         );
         assert_eq!(redact_line("address = \"192.0.2.1\""), "address = \"192.0.2.1\"");
+    }
+
+    #[test]
+    fn urls_with_a_password_are_redacted() {
+        assert_eq!(
+            redact_line("urls = [\"http://am1:9093\", \"http://admin:hunter2@am3:9093\"]"),
+            "urls = <redacted>"
+        );
+        assert_eq!(
+            redact_line("uri = \"rtsp://cam:554/live\""),
+            "uri = \"rtsp://cam:554/live\""
+        );
+        assert_eq!(redact_line("    \"http://admin:hunter2@am3:9093\","), "    <redacted>");
+        // A user without a password is no secret.
+        assert_eq!(
+            redact_line("uri = \"rtsp://viewer@cam/live\""),
+            "uri = \"rtsp://viewer@cam/live\""
+        );
     }
 
     #[test]

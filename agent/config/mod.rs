@@ -4,6 +4,7 @@
 //!
 //! Every problem is collected before giving up, so `check-config` shows all of them at once.
 
+mod alertmanager;
 mod backup;
 pub mod diagnostic;
 pub mod email;
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use alertmanager::{AlertmanagerAuth, AlertmanagerSettings, DEFAULT_RESEND_EVERY as ALERTMANAGER_DEFAULT_RESEND};
 pub use backup::{BackupSpec, DEFAULT_PATTERN as DEFAULT_BACKUP_PATTERN, FilePattern};
 pub use diagnostic::{ConfigError, Diagnostic};
 pub use procedures::{Procedure, ProcedureTimes, TimeOfDay};
@@ -51,6 +53,8 @@ pub struct Config {
     pub maintenance: Vec<crate::maintenance::Rule>,
     /// `[email]`: absent, nothing is mailed and nothing is queued.
     pub email: Option<email::EmailSettings>,
+    /// Where incidents are posted as alerts; `None`: nowhere.
+    pub alertmanager: Option<AlertmanagerSettings>,
 }
 
 impl Config {
@@ -678,6 +682,7 @@ impl Resolver {
             }
         }
         let email = raw.email.map(|e| self.email(e));
+        let alertmanager = raw.alertmanager.map(|a| self.alertmanager(a));
         Config {
             path: PathBuf::new(),
             agent,
@@ -686,6 +691,7 @@ impl Resolver {
             procedures,
             maintenance,
             email,
+            alertmanager,
         }
     }
 

@@ -24,6 +24,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub maintenance: Vec<Spanned<RawMaintenance>>,
     pub email: Option<Spanned<RawEmail>>,
+    pub alertmanager: Option<Spanned<RawAlertmanager>>,
 }
 
 /// `[[maintenance]]`: a planned work window on a device or a site.
@@ -96,6 +97,23 @@ pub struct RawEmailQuiet {
     pub check: Option<Spanned<String>>,
     pub severity: Option<Spanned<String>>,
     pub hours: Option<Spanned<String>>,
+}
+
+/// `[alertmanager]`: where incidents are posted as Prometheus alerts.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlertmanager {
+    pub urls: Option<Spanned<Vec<Spanned<String>>>>,
+    pub resend_every: Option<Spanned<HumanDuration>>,
+    pub timeout: Option<Spanned<HumanDuration>>,
+    pub ca_file: Option<PathBuf>,
+    pub username: Option<Spanned<String>>,
+    pub password_env: Option<Spanned<String>>,
+    pub password_file: Option<Spanned<PathBuf>>,
+    pub bearer_token_env: Option<Spanned<String>>,
+    pub bearer_token_file: Option<Spanned<PathBuf>>,
+    pub generator_url_base: Option<Spanned<String>>,
+    pub labels: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
 }
 
 /// `[procedures]`: times of day (`"HH:MM"`) in the agent's time zone.

@@ -4,6 +4,7 @@
 //! asks the store which incidents still lack their mail (`incident_mail`), so a crash anywhere
 //! leaves nothing unmailed and nothing mailed twice (see `outbox` for the SMTP boundary).
 
+pub mod alertmanager;
 pub mod compose;
 pub mod email;
 pub mod outbox;
@@ -189,5 +190,52 @@ async fn refresh(store: &crate::state::store::Store) -> Result<ChannelStatus, St
     {
         Reply::Status(counts, dead) => Ok(ChannelStatus { counts, dead }),
         other => Err(format!("unexpected outbox reply {other:?}")),
+    }
+}
+
+/// Notifications sent and failed, per channel, since the agent started.
+#[derive(Debug, Default)]
+pub struct NotifyCounters {
+    counts: Mutex<BTreeMap<&'static str, ChannelCounts>>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelCounts {
+    pub sent: u64,
+    pub failed: u64,
+}
+
+impl NotifyCounters {
+    fn update(&self, channel: &'static str, change: impl FnOnce(&mut ChannelCounts)) {
+        change(
+            self.counts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(channel)
+                .or_default(),
+        );
+    }
+
+    /// Shows a configured channel's counters at 0 before it sent anything (a rate over a
+    /// missing series is no rate at all).
+    pub fn enable(&self, channel: &'static str) {
+        self.update(channel, |_| {});
+    }
+
+    pub fn sent(&self, channel: &'static str, n: u64) {
+        self.update(channel, |c| c.sent += n);
+    }
+
+    pub fn failed(&self, channel: &'static str, n: u64) {
+        self.update(channel, |c| c.failed += n);
+    }
+
+    pub fn snapshot(&self) -> Vec<(&'static str, ChannelCounts)> {
+        self.counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(channel, counts)| (*channel, *counts))
+            .collect()
     }
 }

@@ -271,19 +271,29 @@ impl Collector for AgentCollector {
                 .map(|(channel, s)| (vec![("channel", (*channel).to_owned())], f(&s.counts) as f64))
                 .collect()
         };
+        // Channels without an outbox (alertmanager) count since the agent started.
+        let counters = self.shared.notify_counters.snapshot();
+        let with_counters = |mut rows: Vec<(Labels, f64)>, f: fn(&crate::notify::ChannelCounts) -> u64| {
+            rows.extend(
+                counters
+                    .iter()
+                    .map(|(channel, c)| (vec![("channel", (*channel).to_owned())], f(c) as f64)),
+            );
+            rows
+        };
         family(
             &mut e,
             "camwatch_notifications_sent",
-            "Notifications delivered, by channel (email: accepted by the SMTP server).",
+            "Notifications delivered, by channel (email: accepted by the SMTP server; alertmanager: alerts in posts an Alertmanager accepted).",
             MetricType::Counter,
-            per_channel(|c| c.sent),
+            with_counters(per_channel(|c| c.sent), |c| c.sent),
         )?;
         family(
             &mut e,
             "camwatch_notifications_failed",
-            "Failed delivery attempts, transient (retried) and permanent (dead letters), by channel.",
+            "Failed delivery attempts by channel (email: transient, retried, and permanent, dead letters; alertmanager: alerts in posts that failed).",
             MetricType::Counter,
-            per_channel(|c| c.failed),
+            with_counters(per_channel(|c| c.failed), |c| c.failed),
         )?;
         gauge(
             &mut e,

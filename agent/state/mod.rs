@@ -89,6 +89,9 @@ pub struct Transition {
 
 type Key = (String, CheckKind);
 
+/// Incident changes a slow subscriber may be behind before it is told it lagged.
+pub const INCIDENT_CHANGES_BUFFER: usize = 1024;
+
 #[derive(Debug)]
 pub struct Hub {
     checks: Mutex<BTreeMap<Key, CheckStatus>>,
@@ -107,6 +110,9 @@ pub struct Hub {
     maintenance: Mutex<(Vec<Window>, u64)>,
     /// Woken when an incident changes (the notifier, when mail is configured).
     incident_changed: Option<std::sync::Arc<tokio::sync::Notify>>,
+    /// Every incident that opened, resolved or was acknowledged, as it now is: notifiers
+    /// subscribe instead of polling.
+    incident_changes: tokio::sync::broadcast::Sender<Incident>,
 }
 
 impl Hub {
@@ -131,6 +137,7 @@ impl Hub {
             incidents: Mutex::new(Book::new(resumed.open_incidents, resumed.max_incident_id)),
             maintenance: Mutex::new((resumed.maintenance, resumed.max_maintenance_id + 1)),
             incident_changed: None,
+            incident_changes: tokio::sync::broadcast::Sender::new(INCIDENT_CHANGES_BUFFER),
         }
     }
 
@@ -141,6 +148,8 @@ impl Hub {
     }
 
     fn incident_changed(&self, incident: Incident) {
+        // Nobody subscribed (no notifier configured) is fine.
+        let _ = self.incident_changes.send(incident.clone());
         if let Some(store) = &self.store {
             store.incident(incident);
         }
@@ -271,6 +280,9 @@ impl Hub {
             );
             if let Some(incident) = changed {
                 match incident.resolved_at {
+                    None if incident.failed_at < t.at => {
+                        tracing::info!(incident = incident.id, device = %incident.device, check = %incident.check, joined = incident.joined, "incident is part of its parent's now")
+                    }
                     None => {
                         tracing::warn!(incident = incident.id, device = %incident.device, check = %incident.check, "incident opened: {}", incident.summary)
                     }
@@ -390,6 +402,12 @@ impl Hub {
             .collect();
         open.sort_by_key(|i| i.id);
         open
+    }
+
+    /// Incidents as they change from now on. A subscriber that falls more than
+    /// [`INCIDENT_CHANGES_BUFFER`] behind is told it lagged and rereads the store.
+    pub fn incident_changes(&self) -> tokio::sync::broadcast::Receiver<Incident> {
+        self.incident_changes.subscribe()
     }
 
     /// Records who took an open incident on (`camwatch ack`).

@@ -12,6 +12,7 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod alertmanager;
 pub mod footage;
 pub mod isapi_sim;
 pub mod nut;
