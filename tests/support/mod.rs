@@ -18,6 +18,7 @@ pub mod isapi_sim;
 pub mod nut;
 pub mod onvif_sim;
 pub mod pki;
+pub mod prometheus;
 pub mod rtsp;
 pub mod smtp;
 pub mod snapshots;

@@ -1,0 +1,768 @@
+//! The Grafana dashboards (`dashboards/`) and the Prometheus alert rules (`alerts/`): checked
+//! structurally, through promtool and amtool, and every expression evaluated by a real
+//! Prometheus scraping a running agent that watches simulated devices.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::isapi_sim::{IsapiSim, IsapiState, SimChannel};
+use support::nut::NutServer;
+use support::onvif_sim::{SimCamera, SimState};
+use support::prometheus::{Alertmanager, Prometheus, selectors};
+use support::rtsp::RtspServer;
+use support::snapshots::{Auth, Body, SnapshotServer, ffmpeg_jpeg};
+use support::snmpd::Snmpd;
+use support::{Daemon, daemon_config, http, temp_dir, write};
+
+/// Grafana's own variables the dashboards may use, with what the test puts in their place
+/// (`$__all` only appears as a variable's current value).
+const BUILTIN_VARIABLES: [(&str, &str); 4] = [
+    ("__rate_interval", "1m"),
+    ("__interval", "1m"),
+    ("__range", "1h"),
+    ("__all", ".*"),
+];
+
+/// Alerts whose condition the simulated fleet below really has (a SMART-failed drive, a camera
+/// that stopped recording, a UPS on battery asking for a new battery, a picture that never
+/// changes): their whole expression must return data, which proves the joins and filters, not
+/// only the selectors.
+const FIRING_IN_THIS_FLEET: [&str; 5] = [
+    "CamwatchRecorderDiskFailed",
+    "CamwatchRetentionNotCompliant",
+    "CamwatchUpsOnBattery",
+    "CamwatchUpsReplaceBattery",
+    "CamwatchCameraFrozen",
+];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn files(dir: &Path, extension: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == extension))
+        .collect();
+    files.sort();
+    files
+}
+
+fn dashboards() -> Vec<(String, Value)> {
+    let list: Vec<(String, Value)> = files(&root().join("dashboards"), "json")
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            (name, json)
+        })
+        .collect();
+    assert!(
+        list.len() >= 5,
+        "dashboards missing: {:?}",
+        list.iter().map(|d| &d.0).collect::<Vec<_>>()
+    );
+    list
+}
+
+/// Every panel, rows' nested panels included.
+fn panels(dashboard: &Value) -> Vec<&Value> {
+    let mut out = Vec::new();
+    for p in dashboard["panels"].as_array().into_iter().flatten() {
+        out.push(p);
+        out.extend(p["panels"].as_array().into_iter().flatten());
+    }
+    out
+}
+
+fn variables(dashboard: &Value) -> BTreeMap<String, &Value> {
+    dashboard["templating"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| (v["name"].as_str().unwrap_or_default().to_owned(), v))
+        .collect()
+}
+
+fn strings<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+    match value {
+        Value::String(s) => out.push(s),
+        Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+        Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+        _ => {}
+    }
+}
+
+/// Grafana variable references in `text`: `$name`, `${name}`, `${name:format}`, `[[name]]`.
+fn variable_uses(text: &str) -> Vec<String> {
+    let word = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut uses = Vec::new();
+    for (i, _) in text.match_indices('$') {
+        let rest = &text[i + 1..];
+        let name = word(rest.strip_prefix('{').unwrap_or(rest));
+        if !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) {
+            uses.push(name);
+        }
+    }
+    for (i, _) in text.match_indices("[[") {
+        uses.push(word(&text[i + 2..]));
+    }
+    uses
+}
+
+/// What Grafana sends for a multi-value variable at "All" without a custom all value: every
+/// value, regex-escaped, as one alternation. (`.*` would hide a misspelt label name: an absent
+/// label matches `.*` but not `(a|b)`.)
+fn all_of(values: &[String]) -> String {
+    let escaped: Vec<String> = values
+        .iter()
+        .map(|v| {
+            v.chars()
+                .flat_map(|c| match c {
+                    // A backslash for the regex, doubled for the PromQL string.
+                    '\\' | '.' | '+' | '*' | '?' | '(' | ')' | '|' | '[' | ']' | '{' | '}' | '^' | '$' => {
+                        vec!['\\', '\\', c]
+                    }
+                    '"' => vec!['\\', '"'],
+                    _ => vec![c],
+                })
+                .collect()
+        })
+        .collect();
+    format!("({})", escaped.join("|"))
+}
+
+/// `expr` as Prometheus would get it from Grafana: the dashboard's variables at `values` (name to
+/// what Grafana puts in), Grafana's intervals fixed.
+fn substitute(expr: &str, values: &BTreeMap<String, String>) -> String {
+    let mut names: Vec<(&str, &str)> = values.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    names.extend(BUILTIN_VARIABLES.iter().copied());
+    // Longest first, so that `$device` is not replaced inside `$devices`.
+    names.sort_by_key(|(n, _)| std::cmp::Reverse(n.len()));
+    let mut out = expr.to_owned();
+    for (name, value) in names {
+        out = out
+            .replace(&format!("${{{name}}}"), value)
+            .replace(&format!("${name}"), value);
+    }
+    out
+}
+
+#[test]
+fn selectors_are_found_in_expressions() {
+    assert_eq!(
+        selectors(
+            r#"(max without(check, state) (camwatch_check_state{state="unreachable",x="a}b"}) == 1) * on(device) group_left(site, kind) camwatch_device_info unless on(device) camwatch_maintenance_active == 1"#
+        ),
+        [
+            r#"camwatch_check_state{state="unreachable",x="a}b"}"#,
+            "camwatch_device_info",
+            "camwatch_maintenance_active"
+        ]
+    );
+    assert_eq!(
+        selectors("increase(camwatch_device_reboots_total[1h]) > 0 and time() - up offset 5m > 7 * 86400"),
+        ["camwatch_device_reboots_total", "up"]
+    );
+    assert_eq!(all_of(&["a.b".into(), "c d".into()]), r"(a\\.b|c d)");
+    assert_eq!(
+        variable_uses("a{device=~\"$device\"}[$__rate_interval] ${site:regex} [[kind]] $1"),
+        ["device", "__rate_interval", "site", "kind"]
+    );
+}
+
+#[test]
+fn dashboards_are_provisionable_and_consistent() {
+    let mut uids = BTreeSet::new();
+    for (name, d) in dashboards() {
+        let uid = d["uid"].as_str().unwrap_or_default();
+        assert!(uid.starts_with("camwatch-"), "{name}: uid {uid:?}");
+        assert!(uids.insert(uid.to_owned()), "{name}: uid {uid} used twice");
+        assert!(
+            d.get("__inputs").is_none() && d.get("__requires").is_none(),
+            "{name}: exported for sharing, not provisioning"
+        );
+        assert!(
+            d["id"].is_null(),
+            "{name}: a numeric id belongs to one Grafana's database"
+        );
+        assert!(
+            d["schemaVersion"].as_u64().is_some_and(|v| v >= 39),
+            "{name}: schemaVersion"
+        );
+        assert!(!d["title"].as_str().unwrap_or_default().is_empty(), "{name}: no title");
+
+        let vars = variables(&d);
+        let ds = vars
+            .get("datasource")
+            .unwrap_or_else(|| panic!("{name}: no datasource variable"));
+        assert_eq!(
+            (ds["type"].as_str(), ds["query"].as_str()),
+            (Some("datasource"), Some("prometheus")),
+            "{name}"
+        );
+        // site -> kind -> device, each from camwatch_device_info and narrowed by the ones before.
+        for (var, after) in [
+            ("site", vec![]),
+            ("kind", vec!["$site"]),
+            ("device", vec!["$site", "$kind"]),
+        ] {
+            let v = vars.get(var).unwrap_or_else(|| panic!("{name}: no {var} variable"));
+            let query = v["definition"].as_str().unwrap_or_default();
+            assert_eq!(v["type"], "query", "{name}: {var}");
+            assert_eq!(v["datasource"]["uid"], "${datasource}", "{name}: {var}");
+            assert!(
+                query.starts_with("label_values(camwatch_device_info") && query.ends_with(&format!(", {var})")),
+                "{name}: {var}: {query}"
+            );
+            assert!(
+                after.iter().all(|a| query.contains(a)),
+                "{name}: {var} is not narrowed by {after:?}: {query}"
+            );
+            assert_eq!(v["query"]["query"].as_str(), Some(query), "{name}: {var}");
+        }
+
+        let mut ids = BTreeSet::new();
+        for p in panels(&d) {
+            let title = p["title"].as_str().unwrap_or_default();
+            let id = p["id"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{name}: panel {title:?} has no id"));
+            assert!(ids.insert(id), "{name}: panel id {id} used twice");
+            let grid = &p["gridPos"];
+            let (x, w) = (grid["x"].as_u64().unwrap(), grid["w"].as_u64().unwrap());
+            assert!(
+                x + w <= 24 && grid["h"].as_u64().is_some_and(|h| h > 0),
+                "{name}: {title}: {grid}"
+            );
+            if p["type"] == "row" {
+                continue;
+            }
+            assert_eq!(p["datasource"]["uid"], "${datasource}", "{name}: {title}");
+            let targets = p["targets"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{name}: {title}: no targets"));
+            assert!(!targets.is_empty(), "{name}: {title}: no targets");
+            for t in targets {
+                assert_eq!(t["datasource"]["uid"], "${datasource}", "{name}: {title}");
+                assert!(
+                    !t["expr"].as_str().unwrap_or_default().trim().is_empty(),
+                    "{name}: {title}: empty expr"
+                );
+            }
+        }
+
+        let mut texts = Vec::new();
+        strings(&d, &mut texts);
+        for text in texts {
+            for used in variable_uses(text) {
+                assert!(
+                    vars.contains_key(&used) || BUILTIN_VARIABLES.iter().any(|(b, _)| *b == used),
+                    "{name}: ${used} is used but not defined: {text}"
+                );
+            }
+        }
+    }
+
+    // Alerts link to dashboards by uid: each must exist.
+    let rules = std::fs::read_to_string(root().join("alerts/camwatch.rules.yml")).unwrap();
+    let linked: BTreeSet<String> = rules
+        .match_indices("/d/")
+        .map(|(i, _)| {
+            rules[i + 3..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect()
+        })
+        .collect();
+    assert!(!linked.is_empty());
+    for uid in &linked {
+        assert!(
+            uids.contains(uid),
+            "an alert links to dashboard {uid}, which does not exist"
+        );
+    }
+    // Runbook links point at sections of this README (GitHub's heading anchors).
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let sections: BTreeSet<String> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix('#').map(|h| h.trim_start_matches('#').trim()))
+        .map(|h| {
+            h.to_lowercase()
+                .chars()
+                .filter_map(|c| match c {
+                    ' ' => Some('-'),
+                    c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect();
+    let anchors: Vec<&str> = rules
+        .split("camwatch_docs_url }}#")
+        .skip(1)
+        .map(|rest| rest.split('\'').next().unwrap())
+        .collect();
+    assert!(anchors.len() >= 30, "{anchors:?}");
+    for anchor in anchors {
+        if anchor == "{{ $labels.check }}" {
+            // CamwatchCheckFailed: its checks each have a section.
+            for check in ["filesystem", "storage", "snmp_values", "onvif", "uptime"] {
+                assert!(sections.contains(check), "no README section {check}");
+            }
+        } else {
+            assert!(
+                sections.contains(anchor),
+                "a runbook_url points at #{anchor}, not a README section"
+            );
+        }
+    }
+    let provider = std::fs::read_to_string(root().join("dashboards/provisioning/camwatch.yaml")).unwrap();
+    assert!(
+        provider.contains("type: file") && provider.contains("path:"),
+        "{provider}"
+    );
+}
+
+fn run_tool(program: &str, args: &[&str], package: &str) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e} (Debian package {package}; the README's test command installs it)"));
+    let text = format!("{}{}", support::stdout(&out), support::stderr(&out));
+    assert!(out.status.success(), "{program} {args:?} failed:\n{text}");
+    text
+}
+
+#[test]
+fn alert_rules_pass_promtool_and_the_alertmanager_example_passes_amtool() {
+    run_tool(
+        "promtool",
+        &["check", "rules", "alerts/camwatch.rules.yml"],
+        "prometheus",
+    );
+    let tests: Vec<String> = files(&root().join("alerts/tests"), "yml")
+        .iter()
+        .map(|p| p.strip_prefix(root()).unwrap().display().to_string())
+        .collect();
+    let mut args = vec!["test", "rules"];
+    args.extend(tests.iter().map(String::as_str));
+    let out = run_tool("promtool", &args, "prometheus");
+    assert_eq!(out.matches("SUCCESS").count(), tests.len(), "{out}");
+    run_tool(
+        "amtool",
+        &["check-config", "alerts/alertmanager.example.yml"],
+        "prometheus-alertmanager",
+    );
+
+    // Every alert is unit-tested.
+    let rules = std::fs::read_to_string(root().join("alerts/camwatch.rules.yml")).unwrap();
+    let tested: String = tests
+        .iter()
+        .map(|t| std::fs::read_to_string(root().join(t)).unwrap())
+        .collect();
+    let alerts: Vec<&str> = rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- alert: "))
+        .collect();
+    assert!(alerts.len() >= 30, "{alerts:?}");
+    for alert in alerts {
+        assert!(
+            tested.contains(&format!("alertname: {alert}\n")),
+            "{alert} has no promtool unit test"
+        );
+    }
+}
+
+#[test]
+fn the_alertmanager_example_holds_back_alerts_of_devices_behind_a_device_that_is_down() {
+    // The example as it is, but mailing a closed port on loopback: nothing may leave the machine.
+    let example = std::fs::read_to_string(root().join("alerts/alertmanager.example.yml")).unwrap();
+    let dir = temp_dir();
+    let password = dir.path().join("smtp_password");
+    write(&password, "not-used\n");
+    let config = example
+        .replace("mail.example.org:587", &format!("127.0.0.1:{}", support::free_port()))
+        .replace("/etc/alertmanager/smtp_password", &password.display().to_string());
+    assert_ne!(config, example, "the example's mail server and password file moved");
+    let alertmanager = Alertmanager::start(&config);
+
+    let alert = |name: &str, device: &str, severity: &str| {
+        serde_json::json!({"labels": {
+            "alertname": name, "device": device, "site": "north", "severity": severity,
+            "job": "camwatch", "instance": "agent:9810",
+        }})
+    };
+    alertmanager.post_alerts(&serde_json::json!([
+        alert("CamwatchDeviceDown", "switch", "critical"),
+        alert("CamwatchCheckFailed", "switch", "warning"),
+        alert("CamwatchDeviceUnreachable", "cam-hall", "info"),
+        alert("CamwatchRetentionNotCompliant", "cam-hall", "critical"),
+        alert("CamwatchCameraFrozen", "cam-hall", "critical"),
+        alert("CamwatchCameraFrozen", "cam-gate", "critical"),
+        alert("CamwatchRetentionNotCompliant", "cam-gate", "critical"),
+    ]));
+    let state = |alerts: &[Value], name: &str, device: &str| -> String {
+        alerts
+            .iter()
+            .find(|a| a["labels"]["alertname"] == name && a["labels"]["device"] == device)
+            .map(|a| a["status"]["state"].as_str().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("no {name} for {device} in {alerts:?}"))
+    };
+    let alerts = alertmanager.alerts();
+    let expected = [
+        // The root cause is told.
+        ("CamwatchDeviceDown", "switch", "active"),
+        // A device that is down: its other alerts are consequences.
+        ("CamwatchCheckFailed", "switch", "suppressed"),
+        // Behind it: held back while the camera is unreachable.
+        ("CamwatchRetentionNotCompliant", "cam-hall", "suppressed"),
+        ("CamwatchCameraFrozen", "cam-hall", "suppressed"),
+        // Another camera, reachable: told.
+        ("CamwatchCameraFrozen", "cam-gate", "active"),
+        ("CamwatchRetentionNotCompliant", "cam-gate", "active"),
+    ];
+    for (name, device, want) in expected {
+        assert_eq!(state(&alerts, name, device), want, "{name} for {device}: {alerts:#?}");
+    }
+}
+
+/// One expression to evaluate, where it comes from, and whether it must return data.
+struct Probe {
+    what: String,
+    expr: String,
+    needs_data: bool,
+}
+
+fn hourly(from: i64, to: i64) -> Vec<(i64, i64, u64)> {
+    (from..to)
+        .step_by(3600)
+        .map(|s| (s, (s + 3600).min(to), 900_000_000))
+        .collect()
+}
+
+#[test]
+fn every_expression_returns_data_from_a_real_prometheus_scraping_the_agent() {
+    support::require_root("snmpd in a time namespace, ICMP ping");
+    let started = Instant::now();
+    let dir = temp_dir();
+
+    // The simulated room: a Hikvision recorder (a SMART-failed drive, a camera that stopped
+    // recording yesterday), an ONVIF camera, a camera with an RTSP stream and a snapshot that
+    // never changes, a UPS on battery (NUT), a NAS answering SNMP (net-snmp), a backup folder
+    // and the host's own filesystem.
+    let now = support::isapi_sim::now() / 60 * 60;
+    let nvr = IsapiSim::start(IsapiState {
+        channels: vec![
+            SimChannel {
+                id: 1,
+                name: "Front door".into(),
+                segments: hourly(now - 3 * 86_400, now),
+            },
+            SimChannel {
+                id: 2,
+                name: "Gate".into(),
+                segments: hourly(now - 3 * 86_400, now - 86_400),
+            },
+        ],
+        ..IsapiState::default()
+    });
+    let onvif = SimCamera::start(SimState::default());
+    let rtsp = RtspServer::start(support::rtsp::Auth::None);
+    let snapshots = SnapshotServer::start();
+    let picture = ffmpeg_jpeg(dir.path(), "picture.jpg", "testsrc=size=640x360", None, 1);
+    snapshots.set("/snapshot.jpg", Body::Rotate(vec![picture]), Auth::None);
+    let ups = NutServer::builder()
+        .ups_from_text(
+            "rack",
+            "dev",
+            "device.mfr: Eaton\ndevice.model: 5PX 2000\nups.status: OB DISCHRG RB\nups.alarm: Replace battery!\nbattery.charge: 80\nbattery.runtime: 1500\nbattery.temperature: 27.5\ninput.voltage: 0.0\noutput.voltage: 230.1\nups.load: 35\n",
+        )
+        .start();
+    let snmpd = Snmpd::start(0);
+    let backups = dir.path().join("backups");
+    std::fs::create_dir(&backups).unwrap();
+    write(
+        &backups.join("cam-gate-night.mp4"),
+        "not really a video, but a file of the right age",
+    );
+
+    let (config, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            r#"
+[procedures]
+handover = []
+# Mail goes nowhere (a closed loopback port): the notification series exist, each attempt fails.
+[email]
+server = "127.0.0.1"
+port = {smtp}
+security = "none"
+from = "camwatch <camwatch@test.example>"
+to = ["maintenance@test.example"]
+[policy.default]
+interval = "2s"
+timeout = "2s"
+failures_before_failed = 1
+successes_before_recovered = 1
+retention_days = 2
+[snmp_auth.default]
+version = "2c"
+community_env = "CW_TEST_COMMUNITY"
+
+[[device]]
+name = "switch"
+kind = "switch"
+address = "127.0.0.1"
+site = "north"
+
+[[device]]
+name = "nvr"
+kind = "recorder"
+address = "127.0.0.1"
+ping = "tcp:{nvr_port}"
+site = "north"
+parent = "switch"
+username = "camwatch"
+password_env = "CW_TEST_NVR_PASSWORD"
+[device.isapi]
+port = {nvr_port}
+channels = ["Front door", "Gate"]
+
+[[device]]
+name = "cam-hall"
+kind = "camera"
+address = "127.0.0.1"
+ping = "off"
+site = "north"
+username = "camwatch"
+password_env = "CW_TEST_CAMERA_PASSWORD"
+[device.onvif]
+port = {onvif_port}
+checks = ["onvif", "clock", "baseline"]
+
+[[device]]
+name = "cam-gate"
+kind = "camera"
+address = "127.0.0.1"
+ping = "off"
+site = "south"
+[device.stream]
+uri = "{rtsp}"
+[device.snapshot]
+uri = "{snapshot}"
+
+[[device]]
+name = "ups-rack"
+kind = "ups"
+address = "127.0.0.1"
+ping = "off"
+site = "north"
+[device.nut]
+ups = "rack"
+port = {nut_port}
+
+[[device]]
+name = "nas"
+kind = "storage"
+address = "127.0.0.1"
+ping = "off"
+site = "south"
+[device.snmp]
+port = {snmp_port}
+checks = ["uptime", "storage"]
+[[device.snmp_value]]
+name = "interfaces"
+oid = "1.3.6.1.2.1.2.1.0"
+
+[[device]]
+name = "backup"
+kind = "storage"
+site = "south"
+[device.backup]
+path = "{backups}"
+
+[[device]]
+name = "agent-host"
+kind = "host"
+site = "north"
+[device.filesystem]
+mountpoints = ["/"]
+"#,
+            nvr_port = nvr.addr.port(),
+            smtp = support::free_port(),
+            onvif_port = onvif.addr.port(),
+            rtsp = rtsp.uri(),
+            snapshot = snapshots.url("/snapshot.jpg"),
+            nut_port = ups.port,
+            snmp_port = snmpd.port,
+            backups = backups.display(),
+        ),
+    );
+    let nvr_password = nvr.with(|s| s.password.clone());
+    let daemon = Daemon::start_with(&config, addr, dir.path().join("log"), |c| {
+        c.env("CW_TEST_NVR_PASSWORD", &nvr_password)
+            .env("CW_TEST_CAMERA_PASSWORD", SimState::default().password)
+            .env("CW_TEST_COMMUNITY", support::snmpd::COMMUNITY);
+    });
+    let rules = root().join("alerts/camwatch.rules.yml");
+    let prometheus = Prometheus::start("camwatch", addr, &[&rules]);
+    // A handover and an inventory, so the procedures' metric exists for both.
+    for procedure in ["handover", "inventory"] {
+        let r = http(addr, "POST", &format!("/api/v1/procedures/{procedure}"), &[]).unwrap();
+        assert_eq!(r.status, 200, "{procedure}: {r:?}");
+    }
+
+    // What to evaluate: every dashboard panel target and variable query, every rule with each
+    // of its selectors.
+    // The variables at "All": every site, kind and device of the fleet.
+    let devices = |p: &Prometheus| {
+        p.query("count(camwatch_device_info)")
+            .ok()
+            .and_then(|r| r.first().cloned())
+    };
+    support::wait_for("Prometheus to see the 8 devices", Duration::from_secs(30), || {
+        devices(&prometheus).is_some_and(|v| v["value"][1] == "8")
+    });
+    let mut probes = Vec::new();
+    for (name, d) in dashboards() {
+        let mut values = BTreeMap::new();
+        let mut queries = Vec::new();
+        for (var, v) in variables(&d) {
+            let Some(query) = v["definition"].as_str().and_then(|q| q.strip_prefix("label_values(")) else {
+                continue;
+            };
+            let (series, label) = query.trim_end_matches(')').rsplit_once(',').unwrap();
+            let label = label.trim();
+            let all: Vec<String> = prometheus
+                .query(&format!("count by({label}) (camwatch_device_info)"))
+                .unwrap()
+                .iter()
+                .map(|r| r["metric"][label].as_str().unwrap().to_owned())
+                .collect();
+            values.insert(var.clone(), all_of(&all));
+            queries.push((var, format!("count by({label}) ({series})")));
+        }
+        for (var, query) in queries {
+            probes.push(Probe {
+                what: format!("{name}: variable {var}"),
+                expr: substitute(&query, &values),
+                needs_data: true,
+            });
+        }
+        for p in panels(&d) {
+            for t in p["targets"].as_array().into_iter().flatten() {
+                let expr = t["expr"].as_str().unwrap();
+                probes.push(Probe {
+                    what: format!("{name}: panel {:?} target {}", p["title"], t["refId"]),
+                    expr: substitute(expr, &values),
+                    needs_data: true,
+                });
+            }
+        }
+    }
+    let groups = prometheus.rule_groups();
+    let rules: Vec<Value> = groups
+        .iter()
+        .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert!(
+        rules.len() >= 30,
+        "Prometheus loaded {} rules:\n{}",
+        rules.len(),
+        prometheus.log_text()
+    );
+    for rule in &rules {
+        let name = rule["name"].as_str().unwrap();
+        let expr = rule["query"].as_str().unwrap();
+        assert_eq!(rule["type"], "alerting", "{name}");
+        assert!(
+            name.starts_with("Camwatch") && name.chars().all(|c| c.is_ascii_alphanumeric()),
+            "{name} is not CamelCase"
+        );
+        assert!(
+            ["critical", "warning", "info"].contains(&rule["labels"]["severity"].as_str().unwrap_or_default()),
+            "{name}: severity {}",
+            rule["labels"]
+        );
+        for key in ["summary", "description", "runbook_url", "dashboard_url"] {
+            assert!(
+                !rule["annotations"][key].as_str().unwrap_or_default().is_empty(),
+                "{name} has no {key}"
+            );
+        }
+        assert!(
+            rule["annotations"]["runbook_url"].as_str().unwrap().contains('#'),
+            "{name}"
+        );
+        assert!(
+            rule["annotations"]["dashboard_url"]
+                .as_str()
+                .unwrap()
+                .contains("/d/camwatch-"),
+            "{name}"
+        );
+        probes.push(Probe {
+            what: format!("rule {name}"),
+            expr: expr.to_owned(),
+            needs_data: FIRING_IN_THIS_FLEET.contains(&name),
+        });
+        for selector in selectors(expr) {
+            probes.push(Probe {
+                what: format!("rule {name}: selector {selector}"),
+                needs_data: true,
+                expr: selector,
+            });
+        }
+    }
+    for firing in FIRING_IN_THIS_FLEET {
+        assert!(rules.iter().any(|r| r["name"] == firing), "no rule {firing}");
+    }
+
+    // Poll until Prometheus has scraped enough (rates need two samples, availability is
+    // refreshed every 15 s) and every probe passes, or say which do not.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let failures = loop {
+        let failures: Vec<String> = probes
+            .iter()
+            .filter_map(|p| match prometheus.query(&p.expr) {
+                Err(e) => Some(format!("{}: {e}\n    {}", p.what, p.expr)),
+                Ok(result) if p.needs_data && result.is_empty() => Some(format!("{}: no data\n    {}", p.what, p.expr)),
+                Ok(_) => None,
+            })
+            .collect();
+        if failures.is_empty() || Instant::now() > deadline {
+            break failures;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(
+        failures.is_empty(),
+        "{} of {} expressions failed:\n{}\n\ncamwatch's metrics:\n{}",
+        failures.len(),
+        probes.len(),
+        failures.join("\n"),
+        daemon.metrics()
+    );
+
+    // Prometheus evaluated every rule without an error (a many-to-many join shows only here).
+    for group in prometheus.rule_groups() {
+        for rule in group["rules"].as_array().unwrap() {
+            assert_ne!(rule["health"], "err", "{}: {}", rule["name"], rule["lastError"]);
+        }
+    }
+    eprintln!("{} expressions passed after {:?}", probes.len(), started.elapsed());
+    assert!(daemon.terminate().success());
+}
