@@ -630,3 +630,32 @@ fn the_shift_handover_and_the_inventory_are_mailed_to_maintenance_as_they_are_ma
     assert_ne!(mail[0].message_id(), mail[1].message_id());
     assert!(daemon.terminate().success());
 }
+
+#[test]
+fn a_fault_inside_a_maintenance_window_is_mailed_only_once_the_window_is_over() {
+    let server = SmtpServer::start(Security::Plain, None);
+    let dir = temp_dir();
+    // The disk fails at its first check, inside a window that ends 12 s after the agent starts.
+    let end = now() + 12.0;
+    let start = chrono::DateTime::from_timestamp((end - 60.0) as i64, 0)
+        .unwrap()
+        .to_rfc3339();
+    let (path, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            "{POLICY}{}{}\n[[maintenance]]\ndevice = \"nvr-disk\"\nstart = \"{start}\"\nduration = \"60s\"\nreason = \"disk swap\"\n",
+            email_table(&server, ""),
+            failing_disk("nvr-disk", "north", "ana@site.example"),
+        ),
+    );
+    let daemon = Daemon::start(&path, addr, dir.path().join("log"));
+    daemon.wait_for_state("nvr-disk", "filesystem", "failed");
+    let open: Vec<serde_json::Value> =
+        serde_json::from_str(&daemon.get("/api/v1/incidents?open=true").unwrap().body).unwrap();
+    assert_eq!(open.len(), 1, "measured and an incident as usual: {open:?}");
+    let mail = server.wait_for_messages(1, WAIT);
+    // Seen no earlier than the window's end (the server saves a message as it accepts it).
+    assert!(now() >= end, "mailed {:.1} s before the window ended", end - now());
+    assert_eq!(mail[0].subject(), "[camwatch] north: nvr-disk filesystem failed");
+    assert!(daemon.terminate().success());
+}
