@@ -141,8 +141,9 @@ impl Book {
                 Some(incident)
             }
             // A child often fails a moment before its parent does (both stop answering at once):
-            // when it turns out unreachable, its incident joins the parent's; when it fails again
-            // on its own with the parent back, it is its own fault again.
+            // when it turns out unreachable, its incident joins the parent's. Once joined it stays
+            // so (a child still failing for a poll after its parent is back would otherwise be
+            // announced on its own, and mailed, for a moment).
             State::Unreachable => {
                 let root = parent.and_then(|p| self.root_of(p))?;
                 let incident = self.open.get_mut(&key)?;
@@ -150,10 +151,6 @@ impl Book {
                     incident.joined = Some(root);
                     incident.clone()
                 })
-            }
-            State::Failed => {
-                let incident = self.open.get_mut(&key)?;
-                incident.joined.take().map(|_| incident.clone())
             }
             // unknown leaves it open.
             _ => None,
@@ -271,7 +268,7 @@ mod tests {
             .unwrap();
         assert_eq!(cam.joined, Some(switch.id));
         // A child that failed a moment before its parent joins once it is seen unreachable, and
-        // is its own fault again when it fails with the parent back.
+        // stays joined when it fails for a poll after the parent is back.
         let door = book
             .apply(&t("door", State::Failed, 14.0), None, None, &serde_json::Value::Null)
             .unwrap();
@@ -285,15 +282,15 @@ mod tests {
             )
             .unwrap();
         assert_eq!((joined.id, joined.joined), (door.id, Some(switch.id)));
-        let own = book
-            .apply(
+        assert!(
+            book.apply(
                 &t("door", State::Failed, 16.0),
                 None,
                 Some("switch"),
-                &serde_json::Value::Null,
+                &serde_json::Value::Null
             )
-            .unwrap();
-        assert_eq!((own.id, own.joined), (door.id, None));
+            .is_none()
+        );
         // Unreachable with no parent incident known: its own.
         let lone = book
             .apply(
