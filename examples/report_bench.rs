@@ -3,7 +3,8 @@
 //! device a month, plus reboots, recording stops and incidents; the report for one month built
 //! from the store and rendered as HTML and CSV.
 //!
-//! cargo run --release --example report_bench [-- DEVICES]
+//! cargo run --release --example report_bench [-- DEVICES [HTML_FILE]]
+//! (with HTML_FILE the rendered report is kept there: the README's screenshot is of one.)
 
 fn cpu_seconds() -> f64 {
     // SAFETY: getrusage only writes into the struct it is given.
@@ -25,6 +26,7 @@ fn peak_rss_kib() -> u64 {
 
 fn main() {
     let devices: usize = std::env::args().nth(1).map_or(1000, |a| a.parse().expect("a number"));
+    let keep_html = std::env::args().nth(2);
     let dir = tempfile::tempdir().expect("a temp dir");
     let data = dir.path().join("data");
     drop(camwatch::state::store::Store::open(&data).expect("a store"));
@@ -113,6 +115,9 @@ fn main() {
         .map(|(_, t)| t.len())
         .sum();
     let rendered = cpu_seconds() - t2;
+    if let Some(path) = keep_html {
+        std::fs::write(&path, &html).expect("the HTML file is written");
+    }
     println!(
         "{devices} devices, {rows} history rows over a year (filled in {filled:.2} CPU s, peak RSS then {} MiB)",
         rss_before / 1024

@@ -218,6 +218,11 @@ fn a_month_with_an_outage_a_reboot_a_stop_and_maintenance_to_the_second() {
     assert!(html.contains("99.888 %"), "the recorder's availability is shown");
     assert!(html.contains("Rule: The recording system runs 24 hours a day"));
     assert!(html.contains("@media print"));
+    // Chart colours quoted: unquoted, `fill=#eee/>` is the colour `#eee/`, which draws black.
+    assert!(
+        html.contains("fill=\"#eee\"") && !html.contains("fill=#"),
+        "SVG attributes are quoted"
+    );
     let csv_dir = dir.path().join("csv");
     let out = cli(
         &config,

@@ -25,24 +25,33 @@ const STYLE: &str = "
 body{font:14px/1.45 system-ui,sans-serif;color:#1d1d1f;margin:2em auto;max-width:60em;padding:0 1em}
 h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;width:100%;margin:.5em 0}th,td{text-align:left;padding:.25em .5em;border-bottom:1px solid #eee;vertical-align:top}
-th{background:#f4f4f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f4f4f6}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .ok{color:#1b7f3a}.bad{color:#b3261e;font-weight:600}.muted{color:#666}.clause{font-style:italic;color:#444}
 svg{display:block}
 @media print{body{margin:0;max-width:none;font-size:11px}h2{break-before:auto;break-after:avoid}table,svg{break-inside:avoid}
 @page{margin:1.5cm;@top-center{content:\"camwatch report\"}@bottom-right{content:counter(page) \" / \" counter(pages)}}}
 ";
 
-/// A horizontal bar: the share `value` of 0..1 filled, with a mark at `target`.
+/// A horizontal bar: the share `value` of 0..1 filled, with a mark at `target`. (Attribute
+/// values are quoted: unquoted, `fill=#eee/>` reads as the colour `#eee/`, which is black.)
 fn bar(value: Option<f64>, target: f64) -> String {
     let Some(v) = value else {
         return "<span class=muted>no data</span>".to_owned();
     };
     let colour = if v >= target { "#1b7f3a" } else { "#b3261e" };
+    // The scale starts ten error budgets below 100 % (99 % for a 99.9 % target), so the
+    // difference between 99.4 % and the target shows; a target of 100 % is drawn from 0.
+    let low = if target < 1.0 {
+        (1.0 - 10.0 * (1.0 - target)).max(0.0)
+    } else {
+        0.0
+    };
+    let x = |r: f64| 160.0 * ((r - low) / (1.0 - low)).clamp(0.0, 1.0);
     format!(
-        "<svg width=160 height=12 role=img aria-label=\"{p}\"><rect width=160 height=12 fill=#eee/><rect width={w:.1} height=12 fill={colour}/><line x1={t:.1} x2={t:.1} y1=0 y2=12 stroke=#000/></svg>",
+        "<svg width=\"160\" height=\"12\" role=\"img\" aria-label=\"{p}\"><rect width=\"160\" height=\"12\" fill=\"#eee\"/><rect width=\"{w:.1}\" height=\"12\" fill=\"{colour}\"/><line x1=\"{t:.1}\" x2=\"{t:.1}\" y1=\"0\" y2=\"12\" stroke=\"#000\"/></svg>",
         p = percent(v),
-        w = 160.0 * v,
-        t = 160.0 * target
+        w = x(v),
+        t = x(target)
     )
 }
 
@@ -51,13 +60,13 @@ fn timeline(report: &Report, spans: &[(f64, f64)]) -> String {
     let (from, to) = (report.period.from, report.period.to);
     let x = |t: f64| 600.0 * ((t - from) / (to - from)).clamp(0.0, 1.0);
     let mut svg = String::from(
-        "<svg width=600 height=16 role=img aria-label=\"interruptions\"><rect width=600 height=16 fill=#dff0e3/>",
+        "<svg width=\"600\" height=\"16\" role=\"img\" aria-label=\"interruptions\"><rect width=\"600\" height=\"16\" fill=\"#dff0e3\"/>",
     );
     for &(s, e) in spans {
         // Short interruptions are drawn at least a pixel wide, or a reboot would not show.
         let _ = write!(
             svg,
-            "<rect x={:.1} width={:.1} height=16 fill=#b3261e/>",
+            "<rect x=\"{:.1}\" width=\"{:.1}\" height=\"16\" fill=\"#b3261e\"/>",
             x(s),
             (x(e) - x(s)).max(1.0)
         );
