@@ -153,7 +153,10 @@ pub async fn run(path: &Path) -> i32 {
     let mut scheduler = Scheduler::new(Arc::new(Runner::new(config.agent.max_in_flight)), Arc::clone(&hub));
     scheduler.apply(&config);
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadReply>(4);
-    let schedules = Procedure::ALL.map(|p| tokio::sync::watch::Sender::new(daily_schedule(&config, p)));
+    let schedules = Schedules {
+        procedures: Procedure::ALL.map(|p| tokio::sync::watch::Sender::new(daily_schedule(&config, p))),
+        reports: tokio::sync::watch::Sender::new(report_schedule(&config)),
+    };
     let shared = Arc::new(Shared {
         config: RwLock::new(Arc::new(config)),
         hub: Arc::clone(&hub),
@@ -197,12 +200,13 @@ pub async fn run(path: &Path) -> i32 {
     let alertmanager = tokio::spawn(crate::notify::alertmanager::run_forever(Arc::clone(&shared)));
     let procedure_tasks: Vec<_> = Procedure::ALL
         .into_iter()
-        .zip(&schedules)
+        .zip(&schedules.procedures)
         .map(|(procedure, schedule)| {
             tokio::spawn(procedure_forever(Arc::clone(&shared), procedure, schedule.subscribe()))
         })
         .collect();
     let mailer = tokio::spawn(crate::notify::email_forever(Arc::clone(&shared), incident_changed));
+    let report_mailer = tokio::spawn(report_mail_forever(Arc::clone(&shared), schedules.reports.subscribe()));
     shared.ready.store(true, Ordering::Release);
 
     let (Ok(mut hangup), Ok(mut terminate), Ok(mut interrupt)) = (
@@ -234,6 +238,7 @@ pub async fn run(path: &Path) -> i32 {
     // A send cut short here is sent again at the next start, with the same Message-ID.
     mailer.abort();
     alertmanager.abort();
+    report_mailer.abort();
     procedure_tasks.iter().for_each(tokio::task::JoinHandle::abort);
     let _ = stop_http.send(());
     let _ = server.await;
@@ -247,7 +252,52 @@ pub async fn run(path: &Path) -> i32 {
     exit::OK
 }
 
-type Schedules = [tokio::sync::watch::Sender<DailySchedule>; 2];
+/// The daily times the agent acts at, each followed by its task through reloads.
+struct Schedules {
+    procedures: [tokio::sync::watch::Sender<DailySchedule>; 2],
+    reports: tokio::sync::watch::Sender<DailySchedule>,
+}
+
+/// Hands a task its new times, waking it only when they changed.
+fn follow(schedule: &tokio::sync::watch::Sender<DailySchedule>, wanted: DailySchedule) {
+    schedule.send_if_modified(|current| {
+        let changed = *current != wanted;
+        *current = wanted;
+        changed
+    });
+}
+
+/// When reports are mailed: `[email] report_time`, daily (what is due that day is decided then).
+fn report_schedule(config: &Config) -> DailySchedule {
+    DailySchedule {
+        times: config
+            .email
+            .as_ref()
+            .filter(|e| !e.reports.is_empty())
+            .map(|e| vec![e.report_time])
+            .unwrap_or_default(),
+        timezone: config.agent.timezone,
+    }
+}
+
+/// Mails the reports due each day (the month before on the 1st, the week before on Mondays).
+async fn report_mail_forever(shared: Arc<Shared>, schedule: tokio::sync::watch::Receiver<DailySchedule>) {
+    run_daily(&SystemClock, schedule, |scheduled| {
+        let shared = Arc::clone(&shared);
+        async move {
+            let config = shared.config();
+            let Some(email) = &config.email else { return };
+            let day = scheduled.with_timezone(&config.agent.timezone).date_naive();
+            for label in crate::notify::reports::due(day, &email.reports) {
+                match crate::notify::reports::mail(&shared, &config, &label, unix_now()).await {
+                    Ok(_) => tracing::info!(period = %label, "report queued for mail"),
+                    Err(why) => tracing::error!(period = %label, "cannot mail the report: {why}"),
+                }
+            }
+        }
+    })
+    .await;
+}
 
 fn daily_schedule(config: &Config, procedure: Procedure) -> DailySchedule {
     DailySchedule {
@@ -285,13 +335,9 @@ fn reload(shared: &Shared, path: &Path, scheduler: &mut Scheduler, schedules: &S
                 tracing::warn!("listen, data_dir and max_in_flight take effect only after a restart");
             }
             scheduler.apply(&new);
-            for (procedure, schedule) in Procedure::ALL.into_iter().zip(schedules) {
-                schedule.send_if_modified(|current| {
-                    let wanted = daily_schedule(&new, procedure);
-                    let changed = *current != wanted;
-                    *current = wanted;
-                    changed
-                });
+            follow(&schedules.reports, report_schedule(&new));
+            for (procedure, schedule) in Procedure::ALL.into_iter().zip(&schedules.procedures) {
+                follow(schedule, daily_schedule(&new, procedure));
             }
             tracing::info!(devices = new.devices.len(), "configuration reloaded");
             *shared.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);

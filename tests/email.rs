@@ -659,3 +659,42 @@ fn a_fault_inside_a_maintenance_window_is_mailed_only_once_the_window_is_over() 
     assert_eq!(mail[0].subject(), "[camwatch] north: nvr-disk filesystem failed");
     assert!(daemon.terminate().success());
 }
+
+#[test]
+fn a_report_is_mailed_with_the_html_report_attached_once_per_period() {
+    let server = SmtpServer::start(Security::Plain, None);
+    let dir = temp_dir();
+    let (config, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            "{POLICY}\n[procedures]\nhandover = []\ninventory = \"off\"\n\n[[device]]\nname = \"this-host\"\nkind = \"host\"\naddress = \"127.0.0.1\"\n{}",
+            email_table(&server, "")
+        ),
+    );
+    let daemon = Daemon::start(&config, addr, dir.path().join("log"));
+    daemon.wait_for_state("this-host", "ping", "ok");
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let path = format!("/api/v1/reports/mail?period={today}");
+    let first = http(addr, "POST", &path, &[]).unwrap();
+    assert_eq!(first.status, 200, "{first:?}");
+    assert_eq!(first.body, format!("report {today} queued for mail\n"));
+    let again = http(addr, "POST", &path, &[]).unwrap();
+    assert_eq!(again.body, format!("report {today} was queued before; not again\n"));
+    let mail = server.wait_for_messages(1, WAIT);
+    assert_eq!(mail[0].subject(), format!("[test site] camwatch report {today}"));
+    assert!(
+        mail[0].text.contains("1 devices, 0 under their availability target."),
+        "{}",
+        mail[0].text
+    );
+    assert_eq!(mail[0].attachments.len(), 1, "{:?}", mail[0].attachments);
+    let attachment = &mail[0].attachments[0];
+    assert_eq!(
+        attachment["filename"],
+        format!("camwatch-report-{today}.html"),
+        "{attachment}"
+    );
+    let bad = http(addr, "POST", "/api/v1/reports/mail?period=soon", &[]).unwrap();
+    assert_eq!(bad.status, 400);
+    assert!(daemon.terminate().success());
+}

@@ -41,6 +41,19 @@ pub struct EmailSettings {
     /// The procedure records mailed to `to` as they are made: the shift handover, and the
     /// end-of-day inventory as the daily digest.
     pub procedures: Vec<super::Procedure>,
+    /// Reports mailed to `to`: the last month's on the 1st, the last week's on Mondays.
+    pub reports: Vec<ReportMail>,
+    /// When, in the agent's time zone.
+    pub report_time: super::TimeOfDay,
+}
+
+/// A report mailed on a schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportMail {
+    /// On the 1st of each month, the month before.
+    Monthly,
+    /// On Mondays, the ISO week before.
+    Weekly,
 }
 
 /// Longest wait between two attempts at one message.
@@ -255,6 +268,35 @@ impl Resolver {
                 })
                 .collect(),
         };
+        let reports = match &raw.reports {
+            None => vec![ReportMail::Monthly, ReportMail::Weekly],
+            Some(list) => list
+                .iter()
+                .filter_map(|r| match r.get_ref().as_str() {
+                    "monthly" => Some(ReportMail::Monthly),
+                    "weekly" => Some(ReportMail::Weekly),
+                    other => {
+                        self.error(
+                            Some(r.span()),
+                            format!("[email] reports: {other:?} is not a report schedule"),
+                            "list \"monthly\" (the month before, on the 1st) and/or \"weekly\" (the week before, on Mondays), or []",
+                        );
+                        None
+                    }
+                })
+                .collect(),
+        };
+        let report_time = match &raw.report_time {
+            None => super::TimeOfDay::new(6, 0),
+            Some(t) => super::TimeOfDay::parse(t.get_ref()).unwrap_or_else(|| {
+                self.error(
+                    Some(t.span()),
+                    format!("[email] report_time {:?} is not a time of day", t.get_ref()),
+                    "write \"HH:MM\" on a 24-hour clock in the agent's time zone, e.g. \"06:00\"",
+                );
+                super::TimeOfDay::new(6, 0)
+            }),
+        };
         let settings = EmailSettings {
             server: raw.server.get_ref().trim().to_owned(),
             port,
@@ -274,6 +316,8 @@ impl Resolver {
             base_url,
             dashboard_url,
             procedures,
+            reports,
+            report_time,
         };
         for (value, key) in [(&raw.remind_every, "remind_every"), (&raw.retry_after, "retry_after")] {
             if let Some(v) = value

@@ -67,6 +67,9 @@ pub struct RawEmail {
     pub dashboard_url: Option<Spanned<String>>,
     /// Procedure records mailed to `to` when made (`["handover", "inventory"]` by default).
     pub procedures: Option<Vec<Spanned<String>>>,
+    /// Reports mailed to `to` (`["monthly", "weekly"]` by default), at `report_time`.
+    pub reports: Option<Vec<Spanned<String>>>,
+    pub report_time: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -8,6 +8,7 @@ pub mod alertmanager;
 pub mod compose;
 pub mod email;
 pub mod outbox;
+pub mod reports;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -34,6 +34,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/checks", get(checks))
         .route("/api/v1/devices/{device}/baseline/accept", post(accept_baseline))
         .route("/reports", get(report))
+        .route("/api/v1/reports/mail", post(mail_report))
         .route("/api/v1/maintenance", get(maintenance).post(open_maintenance))
         .route("/api/v1/maintenance/{id}/end", post(end_maintenance))
         .route("/api/v1/incidents", get(incidents))
@@ -529,5 +530,21 @@ async fn report(Extract(app): Extract<App>, Query(q): Query<ReportQuery>) -> Res
         )
             .into_response(),
         (Err(e), _) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MailQuery {
+    period: String,
+}
+
+/// Mails the report of a period now (as the schedule would), through the outbox.
+async fn mail_report(Extract(app): Extract<App>, Query(q): Query<MailQuery>) -> Response {
+    let config = app.shared.config();
+    match crate::notify::reports::mail(&app.shared, &config, &q.period, crate::schedule::unix_now()).await {
+        Ok(true) => format!("report {} queued for mail\n", q.period).into_response(),
+        Ok(false) => format!("report {} was queued before; not again\n", q.period).into_response(),
+        Err(why) => (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response(),
     }
 }
