@@ -48,6 +48,12 @@ const EXIT_CODES: &str = "Exit codes: 0 all well; 1 a check failed (once, probe)
                           a socket) or is not running.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportSource {
+    Store,
+    Prometheus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ReportFormat {
     Html,
     Csv,
@@ -111,6 +117,13 @@ enum Command {
         /// How time a device was unreachable (hidden behind a failed parent) counts.
         #[arg(long, value_enum, default_value_t = camwatch::report::Unreachable::Down)]
         unreachable: camwatch::report::Unreachable,
+        /// Where the figures come from: this agent's state store, or a Prometheus-compatible
+        /// query API (--url) that scrapes many agents (availability and retention tables only).
+        #[arg(long, value_enum, default_value_t = ReportSource::Store)]
+        source: ReportSource,
+        /// The query API's base URL, with --source prometheus (e.g. http://prometheus:9090).
+        #[arg(long, value_name = "URL", required_if_eq("source", "prometheus"))]
+        url: Option<String>,
     },
     /// Maintenance windows: planned work during which checks run but notifications are held and
     /// the time is left out of availability. Asks the running agent.
@@ -303,7 +316,15 @@ async fn dispatch(cli: Cli) -> i32 {
             format,
             output,
             unreachable,
-        } => report(&config, period.as_deref(), format, output.as_deref(), unreachable),
+            source,
+            url,
+        } => {
+            let url = match source {
+                ReportSource::Store => None,
+                ReportSource::Prometheus => url.as_deref(),
+            };
+            report(&config, period.as_deref(), format, output.as_deref(), unreachable, url).await
+        }
         Command::Ack { incident, by, note } => {
             if by.trim().is_empty() || note.trim().is_empty() {
                 eprintln!("camwatch: an acknowledgement needs who (--by) and a note (--note)");
@@ -605,12 +626,13 @@ async fn maintenance(config: &Config, command: MaintenanceCommand) -> i32 {
     }
 }
 
-fn report(
+async fn report(
     config: &Config,
     period: Option<&str>,
     format: ReportFormat,
     output: Option<&std::path::Path>,
     unreachable: camwatch::report::Unreachable,
+    prometheus: Option<&str>,
 ) -> i32 {
     let tz = config.agent.timezone;
     let now = schedule::unix_now();
@@ -630,17 +652,27 @@ fn report(
         eprintln!("camwatch: --format csv writes one file per table: give a folder with -o");
         return exit::CONFIG;
     }
-    let path = config.agent.data_dir.join(camwatch::state::store::FILE_NAME);
-    let built = camwatch::state::store::open_reader(&path)
-        .and_then(|conn| camwatch::report::build(config, &conn, period, unreachable, now));
-    let report = match built {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!(
-                "camwatch: cannot read the state store {} ({e}); has `camwatch run` recorded anything with this configuration?",
-                path.display()
-            );
-            return exit::RUNTIME;
+    let report = if let Some(url) = prometheus {
+        match camwatch::report::prometheus::build(config, url, period, unreachable, now).await {
+            Ok(r) => r,
+            Err(why) => {
+                eprintln!("camwatch: {why}");
+                return exit::RUNTIME;
+            }
+        }
+    } else {
+        let path = config.agent.data_dir.join(camwatch::state::store::FILE_NAME);
+        let built = camwatch::state::store::open_reader(&path)
+            .and_then(|conn| camwatch::report::build(config, &conn, period, unreachable, now));
+        match built {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!(
+                    "camwatch: cannot read the state store {} ({e}); has `camwatch run` recorded anything with this configuration?",
+                    path.display()
+                );
+                return exit::RUNTIME;
+            }
         }
     };
     let text = match format {

@@ -257,3 +257,89 @@ fn a_month_with_an_outage_a_reboot_a_stop_and_maintenance_to_the_second() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("2026-W48"), "{}", stderr(&out));
 }
+
+/// `--source prometheus`: the availability table computed from a real Prometheus that scraped a
+/// running agent matches the agent's own report, within what a one-second scrape can resolve.
+#[test]
+fn the_report_from_prometheus_matches_the_agents_own() {
+    let host = support::TestHost::new(&[]);
+    let dir = temp_dir();
+    let (config, addr) = support::daemon_config(
+        dir.path(),
+        &format!(
+            r#"
+[procedures]
+handover = []
+inventory = "off"
+[policy.default]
+interval = "1s"
+timeout = "900ms"
+failures_before_failed = 1
+successes_before_recovered = 1
+ping_count = 1
+
+[[device]]
+name = "switch"
+kind = "switch"
+address = "{switch}"
+"#,
+            switch = host.address(2)
+        ),
+    );
+    let daemon = support::Daemon::start(&config, addr, dir.path().join("log"));
+    let prometheus = support::prometheus::Prometheus::start("camwatch", addr, &[]);
+    daemon.wait_for_state("switch", "ping", "ok");
+    let scraped = || {
+        prometheus
+            .query(r#"count_over_time(camwatch_check_state{device="switch",check="ping",state="ok"}[1m])"#)
+            .ok()
+            .and_then(|r| r.first().and_then(|s| s["value"][1].as_str()?.parse::<f64>().ok()))
+            .unwrap_or(0.0)
+    };
+    support::wait_for(
+        "Prometheus to scrape the agent",
+        std::time::Duration::from_secs(30),
+        || scraped() >= 3.0,
+    );
+    host.link_down();
+    daemon.wait_for_state("switch", "ping", "failed");
+    std::thread::sleep(std::time::Duration::from_secs(4)); // an outage of a few seconds, measured by both
+    host.link_up();
+    daemon.wait_for_state("switch", "ping", "ok");
+    let before = scraped();
+    support::wait_for(
+        "two scrapes after the recovery",
+        std::time::Duration::from_secs(30),
+        || scraped() >= before + 2.0,
+    );
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let switch = |args: &[&str]| -> Value {
+        let out = cli(
+            &config,
+            &[&["report", "--period", &today, "--format", "json"], args].concat(),
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let r: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        r["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["device"] == "switch")
+            .cloned()
+            .unwrap()
+    };
+    let url = format!("http://{}", prometheus.addr);
+    let local = switch(&[]);
+    let remote = switch(&["--source", "prometheus", "--url", &url]);
+    let (l, r) = (
+        local["down_seconds"].as_f64().unwrap(),
+        remote["down_seconds"].as_f64().unwrap(),
+    );
+    assert!(l >= 4.0, "the outage is in the local report: {local}");
+    assert!(
+        (l - r).abs() <= 3.0,
+        "local {l} s down, from Prometheus {r} s: {local} {remote}"
+    );
+    assert_eq!(remote["kind"], "switch");
+    assert!(daemon.terminate().success());
+}

@@ -7,6 +7,7 @@
 pub mod csv;
 pub mod html;
 pub mod period;
+pub mod prometheus;
 
 use std::collections::BTreeMap;
 
@@ -146,6 +147,26 @@ fn ratio(up: f64, down: f64) -> Option<f64> {
     (up + down > 0.0).then(|| up / (up + down))
 }
 
+/// Devices grouped by `key` (kind, site): up over known time of all of them together.
+fn groups(devices: &[DeviceAvailability], key: fn(&DeviceAvailability) -> &str) -> Vec<GroupAvailability> {
+    let mut groups: BTreeMap<&str, Vec<&DeviceAvailability>> = BTreeMap::new();
+    for d in devices {
+        groups.entry(key(d)).or_default().push(d);
+    }
+    groups
+        .into_iter()
+        .map(|(name, members)| GroupAvailability {
+            devices: members.len(),
+            availability: ratio(
+                members.iter().map(|d| d.up_seconds).sum(),
+                members.iter().map(|d| d.down_seconds).sum(),
+            ),
+            devices_under_target: members.iter().filter(|d| d.met == Some(false)).count(),
+            name: name.to_owned(),
+        })
+        .collect()
+}
+
 /// Computes the report for `period` from the store at `conn`.
 pub fn build(
     config: &Config,
@@ -211,26 +232,8 @@ pub fn build(
             });
         }
     }
-    let group = |key: &dyn Fn(&DeviceAvailability) -> String| -> Vec<GroupAvailability> {
-        let mut groups: BTreeMap<String, Vec<&DeviceAvailability>> = BTreeMap::new();
-        for d in &devices {
-            groups.entry(key(d)).or_default().push(d);
-        }
-        groups
-            .into_iter()
-            .map(|(name, members)| GroupAvailability {
-                devices: members.len(),
-                availability: ratio(
-                    members.iter().map(|d| d.up_seconds).sum(),
-                    members.iter().map(|d| d.down_seconds).sum(),
-                ),
-                devices_under_target: members.iter().filter(|d| d.met == Some(false)).count(),
-                name,
-            })
-            .collect()
-    };
-    let kinds = group(&|d| d.kind.clone());
-    let sites = group(&|d| d.site.clone());
+    let kinds = groups(&devices, |d| &d.kind);
+    let sites = groups(&devices, |d| &d.site);
 
     let list = store::incidents_between(conn, from, to)?;
     let in_period = |t: f64| t >= from && t < to;
