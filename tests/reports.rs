@@ -198,6 +198,10 @@ fn a_month_with_an_outage_a_reboot_a_stop_and_maintenance_to_the_second() {
         handovers["count"], 2,
         "the one of 30 September (local) is not October's"
     );
+    assert_eq!(
+        handovers["times"],
+        serde_json::json!([utc("2026-10-01T06:50:00Z"), utc("2026-10-01T18:50:00Z")])
+    );
     let changes = r["changes"].as_array().unwrap();
     let kinds: Vec<&str> = changes.iter().map(|c| c["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["baseline_accepted", "reboot"]);
@@ -218,6 +222,10 @@ fn a_month_with_an_outage_a_reboot_a_stop_and_maintenance_to_the_second() {
     assert!(html.contains("99.888 %"), "the recorder's availability is shown");
     assert!(html.contains("Rule: The recording system runs 24 hours a day"));
     assert!(html.contains("@media print"));
+    assert!(
+        html.contains("2026-10-01 07:50, 2026-10-01 19:50"),
+        "each handover listed in local time"
+    );
     // Chart colours quoted: unquoted, `fill=#eee/>` is the colour `#eee/`, which draws black.
     assert!(
         html.contains("fill=\"#eee\"") && !html.contains("fill=#"),

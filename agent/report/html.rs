@@ -260,14 +260,19 @@ pub fn render(report: &Report) -> String {
         );
     }
 
-    h.push_str("<h2>Procedures</h2><table><tr><th>Procedure</th><th class=n>Records</th><th>Last</th></tr>");
+    h.push_str("<h2>Procedures</h2><table><tr><th>Procedure</th><th class=n>Records</th><th>Made at</th></tr>");
     for p in &report.procedures {
+        let times: Vec<String> = p.times.iter().map(|t| when(*t, tz)).collect();
         let _ = write!(
             h,
             "<tr><td>{}</td><td class=n>{}</td><td>{}</td></tr>",
             esc(&p.procedure),
             p.count,
-            p.last_at.map_or_else(|| "-".to_owned(), |t| when(t, tz))
+            if times.is_empty() {
+                "-".to_owned()
+            } else {
+                times.join(", ")
+            }
         );
     }
     h.push_str("</table><h2>Changes and replacements</h2>");

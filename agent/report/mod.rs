@@ -123,6 +123,8 @@ pub struct ProcedureCount {
     pub procedure: String,
     pub count: usize,
     pub last_at: Option<f64>,
+    /// When each record was made: the evidence that the procedure was followed.
+    pub times: Vec<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -294,6 +296,7 @@ pub fn build(
                 procedure: (*p).to_owned(),
                 count: times.len(),
                 last_at: times.last().copied(),
+                times,
             })
         })
         .collect::<rusqlite::Result<Vec<_>>>()?;
