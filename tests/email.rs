@@ -636,7 +636,8 @@ fn a_fault_inside_a_maintenance_window_is_mailed_only_once_the_window_is_over() 
     let server = SmtpServer::start(Security::Plain, None);
     let dir = temp_dir();
     // The disk fails at its first check, inside a window that ends 12 s after the agent starts.
-    let end = now() + 12.0;
+    // A whole second: the window's start is written in whole seconds.
+    let end = (now() + 12.0).ceil();
     let start = chrono::DateTime::from_timestamp((end - 60.0) as i64, 0)
         .unwrap()
         .to_rfc3339();
