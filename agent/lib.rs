@@ -22,6 +22,22 @@ pub mod report;
 pub mod schedule;
 pub mod state;
 
+/// What this build is: version, the commit it was built from, and the day (see `build.rs`).
+pub mod build {
+    pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+    pub const COMMIT: &str = env!("CAMWATCH_COMMIT");
+    pub const DATE: &str = env!("CAMWATCH_BUILD_DATE");
+    /// `camwatch --version`: "0.1.0 (commit 1a2b3c4d5e6f, built 2026-11-29)".
+    pub const LONG_VERSION: &str = concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (commit ",
+        env!("CAMWATCH_COMMIT"),
+        ", built ",
+        env!("CAMWATCH_BUILD_DATE"),
+        ")"
+    );
+}
+
 /// Process exit codes, as documented in the README.
 pub mod exit {
     /// Everything ran; nothing failed.

@@ -17,7 +17,7 @@ use camwatch::{client, daemon, discover, exit, oneshot, schedule};
 /// Keeps a CCTV monitoring room honest: polls cameras, recorders, UPS units and disks, judges
 /// them against the room's procedures, exports Prometheus metrics.
 #[derive(Debug, Parser)]
-#[command(name = "camwatch", version, about, after_help = EXIT_CODES)]
+#[command(name = "camwatch", version = camwatch::build::LONG_VERSION, about, after_help = EXIT_CODES)]
 struct Cli {
     /// Configuration file.
     #[arg(short, long, global = true, env = "CAMWATCH_CONFIG", default_value = config::DEFAULT_PATH, value_name = "FILE")]

@@ -96,10 +96,23 @@ fn help_version_and_usage_errors_behave_like_a_unix_tool() {
     }
     let version = run(&["--version"]);
     assert_eq!(version.status.code(), Some(0));
-    assert_eq!(
-        stdout(&version).trim(),
-        format!("camwatch {}", env!("CARGO_PKG_VERSION"))
-    );
+    // "camwatch 0.1.0 (commit 1a2b3c4d5e6f, built 2026-11-29)": the commit of this checkout.
+    let text = stdout(&version).trim().to_owned();
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or_else(
+            || "unknown".to_owned(),
+            |o| String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+        );
+    let prefix = format!("camwatch {} (commit {commit}, built ", env!("CARGO_PKG_VERSION"));
+    assert!(text.starts_with(&prefix), "{text}");
+    let date = text[prefix.len()..].trim_end_matches(')');
+    let built = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert!(built <= chrono::Utc::now().date_naive(), "{text}");
     let bad = run(&["frobnicate"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("unrecognized subcommand"), "{}", stderr(&bad));

@@ -254,7 +254,11 @@ mountpoints = ["/"]
         sample(
             m,
             "camwatch_build_info",
-            &[&format!(r#"version="{}""#, env!("CARGO_PKG_VERSION"))]
+            &[
+                &format!(r#"version="{}""#, env!("CARGO_PKG_VERSION")),
+                &format!(r#"revision="{}""#, camwatch::build::COMMIT),
+                &format!(r#"build_date="{}""#, camwatch::build::DATE),
+            ]
         ),
         Some(1.0)
     );

@@ -94,8 +94,15 @@ impl Collector for AgentCollector {
         gauge(
             &mut e,
             "camwatch_build_info",
-            "Version of camwatch, always 1.",
-            [(vec![("version", env!("CARGO_PKG_VERSION").to_owned())], 1.0)],
+            "Version of camwatch, the commit it was built from and the day, always 1.",
+            [(
+                vec![
+                    ("version", crate::build::VERSION.to_owned()),
+                    ("revision", crate::build::COMMIT.to_owned()),
+                    ("build_date", crate::build::DATE.to_owned()),
+                ],
+                1.0,
+            )],
         )?;
         // Identity from ONVIF where a camera gave it: one series per device either way.
         let identity = |device: &str| {
