@@ -636,11 +636,7 @@ async fn report(
 ) -> i32 {
     let tz = config.agent.timezone;
     let now = schedule::unix_now();
-    let this_month = || {
-        chrono::DateTime::from_timestamp(now as i64, 0)
-            .map(|t| t.with_timezone(&tz).format("%Y-%m").to_string())
-            .unwrap_or_default()
-    };
+    let this_month = || camwatch::report::period::this_month(now, tz);
     let period = match camwatch::report::period::parse(period.map_or_else(this_month, str::to_owned).as_str(), tz) {
         Ok(p) => p,
         Err(why) => {

@@ -285,6 +285,27 @@ pub fn plan(
             continue;
         }
         let open_for = crate::judge::retention::span((now - i.opened_at) as i64);
+        // A reminder or an escalation: the fault as it is now, to `to`.
+        let follow_up = |kind: &'static str, seq: u32, to: Vec<String>, headline: &str, intro: &str| {
+            let faults = [fault(i, &kids, config, now, false)];
+            message(
+                email,
+                headline,
+                intro,
+                &faults,
+                &site,
+                true,
+                MessageMeta {
+                    kind,
+                    key: i,
+                    seq,
+                    to,
+                    covers: vec![(i.id, kind.to_owned(), seq)],
+                    attachment: None,
+                    now,
+                },
+            )
+        };
         if !email.escalate_to.is_empty()
             && !m.got(ESCALATION)
             && now >= i.failed_at + email.escalate_after.as_secs_f64()
@@ -300,24 +321,7 @@ pub fn plan(
                 humantime::format_duration(email.escalate_after),
                 to.join(", ")
             );
-            let faults = [fault(i, &kids, config, now, false)];
-            out.push(message(
-                email,
-                &headline,
-                &intro,
-                &faults,
-                &site,
-                true,
-                MessageMeta {
-                    kind: ESCALATION,
-                    key: i,
-                    seq: 0,
-                    to: email.escalate_to.clone(),
-                    covers: vec![(i.id, ESCALATION.to_owned(), 0)],
-                    attachment: None,
-                    now,
-                },
-            ));
+            out.push(follow_up(ESCALATION, 0, email.escalate_to.clone(), &headline, &intro));
         }
         let last = m.mail.iter().map(|(_, _, at)| *at).fold(f64::MIN, f64::max);
         if now >= last + email.remind_every.as_secs_f64() {
@@ -329,24 +333,7 @@ pub fn plan(
                 what(i)
             );
             let intro = format!("This fault is still open and nobody has acknowledged it (reminder {seq}).");
-            let faults = [fault(i, &kids, config, now, false)];
-            out.push(message(
-                email,
-                &headline,
-                &intro,
-                &faults,
-                &site,
-                true,
-                MessageMeta {
-                    kind: REMINDER,
-                    key: i,
-                    seq,
-                    to,
-                    covers: vec![(i.id, REMINDER.to_owned(), seq)],
-                    attachment: None,
-                    now,
-                },
-            ));
+            out.push(follow_up(REMINDER, seq, to, &headline, &intro));
         }
     }
     out
@@ -420,9 +407,6 @@ fn message(
     }
 }
 
-/// Stable: the same mail about the same incident always has the same Message-ID, so a message
-/// sent again after a crash is recognisably the same one. The failure time keeps ids from two
-/// databases (a data_dir wiped and started again) apart.
 /// A procedure record (the shift handover; the end-of-day inventory as the daily digest) as a
 /// message to `[email] to`, when the configuration asks for it. `text` is the record as the CLI
 /// prints it; the HTML part keeps its layout.
@@ -441,28 +425,52 @@ pub fn procedure_message(
         crate::config::Procedure::Handover => "Shift handover",
         crate::config::Procedure::Inventory => "End-of-day inventory",
     };
-    let site = if config.agent.site.is_empty() {
+    Some(plain_message(
+        email,
+        procedure.as_str(),
+        &format!("{procedure}.{}", (at * 1000.0) as i64),
+        format!("{}{title} {when}", subject_prefix(config)),
+        text.to_owned(),
+        None,
+        at,
+    ))
+}
+
+/// A mail to `[email] to` whose HTML part is its text as written (procedure records, report
+/// summaries), with a stable Message-ID made of `key`: queued twice, sent once.
+pub fn plain_message(
+    email: &EmailSettings,
+    kind: &str,
+    key: &str,
+    subject: String,
+    text: String,
+    attachment: Option<(String, Vec<u8>)>,
+    at: f64,
+) -> NewMessage {
+    NewMessage {
+        message_id: format!("<camwatch.{key}@{}>", domain(&email.from)),
+        channel: "email".to_owned(),
+        kind: kind.to_owned(),
+        recipients: email.to.clone(),
+        subject,
+        html: format!(
+            "<!doctype html><html><body><pre style=\"font:13px monospace\">{}</pre></body></html>",
+            crate::report::html::esc(&text)
+        ),
+        text,
+        attachment,
+        covers: Vec::new(),
+        at,
+    }
+}
+
+/// `[site] ` before a subject, when the agent names its site.
+pub fn subject_prefix(config: &Config) -> String {
+    if config.agent.site.is_empty() {
         String::new()
     } else {
         format!("[{}] ", config.agent.site)
-    };
-    let escaped = text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
-    Some(NewMessage {
-        message_id: format!(
-            "<camwatch.{procedure}.{}@{}>",
-            (at * 1000.0) as i64,
-            domain(&email.from)
-        ),
-        channel: "email".to_owned(),
-        kind: procedure.as_str().to_owned(),
-        recipients: email.to.clone(),
-        subject: format!("{site}{title} {when}"),
-        text: text.to_owned(),
-        html: format!("<!doctype html><html><body><pre style=\"font:13px monospace\">{escaped}</pre></body></html>"),
-        attachment: None,
-        covers: Vec::new(),
-        at,
-    })
+    }
 }
 
 fn domain(from: &str) -> &str {
@@ -470,6 +478,9 @@ fn domain(from: &str) -> &str {
         .map_or("camwatch.invalid", |(_, d)| d.trim_end_matches('>'))
 }
 
+/// Stable: the same mail about the same incident always has the same Message-ID, so a message
+/// sent again after a crash is recognisably the same one. The failure time keeps ids from two
+/// databases (a data_dir wiped and started again) apart.
 pub fn message_id(incident: &Incident, kind: &str, seq: u32, from: &str) -> String {
     let domain = domain(from);
     format!(

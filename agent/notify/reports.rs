@@ -7,7 +7,6 @@ use chrono::{Datelike, NaiveDate, Weekday};
 use crate::config::Config;
 use crate::config::email::ReportMail;
 use crate::daemon::Shared;
-use crate::state::outbox::NewMessage;
 
 /// The periods due on local day `day` for the schedules asked for.
 pub fn due(day: NaiveDate, schedules: &[ReportMail]) -> Vec<String> {
@@ -44,11 +43,6 @@ pub async fn mail(shared: &Shared, config: &Config, label: &str, now: f64) -> Re
     .map_err(|e| format!("cannot read the state store: {e}"))?;
     let under = report.devices.iter().filter(|d| d.met == Some(false)).count();
     let incidents = &report.incidents;
-    let site = if config.agent.site.is_empty() {
-        String::new()
-    } else {
-        format!("[{}] ", config.agent.site)
-    };
     let text = format!(
         "camwatch report for {label}{}\n\n{} devices, {under} under their availability target.\nIncidents: {} opened, {} resolved, {} still open.\nRetention: {} of {} cameras compliant.\n\nThe whole report is attached (open it in a browser; it prints to PDF).\n",
         if config.agent.site.is_empty() {
@@ -63,30 +57,19 @@ pub async fn mail(shared: &Shared, config: &Config, label: &str, now: f64) -> Re
         report.retention.iter().filter(|c| c.compliant).count(),
         report.retention.len(),
     );
-    let html = format!(
-        "<!doctype html><html><body><pre style=\"font:13px monospace\">{}</pre></body></html>",
-        text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
-    );
-    let domain = email
-        .from
-        .rsplit_once('@')
-        .map_or("camwatch.invalid", |(_, d)| d.trim_end_matches('>'));
-    let message = NewMessage {
-        // One per period and site: a restart or a second run of the same day queues nothing new.
-        message_id: format!("<camwatch.report.{label}@{domain}>"),
-        channel: "email".to_owned(),
-        kind: "report".to_owned(),
-        recipients: email.to.clone(),
-        subject: format!("{site}camwatch report {label}"),
+    // One per period and site: a restart or a second run of the same day queues nothing new.
+    let message = super::compose::plain_message(
+        email,
+        "report",
+        &format!("report.{label}"),
+        format!("{}camwatch report {label}", super::compose::subject_prefix(config)),
         text,
-        html,
-        attachment: Some((
+        Some((
             format!("camwatch-report-{label}.html"),
             crate::report::html::render(&report).into_bytes(),
         )),
-        covers: Vec::new(),
-        at: now,
-    };
+        now,
+    );
     super::outbox::enqueue(store, message).await
 }
 

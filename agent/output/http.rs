@@ -488,11 +488,7 @@ async fn report(Extract(app): Extract<App>, Query(q): Query<ReportQuery>) -> Res
     let config = app.shared.config();
     let now = crate::schedule::unix_now();
     let tz = config.agent.timezone;
-    let text = q.period.unwrap_or_else(|| {
-        chrono::DateTime::from_timestamp(now as i64, 0)
-            .map(|t| t.with_timezone(&tz).format("%Y-%m").to_string())
-            .unwrap_or_default()
-    });
+    let text = q.period.unwrap_or_else(|| crate::report::period::this_month(now, tz));
     let period = match crate::report::period::parse(&text, tz) {
         Ok(p) => p,
         Err(why) => return (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response(),

@@ -10,7 +10,8 @@ use super::{Report, Unreachable};
 use crate::config::presets::percent;
 use crate::judge::retention::span;
 
-fn esc(text: &str) -> String {
+/// Text made safe inside HTML (element content and quoted attribute values).
+pub fn esc(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

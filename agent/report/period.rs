@@ -24,6 +24,13 @@ fn midnight(day: NaiveDate, tz: Tz) -> Option<f64> {
         .map(|t| t.timestamp() as f64)
 }
 
+/// The month `now` falls in, as a period label (`2026-11`): the default period.
+pub fn this_month(now: f64, tz: Tz) -> String {
+    chrono::DateTime::from_timestamp(now as i64, 0)
+        .map(|t| t.with_timezone(&tz).format("%Y-%m").to_string())
+        .unwrap_or_default()
+}
+
 const FORMS: &str = "2026-11-29 (a day), 2026-W48 (an ISO week), 2026-11 (a month), 2026-Q4, 2026, or 2026-11-01..2026-11-15 (days, the last included)";
 
 /// Parses a period in `tz`.
