@@ -595,19 +595,26 @@ uri = "{}"
     assert_eq!(a["sha256"], sha.as_str(), "the very picture the camera served");
 }
 
-#[test]
-fn the_shift_handover_and_the_inventory_are_mailed_to_maintenance_as_they_are_made() {
-    let server = SmtpServer::start(Security::Plain, None);
-    let dir = temp_dir();
+/// A daemon watching only this host (its ping ok), scheduling no procedure, mailing to `server`
+/// with `extra` in `[email]`.
+fn healthy_host(dir: &tempfile::TempDir, server: &SmtpServer, extra: &str) -> (Daemon, std::net::SocketAddr) {
     let (config, addr) = daemon_config(
         dir.path(),
         &format!(
             "{POLICY}\n[procedures]\nhandover = []\ninventory = \"off\"\n\n[[device]]\nname = \"this-host\"\nkind = \"host\"\naddress = \"127.0.0.1\"\n{}",
-            email_table(&server, "procedures = [\"handover\"]")
+            email_table(server, extra)
         ),
     );
     let daemon = Daemon::start(&config, addr, dir.path().join("log"));
     daemon.wait_for_state("this-host", "ping", "ok");
+    (daemon, addr)
+}
+
+#[test]
+fn the_shift_handover_and_the_inventory_are_mailed_to_maintenance_as_they_are_made() {
+    let server = SmtpServer::start(Security::Plain, None);
+    let dir = temp_dir();
+    let (daemon, addr) = healthy_host(&dir, &server, "procedures = [\"handover\"]");
     let handover = http(addr, "POST", "/api/v1/procedures/handover", &[]).unwrap();
     assert_eq!(handover.status, 200, "{handover:?}");
     let inventory = http(addr, "POST", "/api/v1/procedures/inventory", &[]).unwrap();
@@ -665,15 +672,7 @@ fn a_fault_inside_a_maintenance_window_is_mailed_only_once_the_window_is_over() 
 fn a_report_is_mailed_with_the_html_report_attached_once_per_period() {
     let server = SmtpServer::start(Security::Plain, None);
     let dir = temp_dir();
-    let (config, addr) = daemon_config(
-        dir.path(),
-        &format!(
-            "{POLICY}\n[procedures]\nhandover = []\ninventory = \"off\"\n\n[[device]]\nname = \"this-host\"\nkind = \"host\"\naddress = \"127.0.0.1\"\n{}",
-            email_table(&server, "")
-        ),
-    );
-    let daemon = Daemon::start(&config, addr, dir.path().join("log"));
-    daemon.wait_for_state("this-host", "ping", "ok");
+    let (daemon, addr) = healthy_host(&dir, &server, "");
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let path = format!("/api/v1/reports/mail?period={today}");
     let first = http(addr, "POST", &path, &[]).unwrap();
