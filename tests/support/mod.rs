@@ -318,6 +318,20 @@ impl TestHost {
     pub fn link_up(&self) {
         self.exec_ok(&["ip", "link", "set", &self.inner_if, "up"]);
     }
+
+    /// Adds or removes the extra address `198.18.N.last`: one machine behind the link plugged
+    /// in or out, the others untouched.
+    pub fn set_address(&self, last: u8, present: bool) {
+        let action = if present { "add" } else { "del" };
+        self.exec_ok(&[
+            "ip",
+            "addr",
+            action,
+            &format!("{}/24", self.address(last)),
+            "dev",
+            &self.inner_if,
+        ]);
+    }
 }
 
 impl Drop for TestHost {
