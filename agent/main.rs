@@ -385,6 +385,9 @@ fn check_config(config: &Config) -> i32 {
             warn("[alertmanager]", what, source);
         }
     }
+    for exposure in config.exposed_secrets() {
+        eprintln!("{exposure}");
+    }
     println!(
         "{}: OK: {} devices, {} checks, policies: {}",
         config.path.display(),
