@@ -320,6 +320,13 @@ address = "127.0.0.1"
 username = "viewer"
 password_file = "{open}"
 
+[[device]]
+name = "nvr-credential"
+kind = "recorder"
+address = "127.0.0.1"
+username = "viewer"
+password_file = "/run/credentials/camwatch.service/nvr-password"
+
 [email]
 server = "127.0.0.1"
 from = "camwatch@example.org"
@@ -358,6 +365,15 @@ password_file = "{hidden}"
     assert!(!err.contains("camera-password"), "{err}");
     assert!(!err.contains("smtp-password"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
+    // A credential systemd gives the service: not there for this shell, and said why.
+    assert!(
+        err.contains(
+            "device \"nvr-credential\": password: cannot read secret file \
+             /run/credentials/camwatch.service/nvr-password: No such file or directory (os error 2); \
+             expected when checked outside the service"
+        ),
+        "{err}"
+    );
 
     let log = dir.path().join("daemon.log");
     let daemon = support::Daemon::start(&config, addr, log);

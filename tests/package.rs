@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use support::{require_root, stored_results, wait_for};
+use support::{require_root, stored_results, stored_summaries, wait_for};
 
 const PACKAGE: &str = "camwatch";
 const STATE: &str = "/var/lib/camwatch";
@@ -212,14 +212,16 @@ fn the_debian_package_installs_runs_from_its_paths_and_purges_clean() {
     );
 
     // The shipped configuration does something real as the service user, from the installed
-    // paths, keeping its state in /var/lib/camwatch: run in a network namespace of its own so its
-    // listen address (127.0.0.1:9810) is free whatever else runs here.
+    // paths, keeping its state in /var/lib/camwatch, with the unit's privileges (CAP_NET_RAW
+    // ambient and alone in the bounding set, no new privileges): run in a network namespace of
+    // its own so its listen address (127.0.0.1:9810) is free whatever else runs here.
     let log = work.path().join("run.log");
     let mut daemon = Command::new("unshare")
         .args(["--net", "--", "sh", "-c"])
         .arg(format!(
             "ip link set lo up && exec setpriv --reuid=camwatch --regid=camwatch --init-groups \
-             /usr/bin/camwatch run -c {CONFIG}"
+             --inh-caps=-all,+net_raw --ambient-caps=-all,+net_raw --bounding-set=-all,+net_raw \
+             --no-new-privs /usr/bin/camwatch run -c {CONFIG}"
         ))
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
@@ -243,10 +245,12 @@ fn the_debian_package_installs_runs_from_its_paths_and_purges_clean() {
         },
     );
     support::stop_child(&mut daemon);
-    // Judged, not merely attempted: loopback answers (by TCP, no CAP_NET_RAW outside systemd),
-    // and the filesystems were read (their level is this machine's business).
+    // Judged, not merely attempted: loopback answers ICMP (CAP_NET_RAW is enough for it), and
+    // the filesystems were read (their level is this machine's business).
     let logged = std::fs::read_to_string(&log).unwrap_or_default();
     assert_eq!(stored_results(state, "this-host", "ping")[0].status, "ok", "{logged}");
+    let pinged = &stored_summaries(state, "this-host", "ping")[0];
+    assert!(pinged.contains("ICMP echoes"), "{pinged}\n{logged}");
     assert_ne!(
         stored_results(state, "this-host", "filesystem")[0].status,
         "unknown",
