@@ -276,5 +276,16 @@ fn the_debian_package_installs_runs_from_its_paths_and_purges_clean() {
         !Path::new("/etc/systemd/system/multi-user.target.wants/camwatch.service").exists(),
         "the unit's enablement is left after the purge"
     );
+
+    // State left by `camwatch run` as root before the package came: handed to the service user
+    // at install, as systemd's StateDirectory= would.
+    std::fs::create_dir(STATE).unwrap();
+    let earlier = Path::new(STATE).join("earlier-results");
+    std::fs::write(&earlier, "made by root\n").unwrap();
+    ok("dpkg", &["-i", deb_str]);
+    let owners = ok("stat", &["-c", "%U:%G %a", STATE, earlier.to_str().unwrap()]);
+    assert_eq!(owners, "camwatch:camwatch 750\ncamwatch:camwatch 644\n");
+    ok("dpkg", &["--purge", PACKAGE]);
+    assert!(!Path::new(STATE).exists());
     drop(aside);
 }
