@@ -129,6 +129,35 @@ mod tests {
     use secrecy::ExposeSecret;
 
     #[test]
+    fn readable_by_others_needs_the_world_read_bit_and_searchable_folders_through_links() {
+        use std::fs::{Permissions, set_permissions};
+        let dir = tempfile::tempdir().unwrap();
+        set_permissions(dir.path(), Permissions::from_mode(0o755)).unwrap();
+        let open = dir.path().join("open");
+        std::fs::write(&open, "x").unwrap();
+        set_permissions(&open, Permissions::from_mode(0o644)).unwrap();
+        assert!(readable_by_others(&open));
+        // Group-readable only: the agent's group, not everyone.
+        set_permissions(&open, Permissions::from_mode(0o640)).unwrap();
+        assert!(!readable_by_others(&open));
+        // World-readable, but behind a folder others cannot enter, also when reached by a link
+        // from an open folder.
+        let closed = dir.path().join("closed");
+        std::fs::create_dir(&closed).unwrap();
+        set_permissions(&closed, Permissions::from_mode(0o750)).unwrap();
+        let inside = closed.join("secret");
+        std::fs::write(&inside, "x").unwrap();
+        set_permissions(&inside, Permissions::from_mode(0o644)).unwrap();
+        assert!(!readable_by_others(&inside));
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&inside, &link).unwrap();
+        assert!(!readable_by_others(&link));
+        set_permissions(&closed, Permissions::from_mode(0o751)).unwrap();
+        assert!(readable_by_others(&link));
+        assert!(!readable_by_others(&dir.path().join("absent")));
+    }
+
+    #[test]
     fn file_secret_loses_trailing_newline_and_errors_do_not_leak() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pw");
