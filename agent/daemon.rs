@@ -121,6 +121,7 @@ pub async fn run(path: &Path) -> i32 {
             return exit::CONFIG;
         }
     };
+    warn_exposed_secrets(&config);
     let (store, mut saved) = match Store::open(&config.agent.data_dir) {
         Ok(opened) => opened,
         Err(e) => {
@@ -340,6 +341,7 @@ fn reload(shared: &Shared, path: &Path, scheduler: &mut Scheduler, schedules: &S
                 follow(schedule, daily_schedule(&new, procedure));
             }
             tracing::info!(devices = new.devices.len(), "configuration reloaded");
+            warn_exposed_secrets(&new);
             *shared.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);
             Ok(())
         }
@@ -354,6 +356,13 @@ fn reload(shared: &Shared, path: &Path, scheduler: &mut Scheduler, schedules: &S
         status.last_success = unix_now();
     }
     outcome
+}
+
+/// Secrets anyone on the machine can read, said at every load (start and reload).
+fn warn_exposed_secrets(config: &Config) {
+    for exposure in config.exposed_secrets() {
+        tracing::warn!("{exposure}");
+    }
 }
 
 /// Recomputes every device's availability from the stored transitions of its ping check (and,

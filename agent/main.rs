@@ -364,6 +364,11 @@ fn check_config(config: &Config) -> i32 {
         if let Err(why) = source.resolve() {
             let hint = match source {
                 SecretSource::Env(_) => "set it in the agent's environment",
+                // systemd's LoadCredential= shows the file to the running service alone.
+                SecretSource::File(path) if path.starts_with("/run/credentials") => {
+                    "expected when checked outside the service: systemd hands it to the service \
+                     alone (LoadCredential= in the unit)"
+                }
                 SecretSource::File(_) => "create the file, readable by the agent's user",
             };
             eprintln!("{}: warning: {whose}: {what}: {why}; {hint}", config.path.display());
@@ -384,6 +389,9 @@ fn check_config(config: &Config) -> i32 {
         for (what, source) in am.secrets() {
             warn("[alertmanager]", what, source);
         }
+    }
+    for exposure in config.exposed_secrets() {
+        eprintln!("{exposure}");
     }
     println!(
         "{}: OK: {} devices, {} checks, policies: {}",

@@ -275,3 +275,127 @@ fn run_exits_3_when_the_data_directory_cannot_be_created() {
     );
     assert!(err.contains("set [agent] data_dir to a writable folder"), "{err}");
 }
+
+/// A configuration others can read that names secret files others can read: one warning per such
+/// file, with the key, the file:line:column of the reference and the fix, from check-config and
+/// from the daemon's log; a 0600 file, a 0644 file in a 0700 folder, and the same files named by
+/// a 0640 configuration give none. The secret itself is never printed.
+#[test]
+fn secret_files_anyone_can_read_are_warned_about_when_the_config_is_readable_too() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    let dir = temp_dir();
+    let open_secret = dir.path().join("nvr-password");
+    write(&open_secret, "hunter2-open\n");
+    mode(&open_secret, 0o644);
+    let private_secret = dir.path().join("camera-password");
+    write(&private_secret, "hunter2-private\n");
+    mode(&private_secret, 0o600);
+    let hidden = dir.path().join("hidden");
+    std::fs::create_dir(&hidden).unwrap();
+    mode(&hidden, 0o700);
+    let hidden_secret = hidden.join("smtp-password");
+    write(&hidden_secret, "hunter2-hidden\n");
+    mode(&hidden_secret, 0o644);
+    let body = format!(
+        r#"
+[[device]]
+name = "nvr"
+kind = "recorder"
+address = "127.0.0.1"
+username = "viewer"
+password_file = "{open}"
+
+[[device]]
+name = "cam"
+kind = "camera"
+address = "127.0.0.1"
+username = "viewer"
+password_file = "{private}"
+
+[[device]]
+name = "nvr-again"
+kind = "recorder"
+address = "127.0.0.1"
+username = "viewer"
+password_file = "{open}"
+
+[[device]]
+name = "nvr-credential"
+kind = "recorder"
+address = "127.0.0.1"
+username = "viewer"
+password_file = "/run/credentials/camwatch.service/nvr-password"
+
+[email]
+server = "127.0.0.1"
+from = "camwatch@example.org"
+to = ["maintenance@example.org"]
+username = "camwatch"
+password_file = "{hidden}"
+"#,
+        open = open_secret.display(),
+        private = private_secret.display(),
+        hidden = hidden_secret.display(),
+    );
+    let (config, addr) = support::daemon_config(dir.path(), &body);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let password_line = line_of("password_file");
+    let expected = format!(
+        "{}:{password_line}:17: warning: device \"nvr\": password_file {} can be read by every user of this machine",
+        config.display(),
+        open_secret.display()
+    );
+
+    mode(&config, 0o644);
+    let out = run(&["check-config", "-c", config.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains(&expected), "expected {expected:?} in:\n{err}");
+    assert!(
+        err.contains(&format!(
+            "fix: chown root:camwatch {0} && chmod 0640 {0}",
+            open_secret.display()
+        )),
+        "{err}"
+    );
+    // Once per file, although two devices name it; none for the private ones.
+    assert_eq!(err.matches("can be read by every user").count(), 1, "{err}");
+    assert!(!err.contains("camera-password"), "{err}");
+    assert!(!err.contains("smtp-password"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    // A credential systemd gives the service: not there for this shell, and said why.
+    assert!(
+        err.contains(
+            "device \"nvr-credential\": password: cannot read secret file \
+             /run/credentials/camwatch.service/nvr-password: No such file or directory (os error 2); \
+             expected when checked outside the service"
+        ),
+        "{err}"
+    );
+
+    let log = dir.path().join("daemon.log");
+    let daemon = support::Daemon::start(&config, addr, log);
+    let logged = daemon.log_text();
+    assert!(
+        logged.contains(&expected),
+        "expected {expected:?} in the log:\n{logged}"
+    );
+    assert_eq!(logged.matches("can be read by every user").count(), 1, "{logged}");
+    assert!(!logged.contains("hunter2"), "{logged}");
+    assert!(daemon.terminate().success());
+
+    // The configuration itself private: nobody else learns where the secrets are.
+    mode(&config, 0o640);
+    let out = run(&["check-config", "-c", config.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("can be read by every user"), "{err}");
+
+    // And the open secret made private: no warning either.
+    mode(&config, 0o644);
+    mode(&open_secret, 0o600);
+    let out = run(&["check-config", "-c", config.to_str().unwrap()]);
+    assert!(!stderr(&out).contains("can be read by every user"), "{}", stderr(&out));
+}

@@ -31,7 +31,7 @@ pub use procedures::{Procedure, ProcedureTimes, TimeOfDay};
 pub use protocols::parse_oid;
 use raw::{RawConfig, RawDevice, RawPolicy};
 pub use raw::{SnmpAuthProtocol, SnmpPrivProtocol};
-pub use secret::{Credentials, SecretSource};
+pub use secret::{Credentials, SecretFileRef, SecretSource};
 use toml::Spanned;
 
 use crate::model::{CheckKind, DeviceKind};
@@ -55,11 +55,19 @@ pub struct Config {
     pub email: Option<email::EmailSettings>,
     /// Where incidents are posted as alerts; `None`: nowhere.
     pub alertmanager: Option<AlertmanagerSettings>,
+    /// Every `*_file` secret reference, where it is written (see [`Config::exposed_secrets`]).
+    pub secret_files: Vec<SecretFileRef>,
 }
 
 impl Config {
     pub fn device(&self, name: &str) -> Option<&Arc<Device>> {
         self.devices.iter().find(|d| d.name == name)
+    }
+
+    /// Secret files every user of this machine can read, named by a configuration file every
+    /// user can read too: anyone can find them and read them. One warning per file.
+    pub fn exposed_secrets(&self) -> Vec<secret::Exposure<'_>> {
+        secret::exposed(&self.path, &self.secret_files)
     }
 }
 
@@ -587,8 +595,11 @@ pub fn parse(label: &str, source: &str) -> Result<Config, ConfigError> {
     let raw: RawConfig =
         toml::from_str(source).map_err(|e| ConfigError::new(label, source, vec![syntax_diagnostic(&e)]))?;
     let mut resolver = Resolver::default();
-    let config = resolver.resolve(raw);
+    let mut config = resolver.resolve(raw);
     if resolver.diagnostics.is_empty() {
+        for secret in &mut config.secret_files {
+            (secret.line, secret.column) = diagnostic::line_column(source, secret.span.start);
+        }
         Ok(config)
     } else {
         resolver
@@ -642,6 +653,8 @@ struct Resolver {
     store: PathBuf,
     /// `[agent] site`: the site of every device that names none.
     site: String,
+    /// Every `*_file` secret met, in order.
+    secret_files: Vec<SecretFileRef>,
 }
 
 impl Resolver {
@@ -692,6 +705,7 @@ impl Resolver {
             maintenance,
             email,
             alertmanager,
+            secret_files: std::mem::take(&mut self.secret_files),
         }
     }
 
@@ -1251,7 +1265,17 @@ impl Resolver {
                 None
             }
             (Some(env), None) => Some(SecretSource::Env(env.get_ref().clone())),
-            (None, Some(file)) => Some(SecretSource::File(file.get_ref().clone())),
+            (None, Some(file)) => {
+                self.secret_files.push(SecretFileRef {
+                    owner: what.to_owned(),
+                    key: format!("{key}_file"),
+                    path: file.get_ref().clone(),
+                    span: file.span(),
+                    line: 0,
+                    column: 0,
+                });
+                Some(SecretSource::File(file.get_ref().clone()))
+            }
             (None, None) => None,
         }
     }

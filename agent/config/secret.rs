@@ -1,7 +1,9 @@
 //! Secrets are references, never values: a config names an environment variable or a file, and
 //! the secret is read only when a probe needs it. Errors name the reference, never the content.
 
-use std::path::PathBuf;
+use std::ops::Range;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 use secrecy::SecretString;
 
@@ -43,10 +45,117 @@ pub struct Credentials {
     pub password: Option<SecretSource>,
 }
 
+/// Where the configuration names a secret file (`password_file = "..."` and the like).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretFileRef {
+    /// Whose secret: `device "nvr-1"`, `[email]`, `[alertmanager]`.
+    pub owner: String,
+    /// The key naming the file, e.g. `password_file`.
+    pub key: String,
+    pub path: PathBuf,
+    /// Byte range of the value in the configuration text.
+    pub span: Range<usize>,
+    /// 1-based line and column of the value.
+    pub line: usize,
+    pub column: usize,
+}
+
+/// A secret file any user of the machine can read, named in a configuration any user can read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exposure<'a> {
+    pub config: &'a Path,
+    pub secret: &'a SecretFileRef,
+}
+
+impl std::fmt::Display for Exposure<'_> {
+    /// One warning in the shape of the configuration's errors: where, what, and the fix. Names the
+    /// file, never its content.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.secret;
+        let path = s.path.display();
+        write!(
+            f,
+            "{}:{}:{}: warning: {}: {} {path} can be read by every user of this machine, and so can \
+             this configuration that names it\n  fix: chown root:camwatch {path} && chmod 0640 {path} \
+             (camwatch: the agent's group), or keep it root-only and hand it over with systemd's \
+             LoadCredential= (README, Install)",
+            self.config.display(),
+            s.line,
+            s.column,
+            s.owner,
+            s.key,
+        )
+    }
+}
+
+/// The secret files of `secrets` that others can read, when the configuration `config` can be
+/// read by others too; each file once (the first key naming it).
+///
+/// "Others" is the world class of the mode bits, with every folder on the way searchable by
+/// the world: a file is out of reach inside a 0750 or 0700 folder whatever its own mode. The
+/// group class is not counted: giving the agent's group read access (root:camwatch 0640) is how
+/// the service user is meant to read its secrets, and which groups are right is the
+/// administrator's decision, not something the agent can know.
+pub fn exposed<'a>(config: &'a Path, secrets: &'a [SecretFileRef]) -> Vec<Exposure<'a>> {
+    if !readable_by_others(config) {
+        return Vec::new();
+    }
+    let mut seen = std::collections::HashSet::new();
+    secrets
+        .iter()
+        .filter(|s| readable_by_others(&s.path) && seen.insert(&s.path))
+        .map(|secret| Exposure { config, secret })
+        .collect()
+}
+
+/// Whether any local user can read `path`: world-readable, through world-searchable folders. A
+/// path that cannot be examined counts as not readable (the missing file is reported elsewhere).
+pub fn readable_by_others(path: &Path) -> bool {
+    let Ok(real) = std::fs::canonicalize(path) else {
+        return false;
+    };
+    let mode = |p: &Path| std::fs::metadata(p).map(|m| m.permissions().mode());
+    if !mode(&real).is_ok_and(|m| m & 0o004 != 0) {
+        return false;
+    }
+    real.ancestors()
+        .skip(1)
+        .all(|dir| mode(dir).is_ok_and(|m| m & 0o001 != 0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
+
+    #[test]
+    fn readable_by_others_needs_the_world_read_bit_and_searchable_folders_through_links() {
+        use std::fs::{Permissions, set_permissions};
+        let dir = tempfile::tempdir().unwrap();
+        set_permissions(dir.path(), Permissions::from_mode(0o755)).unwrap();
+        let open = dir.path().join("open");
+        std::fs::write(&open, "x").unwrap();
+        set_permissions(&open, Permissions::from_mode(0o644)).unwrap();
+        assert!(readable_by_others(&open));
+        // Group-readable only: the agent's group, not everyone.
+        set_permissions(&open, Permissions::from_mode(0o640)).unwrap();
+        assert!(!readable_by_others(&open));
+        // World-readable, but behind a folder others cannot enter, also when reached by a link
+        // from an open folder.
+        let closed = dir.path().join("closed");
+        std::fs::create_dir(&closed).unwrap();
+        set_permissions(&closed, Permissions::from_mode(0o750)).unwrap();
+        let inside = closed.join("secret");
+        std::fs::write(&inside, "x").unwrap();
+        set_permissions(&inside, Permissions::from_mode(0o644)).unwrap();
+        assert!(!readable_by_others(&inside));
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&inside, &link).unwrap();
+        assert!(!readable_by_others(&link));
+        set_permissions(&closed, Permissions::from_mode(0o751)).unwrap();
+        assert!(readable_by_others(&link));
+        assert!(!readable_by_others(&dir.path().join("absent")));
+    }
 
     #[test]
     fn file_secret_loses_trailing_newline_and_errors_do_not_leak() {
