@@ -36,7 +36,18 @@ fn main() {
     println!("cargo:rustc-env=CAMWATCH_COMMIT={commit}");
     println!("cargo:rustc-env=CAMWATCH_BUILD_DATE={year:04}-{month:02}-{day:02}");
     // A new commit re-stamps the build; nothing else does (the date is the day of that build).
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/refs/heads");
+    // Git says where HEAD and the branches live: in a worktree `.git` is a file, not a folder.
+    for path in ["HEAD", "refs/heads", "packed-refs"] {
+        let located = Command::new("git")
+            .args(["rev-parse", "--git-path", path])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+        // A path that does not exist would rerun this script on every build.
+        if let Some(located) = located.filter(|p| std::path::Path::new(p).exists()) {
+            println!("cargo:rerun-if-changed={located}");
+        }
+    }
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
 }
