@@ -56,6 +56,9 @@ fn client(
     reqwest::Client::builder()
         .tls_backend_preconfigured(config)
         .no_proxy()
+        // Every request its own connection and handshake: a kept-alive connection would carry
+        // the TLS settings of before a reload.
+        .pool_max_idle_per_host(0)
         // A bound on a broken server, not a measure of a working one.
         .timeout(Duration::from_secs(20))
         .build()
@@ -394,6 +397,19 @@ fn client_certificates_and_tls_versions_are_enforced_and_follow_a_reload() {
         reload.body
     );
     assert_eq!(get(&rt, &no_cert, &url, None).unwrap().status, 200);
+
+    // RequireAnyClientCert (Go's meaning): a certificate must come, but no CA vouches for it.
+    write_web("RequireAnyClientCert", "TLS12");
+    daemon.signal("HUP");
+    wait_for(
+        "the reloaded web config to take any certificate",
+        Duration::from_secs(20),
+        || get(&rt, &wrong_ca, &url, None).is_ok_and(|a| a.status == 200),
+    );
+    assert!(
+        get(&rt, &no_cert, &url, None).is_err(),
+        "a client without a certificate was served"
+    );
     assert!(daemon.terminate().success());
 }
 

@@ -52,6 +52,8 @@ struct RawTls {
 pub enum ClientAuthType {
     NoClientCert,
     RequestClientCert,
+    /// exporter-toolkit still takes the old name `RequireClientCert`.
+    #[serde(alias = "RequireClientCert")]
     RequireAnyClientCert,
     VerifyClientCertIfGiven,
     RequireAndVerifyClientCert,
@@ -152,16 +154,14 @@ impl Loader<'_> {
     /// PEM from `inline` or from the file `file`; both or neither given is an error.
     fn pem(&mut self, inline: Option<&String>, file: Option<&PathBuf>, key: &str, required: bool) -> Option<Vec<u8>> {
         match (inline, file) {
-            (Some(_), Some(_)) => {
-                self.error(
-                    self.at("tls_server_config", key),
-                    format!("both {key} and {key}_file are given"),
-                    format!("keep one: {key}_file (a PEM file) or {key} (PEM inline)"),
-                );
-                None
-            }
             (Some(text), None) => Some(text.as_bytes().to_vec()),
-            (None, Some(path)) => {
+            (inline, Some(path)) => {
+                if inline.is_some() {
+                    // exporter-toolkit takes the file then; say so rather than pick silently.
+                    self.warnings.push(format!(
+                        "both {key} and {key}_file are given: {key}_file is used, {key} ignored"
+                    ));
+                }
                 let full = self.path(path);
                 match std::fs::read(&full) {
                     Ok(bytes) => Some(bytes),
@@ -265,7 +265,7 @@ impl Loader<'_> {
                 "add client_ca_file: the PEM file of the CA that signs the clients' certificates",
             );
         }
-        if !verify && ca_pem.is_some() {
+        if auth == ClientAuthType::NoClientCert && ca_pem.is_some() {
             // Same refusal as exporter-toolkit: a CA without a policy would check nothing.
             self.error(
                 self.at("tls_server_config", "client_ca_file")
