@@ -410,6 +410,22 @@ fn client_certificates_and_tls_versions_are_enforced_and_follow_a_reload() {
         get(&rt, &no_cert, &url, None).is_err(),
         "a client without a certificate was served"
     );
+
+    // client_allowed_sans: of two clients of the same CA, only the one with a listed SAN.
+    let intruder = client(&pki.ca, Some(&pki.client("intruder")), &both_versions());
+    write_web(
+        "RequireAndVerifyClientCert\n  client_allowed_sans: [operator.camwatch.test]",
+        "TLS12",
+    );
+    daemon.signal("HUP");
+    wait_for("the reloaded web config to check SANs", Duration::from_secs(20), || {
+        get(&rt, &wrong_ca, &url, None).is_err()
+    });
+    assert_eq!(get(&rt, &with_cert, &url, None).unwrap().status, 200);
+    assert!(
+        get(&rt, &intruder, &url, None).is_err(),
+        "a SAN not listed was accepted"
+    );
     assert!(daemon.terminate().success());
 }
 

@@ -283,15 +283,23 @@ impl Loader<'_> {
         }
         let sans = raw.client_allowed_sans.unwrap_or_default();
         if !sans.is_empty() {
-            // Ignoring an access rule would let in whom the file meant to keep out: refuse.
-            self.error(
-                self.at("tls_server_config", "client_allowed_sans"),
-                "client_allowed_sans is not supported by camwatch",
-                "remove it and give each allowed client a certificate from its own client CA (client_ca_file), or put a \
-                 proxy that checks the SANs in front",
-            );
+            if !matches!(
+                auth,
+                ClientAuthType::RequireAnyClientCert | ClientAuthType::RequireAndVerifyClientCert
+            ) {
+                // As exporter-toolkit: a client that may send no certificate has no SAN to match.
+                self.error(
+                    self.at("tls_server_config", "client_allowed_sans"),
+                    "client_allowed_sans needs a client certificate on every connection",
+                    "set client_auth_type: RequireAndVerifyClientCert (or RequireAnyClientCert)",
+                );
+            }
+            for san in sans.iter().filter(|s| s.contains('@') && !s.contains(':')) {
+                self.warnings.push(format!(
+                    "client_allowed_sans {san:?}: e-mail SANs cannot be checked by camwatch; this entry admits nobody"
+                ));
+            }
         }
-
         let (versions, version_span) = self.versions(raw.min_version, raw.max_version);
         let mut provider = rustls::crypto::ring::default_provider();
         if let Some(names) = &raw.cipher_suites {
@@ -339,6 +347,14 @@ impl Loader<'_> {
             }
             (ClientAuthType::RequireAnyClientCert, _) => Arc::new(super::tls::AnyClientCert::new(Arc::new(provider))),
             _ => rustls::server::WebPkiClientVerifier::no_client_auth(),
+        };
+        let verifier: Arc<dyn rustls::server::danger::ClientCertVerifier> = if sans.is_empty() {
+            verifier
+        } else {
+            Arc::new(super::tls::AllowedSans {
+                inner: verifier,
+                allowed: sans,
+            })
         };
         match builder.with_client_cert_verifier(verifier).with_single_cert(certs, key) {
             Ok(mut config) => {

@@ -101,7 +101,8 @@ impl TestCertificate {
 }
 
 impl TestCertificate {
-    /// A client certificate (extendedKeyUsage clientAuth) for `name`, signed by this CA:
+    /// A client certificate (extendedKeyUsage clientAuth, subjectAltName DNS `NAME.camwatch.test`)
+    /// for `name`, signed by this CA:
     /// `(certificate, key)`, PEM files.
     pub fn client(&self, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
         let dir = self._dir.path();
@@ -138,7 +139,13 @@ impl TestCertificate {
             "-subj",
             &format!("/CN={name}"),
         ]);
-        std::fs::write(&ext, "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n").unwrap();
+        std::fs::write(
+            &ext,
+            format!(
+                "subjectAltName=DNS:{name}.camwatch.test\nbasicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n"
+            ),
+        )
+        .unwrap();
         openssl(&[
             "x509",
             "-req",
