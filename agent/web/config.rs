@@ -98,7 +98,7 @@ struct RawRateLimit {
 }
 
 /// A web configuration ready to serve with.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct WebSettings {
     /// The file, for messages; `None` when no file is given (plain HTTP, no users).
     pub path: Option<PathBuf>,
@@ -113,6 +113,20 @@ pub struct WebSettings {
     pub rate_limit: Option<(Duration, u32)>,
     /// What the file asks that rustls does differently; logged at start and by check-config.
     pub warnings: Vec<String>,
+}
+
+/// Names the users but shows no hash and nothing of the TLS key.
+impl std::fmt::Debug for WebSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSettings")
+            .field("path", &self.path)
+            .field("tls", &self.tls.is_some())
+            .field("users", &self.users.keys().collect::<Vec<_>>())
+            .field("headers", &self.headers)
+            .field("rate_limit", &self.rate_limit)
+            .field("warnings", &self.warnings)
+            .finish()
+    }
 }
 
 impl WebSettings {
@@ -844,6 +858,18 @@ mod tests {
             .to_string();
         assert!(err.contains("w.yml:3:5:"), "{err}");
         assert!(err.contains("fix: only Strict-Transport-Security"), "{err}");
+    }
+
+    #[test]
+    fn debug_output_names_users_but_shows_no_hash() {
+        let settings = WebSettings {
+            users: [("alice".to_owned(), "$2b$04$abcdefghijklmnopqrstuu".to_owned())].into(),
+            decoy_hash: "$2b$04$decoydecoydecoydecoyde".to_owned(),
+            ..WebSettings::default()
+        };
+        let shown = format!("{settings:?}");
+        assert!(shown.contains("alice"), "{shown}");
+        assert!(!shown.contains("$2b$"), "{shown}");
     }
 
     #[test]
