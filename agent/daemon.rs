@@ -52,6 +52,8 @@ pub struct Shared {
     pub notify: crate::notify::Status,
     /// Notifications sent and failed, per channel.
     pub notify_counters: crate::notify::NotifyCounters,
+    /// The web configuration in force (TLS, users) and the login guard's memory.
+    pub web: Arc<crate::web::WebState>,
 }
 
 const AVAILABILITY_REFRESH: Duration = Duration::from_secs(15);
@@ -112,8 +114,27 @@ impl Shared {
     }
 }
 
-/// Runs the daemon until SIGTERM or SIGINT; returns the process exit code.
-pub async fn run(path: &Path) -> i32 {
+/// The web configuration file in force: `--web.config.file` (`web_flag`) or `[agent] web_config_file`.
+pub fn web_config_path<'a>(config: &'a Config, web_flag: Option<&'a Path>) -> Option<&'a Path> {
+    web_flag.or(config.agent.web_config_file.as_deref())
+}
+
+/// Loads the web configuration (none: plain HTTP without users), logging what rustls does
+/// differently from what the file asks.
+pub fn load_web(config: &Config, web_flag: Option<&Path>) -> Result<crate::web::WebSettings, config::ConfigError> {
+    let Some(path) = web_config_path(config, web_flag) else {
+        return Ok(crate::web::WebSettings::default());
+    };
+    let settings = crate::web::config::load(path)?;
+    for warning in &settings.warnings {
+        tracing::warn!(file = %path.display(), "{warning}");
+    }
+    Ok(settings)
+}
+
+/// Runs the daemon until SIGTERM or SIGINT; returns the process exit code. `web_flag`:
+/// `--web.config.file`, which wins over `[agent] web_config_file`.
+pub async fn run(path: &Path, web_flag: Option<&Path>) -> i32 {
     let config = match config::load(path) {
         Ok(c) => c,
         Err(e) => {
@@ -122,6 +143,22 @@ pub async fn run(path: &Path) -> i32 {
         }
     };
     warn_exposed_secrets(&config);
+    let web = match load_web(&config, web_flag) {
+        Ok(w) => w,
+        Err(e) => {
+            eprint!("{e}");
+            return exit::CONFIG;
+        }
+    };
+    if !web.auth_required() && !config.agent.listen.ip().is_loopback() {
+        tracing::warn!(
+            listen = %config.agent.listen,
+            "the HTTP interface is unauthenticated and listens beyond loopback: anyone who reaches it can \
+             acknowledge incidents and open maintenance windows; give a --web.config.file with basic_auth_users"
+        );
+    }
+    let scheme = if web.tls.is_some() { "https" } else { "http" };
+    let web = Arc::new(crate::web::WebState::new(web));
     let (store, mut saved) = match Store::open(&config.agent.data_dir) {
         Ok(opened) => opened,
         Err(e) => {
@@ -173,18 +210,28 @@ pub async fn run(path: &Path) -> i32 {
         procedures_last_run: Mutex::new(procedures_last_run),
         notify: crate::notify::Status::default(),
         notify_counters: crate::notify::NotifyCounters::default(),
+        web,
     });
     let config = shared.config();
     tracing::info!(
         listen = %config.agent.listen,
+        scheme,
+        login = shared.web.current().auth_required(),
         devices = config.devices.len(),
         checks = config.devices.iter().map(|d| d.checks.len()).sum::<usize>(),
         "camwatch is watching"
     );
 
     let (stop_http, http_stopped) = oneshot::channel::<()>();
+    let listener = match crate::web::tls::listen(listener, Arc::clone(&shared.web)) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("cannot listen on {}: {e}", config.agent.listen);
+            return exit::RUNTIME;
+        }
+    };
     let server = tokio::spawn({
-        let app = http::router(Arc::clone(&shared));
+        let app = http::router(Arc::clone(&shared)).into_make_service_with_connect_info::<crate::web::tls::Peer>();
         async move {
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
@@ -219,13 +266,17 @@ pub async fn run(path: &Path) -> i32 {
         return exit::RUNTIME;
     };
     let path: PathBuf = path.to_path_buf();
+    let files = Files {
+        config: &path,
+        web_flag,
+    };
     loop {
         tokio::select! {
             _ = hangup.recv() => {
-                let _ = reload(&shared, &path, &mut scheduler, &schedules);
+                let _ = reload(&shared, files, &mut scheduler, &schedules);
             }
             Some(reply) = reload_rx.recv() => {
-                let _ = reply.send(reload(&shared, &path, &mut scheduler, &schedules));
+                let _ = reply.send(reload(&shared, files, &mut scheduler, &schedules));
             }
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
@@ -325,9 +376,23 @@ async fn procedure_forever(
     .await;
 }
 
-fn reload(shared: &Shared, path: &Path, scheduler: &mut Scheduler, schedules: &Schedules) -> Result<(), String> {
-    let outcome = match config::load(path) {
-        Ok(new) => {
+/// The files a reload reads again.
+#[derive(Clone, Copy)]
+struct Files<'a> {
+    config: &'a Path,
+    web_flag: Option<&'a Path>,
+}
+
+/// Reads the TOML configuration and the web configuration again; either refused keeps both
+/// as they were. The web configuration's certificates are read again too (a renewed
+/// certificate is served to new connections).
+fn reload(shared: &Shared, files: Files<'_>, scheduler: &mut Scheduler, schedules: &Schedules) -> Result<(), String> {
+    let loaded = config::load(files.config).and_then(|new| {
+        let web = load_web(&new, files.web_flag)?;
+        Ok((new, web))
+    });
+    let outcome = match loaded {
+        Ok((new, web)) => {
             let old = shared.config();
             if new.agent.listen != old.agent.listen
                 || new.agent.data_dir != old.agent.data_dir
@@ -340,9 +405,14 @@ fn reload(shared: &Shared, path: &Path, scheduler: &mut Scheduler, schedules: &S
             for (procedure, schedule) in Procedure::ALL.into_iter().zip(&schedules.procedures) {
                 follow(schedule, daily_schedule(&new, procedure));
             }
-            tracing::info!(devices = new.devices.len(), "configuration reloaded");
+            tracing::info!(
+                devices = new.devices.len(),
+                login = web.auth_required(),
+                "configuration reloaded"
+            );
             warn_exposed_secrets(&new);
             *shared.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);
+            shared.web.replace(web);
             Ok(())
         }
         Err(e) => {

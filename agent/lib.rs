@@ -21,6 +21,7 @@ pub mod procedures;
 pub mod report;
 pub mod schedule;
 pub mod state;
+pub mod web;
 
 /// What this build is: version, the commit it was built from, and the day (see `build.rs`).
 pub mod build {

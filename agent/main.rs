@@ -23,6 +23,17 @@ struct Cli {
     #[arg(short, long, global = true, env = "CAMWATCH_CONFIG", default_value = config::DEFAULT_PATH, value_name = "FILE")]
     config: PathBuf,
 
+    /// The exporter-toolkit web configuration file (TLS, basic_auth_users, headers) for the HTTP
+    /// interface; wins over `[agent] web_config_file`. Commands that ask the agent read it to
+    /// learn whether it speaks TLS.
+    #[arg(
+        long = "web.config.file",
+        global = true,
+        env = "CAMWATCH_WEB_CONFIG_FILE",
+        value_name = "FILE"
+    )]
+    web_config_file: Option<PathBuf>,
+
     /// Log format on standard error.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
     log_format: LogFormat,
@@ -279,7 +290,7 @@ fn main() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> i32 {
     match &cli.command {
-        Command::Run => return daemon::run(&cli.config).await,
+        Command::Run => return daemon::run(&cli.config, cli.web_config_file.as_deref()).await,
         Command::Discover(args) => {
             let options = discover::Options {
                 interface: args.interface.clone(),
@@ -295,13 +306,17 @@ async fn dispatch(cli: Cli) -> i32 {
         }
         _ => {}
     }
-    let config = match config::load(&cli.config) {
+    let mut config = match config::load(&cli.config) {
         Ok(c) => c,
         Err(e) => {
             eprint!("{e}");
             return exit::CONFIG;
         }
     };
+    // The client commands and check-config read the web configuration from one place.
+    if let Some(flag) = &cli.web_config_file {
+        config.agent.web_config_file = Some(flag.clone());
+    }
     let mut stdout = std::io::stdout().lock();
     match cli.command {
         Command::Run | Command::Discover(_) => unreachable!("handled above"),
@@ -393,8 +408,28 @@ fn check_config(config: &Config) -> i32 {
     for exposure in config.exposed_secrets() {
         eprintln!("{exposure}");
     }
+    let web = match &config.agent.web_config_file {
+        None => String::new(),
+        Some(path) => match camwatch::web::config::load(path) {
+            Ok(web) => {
+                for warning in &web.warnings {
+                    eprintln!("{}: warning: {warning}", path.display());
+                }
+                format!(
+                    "; web config {}: {}, {} users",
+                    path.display(),
+                    if web.tls.is_some() { "TLS" } else { "plain HTTP" },
+                    web.users.len()
+                )
+            }
+            Err(e) => {
+                eprint!("{e}");
+                return exit::CONFIG;
+            }
+        },
+    };
     println!(
-        "{}: OK: {} devices, {} checks, policies: {}",
+        "{}: OK: {} devices, {} checks, policies: {}{web}",
         config.path.display(),
         config.devices.len(),
         checks,

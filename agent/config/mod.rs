@@ -82,6 +82,10 @@ pub struct AgentSettings {
     /// How long raw check results are kept (transitions are kept for `history_keep`).
     pub results_keep: Duration,
     pub history_keep: Duration,
+    /// The exporter-toolkit web configuration (TLS, users); `--web.config.file` overrides it.
+    pub web_config_file: Option<PathBuf>,
+    /// With users configured: whether `/metrics`, `/-/healthy` and `/-/ready` need a login too.
+    pub metrics_auth: bool,
 }
 
 /// The procedure's rules, fully resolved.
@@ -794,6 +798,8 @@ impl Resolver {
             max_in_flight,
             results_keep,
             history_keep,
+            web_config_file: raw.web_config_file,
+            metrics_auth: raw.metrics_auth.unwrap_or(true),
         }
     }
 

@@ -138,6 +138,8 @@ pub struct RawAgent {
     pub max_in_flight: Option<Spanned<usize>>,
     pub results_keep: Option<Spanned<HumanDuration>>,
     pub history_keep: Option<Spanned<HumanDuration>>,
+    pub web_config_file: Option<PathBuf>,
+    pub metrics_auth: Option<bool>,
 }
 
 /// The procedure's rules. The same table shape serves `[policy.NAME]` and a device's

@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Query, State as Extract};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{ConnectInfo, Path, Query, Request, State as Extract};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use prometheus_client::registry::Registry;
@@ -45,7 +46,28 @@ pub fn router(shared: Arc<Shared>) -> Router {
             get(procedure_records).post(run_procedure),
         )
         .route("/snapshots/{device}/{file}", get(snapshot))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&shared), guard))
         .with_state(App { shared, registry })
+}
+
+/// Every request passes here: the web configuration's rate limit, then, when users are
+/// configured, a login for everything but what Prometheus and health probes read when
+/// `[agent] metrics_auth = false`. Writes, snapshots, reports and the landing page always need
+/// one. The configured headers go on every answer, refusals included.
+async fn guard(Extract(shared): Extract<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let open = !shared.config().agent.metrics_auth
+        && matches!(*request.method(), Method::GET | Method::HEAD)
+        && matches!(request.uri().path(), "/metrics" | "/-/healthy" | "/-/ready");
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<crate::web::tls::Peer>>()
+        .map(|ConnectInfo(peer)| peer.0.ip());
+    let mut response = match shared.web.admit(request.headers(), client, !open).await {
+        Some(refusal) => refusal,
+        None => next.run(request).await,
+    };
+    shared.web.decorate(&mut response);
+    response
 }
 
 async fn index(Extract(app): Extract<App>) -> Html<String> {

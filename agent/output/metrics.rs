@@ -302,6 +302,16 @@ impl Collector for AgentCollector {
             MetricType::Counter,
             with_counters(per_channel(|c| c.failed), |c| c.failed),
         )?;
+        family(
+            &mut e,
+            "camwatch_http_auth_failures",
+            "Logins the HTTP interface refused, by reason (bad_credentials: unknown user or wrong password; malformed: not Basic authentication; rate_limited: too many failures from the address).",
+            MetricType::Counter,
+            self.shared
+                .web
+                .refused()
+                .map(|(why, n)| (vec![("reason", why.as_str().to_owned())], n as f64)),
+        )?;
         gauge(
             &mut e,
             "camwatch_outbox_pending",

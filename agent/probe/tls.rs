@@ -63,30 +63,39 @@ pub enum Trust<'a> {
 }
 
 pub fn client_config(trust: &Trust<'_>, what: &str) -> Result<rustls::ClientConfig, ProbeError> {
+    client_config_with(trust, what, None)
+}
+
+/// A client certificate chain and its key, for servers that ask for one.
+pub type Identity = (Vec<CertificateDer<'static>>, rustls::pki_types::PrivateKeyDer<'static>);
+
+/// [`client_config`] presenting `identity` when the server asks for a client certificate.
+pub fn client_config_with(
+    trust: &Trust<'_>,
+    what: &str,
+    identity: Option<Identity>,
+) -> Result<rustls::ClientConfig, ProbeError> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| agent(format!("cannot set up TLS: {e}")))?;
-    let config = match trust {
-        Trust::CaFile(path) => builder
-            .with_root_certificates(roots_from(path, what)?)
-            .with_no_client_auth(),
-        Trust::Pinned(fingerprint) => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Pinned {
-                fingerprint: *fingerprint,
-                algorithms: provider().signature_verification_algorithms,
-            }))
-            .with_no_client_auth(),
+    let builder = match trust {
+        Trust::CaFile(path) => builder.with_root_certificates(roots_from(path, what)?),
+        Trust::Pinned(fingerprint) => builder.dangerous().with_custom_certificate_verifier(Arc::new(Pinned {
+            fingerprint: *fingerprint,
+            algorithms: provider().signature_verification_algorithms,
+        })),
         Trust::System => {
             let verifier = rustls_platform_verifier::Verifier::new(provider())
                 .map_err(|e| agent(format!("cannot load the system's trusted certificates: {e}")))?;
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(verifier))
-                .with_no_client_auth()
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(verifier))
         }
     };
-    Ok(config)
+    match identity {
+        None => Ok(builder.with_no_client_auth()),
+        Some((chain, key)) => builder
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| agent(format!("the client certificate cannot be used ({what}): {e}"))),
+    }
 }
 
 /// A host as a TLS server name: IP addresses are valid, and the certificate must then carry them.

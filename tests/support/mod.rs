@@ -129,6 +129,20 @@ impl Daemon {
 
     /// As `start`, letting the test adjust the command first (environment for secrets).
     pub fn start_with(config: &Path, addr: SocketAddr, log: PathBuf, adjust: impl FnOnce(&mut Command)) -> Daemon {
+        Self::start_until(config, addr, log, adjust, |daemon| {
+            daemon.get("/-/ready").is_ok_and(|r| r.status == 200)
+        })
+    }
+
+    /// As `start_with`, with the test's own test of readiness (for an agent that speaks TLS or
+    /// asks for a login).
+    pub fn start_until(
+        config: &Path,
+        addr: SocketAddr,
+        log: PathBuf,
+        adjust: impl FnOnce(&mut Command),
+        mut ready: impl FnMut(&Daemon) -> bool,
+    ) -> Daemon {
         let log_file = std::fs::File::create(&log).unwrap();
         let mut command = camwatch();
         command
@@ -144,7 +158,7 @@ impl Daemon {
             if let Ok(Some(status)) = daemon.child.try_wait() {
                 panic!("camwatch run exited early with {status}:\n{}", daemon.log_text());
             }
-            daemon.get("/-/ready").is_ok_and(|r| r.status == 200)
+            ready(&daemon)
         });
         daemon
     }

@@ -100,6 +100,73 @@ impl TestCertificate {
     }
 }
 
+impl TestCertificate {
+    /// A client certificate (extendedKeyUsage clientAuth, subjectAltName DNS `NAME.camwatch.test`)
+    /// for `name`, signed by this CA:
+    /// `(certificate, key)`, PEM files.
+    pub fn client(&self, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let dir = self._dir.path();
+        let p = |file: String| dir.join(file);
+        let (cert, key, csr, ext) = (
+            p(format!("{name}.pem")),
+            p(format!("{name}.key")),
+            p(format!("{name}.csr")),
+            p(format!("{name}.ext")),
+        );
+        let s = |path: &std::path::Path| path.to_str().unwrap().to_owned();
+        let openssl = |args: &[&str]| {
+            let out = std::process::Command::new("openssl")
+                .args(args)
+                .output()
+                .expect("openssl is installed");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        openssl(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &s(&key),
+            "-out",
+            &s(&csr),
+            "-subj",
+            &format!("/CN={name}"),
+        ]);
+        std::fs::write(
+            &ext,
+            format!(
+                "subjectAltName=DNS:{name}.camwatch.test\nbasicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n"
+            ),
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &s(&csr),
+            "-CA",
+            &s(&self.ca),
+            "-CAkey",
+            &s(&dir.join("ca.key")),
+            "-CAcreateserial",
+            "-out",
+            &s(&cert),
+            "-days",
+            "2",
+            "-extfile",
+            &s(&ext),
+        ]);
+        (cert, key)
+    }
+}
+
 fn rand_id() -> u32 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
