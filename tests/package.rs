@@ -167,6 +167,7 @@ fn the_debian_package_installs_runs_from_its_paths_and_purges_clean() {
         }
     }
     entry("/usr/share/doc/camwatch/README.md");
+    entry("/usr/share/doc/camwatch/examples/web-config.yml");
 
     // Installed where systemd is not PID 1 (this machine, CI containers): the maintainer scripts
     // make the user and the state folder, enable the unit and start nothing.
