@@ -581,7 +581,7 @@ fn main() {
         cpu_end / elapsed * 100.0
     );
     println!(
-        "  mail: {} incidents, {} messages received ({} opened, {} resolved, {} reminders, {} escalations), {} deferred by the SMTP outage, 0 duplicates required; {} panics",
+        "  mail: {} incidents, {} messages received ({} opened, {} resolved, {} reminders, {} escalations), {} deferred by the SMTP outage, {} received twice; {} panics",
         mail.incidents,
         mail.received,
         mail.by_kind.get("opened").unwrap_or(&0),
@@ -589,6 +589,7 @@ fn main() {
         mail.by_kind.get("reminder").unwrap_or(&0),
         mail.by_kind.get("escalation").unwrap_or(&0),
         mail.deferred,
+        mail.duplicates,
         panics.len()
     );
     println!(
@@ -613,6 +614,7 @@ struct MailFigures {
     received: usize,
     by_kind: BTreeMap<String, usize>,
     deferred: usize,
+    duplicates: usize,
 }
 
 /// Every incident mail the store records was received exactly once (by Message-ID); every
@@ -713,5 +715,6 @@ fn check_mail(store: &Path, smtp: &SmtpServer, smtp_was_down: bool, failures: &m
         received: messages.len(),
         by_kind,
         deferred,
+        duplicates: received.values().filter(|n| **n > 1).count(),
     }
 }
