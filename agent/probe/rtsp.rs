@@ -74,35 +74,21 @@ pub async fn probe(
             ),
         ));
     }
-    // The device's own login wins; credentials written into the URL are the fallback.
-    let login = match (login, &target.userinfo) {
-        (Some(l), _) => Some(Credentials {
-            user: l.user.clone(),
-            password: l.password.clone(),
-        }),
-        (None, Some(c)) => Some(c.clone()),
-        (None, None) => None,
-    };
-
     let address = super::resolve(&target.host, target.port, transcript).await?;
     let server = target.server_label();
     let tcp = TcpStream::connect(address)
         .await
         .map_err(|e| connect_error(&server, &e))?;
     transcript.note(|| format!("connected to {address}"));
-    let mut session = Session {
-        stream: tcp,
-        buffer: Vec::new(),
-        server,
-        url: target.url.clone(),
-        shown_url: target.shown.clone(),
-        cseq: 0,
-        login,
-        answered: None,
-        auth_required: false,
-        server_header: None,
-    };
+    describe(Session::new(tcp, &target, login), target, transcript).await
+}
 
+/// The conversation over an open connection: OPTIONS, DESCRIBE, and what the answers say.
+pub(crate) async fn describe<S: AsyncRead + AsyncWrite + Unpin>(
+    mut session: Session<S>,
+    target: Target,
+    transcript: &mut Transcript,
+) -> Result<StreamObservation, ProbeError> {
     // OPTIONS first, as players do: some cameras only wake their stream service on it. Its
     // answer is informative; only DESCRIBE decides.
     let options = session.request("OPTIONS", &[], transcript).await?;
@@ -214,7 +200,7 @@ struct Credentials {
 }
 
 /// The parts of an `rtsp://[user[:password]@]host[:port]/path` URL.
-struct Target {
+pub(crate) struct Target {
     tls: bool,
     host: String,
     port: u16,
@@ -228,7 +214,7 @@ struct Target {
 }
 
 impl Target {
-    fn parse(uri: &str) -> Result<Target, ProbeError> {
+    pub(crate) fn parse(uri: &str) -> Result<Target, ProbeError> {
         let (scheme, rest) = uri
             .split_once("://")
             .ok_or_else(|| bad_url("it does not start with rtsp://"))?;
@@ -397,7 +383,7 @@ struct Answered {
     cnonce: String,
 }
 
-struct Session<S> {
+pub(crate) struct Session<S> {
     stream: S,
     /// Received bytes not yet taken as an answer.
     buffer: Vec<u8>,
@@ -415,6 +401,30 @@ struct Session<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
+    pub(crate) fn new(stream: S, target: &Target, login: Option<&Login>) -> Self {
+        // The device's own login wins; credentials written into the URL are the fallback.
+        let login = match (login, &target.userinfo) {
+            (Some(l), _) => Some(Credentials {
+                user: l.user.clone(),
+                password: l.password.clone(),
+            }),
+            (None, Some(c)) => Some(c.clone()),
+            (None, None) => None,
+        };
+        Session {
+            stream,
+            buffer: Vec::new(),
+            server: target.server_label(),
+            url: target.url.clone(),
+            shown_url: target.shown.clone(),
+            cseq: 0,
+            login,
+            answered: None,
+            auth_required: false,
+            server_header: None,
+        }
+    }
+
     /// Sends `method` and reads its answer; a first `401` is answered once with the login.
     async fn request(
         &mut self,
