@@ -935,7 +935,12 @@ pub fn h264_sps_dimensions(nal: &[u8]) -> Option<(u32, u32)> {
                     let (mut last, mut next) = (8i32, 8i32);
                     for _ in 0..size {
                         if next != 0 {
-                            next = (last + r.se()? + 256) % 256;
+                            // delta_scale is -128..=127 (7.4.2.1.1.1); anything else is not an SPS.
+                            let delta = r.se()?;
+                            if !(-128..=127).contains(&delta) {
+                                return None;
+                            }
+                            next = (last + delta + 256) % 256;
                         }
                         if next != 0 {
                             last = next;
@@ -1173,6 +1178,16 @@ mod tests {
         assert_eq!(h264_sps_dimensions(&decode("aOvjyyLA")), None);
         assert_eq!(h264_sps_dimensions(&[0x67, 0x64, 0x00]), None);
         assert_eq!(h264_sps_dimensions(&[]), None);
+    }
+
+    /// Found while writing the rtsp fuzz target (by reading, not by the fuzzer, which had not
+    /// reached it after 3 million runs): a scaling list delta of 2^31-1, which Exp-Golomb can
+    /// carry, overflowed the running scale. Also a seed: `fuzz/seeds/rtsp/sps-*`.
+    #[test]
+    fn an_sps_with_an_impossible_scaling_delta_has_no_size() {
+        // High profile, scaling matrix present, first list present, delta_scale se(v) = 2^31-1.
+        let nal = [0x67, 100, 0, 40, 0xad, 0x80, 0, 0, 0, 0xff, 0xff, 0xff, 0xfe];
+        assert_eq!(h264_sps_dimensions(&nal), None);
     }
 
     #[test]
