@@ -10,6 +10,8 @@ pub mod config;
 pub mod coverage;
 pub mod daemon;
 pub mod discover;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod judge;
 pub mod maintenance;
 pub mod model;

@@ -582,16 +582,21 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             "pass the right path with -c FILE or $CAMWATCH_CONFIG, or make the file readable",
         )
     })?;
+    let mut config = parse_bytes(&label, bytes)?;
+    config.path = path.to_path_buf();
+    Ok(config)
+}
+
+/// The file's bytes as `load` read them: UTF-8 text, parsed and resolved.
+pub fn parse_bytes(label: &str, bytes: Vec<u8>) -> Result<Config, ConfigError> {
     let source = String::from_utf8(bytes).map_err(|e| {
         ConfigError::whole_file(
-            &label,
+            label,
             format!("the file is not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
             "save the file as UTF-8",
         )
     })?;
-    let mut config = parse(&label, &source)?;
-    config.path = path.to_path_buf();
-    Ok(config)
+    parse(label, &source)
 }
 
 /// Parses and resolves configuration text; `label` names it in error messages.

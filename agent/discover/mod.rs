@@ -228,16 +228,16 @@ impl Via {
 
 /// Turns datagrams into devices.
 #[derive(Debug, Default)]
-struct Collector {
+pub(crate) struct Collector {
     /// MessageID of every Probe sent, and how it went.
     probes: HashMap<String, Via>,
-    devices: Vec<Device>,
+    pub(crate) devices: Vec<Device>,
     by_endpoint: HashMap<String, usize>,
     ignored: usize,
 }
 
 impl Collector {
-    fn accept(&mut self, from: SocketAddr, datagram: &[u8]) {
+    pub(crate) fn accept(&mut self, from: SocketAddr, datagram: &[u8]) {
         let message = match wsd::parse_probe_matches(datagram) {
             Ok(m) => m,
             Err(why) => {

@@ -176,7 +176,7 @@ fn unix_now() -> i64 {
 
 /// Fields captured from a path.
 #[derive(Debug, Clone, Default)]
-struct Fields {
+pub(crate) struct Fields {
     year: Option<i32>,
     month: Option<u32>,
     day: Option<u32>,
@@ -187,7 +187,7 @@ struct Fields {
 }
 
 impl Fields {
-    fn timestamp(&self) -> Option<i64> {
+    pub(crate) fn timestamp(&self) -> Option<i64> {
         let date = chrono::NaiveDate::from_ymd_opt(self.year?, self.month?, self.day?)?;
         let time = chrono::NaiveTime::from_hms_opt(self.hour?, self.minute.unwrap_or(0), self.second.unwrap_or(0))?;
         Some(date.and_time(time).and_utc().timestamp())
@@ -203,7 +203,7 @@ fn digits(s: &str, n: usize) -> Option<(u32, &str)> {
 }
 
 /// Matches one path component against its template parts, filling `f`.
-fn match_parts(parts: &[TemplatePart], mut s: &str, f: &mut Fields) -> bool {
+pub(crate) fn match_parts(parts: &[TemplatePart], mut s: &str, f: &mut Fields) -> bool {
     for (i, part) in parts.iter().enumerate() {
         let rest = match part {
             TemplatePart::Literal(l) => s.strip_prefix(l.as_str()),

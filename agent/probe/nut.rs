@@ -59,7 +59,7 @@ impl NutProber {
             .map_err(|e| connect_error(&server, &e))?;
         transcript.note(|| format!("connected to {target}"));
 
-        let mut conn: Conn<Box<dyn Wire>> = match tls {
+        let conn: Conn<Box<dyn Wire>> = match tls {
             None => Conn::new(Box::new(tcp), server),
             Some((connector, name)) => {
                 let mut plain = Conn::new(tcp, server);
@@ -96,18 +96,29 @@ impl NutProber {
             }
         };
 
-        let outcome = session(&mut conn, spec, login.as_ref(), transcript).await;
-        if conn.usable {
-            conn.logout(transcript).await;
-        }
-        outcome.map(|vars| observe(&vars))
+        converse(conn, spec, login.as_ref(), transcript).await
     }
 }
 
+/// The conversation over an established connection: the variables read, then LOGOUT when the
+/// conversation is still in step.
+pub(crate) async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
+    mut conn: Conn<S>,
+    spec: &NutSpec,
+    login: Option<&Login>,
+    transcript: &mut Transcript,
+) -> Result<UpsObservation, ProbeError> {
+    let outcome = session(&mut conn, spec, login, transcript).await;
+    if conn.usable {
+        conn.logout(transcript).await;
+    }
+    outcome.map(|vars| observe(&vars))
+}
+
 /// What the session needs to log in: the user name and the password, resolved.
-struct Login {
-    username: String,
-    password: Option<SecretString>,
+pub(crate) struct Login {
+    pub(crate) username: String,
+    pub(crate) password: Option<SecretString>,
 }
 
 fn login_of(spec: &NutSpec) -> Result<Option<Login>, ProbeError> {
@@ -296,7 +307,7 @@ async fn expect_ok<S: AsyncRead + AsyncWrite + Unpin>(
 trait Wire: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Wire for T {}
 
-struct Conn<S> {
+pub(crate) struct Conn<S> {
     stream: S,
     /// Received bytes not yet taken as lines.
     buffer: Vec<u8>,
@@ -307,7 +318,7 @@ struct Conn<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
-    fn new(stream: S, server: String) -> Self {
+    pub(crate) fn new(stream: S, server: String) -> Self {
         Self {
             stream,
             buffer: Vec::new(),

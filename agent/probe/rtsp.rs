@@ -74,35 +74,21 @@ pub async fn probe(
             ),
         ));
     }
-    // The device's own login wins; credentials written into the URL are the fallback.
-    let login = match (login, &target.userinfo) {
-        (Some(l), _) => Some(Credentials {
-            user: l.user.clone(),
-            password: l.password.clone(),
-        }),
-        (None, Some(c)) => Some(c.clone()),
-        (None, None) => None,
-    };
-
     let address = super::resolve(&target.host, target.port, transcript).await?;
     let server = target.server_label();
     let tcp = TcpStream::connect(address)
         .await
         .map_err(|e| connect_error(&server, &e))?;
     transcript.note(|| format!("connected to {address}"));
-    let mut session = Session {
-        stream: tcp,
-        buffer: Vec::new(),
-        server,
-        url: target.url.clone(),
-        shown_url: target.shown.clone(),
-        cseq: 0,
-        login,
-        answered: None,
-        auth_required: false,
-        server_header: None,
-    };
+    describe(Session::new(tcp, &target, login), target, transcript).await
+}
 
+/// The conversation over an open connection: OPTIONS, DESCRIBE, and what the answers say.
+pub(crate) async fn describe<S: AsyncRead + AsyncWrite + Unpin>(
+    mut session: Session<S>,
+    target: Target,
+    transcript: &mut Transcript,
+) -> Result<StreamObservation, ProbeError> {
     // OPTIONS first, as players do: some cameras only wake their stream service on it. Its
     // answer is informative; only DESCRIBE decides.
     let options = session.request("OPTIONS", &[], transcript).await?;
@@ -214,7 +200,7 @@ struct Credentials {
 }
 
 /// The parts of an `rtsp://[user[:password]@]host[:port]/path` URL.
-struct Target {
+pub(crate) struct Target {
     tls: bool,
     host: String,
     port: u16,
@@ -228,7 +214,7 @@ struct Target {
 }
 
 impl Target {
-    fn parse(uri: &str) -> Result<Target, ProbeError> {
+    pub(crate) fn parse(uri: &str) -> Result<Target, ProbeError> {
         let (scheme, rest) = uri
             .split_once("://")
             .ok_or_else(|| bad_url("it does not start with rtsp://"))?;
@@ -397,7 +383,7 @@ struct Answered {
     cnonce: String,
 }
 
-struct Session<S> {
+pub(crate) struct Session<S> {
     stream: S,
     /// Received bytes not yet taken as an answer.
     buffer: Vec<u8>,
@@ -415,6 +401,30 @@ struct Session<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
+    pub(crate) fn new(stream: S, target: &Target, login: Option<&Login>) -> Self {
+        // The device's own login wins; credentials written into the URL are the fallback.
+        let login = match (login, &target.userinfo) {
+            (Some(l), _) => Some(Credentials {
+                user: l.user.clone(),
+                password: l.password.clone(),
+            }),
+            (None, Some(c)) => Some(c.clone()),
+            (None, None) => None,
+        };
+        Session {
+            stream,
+            buffer: Vec::new(),
+            server: target.server_label(),
+            url: target.url.clone(),
+            shown_url: target.shown.clone(),
+            cseq: 0,
+            login,
+            answered: None,
+            auth_required: false,
+            server_header: None,
+        }
+    }
+
     /// Sends `method` and reads its answer; a first `401` is answered once with the login.
     async fn request(
         &mut self,
@@ -925,7 +935,12 @@ pub fn h264_sps_dimensions(nal: &[u8]) -> Option<(u32, u32)> {
                     let (mut last, mut next) = (8i32, 8i32);
                     for _ in 0..size {
                         if next != 0 {
-                            next = (last + r.se()? + 256) % 256;
+                            // delta_scale is -128..=127 (7.4.2.1.1.1); anything else is not an SPS.
+                            let delta = r.se()?;
+                            if !(-128..=127).contains(&delta) {
+                                return None;
+                            }
+                            next = (last + delta + 256) % 256;
                         }
                         if next != 0 {
                             last = next;
@@ -1163,6 +1178,16 @@ mod tests {
         assert_eq!(h264_sps_dimensions(&decode("aOvjyyLA")), None);
         assert_eq!(h264_sps_dimensions(&[0x67, 0x64, 0x00]), None);
         assert_eq!(h264_sps_dimensions(&[]), None);
+    }
+
+    /// Found while writing the rtsp fuzz target (by reading, not by the fuzzer, which had not
+    /// reached it after 3 million runs): a scaling list delta of 2^31-1, which Exp-Golomb can
+    /// carry, overflowed the running scale. Also a seed: `fuzz/seeds/rtsp/sps-*`.
+    #[test]
+    fn an_sps_with_an_impossible_scaling_delta_has_no_size() {
+        // High profile, scaling matrix present, first list present, delta_scale se(v) = 2^31-1.
+        let nal = [0x67, 100, 0, 40, 0xad, 0x80, 0, 0, 0, 0xff, 0xff, 0xff, 0xfe];
+        assert_eq!(h264_sps_dimensions(&nal), None);
     }
 
     #[test]

@@ -197,6 +197,6 @@ impl<'a> Client<'a> {
 }
 
 /// A number the device sent as text; None when absent or not a number.
-fn number<T: std::str::FromStr>(element: &Element, path: &[&str]) -> Option<T> {
+pub(crate) fn number<T: std::str::FromStr>(element: &Element, path: &[&str]) -> Option<T> {
     element.text_at(path)?.parse().ok()
 }

@@ -81,12 +81,16 @@ pub async fn read(client: &mut Client<'_>) -> Result<RecorderObservation, ProbeE
 }
 
 /// Size and free space of the drives that hold footage (empty bays left out), in bytes.
+/// Saturating: a recorder can claim any size, and a sum that wrapped would read as a small disk.
 pub fn totals(seen: &RecorderObservation) -> (u64, u64) {
     seen.disks
         .iter()
         .filter(|d| d.state != DiskState::Empty)
-        .fold((0, 0), |(size, free), d| {
-            (size + d.capacity_bytes.unwrap_or(0), free + d.free_bytes.unwrap_or(0))
+        .fold((0u64, 0u64), |(size, free), d| {
+            (
+                size.saturating_add(d.capacity_bytes.unwrap_or(0)),
+                free.saturating_add(d.free_bytes.unwrap_or(0)),
+            )
         })
 }
 
@@ -113,5 +117,17 @@ mod tests {
         assert_eq!(totals(&seen), (2 * 3_815_447 * MIB, 1024 * MIB));
         assert_eq!(state("Reparing"), DiskState::Repairing);
         assert_eq!(state("whatever"), DiskState::Unknown);
+    }
+
+    /// Found by the isapi fuzz target: two drives claiming 2^64-1 MB each overflowed the sum.
+    #[test]
+    fn absurd_sizes_saturate_instead_of_wrapping() {
+        let doc = Element::parse(
+            b"<storage><hddList><hdd><id>1</id><status>ok</status><capacity>18446744073709551615</capacity>\
+              <freeSpace>18446744073709551615</freeSpace></hdd><hdd><id>2</id><status>ok</status>\
+              <capacity>18446744073709551615</capacity><freeSpace>1</freeSpace></hdd></hddList></storage>",
+        )
+        .unwrap();
+        assert_eq!(totals(&parse(&doc)), (u64::MAX, u64::MAX));
     }
 }

@@ -400,20 +400,7 @@ impl<'t> SnmpClient<'t> {
                     tokio::time::timeout(self.timeout, self.session.getbulk(&refs, 0, BULK_REPETITIONS)).await
                 }
             };
-            let outcome = sent.map(|r| {
-                r.map(|pdu| {
-                    let varbinds: Vec<(Oid, SnmpValue)> = pdu
-                        .varbinds
-                        .map(|(oid, value)| {
-                            (
-                                Oid(oid.iter().map(Iterator::collect).unwrap_or_default()),
-                                SnmpValue::from_wire(&value),
-                            )
-                        })
-                        .collect();
-                    (pdu.error_status, pdu.error_index, varbinds)
-                })
-            });
+            let outcome = sent.map(|r| r.map(answer_of));
             match outcome {
                 Ok(Ok(answer)) => {
                     let transcript = &mut *self.transcript;
@@ -474,6 +461,20 @@ impl<'t> SnmpClient<'t> {
             ),
         ))
     }
+}
+
+/// A decoded reply, copied out of the session's buffer: (error status, error index, varbinds).
+pub(crate) fn answer_of(pdu: snmp2::Pdu<'_>) -> (u32, u32, Vec<(Oid, SnmpValue)>) {
+    let varbinds = pdu
+        .varbinds
+        .map(|(oid, value)| {
+            (
+                Oid(oid.iter().map(Iterator::collect).unwrap_or_default()),
+                SnmpValue::from_wire(&value),
+            )
+        })
+        .collect();
+    (pdu.error_status, pdu.error_index, varbinds)
 }
 
 fn to_wire(oid: &Oid) -> Result<WireOid<'static>, ProbeError> {

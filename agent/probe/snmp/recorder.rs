@@ -13,8 +13,8 @@ use super::client::{Oid, SnmpClient, SnmpValue};
 use crate::config::RecorderVendor;
 use crate::probe::{ProbeError, ProbeErrorKind};
 
-const HIK_DISK_ENTRY: &str = "1.3.6.1.4.1.50001.1.241.1";
-const DAHUA_VOLUME_ENTRY: &str = "1.3.6.1.4.1.1004849.2.4.1.1";
+pub(crate) const HIK_DISK_ENTRY: &str = "1.3.6.1.4.1.50001.1.241.1";
+pub(crate) const DAHUA_VOLUME_ENTRY: &str = "1.3.6.1.4.1.1004849.2.4.1.1";
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
 
@@ -82,7 +82,7 @@ pub struct RecorderObservation {
     pub notes: Vec<String>,
 }
 
-fn rows(walked: Vec<(Oid, SnmpValue)>, entry: &Oid) -> BTreeMap<Vec<u64>, BTreeMap<u64, SnmpValue>> {
+pub(crate) fn rows(walked: Vec<(Oid, SnmpValue)>, entry: &Oid) -> BTreeMap<Vec<u64>, BTreeMap<u64, SnmpValue>> {
     let mut by_index: BTreeMap<Vec<u64>, BTreeMap<u64, SnmpValue>> = BTreeMap::new();
     for (oid, value) in walked {
         if let Some([column, index @ ..]) = oid.suffix_after(entry)
@@ -154,7 +154,7 @@ pub async fn read(client: &mut SnmpClient<'_>, vendor: RecorderVendor) -> Result
     ))
 }
 
-fn hikvision(table: BTreeMap<Vec<u64>, BTreeMap<u64, SnmpValue>>) -> RecorderObservation {
+pub(crate) fn hikvision(table: BTreeMap<Vec<u64>, BTreeMap<u64, SnmpValue>>) -> RecorderObservation {
     let mut notes = Vec::new();
     let disks = table
         .into_iter()
@@ -191,7 +191,7 @@ fn hikvision(table: BTreeMap<Vec<u64>, BTreeMap<u64, SnmpValue>>) -> RecorderObs
     }
 }
 
-fn dahua(table: BTreeMap<Vec<u64>, BTreeMap<u64, SnmpValue>>) -> RecorderObservation {
+pub(crate) fn dahua(table: BTreeMap<Vec<u64>, BTreeMap<u64, SnmpValue>>) -> RecorderObservation {
     let mut notes = Vec::new();
     let disks = table
         .into_iter()

@@ -248,7 +248,7 @@ async fn rfc1628(client: &mut SnmpClient<'_>, r: &Reading) -> Result<UpsObservat
     Ok(u)
 }
 
-fn apc(r: &Reading) -> UpsObservation {
+pub(crate) fn apc(r: &Reading) -> UpsObservation {
     let mut u = UpsObservation::new("apc");
     let notes = &mut u.notes;
     u.manufacturer = Some("APC".to_owned());

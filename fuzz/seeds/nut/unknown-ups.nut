@@ -1,0 +1,6 @@
+ERR UNKNOWN-UPS
+BEGIN LIST UPS
+UPS ups "Back-UPS ES 700"
+UPS other "Eaton 5PX"
+END LIST UPS
+OK Goodbye
