@@ -16,31 +16,10 @@ fn check_config_names_file_line_column_and_fix_for_each_broken_config() {
     files.sort();
     assert!(files.len() >= 8, "broken configs are missing from {}", dir.display());
     for file in files {
-        let text = std::fs::read_to_string(&file).unwrap();
         let out = run(&["check-config", "-c", file.to_str().unwrap()]);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{}: {err}", file.display());
-        let expected: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# expect: ")).collect();
-        assert!(!expected.is_empty(), "{} has no # expect: lines", file.display());
-        for fragment in expected {
-            // Messages name the file as given on the command line.
-            let fragment = fragment.replace(
-                &format!("{}:", file.file_name().unwrap().to_str().unwrap()),
-                &format!("{}:", file.display()),
-            );
-            assert!(
-                err.contains(&fragment),
-                "{}: expected {fragment:?} in:\n{err}",
-                file.display()
-            );
-        }
-        for forbidden in text.lines().filter_map(|l| l.strip_prefix("# forbid: ")) {
-            assert!(
-                !err.contains(forbidden),
-                "{}: {forbidden:?} leaked into:\n{err}",
-                file.display()
-            );
-        }
+        support::assert_expectations(&file, &err);
     }
 }
 

@@ -444,7 +444,6 @@ fn broken_web_configs_are_named_with_file_line_column_and_fix() {
         broken.display()
     );
     for file in &files {
-        let text = std::fs::read_to_string(file).unwrap();
         let out = cli_with(
             &config,
             &["check-config", "--web.config.file", file.to_str().unwrap()],
@@ -452,24 +451,7 @@ fn broken_web_configs_are_named_with_file_line_column_and_fix() {
         );
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{}: {err}", file.display());
-        let expected: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# expect: ")).collect();
-        assert!(!expected.is_empty(), "{} has no # expect: lines", file.display());
-        for fragment in expected {
-            let name = file.file_name().unwrap().to_str().unwrap();
-            let fragment = fragment.replace(&format!("{name}:"), &format!("{}:", file.display()));
-            assert!(
-                err.contains(&fragment),
-                "{}: expected {fragment:?} in:\n{err}",
-                file.display()
-            );
-        }
-        for forbidden in text.lines().filter_map(|l| l.strip_prefix("# forbid: ")) {
-            assert!(
-                !err.contains(forbidden),
-                "{}: {forbidden:?} leaked into:\n{err}",
-                file.display()
-            );
-        }
+        support::assert_expectations(file, &err);
     }
     // `run` refuses to start on one, with the configuration error code.
     let out = camwatch()

@@ -406,6 +406,31 @@ impl Daemon {
     }
 }
 
+/// Checks a broken file's error output against the file's own `# expect: TEXT` lines (each must
+/// appear, `NAME:` standing for the path as given on the command line) and `# forbid: TEXT`
+/// lines (what must never leak, such as a secret).
+pub fn assert_expectations(file: &Path, err: &str) {
+    let text = std::fs::read_to_string(file).unwrap();
+    let expected: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# expect: ")).collect();
+    assert!(!expected.is_empty(), "{} has no # expect: lines", file.display());
+    let name = file.file_name().unwrap().to_str().unwrap();
+    for fragment in expected {
+        let fragment = fragment.replace(&format!("{name}:"), &format!("{}:", file.display()));
+        assert!(
+            err.contains(&fragment),
+            "{}: expected {fragment:?} in:\n{err}",
+            file.display()
+        );
+    }
+    for forbidden in text.lines().filter_map(|l| l.strip_prefix("# forbid: ")) {
+        assert!(
+            !err.contains(forbidden),
+            "{}: {forbidden:?} leaked into:\n{err}",
+            file.display()
+        );
+    }
+}
+
 /// `camwatch -c CONFIG ARGS...`, run to the end.
 pub fn cli(config: &Path, args: &[&str]) -> Output {
     camwatch().arg("-c").arg(config).args(args).output().unwrap()

@@ -1,6 +1,20 @@
 //! Throwaway certificates for TLS tests, made with openssl: a CA and a server certificate for
 //! 127.0.0.1 it signed.
 
+/// Runs openssl, which must succeed; returns what it printed.
+fn openssl(args: &[&str]) -> String {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl is installed");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A server certificate for 127.0.0.1 signed by a throwaway CA, made with openssl.
 pub struct TestCertificate {
     _dir: tempfile::TempDir,
@@ -15,18 +29,6 @@ impl TestCertificate {
     pub fn new() -> TestCertificate {
         let dir = tempfile::tempdir().unwrap();
         let p = |name: &str| dir.path().join(name);
-        let openssl = |args: &[&str]| {
-            let out = std::process::Command::new("openssl")
-                .args(args)
-                .output()
-                .expect("openssl is installed");
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        };
         let s = |path: std::path::PathBuf| path.to_str().unwrap().to_owned();
         // Each CA its own name: a client given another test CA must see an unknown issuer, not
         // a same-named CA whose signature does not match.
@@ -114,17 +116,6 @@ impl TestCertificate {
             p(format!("{name}.ext")),
         );
         let s = |path: &std::path::Path| path.to_str().unwrap().to_owned();
-        let openssl = |args: &[&str]| {
-            let out = std::process::Command::new("openssl")
-                .args(args)
-                .output()
-                .expect("openssl is installed");
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
         openssl(&[
             "req",
             "-newkey",
