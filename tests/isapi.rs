@@ -29,6 +29,12 @@ fn hourly(end: i64, hours: i64, skip: impl Fn(i64) -> bool) -> Vec<(i64, i64, u6
         .collect()
 }
 
+/// How many whole hourly segments back from a scene's end reach `seconds` back: the segment
+/// crossing that point counts, and one starting exactly on it is the last.
+fn hours_back(seconds: i64) -> i64 {
+    (seconds + HOUR - 1) / HOUR
+}
+
 struct Scene {
     end: i64,
     hole: (i64, i64),
@@ -137,9 +143,10 @@ fn recorder_footage_disks_and_uptime_through_digest_to_the_second() {
     // Back, Yard, Gate, and Front door, whose disk fills within the forecast warning.
     assert!(summary.ends_with("(and 4 more cameras)"), "{summary}");
     // The search reaches back the window (30 days) plus a day: the oldest hour found is the one
-    // crossing that point.
+    // crossing that point, or starting on it when the scan ran on the very second the scene's
+    // hours end on (so not `/ HOUR + 1`, which was an hour off once a minute).
     let from = now - 31 * DAY;
-    let oldest = scene.end - ((scene.end - from) / HOUR + 1) * HOUR;
+    let oldest = scene.end - hours_back(scene.end - from) * HOUR;
     let front = &v["cameras"]["Front door"];
     assert_eq!(front["oldest_seconds"], oldest, "{front}");
     assert_eq!(front["newest_seconds"], scene.end);
@@ -262,10 +269,7 @@ fn a_dvr_with_local_times_and_no_ip_channels_reads_the_same() {
     let front = &v["cameras"]["Front door"];
     assert_eq!(front["newest_seconds"], scene.end);
     let from = v["scanned_at"].as_i64().unwrap() - 34 * DAY;
-    assert_eq!(
-        front["oldest_seconds"],
-        scene.end - ((scene.end - from) / HOUR + 1) * HOUR
-    );
+    assert_eq!(front["oldest_seconds"], scene.end - hours_back(scene.end - from) * HOUR);
     assert_eq!(front["compliant"], true, "{front}");
     assert_eq!(gaps(&v["cameras"]["Yard"]), vec![scene.hole]);
     assert_eq!(v["cameras"]["Gate"]["newest_seconds"], scene.end - DAY);
