@@ -54,42 +54,12 @@ impl TestCertificate {
             "-addext",
             "keyUsage=critical,keyCertSign,cRLSign",
         ]);
-        openssl(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &s(p("cam.key")),
-            "-out",
-            &s(p("cam.csr")),
-            "-subj",
+        issue(
+            dir.path(),
+            "cam",
             "/CN=camera",
-        ]);
-        std::fs::write(
-            p("ext"),
             "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &s(p("cam.csr")),
-            "-CA",
-            &s(p("ca.pem")),
-            "-CAkey",
-            &s(p("ca.key")),
-            "-CAcreateserial",
-            "-out",
-            &s(p("cam.pem")),
-            "-days",
-            "2",
-            "-extfile",
-            &s(p("ext")),
-        ]);
+        );
         let fingerprint = openssl(&["x509", "-noout", "-fingerprint", "-sha256", "-in", &s(p("cam.pem"))]);
         let fingerprint = fingerprint.trim().rsplit('=').next().unwrap().to_owned();
         TestCertificate {
@@ -107,55 +77,61 @@ impl TestCertificate {
     /// for `name`, signed by this CA:
     /// `(certificate, key)`, PEM files.
     pub fn client(&self, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
-        let dir = self._dir.path();
-        let p = |file: String| dir.join(file);
-        let (cert, key, csr, ext) = (
-            p(format!("{name}.pem")),
-            p(format!("{name}.key")),
-            p(format!("{name}.csr")),
-            p(format!("{name}.ext")),
-        );
-        let s = |path: &std::path::Path| path.to_str().unwrap().to_owned();
-        openssl(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &s(&key),
-            "-out",
-            &s(&csr),
-            "-subj",
+        issue(
+            self._dir.path(),
+            name,
             &format!("/CN={name}"),
-        ]);
-        std::fs::write(
-            &ext,
-            format!(
+            &format!(
                 "subjectAltName=DNS:{name}.camwatch.test\nbasicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n"
             ),
         )
-        .unwrap();
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &s(&csr),
-            "-CA",
-            &s(&self.ca),
-            "-CAkey",
-            &s(&dir.join("ca.key")),
-            "-CAcreateserial",
-            "-out",
-            &s(&cert),
-            "-days",
-            "2",
-            "-extfile",
-            &s(&ext),
-        ]);
-        (cert, key)
     }
+}
+
+/// A P-256 key and a certificate for `subject` with `extensions` (an openssl extfile), signed by
+/// the CA in `dir` (`ca.pem`, `ca.key`): `(NAME.pem, NAME.key)` in `dir`.
+fn issue(
+    dir: &std::path::Path,
+    name: &str,
+    subject: &str,
+    extensions: &str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let p = |ending: &str| dir.join(format!("{name}.{ending}"));
+    let (cert, key, csr, ext) = (p("pem"), p("key"), p("csr"), p("ext"));
+    let s = |path: &std::path::Path| path.to_str().unwrap().to_owned();
+    openssl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &s(&key),
+        "-out",
+        &s(&csr),
+        "-subj",
+        subject,
+    ]);
+    std::fs::write(&ext, extensions).unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &s(&csr),
+        "-CA",
+        &s(&dir.join("ca.pem")),
+        "-CAkey",
+        &s(&dir.join("ca.key")),
+        "-CAcreateserial",
+        "-out",
+        &s(&cert),
+        "-days",
+        "2",
+        "-extfile",
+        &s(&ext),
+    ]);
+    (cert, key)
 }
 
 fn rand_id() -> u32 {
