@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::Config;
+use crate::config::{Config, SecretSource};
 use crate::exit;
 
 /// Where the commands find a login for an agent with `basic_auth_users`.
@@ -102,27 +102,14 @@ fn login() -> Result<Option<(String, SecretString)>, i32> {
     let Some(user) = std::env::var("CAMWATCH_WEB_USERNAME").ok().filter(|u| !u.is_empty()) else {
         return Ok(None);
     };
-    let password = match (
-        std::env::var("CAMWATCH_WEB_PASSWORD").ok(),
+    // Read the way every secret of the configuration is (one place decides trimming and errors).
+    let source = match (
+        std::env::var_os("CAMWATCH_WEB_PASSWORD").map(|_| ()),
         env_path("CAMWATCH_WEB_PASSWORD_FILE"),
     ) {
-        (Some(p), None) => p,
-        (None, Some(file)) => match std::fs::read_to_string(&file) {
-            // One trailing line end is the editor's, not the password's.
-            Ok(text) => text
-                .strip_suffix('\n')
-                .map(|t| t.strip_suffix('\r').unwrap_or(t))
-                .unwrap_or(&text)
-                .to_owned(),
-            Err(e) => {
-                eprintln!(
-                    "camwatch: cannot read CAMWATCH_WEB_PASSWORD_FILE {}: {e}",
-                    file.display()
-                );
-                return Err(exit::CONFIG);
-            }
-        },
-        (Some(_), Some(_)) => {
+        (Some(()), None) => SecretSource::Env("CAMWATCH_WEB_PASSWORD".to_owned()),
+        (None, Some(file)) => SecretSource::File(file),
+        (Some(()), Some(_)) => {
             eprintln!("camwatch: set CAMWATCH_WEB_PASSWORD or CAMWATCH_WEB_PASSWORD_FILE, not both");
             return Err(exit::CONFIG);
         }
@@ -131,7 +118,13 @@ fn login() -> Result<Option<(String, SecretString)>, i32> {
             return Err(exit::CONFIG);
         }
     };
-    Ok(Some((user, SecretString::from(password))))
+    match source.resolve() {
+        Ok(password) => Ok(Some((user, password))),
+        Err(e) => {
+            eprintln!("camwatch: {e}");
+            Err(exit::CONFIG)
+        }
+    }
 }
 
 /// The agent's answer: its HTTP status and body.
