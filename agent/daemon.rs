@@ -3,8 +3,7 @@
 //! cleanly on SIGTERM (the store writer finishes what it was given, then closes the file).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::signal::unix::{SignalKind, signal};
@@ -18,101 +17,14 @@ use crate::model::CheckKind;
 use crate::output::http;
 use crate::probe::history::LONGEST_WINDOW_SECONDS;
 use crate::schedule::procedures::{DailySchedule, SystemClock, run_daily};
-use crate::schedule::{RunNow, Runner, Scheduler, unix_now};
+use crate::schedule::{Runner, Scheduler};
+use crate::shared::{ReloadReply, Shared};
 use crate::state::Hub;
 use crate::state::snapshots::Snapshots;
 use crate::state::store::{self, Store};
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ReloadStatus {
-    pub successful: bool,
-    pub last_success: f64,
-}
-
-type ReloadReply = oneshot::Sender<Result<(), String>>;
-
-/// What the outputs read: the configuration in force, the hub, and the agent's own condition.
-#[derive(Debug)]
-pub struct Shared {
-    config: RwLock<Arc<Config>>,
-    pub hub: Arc<Hub>,
-    reload: Mutex<ReloadStatus>,
-    ready: AtomicBool,
-    reload_requests: mpsc::Sender<ReloadReply>,
-    /// Availability of each device's ping check over the availability windows, refreshed in the
-    /// background (a scrape must not wait for the database).
-    availability: Mutex<std::collections::BTreeMap<String, Vec<Option<f64>>>>,
-    /// Makes every check run now (the shift handover).
-    pub run_now: RunNow,
-    /// Held while a procedure runs, so a scheduled one and one asked for do not interleave.
-    pub procedure_turn: tokio::sync::Mutex<()>,
-    /// When each procedure last ran (from the store at start, so it survives restarts).
-    procedures_last_run: Mutex<std::collections::BTreeMap<Procedure, f64>>,
-    /// What the notifiers report (outbox figures, dead letters).
-    pub notify: crate::notify::Status,
-    /// Notifications sent and failed, per channel.
-    pub notify_counters: crate::notify::NotifyCounters,
-    /// The web configuration in force (TLS, users) and the login guard's memory.
-    pub web: Arc<crate::web::WebState>,
-}
+use crate::vocab::unix_now;
 
 const AVAILABILITY_REFRESH: Duration = Duration::from_secs(15);
-
-impl Shared {
-    pub fn config(&self) -> Arc<Config> {
-        Arc::clone(&self.config.read().unwrap_or_else(|e| e.into_inner()))
-    }
-
-    pub fn reload_status(&self) -> ReloadStatus {
-        *self.reload.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Availability ratios per device, in the order of [`crate::judge::availability::WINDOWS`].
-    pub fn availability(&self) -> std::collections::BTreeMap<String, Vec<Option<f64>>> {
-        self.availability.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// When each procedure last ran (Unix seconds).
-    pub fn procedures_last_run(&self) -> std::collections::BTreeMap<Procedure, f64> {
-        self.procedures_last_run
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    pub fn procedure_ran(&self, procedure: Procedure, at: f64) {
-        self.procedures_last_run
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(procedure, at);
-    }
-
-    /// The reason of the maintenance window `device` is in at `at` (configured or opened by
-    /// someone), if any: its notifications are held, its checks still run.
-    pub fn in_maintenance(&self, device: &crate::config::Device, at: f64) -> Option<String> {
-        crate::maintenance::active(
-            &self.config().maintenance,
-            &self.hub.maintenance_windows(),
-            &device.name,
-            &device.site,
-            at,
-        )
-    }
-
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
-    }
-
-    /// Asks the main loop to reload and waits for its answer.
-    pub async fn request_reload(&self) -> Result<(), String> {
-        let (tx, rx) = oneshot::channel();
-        self.reload_requests
-            .send(tx)
-            .await
-            .map_err(|_| "the agent is shutting down".to_owned())?;
-        rx.await.map_err(|_| "the agent is shutting down".to_owned())?
-    }
-}
 
 /// The web configuration file in force: `--web.config.file` (`web_flag`) or `[agent] web_config_file`.
 pub fn web_config_path<'a>(config: &'a Config, web_flag: Option<&'a Path>) -> Option<&'a Path> {
@@ -195,23 +107,14 @@ pub async fn run(path: &Path, web_flag: Option<&Path>) -> i32 {
         procedures: Procedure::ALL.map(|p| tokio::sync::watch::Sender::new(daily_schedule(&config, p))),
         reports: tokio::sync::watch::Sender::new(report_schedule(&config)),
     };
-    let shared = Arc::new(Shared {
-        config: RwLock::new(Arc::new(config)),
-        hub: Arc::clone(&hub),
-        reload: Mutex::new(ReloadStatus {
-            successful: true,
-            last_success: unix_now(),
-        }),
-        ready: AtomicBool::new(false),
-        reload_requests: reload_tx,
-        availability: Mutex::new(std::collections::BTreeMap::new()),
-        run_now: scheduler.run_now(),
-        procedure_turn: tokio::sync::Mutex::new(()),
-        procedures_last_run: Mutex::new(procedures_last_run),
-        notify: crate::notify::Status::default(),
-        notify_counters: crate::notify::NotifyCounters::default(),
+    let shared = Arc::new(Shared::new(
+        config,
+        Arc::clone(&hub),
+        reload_tx,
+        scheduler.run_now(),
+        procedures_last_run,
         web,
-    });
+    ));
     let config = shared.config();
     tracing::info!(
         listen = %config.agent.listen,
@@ -255,7 +158,7 @@ pub async fn run(path: &Path, web_flag: Option<&Path>) -> i32 {
         .collect();
     let mailer = tokio::spawn(crate::notify::email_forever(Arc::clone(&shared), incident_changed));
     let report_mailer = tokio::spawn(report_mail_forever(Arc::clone(&shared), schedules.reports.subscribe()));
-    shared.ready.store(true, Ordering::Release);
+    shared.set_ready(true);
 
     let (Ok(mut hangup), Ok(mut terminate), Ok(mut interrupt)) = (
         signal(SignalKind::hangup()),
@@ -283,7 +186,7 @@ pub async fn run(path: &Path, web_flag: Option<&Path>) -> i32 {
         }
     }
     tracing::info!("shutting down");
-    shared.ready.store(false, Ordering::Release);
+    shared.set_ready(false);
     scheduler.stop();
     pruner.abort();
     availability.abort();
@@ -411,7 +314,7 @@ fn reload(shared: &Shared, files: Files<'_>, scheduler: &mut Scheduler, schedule
                 "configuration reloaded"
             );
             warn_exposed_secrets(&new);
-            *shared.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);
+            shared.set_config(new);
             shared.web.replace(web);
             Ok(())
         }
@@ -420,11 +323,7 @@ fn reload(shared: &Shared, files: Files<'_>, scheduler: &mut Scheduler, schedule
             Err(e.to_string())
         }
     };
-    let mut status = shared.reload.lock().unwrap_or_else(|e| e.into_inner());
-    status.successful = outcome.is_ok();
-    if outcome.is_ok() {
-        status.last_success = unix_now();
-    }
+    shared.reload_done(outcome.is_ok());
     outcome
 }
 
@@ -480,7 +379,7 @@ async fn availability_forever(shared: Arc<Shared>) {
         })
         .await;
         match computed {
-            Ok(Ok(map)) => *shared.availability.lock().unwrap_or_else(|e| e.into_inner()) = map,
+            Ok(Ok(map)) => shared.set_availability(map),
             Ok(Err(e)) => tracing::warn!("cannot compute availability from the state store: {e}"),
             Err(e) => tracing::warn!("availability computation failed: {e}"),
         }

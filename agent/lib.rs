@@ -22,7 +22,9 @@ pub mod probe;
 pub mod procedures;
 pub mod report;
 pub mod schedule;
+pub mod shared;
 pub mod state;
+pub mod vocab;
 pub mod web;
 
 /// What this build is: version, the commit it was built from, and the day (see `build.rs`).

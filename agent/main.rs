@@ -12,7 +12,7 @@ use camwatch::config::{self, Config, Procedure, SecretSource};
 use camwatch::output::console;
 use camwatch::procedures::{Handover, Inventory};
 use camwatch::state::incidents::Incident;
-use camwatch::{client, daemon, discover, exit, oneshot, schedule};
+use camwatch::{client, daemon, discover, exit, oneshot};
 
 /// Keeps a CCTV monitoring room honest: polls cameras, recorders, UPS units and disks, judges
 /// them against the room's procedures, exports Prometheus metrics.
@@ -497,7 +497,7 @@ async fn list_incidents(config: &Config, open: bool, limit: u32, json: bool) -> 
         Ok(incidents) => {
             print!(
                 "{}",
-                console::incidents_table(&incidents, config.agent.timezone, schedule::unix_now())
+                console::incidents_table(&incidents, config.agent.timezone, camwatch::vocab::unix_now())
             );
             exit::OK
         }
@@ -556,13 +556,13 @@ async fn procedure(config: &Config, procedure: Procedure, args: &ProcedureArgs) 
     let (rendered, wrong) = match procedure {
         Procedure::Handover => match serde_json::from_str::<Handover>(&text) {
             Ok(h) => (
-                camwatch::output::procedures::handover_text(&h),
+                camwatch::procedures::text::handover_text(&h),
                 h.failing.iter().any(|f| f.state.is_down()),
             ),
             Err(e) => return undecodable(e),
         },
         Procedure::Inventory => match serde_json::from_str::<Inventory>(&text) {
-            Ok(i) => (camwatch::output::procedures::inventory_text(&i), !i.not_seen.is_empty()),
+            Ok(i) => (camwatch::procedures::text::inventory_text(&i), !i.not_seen.is_empty()),
             Err(e) => return undecodable(e),
         },
     };
@@ -618,7 +618,7 @@ async fn maintenance(config: &Config, command: MaintenanceCommand) -> i32 {
                             "maintenance window {} on {} until {}: {}",
                             w.id,
                             w.target,
-                            console::local_time(w.end, config.agent.timezone),
+                            camwatch::vocab::local_time(w.end, config.agent.timezone),
                             w.reason
                         );
                         exit::OK
@@ -678,7 +678,7 @@ async fn report(
     prometheus: Option<&str>,
 ) -> i32 {
     let tz = config.agent.timezone;
-    let now = schedule::unix_now();
+    let now = camwatch::vocab::unix_now();
     let this_month = || camwatch::report::period::this_month(now, tz);
     let period = match camwatch::report::period::parse(period.map_or_else(this_month, str::to_owned).as_str(), tz) {
         Ok(p) => p,
@@ -700,7 +700,7 @@ async fn report(
             }
         }
     } else {
-        let path = config.agent.data_dir.join(camwatch::state::store::FILE_NAME);
+        let path = config.agent.data_dir.join(camwatch::config::STORE_FILE_NAME);
         let built = camwatch::state::store::open_reader(&path)
             .and_then(|conn| camwatch::report::build(config, &conn, period, unreachable, now));
         match built {

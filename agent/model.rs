@@ -31,75 +31,27 @@ impl DeviceKind {
     }
 }
 
-/// One thing judged about a device. The name is the `check` label in metrics and the key in the
-/// state store, so it never changes once released.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CheckKind {
-    Ping,
-    Filesystem,
-    Ups,
-    Uptime,
-    Storage,
-    RecorderDisks,
-    SnmpValues,
-    Onvif,
-    Clock,
-    Baseline,
-    Stream,
-    Image,
-    Backup,
-    Retention,
-    Availability,
-}
-
-impl CheckKind {
-    pub const ALL: [CheckKind; 15] = [
-        Self::Ping,
-        Self::Filesystem,
-        Self::Ups,
-        Self::Uptime,
-        Self::Storage,
-        Self::RecorderDisks,
-        Self::SnmpValues,
-        Self::Onvif,
-        Self::Clock,
-        Self::Baseline,
-        Self::Stream,
-        Self::Image,
-        Self::Backup,
-        Self::Retention,
-        Self::Availability,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ping => "ping",
-            Self::Filesystem => "filesystem",
-            Self::Ups => "ups",
-            Self::Uptime => "uptime",
-            Self::Storage => "storage",
-            Self::RecorderDisks => "recorder_disks",
-            Self::SnmpValues => "snmp_values",
-            Self::Onvif => "onvif",
-            Self::Clock => "clock",
-            Self::Baseline => "baseline",
-            Self::Stream => "stream",
-            Self::Image => "image",
-            Self::Backup => "backup",
-            Self::Retention => "retention",
-            Self::Availability => "availability",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
-
-impl fmt::Display for CheckKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+crate::vocab::named_enum! {
+    /// One thing judged about a device. The name is the `check` label in metrics and the key in
+    /// the state store, so it never changes once released.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum CheckKind {
+        Ping => "ping",
+        Filesystem => "filesystem",
+        Ups => "ups",
+        Uptime => "uptime",
+        Storage => "storage",
+        RecorderDisks => "recorder_disks",
+        SnmpValues => "snmp_values",
+        Onvif => "onvif",
+        Clock => "clock",
+        Baseline => "baseline",
+        Stream => "stream",
+        Image => "image",
+        Backup => "backup",
+        Retention => "retention",
+        Availability => "availability",
     }
 }
 

@@ -175,12 +175,12 @@ impl Resolver {
             let rule = q.get_ref();
             let check = self.email_check(&rule.check);
             if let Some(s) = &rule.severity
-                && !crate::state::incidents::SEVERITIES.contains(&s.get_ref().as_str())
+                && !crate::vocab::Severity::NAMES.contains(&s.get_ref().as_str())
             {
                 self.error(
                     Some(s.span()),
                     format!("unknown severity {:?}", s.get_ref()),
-                    format!("use one of {:?}", crate::state::incidents::SEVERITIES),
+                    format!("use one of {:?}", crate::vocab::Severity::NAMES),
                 );
             }
             let hours = rule.hours.as_ref().and_then(|h| {
@@ -352,7 +352,10 @@ impl Resolver {
             self.error(
                 Some(check.span()),
                 format!("unknown check {:?}", check.get_ref()),
-                format!("use one of {}", CheckKind::ALL.map(CheckKind::as_str).join(", ")),
+                format!(
+                    "use one of {}",
+                    CheckKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                ),
             );
         }
         Some(check.get_ref().clone())

@@ -41,6 +41,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9810";
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/camwatch";
 pub const DEFAULT_POLICY: &str = "default";
 
+/// The state store's file inside `[agent] data_dir`: configuration decides where the store lives.
+pub const STORE_FILE_NAME: &str = "camwatch.sqlite";
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
@@ -416,7 +419,7 @@ impl CheckSpec {
     }
 }
 
-/// How a device's TLS certificate is trusted (owned form of `probe::tls::Trust`).
+/// How a device's TLS certificate is trusted (the probes borrow it as `probe::tls::Trust`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub enum TlsTrust {
     CaFile(PathBuf),
@@ -426,12 +429,17 @@ pub enum TlsTrust {
 }
 
 impl TlsTrust {
-    pub fn as_trust(&self) -> crate::probe::tls::Trust<'_> {
-        match self {
-            Self::CaFile(p) => crate::probe::tls::Trust::CaFile(p),
-            Self::Pinned(f) => crate::probe::tls::Trust::Pinned(*f),
-            Self::System => crate::probe::tls::Trust::System,
+    /// Parses `AB:CD:...` or plain hex into a SHA-256 fingerprint.
+    pub fn parse_fingerprint(text: &str) -> Option<[u8; 32]> {
+        let hex: String = text.chars().filter(|c| !matches!(c, ':' | ' ')).collect();
+        if hex.len() != 64 {
+            return None;
         }
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(out)
     }
 }
 
@@ -673,7 +681,7 @@ impl Resolver {
 
     fn resolve(&mut self, raw: RawConfig) -> Config {
         let agent = self.agent(raw.agent);
-        self.store = agent.data_dir.join(crate::state::store::FILE_NAME);
+        self.store = agent.data_dir.join(STORE_FILE_NAME);
         self.site = agent.site.clone();
         let mut policies: BTreeMap<String, Policy> = presets::all().into_iter().collect();
         for (name, table) in &raw.policy {

@@ -166,7 +166,7 @@ impl Resolver {
                 TlsTrust::System
             }
             (Some(path), None) => TlsTrust::CaFile(path.clone()),
-            (None, Some(f)) => match crate::probe::tls::parse_fingerprint(f.get_ref()) {
+            (None, Some(f)) => match TlsTrust::parse_fingerprint(f.get_ref()) {
                 Some(pin) => TlsTrust::Pinned(pin),
                 None => {
                     self.error(
@@ -560,6 +560,15 @@ pub fn default_snmp_checks(kind: DeviceKind) -> Vec<SnmpCheck> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn fingerprints_parse_with_or_without_colons() {
+        let colons = "AB:".repeat(31) + "CD";
+        assert_eq!(TlsTrust::parse_fingerprint(&colons).unwrap()[31], 0xCD);
+        assert_eq!(TlsTrust::parse_fingerprint(&"ab".repeat(32)).unwrap()[0], 0xAB);
+        assert!(TlsTrust::parse_fingerprint("ABCD").is_none());
+        assert!(TlsTrust::parse_fingerprint(&"zz".repeat(32)).is_none());
+    }
+
     use super::*;
     use crate::config::{SecretSource, parse};
 

@@ -17,8 +17,6 @@ use crate::model::{CheckKind, Status};
 /// month (30 days: a calendar month would make the figures jump on the 1st).
 pub const WINDOWS: [(&str, f64); 3] = [("1d", 86_400.0), ("7d", 7.0 * 86_400.0), ("30d", 30.0 * 86_400.0)];
 
-pub const INTERRUPTION: &str = "interruption";
-
 fn describe(i: &Interruption, now: f64) -> String {
     let causes: Vec<&str> = i.causes.iter().map(|c| c.as_str()).collect();
     let length = match i.end {
@@ -88,7 +86,7 @@ pub fn judge(h: &History, policy: &Policy, memory: Option<&serde_json::Value>) -
         .iter()
         .filter(|i| counted_until.is_none_or(|c| i.start > c))
         .map(|i| Event {
-            kind: INTERRUPTION,
+            kind: crate::vocab::EventKind::Interruption,
             at: i.start,
             summary: format!("interrupted: {}", describe(i, h.now)),
         })

@@ -59,7 +59,7 @@ impl Verdict {
 /// Something that happened to a device, as opposed to a state it is in.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
-    pub kind: &'static str,
+    pub kind: crate::vocab::EventKind,
     /// When it happened (Unix seconds), which may be before it was seen.
     pub at: f64,
     pub summary: String,

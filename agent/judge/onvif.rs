@@ -10,6 +10,7 @@ use crate::config::Policy;
 use crate::model::{CheckKind, Status};
 use crate::probe::onvif::OnvifObservation;
 use crate::probe::onvif::parse::Encoder;
+use crate::vocab::EventKind;
 
 pub fn judge(
     check: CheckKind,
@@ -298,8 +299,8 @@ fn baseline(seen: &OnvifObservation, memory: Option<&serde_json::Value>) -> Verd
         None => {
             let text = format!("baseline recorded: {}", current.describe());
             events.push(Event {
-                kind: "baseline_recorded",
-                at: crate::schedule::unix_now(),
+                kind: EventKind::BaselineRecorded,
+                at: crate::vocab::unix_now(),
                 summary: text.clone(),
             });
             memory.baseline = Some(current.clone());
@@ -311,11 +312,11 @@ fn baseline(seen: &OnvifObservation, memory: Option<&serde_json::Value>) -> Verd
                 if !memory.reported.contains(text) {
                     events.push(Event {
                         kind: if *status == Status::Failed {
-                            "replaced"
+                            EventKind::Replaced
                         } else {
-                            "settings_changed"
+                            EventKind::SettingsChanged
                         },
-                        at: crate::schedule::unix_now(),
+                        at: crate::vocab::unix_now(),
                         summary: text.clone(),
                     });
                 }
@@ -358,7 +359,7 @@ pub fn accept(
         .clone()
         .ok_or("the camera has not been polled yet; nothing to accept")?;
     let event = Event {
-        kind: "baseline_accepted",
+        kind: EventKind::BaselineAccepted,
         at,
         summary: format!("baseline accepted by {by}: {reason} (now {})", seen.describe()),
     };
@@ -439,7 +440,7 @@ mod tests {
         let p = Policy::default();
         let first = judge(CheckKind::Baseline, &seen("ACCC8E01", 25.0, None), &p, None);
         assert_eq!(first.status, Status::Ok);
-        assert_eq!(first.events[0].kind, "baseline_recorded");
+        assert_eq!(first.events[0].kind, EventKind::BaselineRecorded);
         let fps = judge(
             CheckKind::Baseline,
             &seen("ACCC8E01", 30.0, None),

@@ -14,7 +14,7 @@ pub use crate::coverage::span;
 use crate::coverage::{Coverage, IntervalSet, Rules, Storage, coverage};
 use crate::model::{CheckKind, Status};
 use crate::probe::footage::FootageObservation;
-use crate::state::store::{RECORDING_RESUMED, RECORDING_STOPPED};
+use crate::vocab::EventKind;
 
 pub fn at(unix: i64, with_date: bool) -> String {
     let format = if with_date { "%Y-%m-%d %H:%M UTC" } else { "%H:%M UTC" };
@@ -320,7 +320,7 @@ fn recording_events(cameras: &[(&str, Coverage)], now: i64, memory: &mut Memory)
                 .unwrap_or(now)
                 .max(since);
             Some(Event {
-                kind: RECORDING_RESUMED,
+                kind: EventKind::RecordingResumed,
                 at: resumed as f64,
                 summary: format!("recording again since {}", at(resumed, true)),
             })
@@ -328,7 +328,7 @@ fn recording_events(cameras: &[(&str, Coverage)], now: i64, memory: &mut Memory)
         (Some(true) | None, false) => {
             let stopped = cameras.iter().filter_map(|(_, c)| c.newest).max().unwrap_or(now);
             Some(Event {
-                kind: RECORDING_STOPPED,
+                kind: EventKind::RecordingStopped,
                 at: stopped as f64,
                 summary: format!("no camera records since {}", at(stopped, true)),
             })
@@ -478,7 +478,7 @@ mod tests {
             v.memory.as_ref(),
         );
         assert_eq!(stopped.events.len(), 1);
-        assert_eq!(stopped.events[0].kind, RECORDING_STOPPED);
+        assert_eq!(stopped.events[0].kind, EventKind::RecordingStopped);
         assert_eq!(stopped.events[0].at, (NOW - 3600) as f64);
         // Still stopped: nothing new.
         let still = judge(
@@ -497,7 +497,7 @@ mod tests {
             still.memory.as_ref(),
         );
         assert_eq!(resumed.events.len(), 1, "{:?}", resumed.events);
-        assert_eq!(resumed.events[0].kind, RECORDING_RESUMED);
+        assert_eq!(resumed.events[0].kind, EventKind::RecordingResumed);
         assert_eq!(resumed.events[0].at, (NOW - 1200) as f64);
         assert_eq!(resumed.memory.unwrap()["recording"], true);
     }

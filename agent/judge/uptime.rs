@@ -128,7 +128,7 @@ pub fn judge(seen: &UptimeObservation, policy: &Policy, memory: Option<&serde_js
     };
     let events = if rebooted {
         vec![Event {
-            kind: "reboot",
+            kind: crate::vocab::EventKind::Reboot,
             at: boot_time,
             summary: format!("rebooted at {} (uptime counter went back to {up_for})", when(boot_time)),
         }]

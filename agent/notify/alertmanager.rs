@@ -24,11 +24,11 @@ use serde_json::{Map, Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::config::{AlertmanagerAuth, AlertmanagerSettings, Config};
-use crate::daemon::Shared;
 use crate::probe::Transcript;
 use crate::probe::http::{HttpClients, redact_url};
-use crate::schedule::unix_now;
+use crate::shared::Shared;
 use crate::state::incidents::Incident;
+use crate::vocab::unix_now;
 
 pub const CHANNEL: &str = "alertmanager";
 /// One alert name for every incident: routes and silences pick faults by `check`, `severity`,
@@ -468,7 +468,7 @@ async fn post(
     if let Some(auth) = auth {
         headers.insert(AUTHORIZATION, auth);
     }
-    let (trust, mut transcript) = (trust.as_trust(), Transcript::disabled());
+    let (trust, mut transcript) = (crate::probe::tls::Trust::from(trust), Transcript::disabled());
     let sent = clients.send(
         reqwest::Method::POST,
         endpoint.as_str(),

@@ -420,7 +420,7 @@ pub fn procedure_message(
     if !email.procedures.contains(&procedure) || email.to.is_empty() {
         return None;
     }
-    let when = crate::output::console::local_time(at, config.agent.timezone);
+    let when = crate::vocab::local_time(at, config.agent.timezone);
     let title = match procedure {
         crate::config::Procedure::Handover => "Shift handover",
         crate::config::Procedure::Inventory => "End-of-day inventory",

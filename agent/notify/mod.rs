@@ -10,51 +10,18 @@ pub mod email;
 pub mod outbox;
 pub mod reports;
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::email::EmailSettings;
-use crate::daemon::Shared;
-use crate::schedule::unix_now;
-use crate::state::outbox::{Counts, Op, OutboxRow, Reply};
+use crate::shared::{ChannelStatus, DEAD_SHOWN, Shared};
+use crate::state::outbox::{Op, Reply};
 use crate::state::snapshots::Which;
+use crate::vocab::unix_now;
 
 /// How often the notifier looks for due work when nothing wakes it (reminders, retries,
 /// grouping windows ending).
 const TICK: Duration = Duration::from_secs(1);
-
-/// What the outputs show of the notifiers, per channel (`email`, ...).
-#[derive(Debug, Default)]
-pub struct Status {
-    channels: Mutex<BTreeMap<&'static str, ChannelStatus>>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct ChannelStatus {
-    pub counts: Counts,
-    /// The newest dead letters (at most [`DEAD_SHOWN`]).
-    pub dead: Vec<OutboxRow>,
-}
-
-pub const DEAD_SHOWN: u32 = 20;
-
-impl Status {
-    pub fn set(&self, channel: &'static str, status: ChannelStatus) {
-        self.channels
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(channel, status);
-    }
-
-    pub fn clear(&self, channel: &str) {
-        self.channels.lock().unwrap_or_else(|e| e.into_inner()).remove(channel);
-    }
-
-    pub fn channels(&self) -> BTreeMap<&'static str, ChannelStatus> {
-        self.channels.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-}
 
 struct KeptSnapshots<'a>(Option<&'a crate::state::snapshots::Snapshots>);
 
@@ -191,52 +158,5 @@ async fn refresh(store: &crate::state::store::Store) -> Result<ChannelStatus, St
     {
         Reply::Status(counts, dead) => Ok(ChannelStatus { counts, dead }),
         other => Err(format!("unexpected outbox reply {other:?}")),
-    }
-}
-
-/// Notifications sent and failed, per channel, since the agent started.
-#[derive(Debug, Default)]
-pub struct NotifyCounters {
-    counts: Mutex<BTreeMap<&'static str, ChannelCounts>>,
-}
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct ChannelCounts {
-    pub sent: u64,
-    pub failed: u64,
-}
-
-impl NotifyCounters {
-    fn update(&self, channel: &'static str, change: impl FnOnce(&mut ChannelCounts)) {
-        change(
-            self.counts
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(channel)
-                .or_default(),
-        );
-    }
-
-    /// Shows a configured channel's counters at 0 before it sent anything (a rate over a
-    /// missing series is no rate at all).
-    pub fn enable(&self, channel: &'static str) {
-        self.update(channel, |_| {});
-    }
-
-    pub fn sent(&self, channel: &'static str, n: u64) {
-        self.update(channel, |c| c.sent += n);
-    }
-
-    pub fn failed(&self, channel: &'static str, n: u64) {
-        self.update(channel, |c| c.failed += n);
-    }
-
-    pub fn snapshot(&self) -> Vec<(&'static str, ChannelCounts)> {
-        self.counts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|(channel, counts)| (*channel, *counts))
-            .collect()
     }
 }

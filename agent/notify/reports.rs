@@ -6,7 +6,7 @@ use chrono::{Datelike, NaiveDate, Weekday};
 
 use crate::config::Config;
 use crate::config::email::ReportMail;
-use crate::daemon::Shared;
+use crate::shared::Shared;
 
 /// The periods due on local day `day` for the schedules asked for.
 pub fn due(day: NaiveDate, schedules: &[ReportMail]) -> Vec<String> {

@@ -9,6 +9,7 @@ use crate::config::Device;
 use crate::model::Status;
 use crate::schedule::CheckRun;
 use crate::state::incidents::Incident;
+use crate::vocab::local_time;
 
 #[derive(Debug, Serialize)]
 struct JsonLine<'a> {
@@ -159,13 +160,6 @@ pub fn incidents_table(incidents: &[Incident], timezone: chrono_tz::Tz, now: f64
         &[0, 5],
     )
     .render(&rows)
-}
-
-/// A Unix time as the room reads it: `2026-11-29 07:50` in the agent's time zone.
-pub fn local_time(t: f64, timezone: chrono_tz::Tz) -> String {
-    chrono::DateTime::from_timestamp(t as i64, 0)
-        .map(|d| d.with_timezone(&timezone).format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_default()
 }
 
 /// `camwatch maintenance list`: one line per window, as `GET /api/v1/maintenance` lists them.

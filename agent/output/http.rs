@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::{landing, metrics};
 use crate::config::Procedure;
-use crate::daemon::Shared;
+use crate::shared::Shared;
 use crate::state::snapshots::Which;
 
 #[derive(Clone)]
@@ -323,7 +323,7 @@ async fn acknowledge(Extract(app): Extract<App>, Path(id): Path<u64>, body: Stri
         )
             .into_response();
     }
-    let now = crate::schedule::unix_now();
+    let now = crate::vocab::unix_now();
     match app.shared.hub.acknowledge(id, ack.by.trim(), ack.note.trim(), now) {
         Ok(incident) => json_response(&incident),
         Err(why) if why.starts_with("no open incident") => (StatusCode::NOT_FOUND, format!("{why}\n")).into_response(),
@@ -399,7 +399,7 @@ struct MaintenanceView {
 
 /// The windows open now or to come in the next 7 days: configured ones and those people opened.
 async fn maintenance(Extract(app): Extract<App>) -> Response {
-    let now = crate::schedule::unix_now();
+    let now = crate::vocab::unix_now();
     let config = app.shared.config();
     let mut list: Vec<MaintenanceView> = config
         .maintenance
@@ -477,7 +477,7 @@ async fn open_maintenance(Extract(app): Extract<App>, body: String) -> Response 
         (None, Some(s)) => return (StatusCode::NOT_FOUND, format!("no device is at site {s:?}\n")).into_response(),
         _ => return bad("name either a device or a site".into()),
     };
-    let start = new.start.unwrap_or_else(crate::schedule::unix_now);
+    let start = new.start.unwrap_or_else(crate::vocab::unix_now);
     let window = app
         .shared
         .hub
@@ -488,7 +488,7 @@ async fn open_maintenance(Extract(app): Extract<App>, body: String) -> Response 
 
 /// Ends a window people opened, now.
 async fn end_maintenance(Extract(app): Extract<App>, Path(id): Path<u64>) -> Response {
-    match app.shared.hub.end_maintenance(id, crate::schedule::unix_now()) {
+    match app.shared.hub.end_maintenance(id, crate::vocab::unix_now()) {
         Ok(window) => {
             tracing::info!(window = window.id, target = %window.target, "maintenance window ended");
             json_response(&window)
@@ -508,7 +508,7 @@ struct ReportQuery {
 /// `/reports?period=2026-11&format=html|json`: the report `camwatch report` writes, served.
 async fn report(Extract(app): Extract<App>, Query(q): Query<ReportQuery>) -> Response {
     let config = app.shared.config();
-    let now = crate::schedule::unix_now();
+    let now = crate::vocab::unix_now();
     let tz = config.agent.timezone;
     let text = q.period.unwrap_or_else(|| crate::report::period::this_month(now, tz));
     let period = match crate::report::period::parse(&text, tz) {
@@ -560,7 +560,7 @@ struct MailQuery {
 /// Mails the report of a period now (as the schedule would), through the outbox.
 async fn mail_report(Extract(app): Extract<App>, Query(q): Query<MailQuery>) -> Response {
     let config = app.shared.config();
-    match crate::notify::reports::mail(&app.shared, &config, &q.period, crate::schedule::unix_now()).await {
+    match crate::notify::reports::mail(&app.shared, &config, &q.period, crate::vocab::unix_now()).await {
         Ok(true) => format!("report {} queued for mail\n", q.period).into_response(),
         Ok(false) => format!("report {} was queued before; not again\n", q.period).into_response(),
         Err(why) => (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response(),

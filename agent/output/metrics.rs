@@ -15,9 +15,9 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
 use super::process;
-use crate::daemon::Shared;
 use crate::model::State;
 use crate::probe::Observation;
+use crate::shared::Shared;
 
 pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 pub const TEXT_CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -229,8 +229,8 @@ impl Collector for AgentCollector {
         super::device_metrics::encode(
             &mut e,
             &checks,
-            &self.shared.hub.counted("reboot"),
-            &self.shared.hub.counted(crate::judge::availability::INTERRUPTION),
+            &self.shared.hub.counted(crate::vocab::EventKind::Reboot),
+            &self.shared.hub.counted(crate::vocab::EventKind::Interruption),
         )?;
 
         let availability = self.shared.availability();
@@ -263,7 +263,7 @@ impl Collector for AgentCollector {
             &mut e,
             "camwatch_incidents_open",
             "Open incidents (faults not yet repaired), by severity: critical when footage is being lost or about to be.",
-            crate::state::incidents::SEVERITIES.iter().map(|s| {
+            crate::vocab::Severity::NAMES.iter().map(|s| {
                 (
                     vec![("severity", (*s).to_owned())],
                     open.iter().filter(|i| i.severity() == *s).count() as f64,
@@ -280,7 +280,7 @@ impl Collector for AgentCollector {
         };
         // Channels without an outbox (alertmanager) count since the agent started.
         let counters = self.shared.notify_counters.snapshot();
-        let with_counters = |mut rows: Vec<(Labels, f64)>, f: fn(&crate::notify::ChannelCounts) -> u64| {
+        let with_counters = |mut rows: Vec<(Labels, f64)>, f: fn(&crate::shared::ChannelCounts) -> u64| {
             rows.extend(
                 counters
                     .iter()
@@ -334,7 +334,7 @@ impl Collector for AgentCollector {
                 .map(|(procedure, at)| (vec![("procedure", procedure.as_str().to_owned())], at)),
         )?;
 
-        let now = crate::schedule::unix_now();
+        let now = crate::vocab::unix_now();
         let config = self.shared.config();
         gauge(
             &mut e,

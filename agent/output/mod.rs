@@ -5,5 +5,4 @@ mod device_metrics;
 pub mod http;
 pub mod landing;
 pub mod metrics;
-pub mod procedures;
 pub mod process;

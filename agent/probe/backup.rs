@@ -132,7 +132,7 @@ impl BackupReader {
         let (observation, lines) = tokio::task::spawn_blocking(move || {
             let _held = (guard, permit);
             let mut lines = Vec::new();
-            let seen = look(&spec, Limits::DEFAULT, crate::schedule::unix_now(), |line| {
+            let seen = look(&spec, Limits::DEFAULT, crate::vocab::unix_now(), |line| {
                 if trace {
                     lines.push(line());
                 }

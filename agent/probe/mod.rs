@@ -293,7 +293,7 @@ impl Probes {
                 }
                 .map(Observation::Footage)
             }
-            CheckSpec::Availability(spec) => history::probe(spec, device, crate::schedule::unix_now(), transcript)
+            CheckSpec::Availability(spec) => history::probe(spec, device, crate::vocab::unix_now(), transcript)
                 .await
                 .map(Observation::History),
             CheckSpec::Image(snapshot) => {

@@ -102,7 +102,7 @@ pub async fn probe(
             HeaderMap::new(),
             None,
             login,
-            &spec.trust.as_trust(),
+            &crate::probe::tls::Trust::from(&spec.trust),
             max_bytes,
             transcript,
         )

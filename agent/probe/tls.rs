@@ -17,6 +17,7 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
 
 use super::{ProbeError, ProbeErrorKind};
+use crate::config::TlsTrust;
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -107,19 +108,6 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>, ProbeError> {
     })
 }
 
-/// Parses `AB:CD:...` or plain hex into a SHA-256 fingerprint.
-pub fn parse_fingerprint(text: &str) -> Option<[u8; 32]> {
-    let hex: String = text.chars().filter(|c| !matches!(c, ':' | ' ')).collect();
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
-}
-
 #[derive(Debug)]
 struct Pinned {
     fingerprint: [u8; 32],
@@ -170,16 +158,12 @@ impl ServerCertVerifier for Pinned {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fingerprints_parse_with_or_without_colons() {
-        let colons = "AB:".repeat(31) + "CD";
-        assert_eq!(parse_fingerprint(&colons).unwrap()[31], 0xCD);
-        assert_eq!(parse_fingerprint(&"ab".repeat(32)).unwrap()[0], 0xAB);
-        assert!(parse_fingerprint("ABCD").is_none());
-        assert!(parse_fingerprint(&"zz".repeat(32)).is_none());
+impl<'a> From<&'a TlsTrust> for Trust<'a> {
+    fn from(trust: &'a TlsTrust) -> Self {
+        match trust {
+            TlsTrust::CaFile(p) => Trust::CaFile(p),
+            TlsTrust::Pinned(f) => Trust::Pinned(*f),
+            TlsTrust::System => Trust::System,
+        }
     }
 }

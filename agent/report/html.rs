@@ -19,7 +19,7 @@ pub fn esc(text: &str) -> String {
 }
 
 fn when(t: f64, tz: Tz) -> String {
-    crate::output::console::local_time(t, tz)
+    crate::vocab::local_time(t, tz)
 }
 
 const STYLE: &str = "

@@ -18,6 +18,7 @@ use crate::config::{CheckSpec, Config};
 use crate::model::{CheckKind, State};
 use crate::state::incidents::Incident;
 use crate::state::store;
+use crate::vocab::EventKind;
 pub use period::Period;
 
 /// How `unreachable` time (the device could not be seen because its parent was down) counts.
@@ -134,16 +135,6 @@ pub struct Change {
     pub kind: String,
     pub summary: String,
 }
-
-/// Event kinds that are settings changes or replacements (from the baseline and uptime checks).
-const CHANGE_KINDS: [&str; 6] = [
-    "baseline_recorded",
-    "baseline_accepted",
-    "baseline_changed",
-    "baseline_replaced",
-    "reboot",
-    "fixed_disk",
-];
 
 fn ratio(up: f64, down: f64) -> Option<f64> {
     (up + down > 0.0).then(|| up / (up + down))
@@ -300,7 +291,7 @@ pub fn build(
             })
         })
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let changes = store::events_between(conn, &CHANGE_KINDS, from, to)?
+    let changes = store::events_between(conn, EventKind::is_change, from, to)?
         .into_iter()
         .map(|(at, device, kind, summary)| Change {
             at,

@@ -9,7 +9,7 @@ pub mod procedures;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
@@ -19,12 +19,7 @@ use crate::config::{CheckSpec, Config, Device};
 use crate::judge::{self, Verdict};
 use crate::probe::{Observation, ProbeError, ProbeErrorKind, Probes, Transcript};
 use crate::state::{CheckResult, Hub};
-
-pub fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
+use crate::vocab::unix_now;
 
 /// One run of one check, with everything that was seen.
 #[derive(Debug)]

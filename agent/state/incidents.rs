@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Transition;
 use crate::model::{CheckKind, State};
+use crate::vocab::Severity;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
@@ -45,16 +46,9 @@ pub struct Acknowledgement {
     pub note: String,
 }
 
-/// How bad a fault is for the procedure: `critical` when footage is being lost or is about to be
-/// (recording, retention, the recorder's disks and power, backups), `major` otherwise (a camera
-/// unreachable or blurred is serious, but the rest of the room still records).
-pub const SEVERITIES: [&str; 2] = ["critical", "major"];
-
+/// How bad a fault of `check` is for the procedure (see [`Severity`]).
 pub fn severity(check: &str) -> &'static str {
-    match check {
-        "retention" | "availability" | "recorder_disks" | "storage" | "ups" | "backup" | "filesystem" => SEVERITIES[0],
-        _ => SEVERITIES[1],
-    }
+    Severity::of_check(check).as_str()
 }
 
 impl Incident {

@@ -18,6 +18,7 @@ use crate::judge::Verdict;
 use crate::maintenance::{Target, Window};
 use crate::model::{CheckKind, State, Status};
 use crate::probe::Observation;
+use crate::vocab::EventKind;
 use incidents::{Acknowledgement, Book, Incident};
 use machine::{Machine, Thresholds};
 use snapshots::{Snapshots, Which};
@@ -239,17 +240,17 @@ impl Hub {
             Status::Unknown => status.failing_since,
         };
         for event in &result.verdict.events {
-            if store::COUNTED_EVENTS.contains(&event.kind) {
+            if event.kind.is_counted() {
                 *self
                     .counted
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .entry((event.kind.to_owned(), device.name.clone()))
+                    .entry((event.kind.as_str().to_owned(), device.name.clone()))
                     .or_default() += 1;
             }
         }
         for event in &result.verdict.events {
-            tracing::warn!(device = %device.name, check = %check, kind = event.kind, "{}", event.summary);
+            tracing::warn!(device = %device.name, check = %check, kind = event.kind.as_str(), "{}", event.summary);
         }
         if let (Some(snapshots), Some(Observation::Image(image))) = (&self.snapshots, &result.observation) {
             // A warning (dark, blurred) is kept with the failures: it shows what needs fixing.
@@ -330,7 +331,7 @@ impl Hub {
             .get_mut(&(device.to_owned(), CheckKind::Baseline))
             .ok_or_else(|| format!("device {device:?} has no baseline check"))?;
         let (memory, event) =
-            crate::judge::onvif::accept(status.memory.as_ref(), by, reason, crate::schedule::unix_now())?;
+            crate::judge::onvif::accept(status.memory.as_ref(), by, reason, crate::vocab::unix_now())?;
         status.memory = Some(memory.clone());
         let summary = event.summary.clone();
         tracing::info!(device, check = "baseline", "{summary}");
@@ -340,13 +341,13 @@ impl Hub {
         Ok(summary)
     }
 
-    /// Events of one of [`store::COUNTED_EVENTS`] counted per device.
-    pub fn counted(&self, kind: &str) -> BTreeMap<String, u64> {
+    /// Events of a counted kind ([`EventKind::is_counted`]) counted per device.
+    pub fn counted(&self, kind: EventKind) -> BTreeMap<String, u64> {
         self.counted
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .filter(|((k, _), _)| k == kind)
+            .filter(|((k, _), _)| k == kind.as_str())
             .map(|((_, device), n)| (device.clone(), *n))
             .collect()
     }

@@ -26,6 +26,7 @@ use super::incidents::{Acknowledgement, Incident};
 use super::machine::Streaks;
 use crate::maintenance::{Target, Window};
 use crate::model::{State, Status};
+use crate::vocab::EventKind;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -160,7 +161,7 @@ pub struct SavedState {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Resumed {
     pub states: Vec<SavedState>,
-    /// Counted events recorded per (kind, device): see [`COUNTED_EVENTS`].
+    /// Counted events recorded per (kind, device): see [`is_counted`].
     pub counted: Vec<(String, String, u64)>,
     /// Maintenance windows people opened that may still matter (ended within the last 31 days),
     /// and the highest window id ever given.
@@ -228,7 +229,7 @@ impl std::fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
-pub const FILE_NAME: &str = "camwatch.sqlite";
+pub use crate::config::STORE_FILE_NAME as FILE_NAME;
 
 impl Store {
     /// Opens (creating and migrating) the store in `data_dir`; returns it with what it remembers.
@@ -249,7 +250,7 @@ impl Store {
         let saved = Resumed {
             states: load_saved(&conn).map_err(err)?,
             counted: load_event_counts(&conn).map_err(err)?,
-            maintenance: maintenance_windows(&conn, crate::schedule::unix_now() - 31.0 * 86_400.0).map_err(err)?,
+            maintenance: maintenance_windows(&conn, crate::vocab::unix_now() - 31.0 * 86_400.0).map_err(err)?,
             max_maintenance_id: conn
                 .query_row("SELECT COALESCE(MAX(id), 0) FROM maintenance", [], |r| {
                     r.get::<_, i64>(0)
@@ -405,10 +406,12 @@ fn load_saved(conn: &Connection) -> rusqlite::Result<Vec<SavedState>> {
     rows.collect()
 }
 
-/// Event kinds whose counts are metrics (`camwatch_device_reboots_total`,
+/// Whether events of `kind` are counted as metrics (`camwatch_device_reboots_total`,
 /// `camwatch_recorder_interruptions_total`): counted from the events table at start, so the
 /// counters continue across restarts (events are never pruned).
-pub const COUNTED_EVENTS: [&str; 2] = ["reboot", crate::judge::availability::INTERRUPTION];
+pub fn is_counted(kind: &str) -> bool {
+    EventKind::parse(kind).is_some_and(EventKind::is_counted)
+}
 
 fn load_event_counts(conn: &Connection) -> rusqlite::Result<Vec<(String, String, u64)>> {
     let mut stmt = conn.prepare("SELECT kind, device, COUNT(*) FROM events GROUP BY kind, device")?;
@@ -419,11 +422,8 @@ fn load_event_counts(conn: &Connection) -> rusqlite::Result<Vec<(String, String,
             r.get::<_, i64>(2)? as u64,
         ))
     })?;
-    rows.filter(|r| {
-        r.as_ref()
-            .map_or(true, |(kind, _, _)| COUNTED_EVENTS.contains(&kind.as_str()))
-    })
-    .collect()
+    rows.filter(|r| r.as_ref().map_or(true, |(kind, _, _)| is_counted(kind)))
+        .collect()
 }
 
 fn load_procedure_times(conn: &Connection) -> rusqlite::Result<Vec<(String, f64)>> {
@@ -535,7 +535,7 @@ fn write_batch(conn: &mut Connection, batch: Vec<Command>, waiters: &mut Vec<Wai
                 )?;
                 tx.execute(
                     "INSERT INTO events (device, check_name, at, seen_at, kind, summary) VALUES (?1, ?2, ?3, ?3, ?4, ?5)",
-                    params![device, check, event.at, event.kind, event.summary],
+                    params![device, check, event.at, event.kind.as_str(), event.summary],
                 )?;
             }
         }
@@ -567,7 +567,7 @@ fn write_result(tx: &rusqlite::Transaction, row: &ResultRow) -> rusqlite::Result
             row.check,
             event.at,
             row.at,
-            event.kind,
+            event.kind.as_str(),
             event.summary
         ])?;
     }
@@ -648,21 +648,25 @@ pub fn history(
     let maintenance = crate::maintenance::spans(rules, &windows, device, site, from, now);
     let (reachability_before, reachability) = check_timeline(conn, device, "ping", from)?;
     let reboots = conn
-        .prepare_cached("SELECT at FROM events WHERE device = ?1 AND kind = 'reboot' AND at > ?2 ORDER BY at")?
-        .query_map(params![device, from], |r| r.get::<_, f64>(0))?
+        .prepare_cached("SELECT at FROM events WHERE device = ?1 AND kind = ?3 AND at > ?2 ORDER BY at")?
+        .query_map(params![device, from, EventKind::Reboot.as_str()], |r| {
+            r.get::<_, f64>(0)
+        })?
         .collect::<rusqlite::Result<_>>()?;
-    let recording_at = |at: f64, kind: String| (at, kind == RECORDING_RESUMED);
+    const STOPPED: &str = EventKind::RecordingStopped.as_str();
+    const RESUMED: &str = EventKind::RecordingResumed.as_str();
+    let recording_at = |at: f64, kind: String| (at, kind == RESUMED);
     let recording_before = conn
         .prepare_cached(
             "SELECT at, kind FROM events WHERE device = ?1 AND kind IN (?3, ?4) AND at <= ?2 ORDER BY at DESC LIMIT 1",
         )?
-        .query_row(params![device, from, RECORDING_STOPPED, RECORDING_RESUMED], |r| {
+        .query_row(params![device, from, STOPPED, RESUMED], |r| {
             Ok(recording_at(r.get(0)?, r.get(1)?).1)
         })
         .optional()?;
     let recording = conn
         .prepare_cached("SELECT at, kind FROM events WHERE device = ?1 AND kind IN (?3, ?4) AND at > ?2 ORDER BY at")?
-        .query_map(params![device, from, RECORDING_STOPPED, RECORDING_RESUMED], |r| {
+        .query_map(params![device, from, STOPPED, RESUMED], |r| {
             Ok(recording_at(r.get(0)?, r.get(1)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -700,10 +704,6 @@ pub fn maintenance_windows(conn: &Connection, from: f64) -> rusqlite::Result<Vec
     })?;
     rows.collect()
 }
-
-/// Event kinds the retention judge leaves when a device stops and resumes recording.
-pub const RECORDING_STOPPED: &str = "recording_stopped";
-pub const RECORDING_RESUMED: &str = "recording_resumed";
 
 /// The figures of a check's last result in `[from, to)`: from the raw results while they are
 /// kept, else from the last transition (kept much longer), with when.
@@ -757,10 +757,10 @@ pub fn procedure_times(conn: &Connection, kind: &str, from: f64, to: f64) -> rus
         .collect()
 }
 
-/// Events of the given kinds in `[from, to)`: (at, device, kind, summary), oldest first.
+/// Events of the kinds `wanted` accepts in `[from, to)`: (at, device, kind, summary), oldest first.
 pub fn events_between(
     conn: &Connection,
-    kinds: &[&str],
+    wanted: fn(EventKind) -> bool,
     from: f64,
     to: f64,
 ) -> rusqlite::Result<Vec<(f64, String, String, String)>> {
@@ -770,7 +770,7 @@ pub fn events_between(
     let mut out = Vec::new();
     for row in rows {
         let row: (f64, String, String, String) = row?;
-        if kinds.contains(&row.2.as_str()) {
+        if EventKind::parse(&row.2).is_some_and(wanted) {
             out.push(row);
         }
     }
@@ -975,7 +975,7 @@ mod tests {
             transition,
             events: if transition.is_some() {
                 vec![crate::judge::Event {
-                    kind: "reboot",
+                    kind: EventKind::Reboot,
                     at: at - 10.0,
                     summary: "rebooted".into(),
                 }]

@@ -90,7 +90,7 @@ impl<'a> Client<'a> {
                 headers,
                 body,
                 self.login,
-                &self.spec.trust.as_trust(),
+                &crate::probe::tls::Trust::from(&self.spec.trust),
                 MAX_ANSWER_BYTES,
                 self.transcript,
             )

@@ -282,7 +282,7 @@ pub async fn footage(
     wanted: &[String],
     window_seconds: i64,
 ) -> Result<FootageObservation, ProbeError> {
-    let now = crate::schedule::unix_now() as i64;
+    let now = crate::vocab::unix_now() as i64;
     let mut notes = Vec::new();
     let channels = channels(client).await?;
     let mut missing = Vec::new();

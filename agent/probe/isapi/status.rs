@@ -7,7 +7,7 @@ use crate::probe::{ProbeError, ProbeErrorKind};
 
 pub async fn read(client: &mut Client<'_>) -> Result<UptimeObservation, ProbeError> {
     let doc = client.get("/ISAPI/System/status", "DeviceStatus").await?;
-    let polled_at = crate::schedule::unix_now();
+    let polled_at = crate::vocab::unix_now();
     let seconds = number::<u64>(&doc, &["deviceUpTime"]).ok_or_else(|| {
         ProbeError::new(
             ProbeErrorKind::Device,

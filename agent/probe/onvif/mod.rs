@@ -209,7 +209,7 @@ struct Session<'a> {
 }
 
 fn now() -> f64 {
-    crate::schedule::unix_now()
+    crate::vocab::unix_now()
 }
 
 impl Session<'_> {
@@ -246,7 +246,7 @@ impl Session<'_> {
                 headers,
                 Some(soap::envelope(&header, &request.body()).into_bytes()),
                 self.login,
-                &self.spec.trust.as_trust(),
+                &crate::probe::tls::Trust::from(&self.spec.trust),
                 MAX_ANSWER_BYTES,
                 self.transcript,
             )

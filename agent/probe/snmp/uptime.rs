@@ -41,7 +41,7 @@ pub async fn read(client: &mut SnmpClient<'_>) -> Result<UptimeObservation, Prob
     // Some agents send uptime as a plain INTEGER or Counter32.
     let ticks = |oid: &str| r.value(oid)?.as_i64().and_then(|t| u32::try_from(t).ok());
     let observation = UptimeObservation {
-        polled_at: crate::schedule::unix_now(),
+        polled_at: crate::vocab::unix_now(),
         agent_ticks: ticks(SYS_UPTIME),
         host_ticks: ticks(HR_SYSTEM_UPTIME),
         device_seconds: None,

@@ -9,6 +9,8 @@
 //! call. Records are stored as JSON in `procedure_runs`, so a later reader (the CLI's `--last`,
 //! emails, reports) sees exactly what the guard saw.
 
+pub mod text;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,11 +20,11 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, Procedure};
-use crate::daemon::Shared;
 use crate::model::{CheckKind, DeviceKind, State};
-use crate::schedule::unix_now;
+use crate::shared::Shared;
 use crate::state::CheckStatus;
 use crate::state::store::{self, EventRow, TransitionRow};
+use crate::vocab::unix_now;
 
 /// The shift a handover covers when no earlier handover is stored.
 pub const FIRST_SHIFT: Duration = Duration::from_secs(12 * 3600);
@@ -469,12 +471,8 @@ pub async fn perform(shared: Arc<Shared>, procedure: Procedure) -> Result<serde_
 /// through an SMTP outage or a restart) like any fault mail.
 async fn mail(shared: &Shared, config: &Config, procedure: Procedure, at: f64, record: &serde_json::Value) {
     let text = match procedure {
-        Procedure::Handover => {
-            serde_json::from_value::<Handover>(record.clone()).map(|h| crate::output::procedures::handover_text(&h))
-        }
-        Procedure::Inventory => {
-            serde_json::from_value::<Inventory>(record.clone()).map(|i| crate::output::procedures::inventory_text(&i))
-        }
+        Procedure::Handover => serde_json::from_value::<Handover>(record.clone()).map(|h| text::handover_text(&h)),
+        Procedure::Inventory => serde_json::from_value::<Inventory>(record.clone()).map(|i| text::inventory_text(&i)),
     };
     let (Ok(text), Some(store)) = (text, shared.hub.store()) else {
         return;
