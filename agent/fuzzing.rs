@@ -176,7 +176,7 @@ pub fn jpeg(data: &[u8]) {
     if let Ok(analysis) = snapshot::analyse(data) {
         let hex: String = analysis.thumbnail.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(
-            snapshot::parse_thumbnail(&hex).as_deref(),
+            crate::observation::image::parse_thumbnail(&hex).as_deref(),
             Some(&analysis.thumbnail[..])
         );
     }

@@ -16,6 +16,7 @@ pub mod judge;
 pub mod maintenance;
 pub mod model;
 pub mod notify;
+pub mod observation;
 pub mod oneshot;
 pub mod output;
 pub mod probe;

@@ -4,7 +4,7 @@
 use super::{Verdict, human_bytes};
 use crate::config::Policy;
 use crate::model::{CheckKind, Status};
-use crate::probe::backup::BackupObservation;
+use crate::observation::backup::BackupObservation;
 
 /// A newest backup dated further ahead of camwatch's clock than this is suspicious: one clock
 /// is wrong, and the age cannot be trusted.
@@ -153,7 +153,7 @@ pub fn human_age(seconds: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::backup::NewestBackup;
+    use crate::observation::backup::NewestBackup;
 
     const NOW: f64 = 1_795_918_800.0; // 2026-11-29 02:20 UTC
     const GIB: u64 = 1 << 30;

@@ -4,7 +4,7 @@
 use super::{Verdict, human_bytes};
 use crate::config::Policy;
 use crate::model::{CheckKind, Status};
-use crate::probe::filesystem::{FilesystemObservation, Mount};
+use crate::observation::filesystem::{FilesystemObservation, Mount};
 
 pub fn free_percent(mount: &Mount) -> f64 {
     if mount.size_bytes == 0 {

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use super::{Verdict, worst_first};
 use crate::config::Policy;
 use crate::model::{CheckKind, Status};
-use crate::probe::snapshot::{ImageObservation, parse_thumbnail};
+use crate::observation::image::{ImageObservation, parse_thumbnail};
 
 /// Sharpness values remembered for the camera's usual sharpness.
 pub const SHARPNESS_HISTORY: usize = 8;

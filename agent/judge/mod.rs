@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::config::Policy;
 use crate::model::{CheckKind, Status};
-use crate::probe::{Observation, ProbeError, ProbeErrorKind};
+use crate::observation::{Observation, ProbeError, ProbeErrorKind};
 
 /// What a rule concluded about one run of a check.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::{Event, Verdict, worst_first};
 use crate::config::Policy;
 use crate::model::{CheckKind, Status};
-use crate::probe::onvif::OnvifObservation;
-use crate::probe::onvif::parse::Encoder;
+use crate::observation::onvif::Encoder;
+use crate::observation::onvif::OnvifObservation;
 use crate::vocab::EventKind;
 
 pub fn judge(
@@ -376,7 +376,7 @@ pub fn accept(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::onvif::parse::{DeviceTime, Identity, Profile};
+    use crate::observation::onvif::{DeviceTime, Identity, Profile};
 
     fn seen(serial: &str, fps: f64, offset: Option<f64>) -> OnvifObservation {
         OnvifObservation {

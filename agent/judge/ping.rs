@@ -3,7 +3,7 @@
 use super::Verdict;
 use crate::config::Policy;
 use crate::model::{CheckKind, Status};
-use crate::probe::ping::PingObservation;
+use crate::observation::ping::PingObservation;
 
 pub fn judge(seen: &PingObservation, policy: &Policy) -> Verdict {
     let loss = seen.loss_ratio();

@@ -3,7 +3,7 @@
 
 use super::{Verdict, worst_first};
 use crate::model::{CheckKind, Status};
-use crate::probe::snmp::recorder::{DiskState, RecorderObservation};
+use crate::observation::recorder::{DiskState, RecorderObservation};
 
 pub fn disk_status(state: DiskState) -> Status {
     match state {
@@ -58,7 +58,7 @@ pub fn judge(seen: &RecorderObservation) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::snmp::recorder::RecorderDisk;
+    use crate::observation::recorder::RecorderDisk;
 
     fn disk(id: &str, state: DiskState) -> RecorderDisk {
         RecorderDisk {

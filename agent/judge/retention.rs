@@ -13,7 +13,7 @@ use crate::config::Policy;
 pub use crate::coverage::span;
 use crate::coverage::{Coverage, IntervalSet, Rules, Storage, coverage};
 use crate::model::{CheckKind, Status};
-use crate::probe::footage::FootageObservation;
+use crate::observation::footage::FootageObservation;
 use crate::vocab::EventKind;
 
 pub fn at(unix: i64, with_date: bool) -> String {
@@ -345,7 +345,7 @@ fn recording_events(cameras: &[(&str, Coverage)], now: i64, memory: &mut Memory)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::footage::CameraFootage;
+    use crate::observation::footage::CameraFootage;
 
     const NOW: i64 = 1_795_144_070 + 10 * 86_400; // 2026-11-30 03:07:50 UTC
 

@@ -5,7 +5,7 @@ use super::filesystem::space_finding;
 use super::{Verdict, worst_first};
 use crate::config::Policy;
 use crate::model::{CheckKind, Status};
-use crate::probe::snmp::storage::{DeviceStatus, StorageObservation};
+use crate::observation::storage::{DeviceStatus, StorageObservation};
 
 pub fn judge(seen: &StorageObservation, policy: &Policy) -> Verdict {
     let mut findings: Vec<(Status, String)> = seen
@@ -53,7 +53,7 @@ pub fn judge(seen: &StorageObservation, policy: &Policy) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::snmp::storage::{DiskDevice, Volume};
+    use crate::observation::storage::{DiskDevice, Volume};
 
     fn volume(name: &str, size: u64, used: u64) -> Volume {
         Volume {

@@ -4,7 +4,7 @@
 
 use super::Verdict;
 use crate::model::{CheckKind, Status};
-use crate::probe::rtsp::{StreamObservation, describe_video};
+use crate::observation::stream::{StreamObservation, describe_video};
 
 pub fn judge(seen: &StreamObservation) -> Verdict {
     let values = serde_json::json!({
@@ -46,7 +46,7 @@ pub fn judge(seen: &StreamObservation) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::rtsp::VideoTrack;
+    use crate::observation::stream::VideoTrack;
 
     fn seen(video: Option<VideoTrack>, media_tracks: u32) -> StreamObservation {
         StreamObservation {

@@ -5,7 +5,7 @@
 use super::Verdict;
 use crate::config::Policy;
 use crate::model::{CheckKind, Status};
-use crate::probe::ups::{BatteryStatus, OutputSource, UpsObservation};
+use crate::observation::ups::{BatteryStatus, OutputSource, UpsObservation};
 
 pub fn judge(ups: &UpsObservation, policy: &Policy) -> Verdict {
     let mut findings: Vec<(Status, String)> = Vec::new();

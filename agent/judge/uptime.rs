@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::{Event, Verdict};
 use crate::config::Policy;
 use crate::model::{CheckKind, Status};
-use crate::probe::snmp::uptime::UptimeObservation;
+use crate::observation::uptime::UptimeObservation;
 
 const WRAP_TICKS: f64 = 4_294_967_296.0;
 

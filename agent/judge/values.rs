@@ -2,7 +2,7 @@
 
 use super::{Verdict, worst_first};
 use crate::model::{CheckKind, Status};
-use crate::probe::snmp::values::SnmpValuesObservation;
+use crate::observation::values::SnmpValuesObservation;
 
 pub fn judge_value(value: f64, spec: &crate::config::SnmpValueSpec) -> Option<(Status, String)> {
     let unit = if spec.unit.is_empty() {

@@ -9,10 +9,10 @@ use prometheus_client::metrics::MetricType;
 
 use super::metrics::{Labels, family, flag, gauge};
 use crate::model::{CheckKind, Status};
-use crate::probe::Observation;
-use crate::probe::rtsp::VideoTrack;
-use crate::probe::snmp::recorder::DiskState;
-use crate::probe::ups::{BatteryStatus, OutputSource, UpsObservation};
+use crate::observation::recorder::DiskState;
+use crate::observation::stream::VideoTrack;
+use crate::observation::ups::{BatteryStatus, OutputSource, UpsObservation};
+use crate::observation::Observation;
 use crate::state::CheckStatus;
 
 /// A UPS figure: metric name, help, and how to read it from an observation.
@@ -176,7 +176,7 @@ pub fn encode(
     )?;
 
     // Recorder drives.
-    let disks: Vec<(&str, &crate::probe::snmp::recorder::RecorderDisk)> = observed(CheckKind::RecorderDisks)
+    let disks: Vec<(&str, &crate::observation::recorder::RecorderDisk)> = observed(CheckKind::RecorderDisks)
         .filter_map(|c| match &c.observation {
             Some(Observation::Recorder(r)) => Some((c.device.as_str(), r)),
             _ => None,
@@ -237,7 +237,7 @@ pub fn encode(
 
     // Camera pictures: figures only from a picture seen on the last run, never a stale one.
     let images: Vec<&CheckStatus> = observed(CheckKind::Image).collect();
-    let pictures: Vec<(&str, &crate::probe::snapshot::ImageObservation)> = images
+    let pictures: Vec<(&str, &crate::observation::image::ImageObservation)> = images
         .iter()
         .filter_map(|c| match &c.observation {
             Some(Observation::Image(i)) => Some((c.device.as_str(), i)),
@@ -247,7 +247,7 @@ pub fn encode(
     type ImageFigure = (
         &'static str,
         &'static str,
-        fn(&crate::probe::snapshot::ImageObservation) -> f64,
+        fn(&crate::observation::image::ImageObservation) -> f64,
     );
     let figures: [ImageFigure; 3] = [
         (
@@ -307,7 +307,7 @@ pub fn encode(
 
     // Backups: figures only from a walk of the last run (a missing folder has none, not stale
     // ones); the newest backup's time and age only when there is one.
-    let backups: Vec<(&str, &crate::probe::backup::BackupObservation)> = observed(CheckKind::Backup)
+    let backups: Vec<(&str, &crate::observation::backup::BackupObservation)> = observed(CheckKind::Backup)
         .filter_map(|c| match &c.observation {
             Some(Observation::Backup(b)) => Some((c.device.as_str(), b)),
             _ => None,

@@ -16,7 +16,7 @@ use prometheus_client::registry::Registry;
 
 use super::process;
 use crate::model::State;
-use crate::probe::Observation;
+use crate::observation::Observation;
 use crate::shared::Shared;
 
 pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -195,7 +195,7 @@ impl Collector for AgentCollector {
             pings.map(|(d, p)| (device(d), p.loss_ratio())),
         )?;
 
-        let mounts: Vec<(Labels, &crate::probe::filesystem::Mount)> = checks
+        let mounts: Vec<(Labels, &crate::observation::filesystem::Mount)> = checks
             .iter()
             .filter_map(|c| match &c.observation {
                 Some(Observation::Filesystem(f)) => Some((&c.device, f)),

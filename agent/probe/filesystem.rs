@@ -9,30 +9,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde::Serialize;
 use sysinfo::Disks;
 
 use super::{ProbeError, ProbeErrorKind, Transcript};
 use crate::config::FilesystemSpec;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Mount {
-    pub mountpoint: String,
-    pub fs_type: String,
-    pub device: String,
-    pub size_bytes: u64,
-    pub avail_bytes: u64,
-    pub readonly: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FilesystemObservation {
-    pub mounts: Vec<Mount>,
-    /// Mount points the configuration asked for that are not mounted.
-    pub missing: Vec<String>,
-    /// Whether the configuration named the mount points (a read-only one is then a fault).
-    pub explicit: bool,
-}
+use crate::observation::filesystem::{FilesystemObservation, Mount};
 
 /// Filesystem types that never hold footage, after node_exporter's defaults; sysinfo already
 /// leaves out proc, sysfs, tmpfs, cgroup and the like.

@@ -19,67 +19,10 @@ pub mod snmp;
 pub mod tls;
 pub mod ups;
 
-use std::fmt;
-
-use serde::Serialize;
-
 use crate::config::{CheckSpec, Device, RecorderDisksSpec, RetentionSource, UpsSpec, UptimeSpec};
 use crate::model::CheckKind;
+use crate::observation::{Observation, ProbeError, ProbeErrorKind};
 use snmp::SnmpRead;
-
-/// What a probe saw, in base units.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum Observation {
-    Ping(ping::PingObservation),
-    Filesystem(filesystem::FilesystemObservation),
-    Ups(ups::UpsObservation),
-    Uptime(snmp::uptime::UptimeObservation),
-    Storage(snmp::storage::StorageObservation),
-    Recorder(snmp::recorder::RecorderObservation),
-    SnmpValues(snmp::values::SnmpValuesObservation),
-    Onvif(Box<onvif::OnvifObservation>),
-    Stream(rtsp::StreamObservation),
-    Image(snapshot::ImageObservation),
-    Backup(backup::BackupObservation),
-    Footage(footage::FootageObservation),
-    History(crate::availability::History),
-}
-
-/// Why a probe could not see anything.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ProbeError {
-    pub kind: ProbeErrorKind,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProbeErrorKind {
-    /// The device did not answer within the check's timeout.
-    Timeout,
-    /// The device's name does not resolve.
-    Resolve,
-    /// The device answered something we cannot use, or a resource it should have is missing.
-    Device,
-    /// The agent itself could not run the probe (its own resources, permissions, bugs).
-    Agent,
-}
-
-impl ProbeError {
-    pub fn new(kind: ProbeErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for ProbeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
 
 /// What was sent and received, kept only when someone asked (`camwatch probe`).
 #[derive(Debug, Default)]

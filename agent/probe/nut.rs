@@ -18,9 +18,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use super::ups::{BatteryStatus, OutputSource, UpsObservation};
 use super::{ProbeError, ProbeErrorKind, Transcript};
 use crate::config::{Device, NutSpec, NutTls};
+use crate::observation::ups::{BatteryStatus, OutputSource, UpsObservation};
 
 /// Longest line accepted from a server. upsd's own lines are far shorter (its values are capped
 /// at 256 bytes); anything longer is a server gone wrong, not data to buffer.

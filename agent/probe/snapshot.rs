@@ -25,7 +25,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
-use serde::Serialize;
 use tokio::sync::Semaphore;
 use zune_jpeg::JpegDecoder;
 use zune_jpeg::zune_core::bytestream::ZCursor;
@@ -35,6 +34,7 @@ use zune_jpeg::zune_core::options::DecoderOptions;
 use super::http::{HttpClients, redact_url};
 use super::{Login, ProbeError, ProbeErrorKind, Transcript};
 use crate::config::SnapshotSpec;
+use crate::observation::image::{ImageObservation, THUMBNAIL_SIDE};
 
 /// Decodes running at once, agent-wide. Two keep one core free for everything else on the
 /// small boxes camwatch runs on, and bound the memory of decoded pictures.
@@ -43,36 +43,9 @@ static DECODES: Semaphore = Semaphore::const_new(DECODES_AT_ONCE);
 
 /// Longer side of the picture the sharpness is measured on (see the module comment).
 pub const SHARPNESS_MAX_SIDE: usize = 1024;
-/// Thumbnail cells per side.
-pub const THUMBNAIL_SIDE: usize = 16;
 /// Pictures larger than this many pixels per side are refused before decoding: 8192 covers
 /// every CCTV sensor (12 MP is 4000x3000) and bounds a decoded picture to 64 MiB.
 const MAX_SIDE: usize = 8192;
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ImageObservation {
-    /// The snapshot URL, without credentials.
-    pub uri: String,
-    pub width: u32,
-    pub height: u32,
-    /// Size of the JPEG as received.
-    pub bytes: u64,
-    /// Mean luma, 0 (black) to 1 (white).
-    pub brightness: f64,
-    /// Standard deviation of luma, 0 (uniform) to 0.5 (half black, half white).
-    pub contrast: f64,
-    /// Variance of the Laplacian on the scaled-down picture (luma levels squared).
-    pub sharpness: f64,
-    /// Hash of every luma sample, hex: equal only for identical pictures.
-    pub fingerprint: String,
-    /// 16x16 mean-luma cells, row by row, hex (two digits a cell).
-    pub thumbnail: String,
-    /// Time spent decoding and measuring.
-    pub analysis_seconds: f64,
-    /// The JPEG itself, for keeping the latest snapshots (never serialised).
-    #[serde(skip)]
-    pub jpeg: Arc<Vec<u8>>,
-}
 
 /// What [`analyse`] measures in one JPEG.
 #[derive(Debug, Clone, PartialEq)]
@@ -354,20 +327,10 @@ fn fingerprint(luma: &[u8]) -> u64 {
     hash
 }
 
-/// Decodes a thumbnail written by [`ImageObservation::thumbnail`]; `None` if it is not one.
-pub fn parse_thumbnail(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() != THUMBNAIL_SIDE * THUMBNAIL_SIDE * 2 {
-        return None;
-    }
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observation::image::parse_thumbnail;
 
     fn plane(width: usize, height: usize, f: impl Fn(usize, usize) -> u8) -> Vec<u8> {
         (0..height)

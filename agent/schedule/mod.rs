@@ -17,7 +17,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::config::{CheckSpec, Config, Device};
 use crate::judge::{self, Verdict};
-use crate::probe::{Observation, ProbeError, ProbeErrorKind, Probes, Transcript};
+use crate::observation::{Observation, ProbeError, ProbeErrorKind};
+use crate::probe::{Probes, Transcript};
 use crate::state::{CheckResult, Hub};
 use crate::vocab::unix_now;
 

@@ -17,7 +17,7 @@ use crate::config::{Config, Device};
 use crate::judge::Verdict;
 use crate::maintenance::{Target, Window};
 use crate::model::{CheckKind, State, Status};
-use crate::probe::Observation;
+use crate::observation::Observation;
 use crate::vocab::EventKind;
 use incidents::{Acknowledgement, Book, Incident};
 use machine::{Machine, Thresholds};

@@ -14,9 +14,9 @@ use chrono::{DateTime, NaiveDateTime};
 
 use super::{Client, number, storage};
 use crate::coverage::IntervalSet;
-use crate::probe::footage::{CameraFootage, FootageObservation};
+use crate::observation::footage::{CameraFootage, FootageObservation};
 use crate::probe::onvif::xml::Element;
-use crate::probe::{ProbeError, ProbeErrorKind};
+use crate::observation::{ProbeError, ProbeErrorKind};
 
 /// Matches asked per page; recorders answer at most this many (many cap it lower themselves).
 pub const MAX_RESULTS: u32 = 50;

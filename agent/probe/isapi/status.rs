@@ -2,8 +2,8 @@
 //! does not wrap, mapped onto the uptime observation SNMP fills so one judge spots reboots.
 
 use super::{Client, number};
-use crate::probe::snmp::uptime::UptimeObservation;
-use crate::probe::{ProbeError, ProbeErrorKind};
+use crate::observation::uptime::UptimeObservation;
+use crate::observation::{ProbeError, ProbeErrorKind};
 
 pub async fn read(client: &mut Client<'_>) -> Result<UptimeObservation, ProbeError> {
     let doc = client.get("/ISAPI/System/status", "DeviceStatus").await?;

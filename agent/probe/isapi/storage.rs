@@ -3,9 +3,9 @@
 //! observation the SNMP MIBs fill, so one judge rules on both.
 
 use super::{Client, number};
-use crate::probe::ProbeError;
+use crate::observation::recorder::{DiskState, RecorderDisk, RecorderObservation};
+use crate::observation::ProbeError;
 use crate::probe::onvif::xml::Element;
-use crate::probe::snmp::recorder::{DiskState, RecorderDisk, RecorderObservation};
 
 const MIB: u64 = 1 << 20;
 

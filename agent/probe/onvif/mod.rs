@@ -19,12 +19,11 @@ use std::sync::Mutex;
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use secrecy::ExposeSecret;
-use serde::Serialize;
 
 use super::http::HttpClients;
 use super::{Login, ProbeError, ProbeErrorKind, Transcript};
 use crate::config::OnvifSpec;
-use parse::{DeviceTime, Encoder, Identity, Profile, Services};
+use crate::observation::onvif::{DeviceTime, OnvifObservation, Services};
 use soap::Fault;
 use xml::Element;
 
@@ -148,35 +147,6 @@ impl Request<'_> {
             ),
             Self::GetRecordings => "<trc:GetRecordings/>".into(),
         }
-    }
-}
-
-/// What one ONVIF poll saw.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OnvifObservation {
-    /// The device service URL.
-    pub url: String,
-    pub time: DeviceTime,
-    /// Device clock minus ours, seconds (positive: the device is ahead).
-    pub clock_offset_seconds: Option<f64>,
-    /// Present when the poll went beyond the clock.
-    pub identity: Option<Identity>,
-    pub mac: Option<String>,
-    pub services: Option<Services>,
-    pub profiles: Vec<Profile>,
-    /// The profile whose stream and snapshot are used.
-    pub profile: Option<String>,
-    /// Stream and snapshot URIs, without credentials.
-    pub stream_uri: Option<String>,
-    pub snapshot_uri: Option<String>,
-    pub notes: Vec<String>,
-}
-
-impl OnvifObservation {
-    /// The encoder of the chosen profile.
-    pub fn encoder(&self) -> Option<&Encoder> {
-        let chosen = self.profile.as_deref()?;
-        self.profiles.iter().find(|p| p.token == chosen)?.encoder.as_ref()
     }
 }
 
@@ -571,7 +541,7 @@ impl OnvifProber {
         paging_deadline: tokio::time::Instant,
         login: Option<&Login>,
         transcript: &mut Transcript,
-    ) -> Result<crate::probe::footage::FootageObservation, ProbeError> {
+    ) -> Result<crate::observation::footage::FootageObservation, ProbeError> {
         let onvif = &*spec.onvif;
         let scanned_at = now() as i64;
         let configured = reqwest::Url::parse(&onvif.url)

@@ -2,22 +2,8 @@
 //! `Body`) and is lenient where devices differ: missing optional parts become `None`, never a
 //! made-up value.
 
-use serde::Serialize;
-
 use super::xml::Element;
-
-/// What a device says its clock reads.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DeviceTime {
-    /// The device's UTC time, Unix seconds; `None` when it gave only local time or none.
-    pub utc_seconds: Option<i64>,
-    /// The clock was never set (a year before 2000: 1970 after a power cut, 0000 on some firmware).
-    pub unset: bool,
-    /// `NTP` or `Manual`.
-    pub date_time_type: Option<String>,
-    /// The device's time zone setting, for people (never used to compute drift).
-    pub time_zone: Option<String>,
-}
+use crate::observation::onvif::{DeviceTime, Encoder, Identity, Profile, Services};
 
 fn date_time(e: &Element) -> Option<(i64, u32, u32, u32, u32, u32)> {
     let n = |path: &[&str]| e.text_at(path)?.parse::<i64>().ok();
@@ -53,15 +39,6 @@ pub fn system_date_and_time(response: &Element) -> Result<DeviceTime, String> {
     })
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
-pub struct Identity {
-    pub manufacturer: Option<String>,
-    pub model: Option<String>,
-    pub firmware: Option<String>,
-    pub serial: Option<String>,
-    pub hardware_id: Option<String>,
-}
-
 pub fn device_information(response: &Element) -> Identity {
     let t = |name: &str| response.text_at(&[name]);
     Identity {
@@ -71,15 +48,6 @@ pub fn device_information(response: &Element) -> Identity {
         serial: t("SerialNumber"),
         hardware_id: t("HardwareId"),
     }
-}
-
-/// Service addresses from GetCapabilities (or GetServices).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
-pub struct Services {
-    pub media: Option<String>,
-    pub recording: Option<String>,
-    pub search: Option<String>,
-    pub replay: Option<String>,
 }
 
 pub fn capabilities(response: &Element) -> Services {
@@ -122,22 +90,6 @@ pub fn mac_address(response: &Element) -> Option<String> {
         .descendants("HwAddress")
         .map(|e| e.text.trim().to_ascii_lowercase().replace('-', ":"))
         .find(|m| !m.is_empty())
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct Encoder {
-    pub encoding: Option<String>,
-    pub width: Option<u32>,
-    pub height: Option<u32>,
-    pub frame_rate: Option<f64>,
-    pub bitrate_kbps: Option<u32>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Profile {
-    pub token: String,
-    pub name: Option<String>,
-    pub encoder: Option<Encoder>,
 }
 
 pub fn profiles(response: &Element) -> Vec<Profile> {

@@ -22,8 +22,8 @@ use super::xml::Element;
 use super::{Request, Session, redacted};
 use crate::config::OnvifRecordingsSpec;
 use crate::coverage::{IntervalSet, span};
-use crate::probe::footage::{CameraFootage, FootageObservation};
-use crate::probe::{ProbeError, ProbeErrorKind};
+use crate::observation::footage::{CameraFootage, FootageObservation};
+use crate::observation::{ProbeError, ProbeErrorKind};
 
 /// How long the recorder keeps a search session the agent stopped asking about (its own
 /// backstop, should the agent be cut off before `EndSearch`).

@@ -16,7 +16,8 @@ use secrecy::ExposeSecret;
 use snmp2::{AsyncSession, Oid as WireOid, Value};
 
 use crate::config::{SnmpAuth, SnmpAuthProtocol, SnmpPrivProtocol, SnmpSpec};
-use crate::probe::{ProbeError, ProbeErrorKind, Transcript};
+use crate::observation::{ProbeError, ProbeErrorKind};
+use crate::probe::Transcript;
 
 /// A numeric OID we own.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -111,7 +111,7 @@ impl SnmpProber {
         mib: UpsMib,
         device: &Device,
         transcript: &mut Transcript,
-    ) -> Result<super::ups::UpsObservation, ProbeError> {
+    ) -> Result<crate::observation::ups::UpsObservation, ProbeError> {
         let mut client = connect(spec, device, transcript).await?;
         let remembered = self
             .ups_mib

@@ -3,47 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use super::client::{Oid, SnmpClient, SnmpValue};
-use crate::probe::{ProbeError, ProbeErrorKind};
+use crate::observation::storage::{DeviceStatus, DiskDevice, StorageObservation, Volume};
+use crate::observation::{ProbeError, ProbeErrorKind};
 
 const HR_STORAGE_ENTRY: &str = "1.3.6.1.2.1.25.2.3.1";
 const HR_STORAGE_TYPES: &str = "1.3.6.1.2.1.25.2.1";
 const HR_DEVICE_ENTRY: &str = "1.3.6.1.2.1.25.3.2.1";
 const HR_DEVICE_DISK_STORAGE: &str = "1.3.6.1.2.1.25.3.1.6";
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Volume {
-    /// hrStorageDescr: a mount point on Unix agents, a label on NAS boxes.
-    pub name: String,
-    pub kind: &'static str,
-    pub size_bytes: u64,
-    pub used_bytes: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceStatus {
-    Running,
-    Warning,
-    Testing,
-    Down,
-    Unknown,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DiskDevice {
-    pub name: String,
-    pub status: DeviceStatus,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StorageObservation {
-    pub volumes: Vec<Volume>,
-    pub disks: Vec<DiskDevice>,
-    pub notes: Vec<String>,
-}
 
 /// hrStorageType OIDs (under hrStorageTypes) of what can hold footage.
 fn storage_kind(type_oid: &Oid) -> Option<&'static str> {

@@ -5,8 +5,8 @@
 use super::client::{Oid, SnmpClient};
 use super::{Reading, mains_voltage};
 use crate::config::UpsMib;
-use crate::probe::ups::{BatteryStatus, OutputSource, UpsObservation};
-use crate::probe::{ProbeError, ProbeErrorKind};
+use crate::observation::ups::{BatteryStatus, OutputSource, UpsObservation};
+use crate::observation::{ProbeError, ProbeErrorKind};
 
 // RFC 1628 UPS-MIB, 1.3.6.1.2.1.33.1
 const UPS_MANUFACTURER: &str = "1.3.6.1.2.1.33.1.1.1.0";

@@ -3,34 +3,16 @@
 //! Both are 32-bit TimeTicks that wrap after 497 days: telling a wrap from a reboot is the
 //! judge's job, with the previous sample.
 
-use serde::Serialize;
-
 use super::Reading;
 use super::client::{Oid, SnmpClient};
-use crate::probe::{ProbeError, ProbeErrorKind};
+use crate::observation::uptime::UptimeObservation;
+use crate::observation::{ProbeError, ProbeErrorKind};
 
 const SYS_DESCR: &str = "1.3.6.1.2.1.1.1.0";
 const SYS_UPTIME: &str = "1.3.6.1.2.1.1.3.0";
 const SYS_NAME: &str = "1.3.6.1.2.1.1.5.0";
 const HR_SYSTEM_UPTIME: &str = "1.3.6.1.2.1.25.1.1.0";
 const ENGINE_BOOTS: &str = "1.3.6.1.6.3.10.2.1.2.0";
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct UptimeObservation {
-    /// When the answer came (Unix seconds), the reference for computing the boot time.
-    pub polled_at: f64,
-    /// sysUpTime, hundredths of a second.
-    pub agent_ticks: Option<u32>,
-    /// hrSystemUptime, hundredths of a second.
-    pub host_ticks: Option<u32>,
-    /// The device's own uptime in whole seconds, from a counter that does not wrap (ISAPI
-    /// `deviceUpTime`); when present it is the one judged.
-    pub device_seconds: Option<u64>,
-    /// snmpEngineBoots: how often the SNMP engine has (re)started.
-    pub engine_boots: Option<i64>,
-    pub description: Option<String>,
-    pub name: Option<String>,
-}
 
 pub async fn read(client: &mut SnmpClient<'_>) -> Result<UptimeObservation, ProbeError> {
     let asked: Vec<Oid> = [SYS_DESCR, SYS_UPTIME, SYS_NAME, HR_SYSTEM_UPTIME, ENGINE_BOOTS]

@@ -1,29 +1,10 @@
 //! User-defined OIDs: a room temperature sensor, a PDU's load, anything with a number.
 
-use serde::Serialize;
-
 use super::Reading;
 use super::client::{Oid, SnmpClient};
 use crate::config::SnmpValueSpec;
-use crate::probe::ProbeError;
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ReadValue {
-    pub name: String,
-    pub oid: String,
-    /// Raw number times the configured scale; `None` when the agent had no number there.
-    pub value: Option<f64>,
-    pub unit: String,
-    /// The configured thresholds, for the judge.
-    #[serde(skip)]
-    pub spec: SnmpValueSpec,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SnmpValuesObservation {
-    pub values: Vec<ReadValue>,
-    pub notes: Vec<String>,
-}
+use crate::observation::values::{ReadValue, SnmpValuesObservation};
+use crate::observation::ProbeError;
 
 pub async fn read(client: &mut SnmpClient<'_>, specs: &[SnmpValueSpec]) -> Result<SnmpValuesObservation, ProbeError> {
     let oids: Vec<Oid> = specs.iter().map(|s| Oid(s.oid.clone())).collect();
