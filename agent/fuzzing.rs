@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 
 use crate::config::{NutSpec, NutTls, Template};
 use crate::probe::Transcript;
-use crate::probe::onvif::xml::Element;
 use crate::probe::onvif::{parse, search, soap};
+use crate::probe::xml::Element;
 
 /// A fixed "now" for the parsers that compare with the clock, so a run can be replayed.
 const NOW: i64 = 1_795_939_200; // 2026-11-29T08:00:00Z

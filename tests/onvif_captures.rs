@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use camwatch::probe::onvif::{parse, search, soap, xml::Element};
+use camwatch::probe::onvif::{parse, search, soap};
+use camwatch::probe::xml::Element;
 
 fn captures() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/onvif");

@@ -279,6 +279,16 @@ impl Device {
         self.checks.iter().find(|c| c.kind() == kind)
     }
 
+    /// The footage the retention check must see, seconds back from now: the longest retention
+    /// the policy requires of the device or any of its cameras (a camera with rules of its own
+    /// may require more than the device). Each footage source reads a margin beyond it.
+    pub fn footage_window_seconds(&self) -> i64 {
+        let days = (self.policy.cameras.values())
+            .map(|p| p.retention_days)
+            .fold(self.policy.retention_days, u32::max);
+        i64::from(days) * 86_400
+    }
+
     /// Every secret this device's checks will read, with what it is for.
     pub fn secrets(&self) -> Vec<(&'static str, &SecretSource)> {
         let mut found: Vec<(&'static str, &SecretSource)> = Vec::new();

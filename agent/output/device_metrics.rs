@@ -9,10 +9,10 @@ use prometheus_client::metrics::MetricType;
 
 use super::metrics::{Labels, family, flag, gauge};
 use crate::model::{CheckKind, Status};
+use crate::observation::Observation;
 use crate::observation::recorder::DiskState;
 use crate::observation::stream::VideoTrack;
 use crate::observation::ups::{BatteryStatus, OutputSource, UpsObservation};
-use crate::observation::Observation;
 use crate::state::CheckStatus;
 
 /// A UPS figure: metric name, help, and how to read it from an observation.

@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Semaphore;
 
-use super::{ProbeError, ProbeErrorKind, Transcript};
+use super::{ProbeContext, ProbeError, ProbeErrorKind, Transcript};
 use crate::config::{BackupSpec, FilePattern};
 use crate::observation::backup::{BackupObservation, NewestBackup};
 
@@ -69,7 +69,12 @@ impl Drop for BusyGuard {
 }
 
 impl BackupReader {
-    pub async fn probe(
+    pub async fn probe(&self, spec: &BackupSpec, ctx: &mut ProbeContext<'_>) -> Result<BackupObservation, ProbeError> {
+        self.walk_for(spec, &ctx.device.name, ctx.transcript).await
+    }
+
+    /// Walks `spec`'s folder for `device`, unless a walk of it for that device is still running.
+    async fn walk_for(
         &self,
         spec: &BackupSpec,
         device: &str,
@@ -522,7 +527,7 @@ mod tests {
         let mut transcript = Transcript::enabled();
         // Walks finish and release their folder: the same check runs again at once.
         for _ in 0..2 {
-            let seen = reader.probe(&spec, "nas", &mut transcript).await.unwrap();
+            let seen = reader.walk_for(&spec, "nas", &mut transcript).await.unwrap();
             assert_eq!(seen.files, 1);
         }
         assert!(transcript.lines[0].starts_with("walked "), "{:?}", transcript.lines);
@@ -533,10 +538,10 @@ mod tests {
             .lock()
             .unwrap()
             .insert(("nas".to_owned(), dir.path().to_path_buf()));
-        let stuck = reader.probe(&spec, "nas", &mut transcript).await.unwrap_err();
+        let stuck = reader.walk_for(&spec, "nas", &mut transcript).await.unwrap_err();
         assert_eq!(stuck.kind, ProbeErrorKind::Device);
         assert!(stuck.message.contains("is still blocked"), "{stuck:?}");
-        assert!(reader.probe(&spec, "other-device", &mut transcript).await.is_ok());
+        assert!(reader.walk_for(&spec, "other-device", &mut transcript).await.is_ok());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use sysinfo::Disks;
 
-use super::{ProbeError, ProbeErrorKind, Transcript};
+use super::{ProbeContext, ProbeError, ProbeErrorKind};
 use crate::config::FilesystemSpec;
 use crate::observation::filesystem::{FilesystemObservation, Mount};
 
@@ -44,8 +44,9 @@ impl FilesystemReader {
     pub async fn probe(
         &self,
         spec: &FilesystemSpec,
-        transcript: &mut Transcript,
+        ctx: &mut ProbeContext<'_>,
     ) -> Result<FilesystemObservation, ProbeError> {
+        let transcript = &mut *ctx.transcript;
         if self.busy.swap(true, Ordering::AcqRel) {
             return Err(ProbeError::new(
                 ProbeErrorKind::Device,

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{ProbeError, ProbeErrorKind, Transcript};
+use super::{ProbeContext, ProbeError, ProbeErrorKind};
 use crate::config::{FootageLayout, FootageSpec, Template, TemplatePart};
 use crate::coverage::IntervalSet;
 use crate::observation::footage::{CameraFootage, FolderScan, FootageObservation};
@@ -65,10 +65,10 @@ impl FootageScanner {
     pub async fn probe(
         &self,
         spec: &FootageSpec,
-        device: &str,
-        window_seconds: i64,
-        transcript: &mut Transcript,
+        ctx: &mut ProbeContext<'_>,
     ) -> Result<FootageObservation, ProbeError> {
+        let (device, window_seconds) = (ctx.device.name.as_str(), ctx.device.footage_window_seconds());
+        let transcript = &mut *ctx.transcript;
         let cache = Arc::clone(
             self.caches
                 .lock()

@@ -5,18 +5,48 @@
 
 use std::path::Path;
 
-use super::{ProbeError, ProbeErrorKind, Transcript};
+use super::{ProbeContext, ProbeError, ProbeErrorKind};
 use crate::availability::History;
+use crate::config::AvailabilitySpec;
+use crate::maintenance::Rule;
 
 /// The longest availability window: a month.
 pub const LONGEST_WINDOW_SECONDS: f64 = 30.0 * 86_400.0;
 
-pub async fn probe(
-    spec: &crate::config::AvailabilitySpec,
-    device: &crate::config::Device,
-    now: f64,
-    transcript: &mut Transcript,
+/// Reads a device's history from the store file at `path`, for (name, site), with the
+/// maintenance `rules` that cover it, over `[from, to]`. The state store provides it (the probes
+/// sit below the store and do not know its schema); it is handed in by whoever builds the probes.
+pub type ReadHistory =
+    fn(path: &Path, device: (&str, &str), rules: &[Rule], from: f64, to: f64) -> Result<History, String>;
+
+/// The store reader the probes were given, if any (none: no availability check can run).
+#[derive(Debug, Default)]
+pub struct HistoryReader {
+    read: Option<ReadHistory>,
+}
+
+impl HistoryReader {
+    pub fn new(read: ReadHistory) -> Self {
+        Self { read: Some(read) }
+    }
+
+    pub async fn probe(&self, spec: &AvailabilitySpec, ctx: &mut ProbeContext<'_>) -> Result<History, ProbeError> {
+        let read = self.read.ok_or_else(|| {
+            ProbeError::new(
+                ProbeErrorKind::Agent,
+                "this agent was built without a state store to read history from",
+            )
+        })?;
+        read_history(read, spec, ctx).await
+    }
+}
+
+async fn read_history(
+    read: ReadHistory,
+    spec: &AvailabilitySpec,
+    ctx: &mut ProbeContext<'_>,
 ) -> Result<History, ProbeError> {
+    let (device, now, transcript) = (ctx.device, ctx.now, &mut *ctx.transcript);
     let store: &Path = &spec.store;
     if !store.exists() {
         return Err(ProbeError::new(
@@ -33,18 +63,16 @@ pub async fn probe(
         device.site.clone(),
         spec.maintenance.clone(),
     );
-    let history = tokio::task::spawn_blocking(move || -> rusqlite::Result<History> {
-        let conn = crate::state::store::open_reader(&path)?;
-        crate::state::store::history(&conn, (&name, &site), &rules, now - LONGEST_WINDOW_SECONDS, now)
-    })
-    .await
-    .map_err(|e| ProbeError::new(ProbeErrorKind::Agent, format!("reading the state history failed: {e}")))?
-    .map_err(|e| {
-        ProbeError::new(
-            ProbeErrorKind::Agent,
-            format!("cannot read the state history in {}: {e}", store.display()),
-        )
-    })?;
+    let history =
+        tokio::task::spawn_blocking(move || read(&path, (&name, &site), &rules, now - LONGEST_WINDOW_SECONDS, now))
+            .await
+            .map_err(|e| ProbeError::new(ProbeErrorKind::Agent, format!("reading the state history failed: {e}")))?
+            .map_err(|e| {
+                ProbeError::new(
+                    ProbeErrorKind::Agent,
+                    format!("cannot read the state history in {}: {e}", store.display()),
+                )
+            })?;
     transcript.note(|| {
         format!(
             "{}: {} ping state changes, {} reboots, {} recording stops and resumes, {} maintenance windows in the last 30 days",

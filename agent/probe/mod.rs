@@ -1,7 +1,9 @@
 //! Probes talk to devices and report what they saw. They never decide "ok" or "failed": that is
-//! the judges' job. Each protocol lives in its own file behind the same call shape
-//! (`probe(spec, device, transcript) -> Result<Observation, ProbeError>`), so adding a protocol is
-//! one new file plus one arm in [`Probes::run`].
+//! the judges' job. Each protocol lives in its own file(s) behind the same call shape,
+//! `probe(spec, &mut ProbeContext) -> Result<observation, ProbeError>` (a method of the prober
+//! where it keeps state across polls, with the shared HTTP clients passed first where it speaks
+//! HTTP), so adding a protocol is its own file plus one arm in [`Probes::run`]. What a probe
+//! returns is an [`crate::observation`] type, which judges read without knowing the prober.
 
 pub mod backup;
 pub mod digest;
@@ -18,9 +20,9 @@ pub mod snapshot;
 pub mod snmp;
 pub mod tls;
 pub mod ups;
+pub mod xml;
 
 use crate::config::{CheckSpec, Device, RecorderDisksSpec, RetentionSource, UpsSpec, UptimeSpec};
-use crate::model::CheckKind;
 use crate::observation::{Observation, ProbeError, ProbeErrorKind};
 use snmp::SnmpRead;
 
@@ -51,6 +53,44 @@ impl Transcript {
     }
 }
 
+/// Everything one run of one check may use: the device, when the run started, when the
+/// scheduler gives up on it, and the transcript (`camwatch probe`). Built by the scheduler's
+/// runner for every run, so every prober sees the same clock and deadline.
+pub struct ProbeContext<'a> {
+    pub device: &'a Device,
+    /// When the run started, Unix seconds: "now" for whatever the probe dates.
+    pub now: f64,
+    /// When the run started, on the monotonic clock.
+    pub started: tokio::time::Instant,
+    /// The run's timeout (the device's policy): the scheduler drops the probe after it.
+    pub timeout: std::time::Duration,
+    pub transcript: &'a mut Transcript,
+}
+
+impl<'a> ProbeContext<'a> {
+    pub fn new(device: &'a Device, now: f64, transcript: &'a mut Transcript) -> Self {
+        Self {
+            device,
+            now,
+            started: tokio::time::Instant::now(),
+            timeout: device.policy.timeout,
+            transcript,
+        }
+    }
+
+    /// The device's login for its management interfaces, read when a probe needs it (a check
+    /// that needs none is not failed by an unreadable password).
+    pub fn login(&self) -> Result<Option<Login>, ProbeError> {
+        Login::of(self.device)
+    }
+
+    /// A point `share` of the way to the run's timeout: where a probe that must clean up after
+    /// itself (end a search) stops starting new work.
+    pub fn budget(&self, share: f64) -> tokio::time::Instant {
+        self.started + self.timeout.mul_f64(share)
+    }
+}
+
 /// Which of a camera's media URIs a check needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Media {
@@ -65,8 +105,7 @@ impl Probes {
         configured: Option<&String>,
         onvif: Option<&crate::config::OnvifSpec>,
         which: Media,
-        login: Option<&Login>,
-        transcript: &mut Transcript,
+        ctx: &mut ProbeContext<'_>,
     ) -> Result<String, ProbeError> {
         let what = match which {
             Media::Stream => "stream",
@@ -75,7 +114,7 @@ impl Probes {
         match (configured, onvif) {
             (Some(uri), _) => Ok(uri.clone()),
             (None, Some(onvif)) => {
-                let (stream, snapshot) = self.onvif.media_uris(&self.http, onvif, login, transcript).await?;
+                let (stream, snapshot) = self.onvif.media_uris(&self.http, onvif, ctx).await?;
                 match which {
                     Media::Stream => stream,
                     Media::Snapshot => snapshot,
@@ -121,7 +160,7 @@ impl Login {
     }
 }
 
-/// Resources the probes share for the agent's lifetime (sockets, guards).
+/// Resources the probes share for the agent's lifetime (sockets, guards, caches).
 #[derive(Debug, Default)]
 pub struct Probes {
     pub ping: ping::Pinger,
@@ -133,126 +172,72 @@ pub struct Probes {
     pub on_battery: ups::OnBatteryClock,
     pub backup: backup::BackupReader,
     pub footage: footage::FootageScanner,
+    pub history: history::HistoryReader,
 }
 
 impl Probes {
-    pub async fn run(
-        &self,
-        spec: &CheckSpec,
-        device: &Device,
-        transcript: &mut Transcript,
-    ) -> Result<Observation, ProbeError> {
-        let spec_kind = spec.kind();
+    /// Probes that read the agent's history from the state store with `history`.
+    pub fn new(history: history::ReadHistory) -> Self {
+        Self {
+            history: history::HistoryReader::new(history),
+            ..Self::default()
+        }
+    }
+
+    /// One arm per kind of source: which prober serves a check is decided here and nowhere else.
+    pub async fn run(&self, spec: &CheckSpec, ctx: &mut ProbeContext<'_>) -> Result<Observation, ProbeError> {
+        use Observation as O;
         match spec {
-            CheckSpec::Ping(ping) => self.ping.probe(ping, device, transcript).await.map(Observation::Ping),
-            CheckSpec::Filesystem(fs) => self.filesystem.probe(fs, transcript).await.map(Observation::Filesystem),
-            CheckSpec::Backup(spec) => self
-                .backup
-                .probe(spec, &device.name, transcript)
-                .await
-                .map(Observation::Backup),
+            CheckSpec::Ping(s) => self.ping.probe(s, ctx).await.map(O::Ping),
+            CheckSpec::Filesystem(s) => self.filesystem.probe(s, ctx).await.map(O::Filesystem),
+            CheckSpec::Backup(s) => self.backup.probe(s, ctx).await.map(O::Backup),
             CheckSpec::Ups(source) => {
                 let mut ups = match source {
-                    UpsSpec::Nut(nut) => self.nut.probe(nut, device, transcript).await?,
-                    UpsSpec::Snmp(spec, mib) => self.snmp.ups(spec, *mib, device, transcript).await?,
+                    UpsSpec::Nut(s) => self.nut.probe(s, ctx).await?,
+                    UpsSpec::Snmp(s, mib) => self.snmp.ups(s, *mib, ctx).await?,
                 };
-                self.on_battery.fill(&device.name, &mut ups);
-                Ok(Observation::Ups(ups))
+                self.on_battery.fill(&ctx.device.name, &mut ups);
+                Ok(O::Ups(ups))
             }
-            CheckSpec::Uptime(UptimeSpec::Snmp(spec)) => {
-                self.snmp.other(SnmpRead::Uptime, spec, device, transcript).await
+            CheckSpec::Uptime(UptimeSpec::Snmp(s)) => self.snmp.probe(s, SnmpRead::Uptime, ctx).await,
+            CheckSpec::Uptime(UptimeSpec::Isapi(s)) => isapi::status::probe(&self.http, s, ctx).await.map(O::Uptime),
+            CheckSpec::Storage(s) => self.snmp.probe(s, SnmpRead::Storage, ctx).await,
+            CheckSpec::RecorderDisks(RecorderDisksSpec::Snmp(s, vendor)) => {
+                self.snmp.probe(s, SnmpRead::Recorder(*vendor), ctx).await
             }
-            CheckSpec::Uptime(UptimeSpec::Isapi(spec)) => {
-                let login = Login::of(device)?;
-                let mut client = isapi::Client::new(&self.http, spec, login.as_ref(), transcript);
-                isapi::status::read(&mut client).await.map(Observation::Uptime)
+            CheckSpec::RecorderDisks(RecorderDisksSpec::Isapi(s)) => {
+                isapi::storage::probe(&self.http, s, ctx).await.map(O::Recorder)
             }
-            CheckSpec::Storage(spec) => self.snmp.other(SnmpRead::Storage, spec, device, transcript).await,
-            CheckSpec::RecorderDisks(RecorderDisksSpec::Snmp(spec, vendor)) => {
-                self.snmp
-                    .other(SnmpRead::Recorder(*vendor), spec, device, transcript)
-                    .await
-            }
-            CheckSpec::RecorderDisks(RecorderDisksSpec::Isapi(spec)) => {
-                let login = Login::of(device)?;
-                let mut client = isapi::Client::new(&self.http, spec, login.as_ref(), transcript);
-                isapi::storage::read(&mut client).await.map(Observation::Recorder)
-            }
-            CheckSpec::SnmpValues(spec, values) => {
-                self.snmp
-                    .other(SnmpRead::Values(values), spec, device, transcript)
-                    .await
-            }
-            CheckSpec::Onvif(spec) | CheckSpec::Clock(spec) | CheckSpec::Baseline(spec) => {
-                let login = Login::of(device)?;
-                let depth = if matches!(spec_kind, CheckKind::Clock) {
-                    onvif::Depth::Clock
-                } else {
-                    onvif::Depth::Full
-                };
-                self.onvif
-                    .device(&self.http, spec, depth, login.as_ref(), transcript)
-                    .await
-                    .map(|o| Observation::Onvif(Box::new(o)))
-            }
-            CheckSpec::Stream(stream) => {
-                let login = Login::of(device)?;
-                let uri = self
-                    .media_uri(
-                        stream.uri.as_ref(),
-                        stream.onvif.as_deref(),
-                        Media::Stream,
-                        login.as_ref(),
-                        transcript,
-                    )
-                    .await?;
-                rtsp::probe(&uri, login.as_ref(), transcript)
-                    .await
-                    .map(Observation::Stream)
-            }
-            CheckSpec::Retention(source) => {
-                // Footage is forgotten a day beyond the window the policy requires; a camera with
-                // rules of its own may require more than the device.
-                let days = (device.policy.cameras.values())
-                    .map(|p| p.retention_days)
-                    .fold(device.policy.retention_days, u32::max);
-                let window = i64::from(days) * 86_400;
-                match source {
-                    RetentionSource::Folders(spec) => self.footage.probe(spec, &device.name, window, transcript).await,
-                    RetentionSource::Isapi(spec) => {
-                        let login = Login::of(device)?;
-                        let mut client = isapi::Client::new(&self.http, spec, login.as_ref(), transcript);
-                        isapi::search::footage(&mut client, &spec.channels, window).await
-                    }
-                    RetentionSource::Onvif(spec) => {
-                        let login = Login::of(device)?;
-                        // Searches stop paging at three quarters of the check's timeout, so the
-                        // rest is left to end them (the scheduler's timeout would drop them open).
-                        let budget = tokio::time::Instant::now() + device.policy.timeout.mul_f64(0.75);
-                        self.onvif
-                            .recordings(&self.http, spec, window, budget, login.as_ref(), transcript)
-                            .await
-                    }
-                }
-                .map(Observation::Footage)
-            }
-            CheckSpec::Availability(spec) => history::probe(spec, device, crate::vocab::unix_now(), transcript)
+            CheckSpec::SnmpValues(s, values) => self.snmp.probe(s, SnmpRead::Values(values), ctx).await,
+            CheckSpec::Onvif(s) | CheckSpec::Baseline(s) => self
+                .onvif
+                .probe(&self.http, s, onvif::Depth::Full, ctx)
                 .await
-                .map(Observation::History),
-            CheckSpec::Image(snapshot) => {
-                let login = Login::of(device)?;
+                .map(|o| O::Onvif(Box::new(o))),
+            CheckSpec::Clock(s) => self
+                .onvif
+                .probe(&self.http, s, onvif::Depth::Clock, ctx)
+                .await
+                .map(|o| O::Onvif(Box::new(o))),
+            CheckSpec::Retention(RetentionSource::Folders(s)) => self.footage.probe(s, ctx).await.map(O::Footage),
+            CheckSpec::Retention(RetentionSource::Isapi(s)) => {
+                isapi::search::probe(&self.http, s, ctx).await.map(O::Footage)
+            }
+            CheckSpec::Retention(RetentionSource::Onvif(s)) => {
+                self.onvif.recordings(&self.http, s, ctx).await.map(O::Footage)
+            }
+            CheckSpec::Availability(s) => self.history.probe(s, ctx).await.map(O::History),
+            CheckSpec::Stream(s) => {
                 let uri = self
-                    .media_uri(
-                        snapshot.uri.as_ref(),
-                        snapshot.onvif.as_deref(),
-                        Media::Snapshot,
-                        login.as_ref(),
-                        transcript,
-                    )
+                    .media_uri(s.uri.as_ref(), s.onvif.as_deref(), Media::Stream, ctx)
                     .await?;
-                snapshot::probe(&self.http, snapshot, &uri, login.as_ref(), transcript)
-                    .await
-                    .map(Observation::Image)
+                rtsp::probe(&uri, ctx).await.map(O::Stream)
+            }
+            CheckSpec::Image(s) => {
+                let uri = self
+                    .media_uri(s.uri.as_ref(), s.onvif.as_deref(), Media::Snapshot, ctx)
+                    .await?;
+                snapshot::probe(&self.http, s, &uri, ctx).await.map(O::Image)
             }
         }
     }

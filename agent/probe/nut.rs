@@ -18,8 +18,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use super::{ProbeError, ProbeErrorKind, Transcript};
-use crate::config::{Device, NutSpec, NutTls};
+use super::{ProbeContext, ProbeError, ProbeErrorKind, Transcript};
+use crate::config::{NutSpec, NutTls};
 use crate::observation::ups::{BatteryStatus, OutputSource, UpsObservation};
 
 /// Longest line accepted from a server. upsd's own lines are far shorter (its values are capped
@@ -35,12 +35,8 @@ const LOGOUT_WAIT: Duration = Duration::from_millis(500);
 pub struct NutProber;
 
 impl NutProber {
-    pub async fn probe(
-        &self,
-        spec: &NutSpec,
-        device: &Device,
-        transcript: &mut Transcript,
-    ) -> Result<UpsObservation, ProbeError> {
+    pub async fn probe(&self, spec: &NutSpec, ctx: &mut ProbeContext<'_>) -> Result<UpsObservation, ProbeError> {
+        let (device, transcript) = (ctx.device, &mut *ctx.transcript);
         let host = device
             .address
             .as_deref()

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use surge_ping::{Client, Config as IcmpConfig, ICMP, IcmpPacket, PingIdentifier, PingSequence, SurgeError};
 use tokio::net::TcpStream;
 
-use super::{ProbeError, ProbeErrorKind, Transcript};
-use crate::config::{Device, PingMethod, PingSpec};
+use super::{ProbeContext, ProbeError, ProbeErrorKind, Transcript};
+use crate::config::{PingMethod, PingSpec};
 use crate::observation::ping::PingObservation;
 
 /// ICMP clients, opened on first use, one per address family, shared by every check.
@@ -40,12 +40,8 @@ impl std::fmt::Debug for Pinger {
 }
 
 impl Pinger {
-    pub async fn probe(
-        &self,
-        spec: &PingSpec,
-        device: &Device,
-        transcript: &mut Transcript,
-    ) -> Result<PingObservation, ProbeError> {
+    pub async fn probe(&self, spec: &PingSpec, ctx: &mut ProbeContext<'_>) -> Result<PingObservation, ProbeError> {
+        let (device, transcript) = (ctx.device, &mut *ctx.transcript);
         let address = device
             .address
             .as_deref()

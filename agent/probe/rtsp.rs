@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::digest::{self, Challenge};
-use super::{Login, ProbeError, ProbeErrorKind, Transcript};
+use super::{Login, ProbeContext, ProbeError, ProbeErrorKind, Transcript};
 use crate::observation::stream::{StreamObservation, VideoTrack, describe_video};
 
 /// Longest status line plus headers accepted. Cameras send a few hundred bytes; a header block
@@ -27,11 +27,9 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Longest server text (Server header, a reason phrase) kept for people to read.
 const MAX_SHOWN_CHARS: usize = 120;
 
-pub async fn probe(
-    uri: &str,
-    login: Option<&Login>,
-    transcript: &mut Transcript,
-) -> Result<StreamObservation, ProbeError> {
+pub async fn probe(uri: &str, ctx: &mut ProbeContext<'_>) -> Result<StreamObservation, ProbeError> {
+    let login = ctx.login()?;
+    let (login, transcript) = (login.as_ref(), &mut *ctx.transcript);
     let target = Target::parse(uri)?;
     if target.tls {
         // rtsps needs a trust setting ([device.stream] has none yet) and cameras carry

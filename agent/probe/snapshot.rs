@@ -32,7 +32,7 @@ use zune_jpeg::zune_core::colorspace::ColorSpace;
 use zune_jpeg::zune_core::options::DecoderOptions;
 
 use super::http::{HttpClients, redact_url};
-use super::{Login, ProbeError, ProbeErrorKind, Transcript};
+use super::{ProbeContext, ProbeError, ProbeErrorKind};
 use crate::config::SnapshotSpec;
 use crate::observation::image::{ImageObservation, THUMBNAIL_SIDE};
 
@@ -63,9 +63,10 @@ pub async fn probe(
     http: &HttpClients,
     spec: &SnapshotSpec,
     uri: &str,
-    login: Option<&Login>,
-    transcript: &mut Transcript,
+    ctx: &mut ProbeContext<'_>,
 ) -> Result<ImageObservation, ProbeError> {
+    let login = ctx.login()?;
+    let (login, transcript) = (login.as_ref(), &mut *ctx.transcript);
     let shown = reqwest::Url::parse(uri).map_or_else(|_| uri.to_owned(), |u| redact_url(&u));
     let max_bytes = usize::try_from(spec.max_bytes).unwrap_or(usize::MAX);
     let reply = http

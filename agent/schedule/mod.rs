@@ -18,7 +18,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::config::{CheckSpec, Config, Device};
 use crate::judge::{self, Verdict};
 use crate::observation::{Observation, ProbeError, ProbeErrorKind};
-use crate::probe::{Probes, Transcript};
+use crate::probe::{ProbeContext, Probes, Transcript};
 use crate::state::{CheckResult, Hub};
 use crate::vocab::unix_now;
 
@@ -53,7 +53,7 @@ pub struct Runner {
 impl Runner {
     pub fn new(max_in_flight: usize) -> Self {
         Self {
-            probes: Probes::default(),
+            probes: Probes::new(crate::state::store::read_history),
             permits: Semaphore::new(max_in_flight.max(1)),
         }
     }
@@ -75,7 +75,8 @@ impl Runner {
         let started_at = unix_now();
         let started = Instant::now();
         let timeout = device.policy.timeout;
-        let outcome = match tokio::time::timeout(timeout, self.probes.run(spec, device, &mut transcript)).await {
+        let mut ctx = ProbeContext::new(device, started_at, &mut transcript);
+        let outcome = match tokio::time::timeout(timeout, self.probes.run(spec, &mut ctx)).await {
             Ok(outcome) => outcome,
             Err(_) => Err(ProbeError::new(
                 ProbeErrorKind::Timeout,

@@ -868,6 +868,19 @@ pub struct TransitionRow {
 }
 
 /// A read-only connection of its own (readers never go through the writer thread).
+/// A device's history, read with a read-only connection of its own so the writer is never
+/// waited on: what the probes are given to read history with (`probe::history::ReadHistory`).
+pub fn read_history(
+    path: &Path,
+    device: (&str, &str),
+    rules: &[crate::maintenance::Rule],
+    from: f64,
+    to: f64,
+) -> Result<crate::availability::History, String> {
+    let conn = open_reader(path).map_err(|e| e.to_string())?;
+    history(&conn, device, rules, from, to).map_err(|e| e.to_string())
+}
+
 pub fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     conn.busy_timeout(Duration::from_secs(5))?;

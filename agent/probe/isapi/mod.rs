@@ -14,8 +14,8 @@ pub mod storage;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 
 use super::http::HttpClients;
-use super::onvif::xml::Element;
-use super::{Login, ProbeError, ProbeErrorKind, Transcript};
+use super::xml::Element;
+use super::{Login, ProbeContext, ProbeError, ProbeErrorKind, Transcript};
 use crate::config::IsapiSpec;
 
 /// A search page of 50 matches is about 40 KiB; no ISAPI answer camwatch reads comes near this.
@@ -42,6 +42,19 @@ impl Request<'_> {
 struct Refusal {
     status: u16,
     text: String,
+}
+
+/// Runs `read` against the recorder with a client logged in as the device (the one way every
+/// ISAPI check starts).
+pub(crate) async fn with_client<T>(
+    http: &HttpClients,
+    spec: &IsapiSpec,
+    ctx: &mut ProbeContext<'_>,
+    read: impl AsyncFnOnce(&mut Client<'_>) -> Result<T, ProbeError>,
+) -> Result<T, ProbeError> {
+    let login = ctx.login()?;
+    let mut client = Client::new(http, spec, login.as_ref(), ctx.transcript);
+    read(&mut client).await
 }
 
 pub struct Client<'a> {

@@ -13,10 +13,13 @@
 use chrono::{DateTime, NaiveDateTime};
 
 use super::{Client, number, storage};
+use crate::config::IsapiSpec;
 use crate::coverage::IntervalSet;
 use crate::observation::footage::{CameraFootage, FootageObservation};
-use crate::probe::onvif::xml::Element;
 use crate::observation::{ProbeError, ProbeErrorKind};
+use crate::probe::ProbeContext;
+use crate::probe::http::HttpClients;
+use crate::probe::xml::Element;
 
 /// Matches asked per page; recorders answer at most this many (many cap it lower themselves).
 pub const MAX_RESULTS: u32 = 50;
@@ -277,7 +280,19 @@ async fn local_offset(client: &mut Client<'_>) -> Result<Option<i64>, ProbeError
 
 /// Footage per channel, as the retention judge reads it. `window_seconds` is the policy's
 /// retention; the search reaches back a day further (as footage folders are kept).
-pub async fn footage(
+pub async fn probe(
+    http: &HttpClients,
+    spec: &IsapiSpec,
+    ctx: &mut ProbeContext<'_>,
+) -> Result<FootageObservation, ProbeError> {
+    let window_seconds = ctx.device.footage_window_seconds();
+    super::with_client(http, spec, ctx, async |client| {
+        footage(client, &spec.channels, window_seconds).await
+    })
+    .await
+}
+
+async fn footage(
     client: &mut Client<'_>,
     wanted: &[String],
     window_seconds: i64,

@@ -2,10 +2,21 @@
 //! does not wrap, mapped onto the uptime observation SNMP fills so one judge spots reboots.
 
 use super::{Client, number};
+use crate::config::IsapiSpec;
 use crate::observation::uptime::UptimeObservation;
 use crate::observation::{ProbeError, ProbeErrorKind};
+use crate::probe::ProbeContext;
+use crate::probe::http::HttpClients;
 
-pub async fn read(client: &mut Client<'_>) -> Result<UptimeObservation, ProbeError> {
+pub async fn probe(
+    http: &HttpClients,
+    spec: &IsapiSpec,
+    ctx: &mut ProbeContext<'_>,
+) -> Result<UptimeObservation, ProbeError> {
+    super::with_client(http, spec, ctx, read).await
+}
+
+async fn read(client: &mut Client<'_>) -> Result<UptimeObservation, ProbeError> {
     let doc = client.get("/ISAPI/System/status", "DeviceStatus").await?;
     let polled_at = crate::vocab::unix_now();
     let seconds = number::<u64>(&doc, &["deviceUpTime"]).ok_or_else(|| {

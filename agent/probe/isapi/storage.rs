@@ -3,9 +3,12 @@
 //! observation the SNMP MIBs fill, so one judge rules on both.
 
 use super::{Client, number};
-use crate::observation::recorder::{DiskState, RecorderDisk, RecorderObservation};
+use crate::config::IsapiSpec;
 use crate::observation::ProbeError;
-use crate::probe::onvif::xml::Element;
+use crate::observation::recorder::{DiskState, RecorderDisk, RecorderObservation};
+use crate::probe::ProbeContext;
+use crate::probe::http::HttpClients;
+use crate::probe::xml::Element;
 
 const MIB: u64 = 1 << 20;
 
@@ -75,7 +78,15 @@ pub fn parse(doc: &Element) -> RecorderObservation {
     }
 }
 
-pub async fn read(client: &mut Client<'_>) -> Result<RecorderObservation, ProbeError> {
+pub async fn probe(
+    http: &HttpClients,
+    spec: &IsapiSpec,
+    ctx: &mut ProbeContext<'_>,
+) -> Result<RecorderObservation, ProbeError> {
+    super::with_client(http, spec, ctx, read).await
+}
+
+pub(super) async fn read(client: &mut Client<'_>) -> Result<RecorderObservation, ProbeError> {
     let doc = client.get("/ISAPI/ContentMgmt/Storage", "storage").await?;
     Ok(parse(&doc))
 }

@@ -12,7 +12,6 @@
 pub mod parse;
 pub mod search;
 pub mod soap;
-pub mod xml;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,11 +20,11 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use secrecy::ExposeSecret;
 
 use super::http::HttpClients;
-use super::{Login, ProbeError, ProbeErrorKind, Transcript};
+use super::xml::Element;
+use super::{Login, ProbeContext, ProbeError, ProbeErrorKind, Transcript};
 use crate::config::OnvifSpec;
 use crate::observation::onvif::{DeviceTime, OnvifObservation, Services};
 use soap::Fault;
-use xml::Element;
 
 const MAX_ANSWER_BYTES: usize = 1 << 20;
 
@@ -413,14 +412,15 @@ pub struct OnvifProber {
 }
 
 impl OnvifProber {
-    pub async fn device(
+    pub async fn probe(
         &self,
         http: &HttpClients,
         spec: &OnvifSpec,
         depth: Depth,
-        login: Option<&Login>,
-        transcript: &mut Transcript,
+        ctx: &mut ProbeContext<'_>,
     ) -> Result<OnvifObservation, ProbeError> {
+        let login = ctx.login()?;
+        let (login, transcript) = (login.as_ref(), &mut *ctx.transcript);
         let mut session = Session {
             http,
             spec,
@@ -514,13 +514,12 @@ impl OnvifProber {
         &self,
         http: &HttpClients,
         spec: &OnvifSpec,
-        login: Option<&Login>,
-        transcript: &mut Transcript,
+        ctx: &mut ProbeContext<'_>,
     ) -> Result<MediaUris, ProbeError> {
         if let Some(known) = self.media.lock().unwrap_or_else(|e| e.into_inner()).get(&spec.url) {
             return Ok(known.clone());
         }
-        self.device(http, spec, Depth::Full, login, transcript).await?;
+        self.probe(http, spec, Depth::Full, ctx).await?;
         Ok(self
             .media
             .lock()
@@ -537,11 +536,13 @@ impl OnvifProber {
         &self,
         http: &HttpClients,
         spec: &crate::config::OnvifRecordingsSpec,
-        window_seconds: i64,
-        paging_deadline: tokio::time::Instant,
-        login: Option<&Login>,
-        transcript: &mut Transcript,
+        ctx: &mut ProbeContext<'_>,
     ) -> Result<crate::observation::footage::FootageObservation, ProbeError> {
+        // Searches stop paging at three quarters of the check's timeout, so the rest is left to end
+        // them (the scheduler's timeout would drop them open).
+        let (window_seconds, paging_deadline) = (ctx.device.footage_window_seconds(), ctx.budget(0.75));
+        let login = ctx.login()?;
+        let (login, transcript) = (login.as_ref(), &mut *ctx.transcript);
         let onvif = &*spec.onvif;
         let scanned_at = now() as i64;
         let configured = reqwest::Url::parse(&onvif.url)

@@ -2,8 +2,8 @@
 //! `Body`) and is lenient where devices differ: missing optional parts become `None`, never a
 //! made-up value.
 
-use super::xml::Element;
 use crate::observation::onvif::{DeviceTime, Encoder, Identity, Profile, Services};
+use crate::probe::xml::Element;
 
 fn date_time(e: &Element) -> Option<(i64, u32, u32, u32, u32, u32)> {
     let n = |path: &[&str]| e.text_at(path)?.parse::<i64>().ok();

@@ -18,12 +18,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::xml::Element;
 use super::{Request, Session, redacted};
 use crate::config::OnvifRecordingsSpec;
 use crate::coverage::{IntervalSet, span};
 use crate::observation::footage::{CameraFootage, FootageObservation};
 use crate::observation::{ProbeError, ProbeErrorKind};
+use crate::probe::xml::Element;
 
 /// How long the recorder keeps a search session the agent stopped asking about (its own
 /// backstop, should the agent be cut off before `EndSearch`).

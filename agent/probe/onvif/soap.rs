@@ -5,7 +5,7 @@
 use base64::Engine;
 use sha1::{Digest, Sha1};
 
-use super::xml::Element;
+use crate::probe::xml::Element;
 
 pub const NS: &str = concat!(
     r#"xmlns:s="http://www.w3.org/2003/05/soap-envelope" "#,

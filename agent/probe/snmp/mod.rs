@@ -18,7 +18,7 @@ use std::sync::Mutex;
 
 use client::{Oid, SnmpClient, SnmpValue};
 
-use super::{Observation, ProbeError, Transcript};
+use super::{Observation, ProbeContext, ProbeError, Transcript};
 use crate::config::{Device, RecorderVendor, SnmpSpec, SnmpValueSpec, UpsMib};
 
 /// What a GET answered, by OID.
@@ -109,9 +109,9 @@ impl SnmpProber {
         &self,
         spec: &SnmpSpec,
         mib: UpsMib,
-        device: &Device,
-        transcript: &mut Transcript,
+        ctx: &mut ProbeContext<'_>,
     ) -> Result<crate::observation::ups::UpsObservation, ProbeError> {
+        let (device, transcript) = (ctx.device, &mut *ctx.transcript);
         let mut client = connect(spec, device, transcript).await?;
         let remembered = self
             .ups_mib
@@ -127,14 +127,14 @@ impl SnmpProber {
         Ok(observation)
     }
 
-    pub async fn other(
+    /// Every SNMP read but the UPS one, which remembers the MIB a device answered.
+    pub async fn probe(
         &self,
-        what: SnmpRead<'_>,
         spec: &SnmpSpec,
-        device: &Device,
-        transcript: &mut Transcript,
+        what: SnmpRead<'_>,
+        ctx: &mut ProbeContext<'_>,
     ) -> Result<Observation, ProbeError> {
-        let mut client = connect(spec, device, transcript).await?;
+        let mut client = connect(spec, ctx.device, ctx.transcript).await?;
         match what {
             SnmpRead::Uptime => uptime::read(&mut client).await.map(Observation::Uptime),
             SnmpRead::Storage => storage::read(&mut client).await.map(Observation::Storage),

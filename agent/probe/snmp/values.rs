@@ -3,8 +3,8 @@
 use super::Reading;
 use super::client::{Oid, SnmpClient};
 use crate::config::SnmpValueSpec;
-use crate::observation::values::{ReadValue, SnmpValuesObservation};
 use crate::observation::ProbeError;
+use crate::observation::values::{ReadValue, SnmpValuesObservation};
 
 pub async fn read(client: &mut SnmpClient<'_>, specs: &[SnmpValueSpec]) -> Result<SnmpValuesObservation, ProbeError> {
     let oids: Vec<Oid> = specs.iter().map(|s| Oid(s.oid.clone())).collect();

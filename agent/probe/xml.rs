@@ -1,6 +1,6 @@
-//! A small element tree over quick-xml, queried by local names. ONVIF devices disagree on
-//! prefixes (`tds:`, `ns2:`, none) and sometimes on namespaces; matching local names accepts them
-//! all. Input size and depth are bounded: a device's answer cannot exhaust the agent.
+//! A small element tree over quick-xml, queried by local names, shared by the XML protocols (ONVIF,
+//! ISAPI). Devices disagree on prefixes (`tds:`, `ns2:`, none) and sometimes on namespaces; matching
+//! local names accepts them all. Input size and depth are bounded: an answer cannot exhaust the agent.
 
 use quick_xml::Reader;
 use quick_xml::events::Event;
