@@ -20,17 +20,32 @@ pub struct Prometheus {
 impl Prometheus {
     /// Starts Prometheus scraping `target` as job `job` every second, loading `rule_files`.
     pub fn start(job: &str, target: SocketAddr, rule_files: &[&Path]) -> Prometheus {
+        Prometheus::start_fleet(job, &[target], rule_files, None)
+    }
+
+    /// Starts Prometheus scraping every agent of `targets` as job `job` every second (a fleet in
+    /// one Prometheus), loading `rule_files`, and sending its alerts to `alertmanager` if given.
+    pub fn start_fleet(
+        job: &str,
+        targets: &[SocketAddr],
+        rule_files: &[&Path],
+        alertmanager: Option<SocketAddr>,
+    ) -> Prometheus {
         let dir = super::temp_dir();
         let rules: Vec<String> = rule_files
             .iter()
             .map(|p| format!("  - {:?}\n", p.display().to_string()))
             .collect();
+        let alerting = alertmanager.map_or_else(String::new, |am| {
+            format!("alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [\"{am}\"]\n")
+        });
         let config = dir.path().join("prometheus.yml");
         super::write(
             &config,
             &format!(
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n{}scrape_configs:\n  - job_name: {job}\n    static_configs:\n      - targets: [\"{target}\"]\n",
-                rules.concat()
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n{alerting}rule_files:\n{}{}",
+                rules.concat(),
+                scrape_config(job, targets)
             ),
         );
         let addr: SocketAddr = format!("127.0.0.1:{}", super::free_port()).parse().unwrap();
@@ -65,30 +80,12 @@ impl Prometheus {
 
     /// GET `path` of the HTTP API as JSON; `Err` with the status and body when it is not 200.
     pub fn api(&self, path: &str) -> Result<serde_json::Value, String> {
-        let r = super::http(self.addr, "GET", path, &[]).map_err(|e| e.to_string())?;
-        let body: serde_json::Value =
-            serde_json::from_str(&r.body).map_err(|e| format!("HTTP {}: {e}: {}", r.status, r.body))?;
-        if r.status == 200 && body["status"] == "success" {
-            Ok(body["data"].clone())
-        } else {
-            Err(format!(
-                "HTTP {} {}: {}",
-                r.status,
-                body["errorType"].as_str().unwrap_or(""),
-                body["error"].as_str().unwrap_or(&r.body)
-            ))
-        }
+        api(self.addr, path)
     }
 
     /// An instant query at the present time.
     pub fn query(&self, expr: &str) -> QueryResult {
-        let data = self.api(&format!("/api/v1/query?query={}", url_encode(expr)))?;
-        match data["resultType"].as_str() {
-            Some("vector" | "matrix") => Ok(data["result"].as_array().cloned().unwrap_or_default()),
-            // A scalar or string always has a value.
-            Some(_) => Ok(vec![data["result"].clone()]),
-            None => Err(format!("no resultType in {data}")),
-        }
+        query(self.addr, expr)
     }
 
     /// The rule groups Prometheus loaded, as `/api/v1/rules` gives them.
@@ -96,6 +93,45 @@ impl Prometheus {
         let data = self.api("/api/v1/rules").unwrap();
         data["groups"].as_array().cloned().unwrap_or_default()
     }
+}
+
+/// GET `path` of a Prometheus-compatible HTTP API at `addr` as JSON; `Err` with the status and
+/// body when it is not 200.
+pub fn api(addr: SocketAddr, path: &str) -> Result<serde_json::Value, String> {
+    let r = super::http(addr, "GET", path, &[]).map_err(|e| e.to_string())?;
+    let body: serde_json::Value =
+        serde_json::from_str(&r.body).map_err(|e| format!("HTTP {}: {e}: {}", r.status, r.body))?;
+    if r.status == 200 && body["status"] == "success" {
+        Ok(body["data"].clone())
+    } else {
+        Err(format!(
+            "HTTP {} {}: {}",
+            r.status,
+            body["errorType"].as_str().unwrap_or(""),
+            body["error"].as_str().unwrap_or(&r.body)
+        ))
+    }
+}
+
+/// An instant query at the present time, through the `/api/v1/query` of `addr`.
+pub fn query(addr: SocketAddr, expr: &str) -> QueryResult {
+    let data = api(addr, &format!("/api/v1/query?query={}", url_encode(expr)))?;
+    match data["resultType"].as_str() {
+        Some("vector" | "matrix") => Ok(data["result"].as_array().cloned().unwrap_or_default()),
+        // A scalar or string always has a value.
+        Some(_) => Ok(vec![data["result"].clone()]),
+        None => Err(format!("no resultType in {data}")),
+    }
+}
+
+/// A `scrape_configs` section scraping `targets` as job `job` (Prometheus's format, which
+/// VictoriaMetrics's `-promscrape.config` reads too).
+pub fn scrape_config(job: &str, targets: &[SocketAddr]) -> String {
+    let targets: Vec<String> = targets.iter().map(|t| format!("\"{t}\"")).collect();
+    format!(
+        "scrape_configs:\n  - job_name: {job}\n    static_configs:\n      - targets: [{}]\n",
+        targets.join(", ")
+    )
 }
 
 impl Drop for Prometheus {
