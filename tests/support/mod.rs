@@ -23,6 +23,7 @@ pub mod rtsp;
 pub mod smtp;
 pub mod snapshots;
 pub mod snmpsim;
+pub mod victoria;
 pub mod wsd_devices;
 
 pub fn camwatch() -> Command {
