@@ -539,10 +539,7 @@ fn a_fault_at_one_site_of_a_fleet_fires_once_names_its_site_and_holds_back_nothi
     support::wait_for(
         "Alertmanager to hold north's CamwatchDeviceDown and both stream alerts",
         Duration::from_secs(180),
-        || {
-            held("CamwatchDeviceDown", &agents[0].1)
-                && agents.iter().all(|(_, a)| held("CamwatchCameraStreamDown", a))
-        },
+        || held("CamwatchDeviceDown", &agents[0].1) && agents.iter().all(|(_, a)| held("CamwatchCameraStreamDown", a)),
     );
     for group in prometheus.rule_groups() {
         for rule in group["rules"].as_array().unwrap() {
@@ -568,7 +565,10 @@ fn a_fault_at_one_site_of_a_fleet_fires_once_names_its_site_and_holds_back_nothi
         assert_eq!(down[0]["labels"][label], want, "{label}: {:#}", down[0]);
         assert_eq!(firing[0]["metric"][label], want, "{label}: {:#}", firing[0]);
     }
-    assert_eq!(alert_state(&alerts, "CamwatchDeviceDown", "nvr-1", &agents[0].1), "active");
+    assert_eq!(
+        alert_state(&alerts, "CamwatchDeviceDown", "nvr-1", &agents[0].1),
+        "active"
+    );
     // North's stream alert is a consequence of its own recorder being down; south's is not.
     assert_eq!(
         alert_state(&alerts, "CamwatchCameraStreamDown", "nvr-1", &agents[0].1),
@@ -577,7 +577,10 @@ fn a_fault_at_one_site_of_a_fleet_fires_once_names_its_site_and_holds_back_nothi
     let at_south: Vec<&Value> = alerts.iter().filter(|a| a["labels"]["site"] == "south").collect();
     assert!(!at_south.is_empty(), "{alerts:#?}");
     for a in at_south {
-        assert_eq!(a["status"]["state"], "active", "north's fault holds back nothing of south's: {a:#}");
+        assert_eq!(
+            a["status"]["state"], "active",
+            "north's fault holds back nothing of south's: {a:#}"
+        );
         assert_eq!(a["labels"]["instance"], agents[1].1.as_str(), "{a:#}");
     }
 
