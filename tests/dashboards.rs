@@ -467,16 +467,7 @@ fn fleet_agent(site: &str, address: &str, closed_port: u16) -> (tempfile::TempDi
     let (config, addr) = daemon_config(
         dir.path(),
         &format!(
-            r#"
-[procedures]
-handover = []
-inventory = "off"
-[policy.default]
-interval = "1s"
-timeout = "900ms"
-failures_before_failed = 1
-successes_before_recovered = 1
-ping_count = 1
+            r#"{fast}
 
 [[device]]
 name = "this-host"
@@ -493,7 +484,8 @@ site = "{site}"
 room = "{site} rack"
 [device.stream]
 uri = "rtsp://127.0.0.1:{closed_port}/stream"
-"#
+"#,
+            fast = support::EVERY_SECOND
         ),
     );
     let daemon = Daemon::start(&config, addr, dir.path().join("log"));

@@ -272,25 +272,25 @@ fn switch_agent(dir: &Path, address: &str, site: &str, more: &str) -> (std::path
     support::daemon_config(
         dir,
         &format!(
-            r#"
-[procedures]
-handover = []
-inventory = "off"
-[policy.default]
-interval = "1s"
-timeout = "900ms"
-failures_before_failed = 1
-successes_before_recovered = 1
-ping_count = 1
+            r#"{fast}
 
 [[device]]
 name = "switch"
 kind = "switch"
 address = "{address}"
 site = "{site}"
-{more}"#
+{more}"#,
+            fast = support::EVERY_SECOND
         ),
     )
+}
+
+/// The first value of a query's answer (0 before there is one).
+fn first_value(answer: support::prometheus::QueryResult) -> f64 {
+    answer
+        .ok()
+        .and_then(|r| r.first().and_then(|s| s["value"][1].as_str()?.parse::<f64>().ok()))
+        .unwrap_or(0.0)
 }
 
 /// The availability rows of `camwatch report` for `period` as JSON, with the extra `args`.
@@ -315,11 +315,9 @@ fn the_report_from_prometheus_matches_the_agents_own() {
     let prometheus = support::prometheus::Prometheus::start("camwatch", addr, &[]);
     daemon.wait_for_state("switch", "ping", "ok");
     let scraped = || {
-        prometheus
-            .query(r#"count_over_time(camwatch_check_state{device="switch",check="ping",state="ok"}[1m])"#)
-            .ok()
-            .and_then(|r| r.first().and_then(|s| s["value"][1].as_str()?.parse::<f64>().ok()))
-            .unwrap_or(0.0)
+        first_value(
+            prometheus.query(r#"count_over_time(camwatch_check_state{device="switch",check="ping",state="ok"}[1m])"#),
+        )
     };
     support::wait_for(
         "Prometheus to scrape the agent",
@@ -402,12 +400,9 @@ fn the_report_from_victoria_metrics_keeps_same_named_devices_of_two_sites_apart(
     south.wait_for_state("nvr-1", "retention", "failed");
     // Samples of north's switch being ok, as VictoriaMetrics stored them.
     let scraped = |agent: std::net::SocketAddr| {
-        vm.query(&format!(
+        first_value(vm.query(&format!(
             r#"count_over_time(camwatch_check_state{{device="switch",check="ping",state="ok",instance="{agent}"}}[1m])"#
-        ))
-        .ok()
-        .and_then(|r| r.first().and_then(|s| s["value"][1].as_str()?.parse::<f64>().ok()))
-        .unwrap_or(0.0)
+        )))
     };
     support::wait_for(
         "VictoriaMetrics to scrape both agents",

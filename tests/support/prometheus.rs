@@ -50,28 +50,17 @@ impl Prometheus {
         );
         let addr: SocketAddr = format!("127.0.0.1:{}", super::free_port()).parse().unwrap();
         let log = dir.path().join("prometheus.log");
-        let child = Command::new("prometheus")
+        let mut command = Command::new("prometheus");
+        command
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-            .arg(format!("--web.listen-address={addr}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("prometheus is installed (Debian package prometheus; the README's test command installs it)");
-        let mut server = Prometheus {
-            child,
+            .arg(format!("--web.listen-address={addr}"));
+        Prometheus {
+            child: start_server(command, "prometheus", &log, addr, "/-/ready"),
             addr,
             log,
             _dir: dir,
-        };
-        super::wait_for("Prometheus to be ready", Duration::from_secs(30), || {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("prometheus exited with {status}:\n{}", server.log_text());
-            }
-            super::http(server.addr, "GET", "/-/ready", &[]).is_ok_and(|r| r.status == 200)
-        });
-        server
+        }
     }
 
     pub fn log_text(&self) -> String {
@@ -138,6 +127,27 @@ impl Drop for Prometheus {
     fn drop(&mut self) {
         super::stop_child(&mut self.child);
     }
+}
+
+/// Starts a peer server from Debian package `package` (`command`, its arguments set) with its
+/// output in `log`, and waits until `GET ready` on `addr` answers 200; panics with the log if the
+/// server exits first.
+pub fn start_server(mut command: Command, package: &str, log: &Path, addr: SocketAddr, ready: &str) -> Child {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program}: {e} (Debian package {package}; the README's test command installs it)"));
+    super::wait_for(&format!("{program} to be ready"), Duration::from_secs(30), || {
+        if let Ok(Some(status)) = child.try_wait() {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            panic!("{program} exited with {status}:\n{text}");
+        }
+        super::http(addr, "GET", ready, &[]).is_ok_and(|r| r.status == 200)
+    });
+    child
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
@@ -260,30 +270,19 @@ impl Alertmanager {
         super::write(&config_path, config);
         let addr: SocketAddr = format!("127.0.0.1:{}", super::free_port()).parse().unwrap();
         let log = dir.path().join("alertmanager.log");
-        let child = Command::new("prometheus-alertmanager")
+        let mut command = Command::new("prometheus-alertmanager");
+        command
             .arg(format!("--config.file={}", config_path.display()))
             .arg(format!("--storage.path={}", dir.path().join("data").display()))
             .arg(format!("--web.listen-address={addr}"))
             // An empty address turns clustering (a gossip port on every interface) off.
-            .arg("--cluster.listen-address=")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("the Alertmanager is installed (Debian package prometheus-alertmanager; the README's test command installs it)");
-        let mut server = Alertmanager {
-            child,
+            .arg("--cluster.listen-address=");
+        Alertmanager {
+            child: start_server(command, "prometheus-alertmanager", &log, addr, "/-/ready"),
             addr,
             log,
             _dir: dir,
-        };
-        super::wait_for("the Alertmanager to be ready", Duration::from_secs(30), || {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("prometheus-alertmanager exited with {status}:\n{}", server.log_text());
-            }
-            super::http(server.addr, "GET", "/-/ready", &[]).is_ok_and(|r| r.status == 200)
-        });
-        server
+        }
     }
 
     pub fn log_text(&self) -> String {

@@ -5,10 +5,9 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Child, Command};
 
-use super::prometheus::{QueryResult, query, scrape_config};
+use super::prometheus::{QueryResult, query, scrape_config, start_server};
 
 pub struct VictoriaMetrics {
     child: Child,
@@ -28,31 +27,20 @@ impl VictoriaMetrics {
         );
         let addr: SocketAddr = format!("127.0.0.1:{}", super::free_port()).parse().unwrap();
         let log = dir.path().join("victoria-metrics.log");
-        let child = Command::new("victoria-metrics")
+        let mut command = Command::new("victoria-metrics");
+        command
             .arg(format!("-storageDataPath={}", dir.path().join("data").display()))
             .arg(format!("-httpListenAddr={addr}"))
             .arg("-retentionPeriod=1")
             // Without it, points younger than 30 s are not returned: the test's last seconds.
             .arg("-search.latencyOffset=0s")
-            .arg(format!("-promscrape.config={}", config.display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("victoria-metrics is installed (Debian package victoria-metrics; the README's test command installs it)");
-        let mut server = VictoriaMetrics {
-            child,
+            .arg(format!("-promscrape.config={}", config.display()));
+        VictoriaMetrics {
+            child: start_server(command, "victoria-metrics", &log, addr, "/health"),
             addr,
             log,
             _dir: dir,
-        };
-        super::wait_for("VictoriaMetrics to be ready", Duration::from_secs(30), || {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("victoria-metrics exited with {status}:\n{}", server.log_text());
-            }
-            super::http(server.addr, "GET", "/health", &[]).is_ok_and(|r| r.status == 200)
-        });
-        server
+        }
     }
 
     pub fn url(&self) -> String {
