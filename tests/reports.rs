@@ -266,43 +266,58 @@ fn a_month_with_an_outage_a_reboot_a_stop_and_maintenance_to_the_second() {
     assert!(stderr(&out).contains("2026-W48"), "{}", stderr(&out));
 }
 
+/// An agent watching one switch at `address` of site `site`, pinged every second, failed at the
+/// first lost echo, and the devices of `more` (TOML).
+fn switch_agent(dir: &Path, address: &str, site: &str, more: &str) -> (std::path::PathBuf, std::net::SocketAddr) {
+    support::daemon_config(
+        dir,
+        &format!(
+            r#"{fast}
+
+[[device]]
+name = "switch"
+kind = "switch"
+address = "{address}"
+site = "{site}"
+{more}"#,
+            fast = support::EVERY_SECOND
+        ),
+    )
+}
+
+/// The first value of a query's answer (0 before there is one).
+fn first_value(answer: support::prometheus::QueryResult) -> f64 {
+    answer
+        .ok()
+        .and_then(|r| r.first().and_then(|s| s["value"][1].as_str()?.parse::<f64>().ok()))
+        .unwrap_or(0.0)
+}
+
+/// The availability rows of `camwatch report` for `period` as JSON, with the extra `args`.
+fn report_devices(config: &Path, period: &str, args: &[&str]) -> Vec<Value> {
+    let out = cli(
+        config,
+        &[&["report", "--period", period, "--format", "json"], args].concat(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    r["devices"].as_array().unwrap().clone()
+}
+
 /// `--source prometheus`: the availability table computed from a real Prometheus that scraped a
 /// running agent matches the agent's own report, within what a one-second scrape can resolve.
 #[test]
 fn the_report_from_prometheus_matches_the_agents_own() {
     let host = support::TestHost::new(&[]);
     let dir = temp_dir();
-    let (config, addr) = support::daemon_config(
-        dir.path(),
-        &format!(
-            r#"
-[procedures]
-handover = []
-inventory = "off"
-[policy.default]
-interval = "1s"
-timeout = "900ms"
-failures_before_failed = 1
-successes_before_recovered = 1
-ping_count = 1
-
-[[device]]
-name = "switch"
-kind = "switch"
-address = "{switch}"
-"#,
-            switch = host.address(2)
-        ),
-    );
+    let (config, addr) = switch_agent(dir.path(), &host.address(2), "test site", "");
     let daemon = support::Daemon::start(&config, addr, dir.path().join("log"));
     let prometheus = support::prometheus::Prometheus::start("camwatch", addr, &[]);
     daemon.wait_for_state("switch", "ping", "ok");
     let scraped = || {
-        prometheus
-            .query(r#"count_over_time(camwatch_check_state{device="switch",check="ping",state="ok"}[1m])"#)
-            .ok()
-            .and_then(|r| r.first().and_then(|s| s["value"][1].as_str()?.parse::<f64>().ok()))
-            .unwrap_or(0.0)
+        first_value(
+            prometheus.query(r#"count_over_time(camwatch_check_state{device="switch",check="ping",state="ok"}[1m])"#),
+        )
     };
     support::wait_for(
         "Prometheus to scrape the agent",
@@ -322,18 +337,9 @@ address = "{switch}"
     );
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let switch = |args: &[&str]| -> Value {
-        let out = cli(
-            &config,
-            &[&["report", "--period", &today, "--format", "json"], args].concat(),
-        );
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        let r: Value = serde_json::from_str(&stdout(&out)).unwrap();
-        r["devices"]
-            .as_array()
-            .unwrap()
-            .iter()
+        report_devices(&config, &today, args)
+            .into_iter()
             .find(|d| d["device"] == "switch")
-            .cloned()
             .unwrap()
     };
     let url = format!("http://{}", prometheus.addr);
@@ -350,4 +356,145 @@ address = "{switch}"
     );
     assert_eq!(remote["kind"], "switch");
     assert!(daemon.terminate().success());
+}
+
+/// A fleet in VictoriaMetrics: two agents, at sites north and south, each watch a switch named
+/// `switch`; north's goes away for a few seconds. `--source prometheus` against VictoriaMetrics
+/// keeps the two apart (by the scrape that exported each), each with its site and its own figures:
+/// north's down time as north's agent measured it, south's none.
+#[test]
+fn the_report_from_victoria_metrics_keeps_same_named_devices_of_two_sites_apart() {
+    let host = support::TestHost::new(&[3]);
+    let (north_dir, south_dir) = (temp_dir(), temp_dir());
+    // North's switch is the namespace's second address: removing the first would take every
+    // address of its subnet along (Linux drops the secondaries with their primary).
+    // And each a Frigate folder `nvr-1` with a camera `gate`, to keep a day: north's has two
+    // days of footage, south's the last hour.
+    let footage = |dir: &Path, site: &str, hours: i64| {
+        let root = dir.join("footage");
+        let now = support::footage::unix_now();
+        support::footage::frigate(&root, "gate", now - hours * 3600, now, 600, 1 << 20, |_| false);
+        format!(
+            "\n[[device]]\nname = \"nvr-1\"\nkind = \"host\"\nsite = \"{site}\"\n[device.overrides]\nretention_days = 1\n[device.footage]\nroot = \"{}\"\nlayout = \"/{{date}}/{{hour}}/{{camera}}/{{minute}}.{{second}}.mp4\"\ncameras = [\"gate\"]\n",
+            root.display()
+        )
+    };
+    let (north_config, north_addr) = switch_agent(
+        north_dir.path(),
+        &host.address(3),
+        "north",
+        &footage(north_dir.path(), "north", 48),
+    );
+    let (south_config, south_addr) = switch_agent(
+        south_dir.path(),
+        &host.address(2),
+        "south",
+        &footage(south_dir.path(), "south", 1),
+    );
+    let north = support::Daemon::start(&north_config, north_addr, north_dir.path().join("log"));
+    let south = support::Daemon::start(&south_config, south_addr, south_dir.path().join("log"));
+    let vm = support::victoria::VictoriaMetrics::start("camwatch", &[north_addr, south_addr]);
+    north.wait_for_state("switch", "ping", "ok");
+    south.wait_for_state("switch", "ping", "ok");
+    north.wait_for_state("nvr-1", "retention", "ok");
+    south.wait_for_state("nvr-1", "retention", "failed");
+    // Samples of north's switch being ok, as VictoriaMetrics stored them.
+    let scraped = |agent: std::net::SocketAddr| {
+        first_value(vm.query(&format!(
+            r#"count_over_time(camwatch_check_state{{device="switch",check="ping",state="ok",instance="{agent}"}}[1m])"#
+        )))
+    };
+    support::wait_for(
+        "VictoriaMetrics to scrape both agents",
+        std::time::Duration::from_secs(60),
+        || {
+            scraped(north_addr) >= 3.0
+                && scraped(south_addr) >= 3.0
+                && vm.query("camwatch_retention_compliant").is_ok_and(|r| r.len() == 2)
+        },
+    );
+    host.set_address(3, false);
+    north.wait_for_state("switch", "ping", "failed");
+    std::thread::sleep(std::time::Duration::from_secs(4)); // an outage of a few seconds, measured by both
+    host.set_address(3, true);
+    north.wait_for_state("switch", "ping", "ok");
+    let before = scraped(north_addr);
+    support::wait_for(
+        "two scrapes after the recovery",
+        std::time::Duration::from_secs(30),
+        || scraped(north_addr) >= before + 2.0,
+    );
+    assert_eq!(south.state("switch", "ping"), "ok", "south's switch never went away");
+
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let local = report_devices(&north_config, &today, &[]);
+    let local_down = local[0]["down_seconds"].as_f64().unwrap();
+    assert!(local_down >= 4.0, "the outage is in north's own report: {local:?}");
+    let out = cli(
+        &north_config,
+        &[
+            "report",
+            "--period",
+            &today,
+            "--format",
+            "json",
+            "--source",
+            "prometheus",
+            "--url",
+            &vm.url(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let switches: Vec<&Value> = report["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["device"] == "switch")
+        .collect();
+    assert_eq!(switches.len(), 2, "one switch per site: {switches:#?}");
+    let at = |site: &str| {
+        *switches
+            .iter()
+            .find(|d| d["site"] == site)
+            .unwrap_or_else(|| panic!("no switch of {site}: {switches:#?}"))
+    };
+    let (n, s) = (at("north"), at("south"));
+    let remote_down = n["down_seconds"].as_f64().unwrap();
+    assert!(
+        (local_down - remote_down).abs() <= 3.0,
+        "north's agent saw {local_down} s down, VictoriaMetrics {remote_down} s: {n}"
+    );
+    assert_eq!(s["down_seconds"], 0.0, "south's switch was never down: {s}");
+    assert!(s["up_seconds"].as_f64().unwrap() >= 5.0, "{s}");
+    assert_eq!(s["availability"], 1.0, "{s}");
+    assert!(n["availability"].as_f64().unwrap() < 1.0, "{n}");
+    for d in [n, s] {
+        assert_eq!(d["kind"], "switch", "{d}");
+    }
+    // The site table: one row each, with its own device.
+    let sites = report["sites"].as_array().unwrap();
+    let names: Vec<&str> = sites.iter().map(|g| g["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["north", "south"], "{sites:#?}");
+    assert!(sites.iter().all(|g| g["devices"] == 1), "{sites:#?}");
+    // Retention: one row per site's camera gate of nvr-1, each with its own figures.
+    let retention = report["retention"].as_array().unwrap();
+    assert_eq!(retention.len(), 2, "{retention:#?}");
+    let gate = |site: &str| {
+        retention
+            .iter()
+            .find(|c| c["site"] == site && c["device"] == "nvr-1" && c["camera"] == "gate")
+            .unwrap_or_else(|| panic!("no gate of {site}: {retention:#?}"))
+    };
+    let (n, s) = (gate("north"), gate("south"));
+    assert_eq!(n["compliant"], true, "{n}");
+    assert!(n["contiguous_seconds"].as_f64().unwrap() >= 86_400.0, "{n}");
+    assert_eq!(s["compliant"], false, "{s}");
+    // The last hour (and the seconds since the test wrote it), far from the day required.
+    assert!(s["contiguous_seconds"].as_f64().unwrap() < 2.0 * 3_600.0, "{s}");
+    for c in [n, s] {
+        assert_eq!(c["required_seconds"], 86_400.0, "{c}");
+    }
+    assert!(north.terminate().success());
+    assert!(south.terminate().success());
 }

@@ -139,6 +139,7 @@ pub fn tables(report: &Report) -> Vec<(&'static str, String)> {
             table(
                 &[
                     "device",
+                    "site",
                     "camera",
                     "measured",
                     "required_seconds",
@@ -153,6 +154,7 @@ pub fn tables(report: &Report) -> Vec<(&'static str, String)> {
                     .map(|c| {
                         vec![
                             c.device.clone(),
+                            c.site.clone(),
                             c.camera.clone(),
                             time(c.measured_at, tz),
                             c.required_seconds.to_string(),

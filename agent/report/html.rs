@@ -219,13 +219,14 @@ pub fn render(report: &Report) -> String {
     if report.retention.is_empty() {
         h.push_str("<p class=muted>No retention measured in this period.</p>");
     } else {
-        h.push_str("<table><tr><th>Recorder</th><th>Camera</th><th class=n>Required</th><th class=n>Contiguous</th><th></th><th class=n>Gaps</th><th>Measured</th></tr>");
+        h.push_str("<table><tr><th>Recorder</th><th>Site</th><th>Camera</th><th class=n>Required</th><th class=n>Contiguous</th><th></th><th class=n>Gaps</th><th>Measured</th></tr>");
         for c in &report.retention {
             let share = (c.required_seconds > 0.0).then(|| (c.contiguous_seconds / c.required_seconds).min(1.0));
             let _ = write!(
                 h,
-                "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=\"n {}\">{}</td><td>{}</td><td class=n>{} ({})</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=n>{}</td><td class=\"n {}\">{}</td><td>{}</td><td class=n>{} ({})</td><td>{}</td></tr>",
                 esc(&c.device),
+                esc(&c.site),
                 esc(&c.camera),
                 span(c.required_seconds as i64),
                 if c.compliant { "ok" } else { "bad" },

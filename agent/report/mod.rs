@@ -99,6 +99,9 @@ pub struct IncidentFigures {
 #[derive(Debug, Clone, Serialize)]
 pub struct CameraRetention {
     pub device: String,
+    /// The recorder's site: a fleet's report (`--source prometheus`) may hold two same-named
+    /// recorders of different sites.
+    pub site: String,
     pub camera: String,
     /// When the figures were measured (the last retention result of the period).
     pub measured_at: f64,
@@ -250,6 +253,7 @@ pub fn build(
                 let figure = |k: &str| v[k].as_f64().unwrap_or(0.0);
                 retention.push(CameraRetention {
                     device: device.name.clone(),
+                    site: device.site.clone(),
                     camera: camera.clone(),
                     measured_at: at,
                     required_seconds: v["required_seconds"]

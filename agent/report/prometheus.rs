@@ -6,6 +6,11 @@
 //! the last values of the `camwatch_retention_*` and `camwatch_recording_*` series. What
 //! Prometheus does not keep (recording stops, incidents, procedures, changes) stays in each
 //! agent's own report.
+//!
+//! Agents of a fleet reuse device names (each has its own `this-host`, two sites each an
+//! `nvr-1`), so a device is identified by the scrape that exported it, `(job, instance, device)`,
+//! never by its name alone: every aggregation and join here keeps the scrape's labels, and every
+//! row names its site (from that scrape's `camwatch_device_info`).
 
 use std::collections::BTreeMap;
 
@@ -17,6 +22,11 @@ use crate::config::Config;
 const MAX_POINTS: f64 = 20_000.0;
 
 type Rows = Vec<(BTreeMap<String, String>, f64)>;
+
+/// A device as the fleet knows it: its name, then the scrape that exported it (job, instance).
+const DEVICE: [&str; 3] = ["device", "job", "instance"];
+/// A camera of a recorder, keyed like a device.
+const CAMERA: [&str; 4] = ["device", "job", "instance", "camera"];
 
 async fn query(client: &reqwest::Client, url: &str, expr: &str, at: f64) -> Result<Rows, String> {
     let mut endpoint = reqwest::Url::parse(&format!("{}/api/v1/query", url.trim_end_matches('/')))
@@ -90,11 +100,11 @@ pub async fn build(
     };
     let counted = |states: &str| {
         format!(
-            r#"sum_over_time((max by (device) (camwatch_check_state{{check="ping",state=~"{states}"}}) unless on(device) (max by (device) (camwatch_maintenance_active) == 1))[{span}])"#
+            r#"sum_over_time((max by (job, instance, device) (camwatch_check_state{{check="ping",state=~"{states}"}}) unless on(job, instance, device) (max by (job, instance, device) (camwatch_maintenance_active) == 1))[{span}])"#
         )
     };
-    let up = by(&query(&client, url, &counted("ok|warning"), at).await?, &["device"]);
-    let down = by(&query(&client, url, &counted(down_states), at).await?, &["device"]);
+    let up = by(&query(&client, url, &counted("ok|warning"), at).await?, &DEVICE);
+    let down = by(&query(&client, url, &counted(down_states), at).await?, &DEVICE);
     let info = query(
         &client,
         url,
@@ -102,30 +112,31 @@ pub async fn build(
         at,
     )
     .await?;
-    let mut place: BTreeMap<String, (String, String)> = BTreeMap::new();
-    for (labels, _) in &info {
-        let get = |k: &str| labels.get(k).cloned().unwrap_or_default();
-        place.insert(get("device"), (get("kind"), get("site")));
-    }
+    let place: BTreeMap<Vec<String>, (String, String)> = info
+        .iter()
+        .map(|(labels, _)| {
+            let get = |k: &str| labels.get(k).cloned().unwrap_or_default();
+            (DEVICE.iter().map(|k| get(k)).collect(), (get("kind"), get("site")))
+        })
+        .collect();
+    // This agent's own devices keep their policy; a same-named device of another site is not
+    // one of them and gets the default.
+    let own = |name: &str, site: &str| config.device(name).filter(|d| d.site == site);
     let mut devices = Vec::new();
     for (key, up_count) in &up {
         let name = &key[0];
         let down_count = down.get(key).copied().unwrap_or(0.0);
         let (up_seconds, down_seconds) = (up_count * step, down_count * step);
-        // Devices of this agent's configuration keep their policy; others get the default.
-        let policy = config
-            .device(name)
-            .map_or_else(crate::config::Policy::default, |d| d.policy.clone());
+        let (kind, site) = place.get(key).cloned().unwrap_or_default();
+        let device = own(name, &site);
+        let policy = device.map_or_else(crate::config::Policy::default, |d| d.policy.clone());
         let target = policy.availability_target;
         let availability = super::ratio(up_seconds, down_seconds);
-        let (kind, site) = place.get(name).cloned().unwrap_or_default();
         devices.push(DeviceAvailability {
             device: name.clone(),
             kind,
             site,
-            policy: config
-                .device(name)
-                .map_or_else(|| "default".to_owned(), |d| d.policy_name.clone()),
+            policy: device.map_or_else(|| "default".to_owned(), |d| d.policy_name.clone()),
             availability,
             target,
             up_seconds,
@@ -136,7 +147,7 @@ pub async fn build(
         });
     }
     let last = |metric: &str| format!("last_over_time({metric}[{}s])", window as i64);
-    let figure = |rows: Rows| by(&rows, &["device", "camera"]);
+    let figure = |rows: Rows| by(&rows, &CAMERA);
     let compliant = figure(query(&client, url, &last("camwatch_retention_compliant"), at).await?);
     let required = figure(query(&client, url, &last("camwatch_retention_required_seconds"), at).await?);
     let contiguous = figure(query(&client, url, &last("camwatch_recording_contiguous_seconds"), at).await?);
@@ -144,12 +155,14 @@ pub async fn build(
     let retention = compliant
         .iter()
         .map(|(key, ok)| {
-            let policy = config
-                .device(&key[0])
-                .map_or_else(crate::config::Policy::default, |d| d.policy.for_camera(&key[1]).clone());
+            let (_, site) = place.get(&key[..DEVICE.len()]).cloned().unwrap_or_default();
+            let camera = &key[DEVICE.len()];
+            let policy = own(&key[0], &site)
+                .map_or_else(crate::config::Policy::default, |d| d.policy.for_camera(camera).clone());
             CameraRetention {
                 device: key[0].clone(),
-                camera: key[1].clone(),
+                site,
+                camera: camera.clone(),
                 measured_at: at,
                 required_seconds: required.get(key).copied().unwrap_or(0.0),
                 contiguous_seconds: contiguous.get(key).copied().unwrap_or(0.0),

@@ -23,6 +23,7 @@ pub mod rtsp;
 pub mod smtp;
 pub mod snapshots;
 pub mod snmpsim;
+pub mod victoria;
 pub mod wsd_devices;
 
 pub fn camwatch() -> Command {
@@ -506,6 +507,21 @@ pub fn stored_summaries(data_dir: &Path, device: &str, check: &str) -> Vec<Strin
         .map(Result::unwrap)
         .collect()
 }
+
+/// The start of a config body (TOML) for tests that watch states change: procedures off, every
+/// check every second, failed at the first bad answer and back at the first good one, one echo
+/// per ping.
+pub const EVERY_SECOND: &str = r#"
+[procedures]
+handover = []
+inventory = "off"
+[policy.default]
+interval = "1s"
+timeout = "900ms"
+failures_before_failed = 1
+successes_before_recovered = 1
+ping_count = 1
+"#;
 
 /// Stops a server the test started: SIGTERM (so it can clean up its sockets and files), SIGKILL
 /// if it has not gone within a few seconds.

@@ -20,43 +20,47 @@ pub struct Prometheus {
 impl Prometheus {
     /// Starts Prometheus scraping `target` as job `job` every second, loading `rule_files`.
     pub fn start(job: &str, target: SocketAddr, rule_files: &[&Path]) -> Prometheus {
+        Prometheus::start_fleet(job, &[target], rule_files, None)
+    }
+
+    /// Starts Prometheus scraping every agent of `targets` as job `job` every second (a fleet in
+    /// one Prometheus), loading `rule_files`, and sending its alerts to `alertmanager` if given.
+    pub fn start_fleet(
+        job: &str,
+        targets: &[SocketAddr],
+        rule_files: &[&Path],
+        alertmanager: Option<SocketAddr>,
+    ) -> Prometheus {
         let dir = super::temp_dir();
         let rules: Vec<String> = rule_files
             .iter()
             .map(|p| format!("  - {:?}\n", p.display().to_string()))
             .collect();
+        let alerting = alertmanager.map_or_else(String::new, |am| {
+            format!("alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [\"{am}\"]\n")
+        });
         let config = dir.path().join("prometheus.yml");
         super::write(
             &config,
             &format!(
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n{}scrape_configs:\n  - job_name: {job}\n    static_configs:\n      - targets: [\"{target}\"]\n",
-                rules.concat()
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n{alerting}rule_files:\n{}{}",
+                rules.concat(),
+                scrape_config(job, targets)
             ),
         );
         let addr: SocketAddr = format!("127.0.0.1:{}", super::free_port()).parse().unwrap();
         let log = dir.path().join("prometheus.log");
-        let child = Command::new("prometheus")
+        let mut command = Command::new("prometheus");
+        command
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-            .arg(format!("--web.listen-address={addr}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("prometheus is installed (Debian package prometheus; the README's test command installs it)");
-        let mut server = Prometheus {
-            child,
+            .arg(format!("--web.listen-address={addr}"));
+        Prometheus {
+            child: start_server(command, "prometheus", &log, addr, "/-/ready"),
             addr,
             log,
             _dir: dir,
-        };
-        super::wait_for("Prometheus to be ready", Duration::from_secs(30), || {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("prometheus exited with {status}:\n{}", server.log_text());
-            }
-            super::http(server.addr, "GET", "/-/ready", &[]).is_ok_and(|r| r.status == 200)
-        });
-        server
+        }
     }
 
     pub fn log_text(&self) -> String {
@@ -65,30 +69,12 @@ impl Prometheus {
 
     /// GET `path` of the HTTP API as JSON; `Err` with the status and body when it is not 200.
     pub fn api(&self, path: &str) -> Result<serde_json::Value, String> {
-        let r = super::http(self.addr, "GET", path, &[]).map_err(|e| e.to_string())?;
-        let body: serde_json::Value =
-            serde_json::from_str(&r.body).map_err(|e| format!("HTTP {}: {e}: {}", r.status, r.body))?;
-        if r.status == 200 && body["status"] == "success" {
-            Ok(body["data"].clone())
-        } else {
-            Err(format!(
-                "HTTP {} {}: {}",
-                r.status,
-                body["errorType"].as_str().unwrap_or(""),
-                body["error"].as_str().unwrap_or(&r.body)
-            ))
-        }
+        api(self.addr, path)
     }
 
     /// An instant query at the present time.
     pub fn query(&self, expr: &str) -> QueryResult {
-        let data = self.api(&format!("/api/v1/query?query={}", url_encode(expr)))?;
-        match data["resultType"].as_str() {
-            Some("vector" | "matrix") => Ok(data["result"].as_array().cloned().unwrap_or_default()),
-            // A scalar or string always has a value.
-            Some(_) => Ok(vec![data["result"].clone()]),
-            None => Err(format!("no resultType in {data}")),
-        }
+        query(self.addr, expr)
     }
 
     /// The rule groups Prometheus loaded, as `/api/v1/rules` gives them.
@@ -98,10 +84,70 @@ impl Prometheus {
     }
 }
 
+/// GET `path` of a Prometheus-compatible HTTP API at `addr` as JSON; `Err` with the status and
+/// body when it is not 200.
+pub fn api(addr: SocketAddr, path: &str) -> Result<serde_json::Value, String> {
+    let r = super::http(addr, "GET", path, &[]).map_err(|e| e.to_string())?;
+    let body: serde_json::Value =
+        serde_json::from_str(&r.body).map_err(|e| format!("HTTP {}: {e}: {}", r.status, r.body))?;
+    if r.status == 200 && body["status"] == "success" {
+        Ok(body["data"].clone())
+    } else {
+        Err(format!(
+            "HTTP {} {}: {}",
+            r.status,
+            body["errorType"].as_str().unwrap_or(""),
+            body["error"].as_str().unwrap_or(&r.body)
+        ))
+    }
+}
+
+/// An instant query at the present time, through the `/api/v1/query` of `addr`.
+pub fn query(addr: SocketAddr, expr: &str) -> QueryResult {
+    let data = api(addr, &format!("/api/v1/query?query={}", url_encode(expr)))?;
+    match data["resultType"].as_str() {
+        Some("vector" | "matrix") => Ok(data["result"].as_array().cloned().unwrap_or_default()),
+        // A scalar or string always has a value.
+        Some(_) => Ok(vec![data["result"].clone()]),
+        None => Err(format!("no resultType in {data}")),
+    }
+}
+
+/// A `scrape_configs` section scraping `targets` as job `job` (Prometheus's format, which
+/// VictoriaMetrics's `-promscrape.config` reads too).
+pub fn scrape_config(job: &str, targets: &[SocketAddr]) -> String {
+    let targets: Vec<String> = targets.iter().map(|t| format!("\"{t}\"")).collect();
+    format!(
+        "scrape_configs:\n  - job_name: {job}\n    static_configs:\n      - targets: [{}]\n",
+        targets.join(", ")
+    )
+}
+
 impl Drop for Prometheus {
     fn drop(&mut self) {
         super::stop_child(&mut self.child);
     }
+}
+
+/// Starts a peer server from Debian package `package` (`command`, its arguments set) with its
+/// output in `log`, and waits until `GET ready` on `addr` answers 200; panics with the log if the
+/// server exits first.
+pub fn start_server(mut command: Command, package: &str, log: &Path, addr: SocketAddr, ready: &str) -> Child {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program}: {e} (Debian package {package}; the README's test command installs it)"));
+    super::wait_for(&format!("{program} to be ready"), Duration::from_secs(30), || {
+        if let Ok(Some(status)) = child.try_wait() {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            panic!("{program} exited with {status}:\n{text}");
+        }
+        super::http(addr, "GET", ready, &[]).is_ok_and(|r| r.status == 200)
+    });
+    child
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
@@ -224,30 +270,19 @@ impl Alertmanager {
         super::write(&config_path, config);
         let addr: SocketAddr = format!("127.0.0.1:{}", super::free_port()).parse().unwrap();
         let log = dir.path().join("alertmanager.log");
-        let child = Command::new("prometheus-alertmanager")
+        let mut command = Command::new("prometheus-alertmanager");
+        command
             .arg(format!("--config.file={}", config_path.display()))
             .arg(format!("--storage.path={}", dir.path().join("data").display()))
             .arg(format!("--web.listen-address={addr}"))
             // An empty address turns clustering (a gossip port on every interface) off.
-            .arg("--cluster.listen-address=")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("the Alertmanager is installed (Debian package prometheus-alertmanager; the README's test command installs it)");
-        let mut server = Alertmanager {
-            child,
+            .arg("--cluster.listen-address=");
+        Alertmanager {
+            child: start_server(command, "prometheus-alertmanager", &log, addr, "/-/ready"),
             addr,
             log,
             _dir: dir,
-        };
-        super::wait_for("the Alertmanager to be ready", Duration::from_secs(30), || {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("prometheus-alertmanager exited with {status}:\n{}", server.log_text());
-            }
-            super::http(server.addr, "GET", "/-/ready", &[]).is_ok_and(|r| r.status == 200)
-        });
-        server
+        }
     }
 
     pub fn log_text(&self) -> String {
