@@ -358,8 +358,7 @@ async fn availability_forever(shared: Arc<Shared>) {
             })
             .collect();
         let path = path.clone();
-        let computed = tokio::task::spawn_blocking(move || -> rusqlite::Result<_> {
-            let conn = crate::state::store::open_reader(&path)?;
+        let computed = store::read(path, move |conn| {
             let windows: Vec<f64> = WINDOWS.iter().map(|(_, w)| *w).collect();
             let now = unix_now();
             devices
@@ -368,10 +367,10 @@ async fn availability_forever(shared: Arc<Shared>) {
                     let ratios = match duty {
                         Some(rules) => {
                             let history =
-                                store::history(&conn, (&d, &site), &rules, now - LONGEST_WINDOW_SECONDS, now)?;
+                                store::history(conn, (&d, &site), &rules, now - LONGEST_WINDOW_SECONDS, now)?;
                             windows.iter().map(|w| ratio_recording(&history, *w)).collect()
                         }
-                        None => store::availability(&conn, &d, "ping", now, &windows)?,
+                        None => store::availability(conn, &d, "ping", now, &windows)?,
                     };
                     Ok((d, ratios))
                 })

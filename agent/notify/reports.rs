@@ -34,9 +34,8 @@ pub async fn mail(shared: &Shared, config: &Config, label: &str, now: f64) -> Re
     let store = shared.hub.store().ok_or("this agent keeps no state store")?;
     let period = crate::report::period::parse(label, config.agent.timezone)?;
     let (path, built_config) = (store.path.clone(), config.clone());
-    let report = tokio::task::spawn_blocking(move || {
-        let conn = crate::state::store::open_reader(&path)?;
-        crate::report::build(&built_config, &conn, period, crate::report::Unreachable::Down, now)
+    let report = crate::state::store::read(path, move |conn| {
+        crate::report::build(&built_config, conn, period, crate::report::Unreachable::Down, now)
     })
     .await
     .map_err(|e| format!("building the report failed: {e}"))?

@@ -204,11 +204,10 @@ async fn outbox(Extract(app): Extract<App>) -> Response {
             dead: Vec::new(),
         });
     };
-    let read = tokio::task::spawn_blocking(move || -> rusqlite::Result<OutboxView> {
-        let conn = crate::state::store::open_reader(&path)?;
+    let read = crate::state::store::read(path, |conn| {
         Ok(OutboxView {
-            pending: crate::state::outbox::pending(&conn, 1000)?,
-            dead: crate::state::outbox::dead_letters(&conn, "email", 1000)?,
+            pending: crate::state::outbox::pending(conn, 1000)?,
+            dead: crate::state::outbox::dead_letters(conn, "email", 1000)?,
         })
     })
     .await
@@ -277,10 +276,7 @@ async fn incidents(Extract(app): Extract<App>, Query(q): Query<IncidentQuery>) -
         Ok(open)
     } else {
         match app.shared.hub.store().map(|s| s.path.clone()) {
-            Some(path) => tokio::task::spawn_blocking(move || {
-                let conn = crate::state::store::open_reader(&path)?;
-                crate::state::store::incidents(&conn, false, limit)
-            })
+            Some(path) => crate::state::store::read(path, move |conn| crate::state::store::incidents(conn, false, limit))
             .await
             .map_err(|e| e.to_string())
             .and_then(|r| r.map_err(|e| e.to_string())),
@@ -529,10 +525,7 @@ async fn report(Extract(app): Extract<App>, Query(q): Query<ReportQuery>) -> Res
     let Some(path) = app.shared.hub.store().map(|s| s.path.clone()) else {
         return (StatusCode::SERVICE_UNAVAILABLE, "no state store\n").into_response();
     };
-    let built = tokio::task::spawn_blocking(move || {
-        let conn = crate::state::store::open_reader(&path)?;
-        crate::report::build(&config, &conn, period, unreachable, now)
-    })
+    let built = crate::state::store::read(path, move |conn| crate::report::build(&config, conn, period, unreachable, now))
     .await;
     match (built, q.format.as_deref()) {
         (Ok(Ok(report)), None | Some("html")) => Html(crate::report::html::render(&report)).into_response(),

@@ -881,6 +881,16 @@ pub fn read_history(
     history(&conn, device, rules, from, to).map_err(|e| e.to_string())
 }
 
+/// Runs `query` on a read-only connection of its own, on the blocking pool: how async code reads
+/// the store, so no task holds a connection across an `.await` and the writer is never waited
+/// on. The outer error is the blocking task's (it panicked or was cancelled), the inner SQLite's.
+pub async fn read<T: Send + 'static>(
+    path: PathBuf,
+    query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+) -> Result<rusqlite::Result<T>, tokio::task::JoinError> {
+    tokio::task::spawn_blocking(move || query(&open_reader(&path)?)).await
+}
+
 pub fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     conn.busy_timeout(Duration::from_secs(5))?;
