@@ -366,8 +366,7 @@ async fn availability_forever(shared: Arc<Shared>) {
                 .map(|(d, site, duty)| {
                     let ratios = match duty {
                         Some(rules) => {
-                            let history =
-                                store::history(conn, (&d, &site), &rules, now - LONGEST_WINDOW_SECONDS, now)?;
+                            let history = store::history(conn, (&d, &site), &rules, now - LONGEST_WINDOW_SECONDS, now)?;
                             windows.iter().map(|w| ratio_recording(&history, *w)).collect()
                         }
                         None => store::availability(conn, &d, "ping", now, &windows)?,

@@ -75,12 +75,14 @@ pub fn worst_first(mut findings: Vec<(Status, String)>) -> Option<(Status, Strin
     })
 }
 
-/// `memory` is what the previous run of the same check left (see [`Verdict::memory`]).
+/// `memory` is what the previous run of the same check left (see [`Verdict::memory`]); `now` is when
+/// the run started, the only clock a judge reads.
 pub fn judge(
     check: CheckKind,
     outcome: &Result<Observation, ProbeError>,
     policy: &Policy,
     memory: Option<&serde_json::Value>,
+    now: f64,
 ) -> Verdict {
     match outcome {
         Ok(Observation::Ping(seen)) => ping::judge(seen, policy),
@@ -90,7 +92,7 @@ pub fn judge(
         Ok(Observation::Storage(seen)) => storage::judge(seen, policy),
         Ok(Observation::Recorder(seen)) => recorder::judge(seen),
         Ok(Observation::SnmpValues(seen)) => values::judge(seen),
-        Ok(Observation::Onvif(seen)) => onvif::judge(check, seen, policy, memory),
+        Ok(Observation::Onvif(seen)) => onvif::judge(check, seen, policy, memory, now),
         Ok(Observation::Stream(seen)) => stream::judge(seen),
         Ok(Observation::Image(seen)) => image::judge(seen, policy, memory),
         Ok(Observation::Backup(seen)) => backup::judge(seen, policy),
@@ -141,9 +143,12 @@ mod tests {
     fn agent_errors_are_unknown_device_errors_failed() {
         let policy = Policy::default();
         let agent = Err(ProbeError::new(ProbeErrorKind::Agent, "no socket"));
-        assert_eq!(judge(CheckKind::Ping, &agent, &policy, None).status, Status::Unknown);
+        assert_eq!(
+            judge(CheckKind::Ping, &agent, &policy, None, 0.0).status,
+            Status::Unknown
+        );
         let timeout = Err(ProbeError::new(ProbeErrorKind::Timeout, "no answer within 10s"));
-        let verdict = judge(CheckKind::Ping, &timeout, &policy, None);
+        let verdict = judge(CheckKind::Ping, &timeout, &policy, None, 0.0);
         assert_eq!(verdict.status, Status::Failed);
         assert_eq!(verdict.summary, "no answer within 10s");
     }

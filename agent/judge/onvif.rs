@@ -17,10 +17,11 @@ pub fn judge(
     seen: &OnvifObservation,
     policy: &Policy,
     memory: Option<&serde_json::Value>,
+    now: f64,
 ) -> Verdict {
     match check {
         CheckKind::Clock => clock(seen, policy),
-        CheckKind::Baseline => baseline(seen, memory),
+        CheckKind::Baseline => baseline(seen, memory, now),
         _ => device(seen),
     }
 }
@@ -289,7 +290,8 @@ pub fn differences(approved: &Settings, seen: &Settings) -> Vec<(Status, String)
     found
 }
 
-fn baseline(seen: &OnvifObservation, memory: Option<&serde_json::Value>) -> Verdict {
+/// `now` dates the events a change leaves (the run's start: judges read no clock).
+fn baseline(seen: &OnvifObservation, memory: Option<&serde_json::Value>, now: f64) -> Verdict {
     let mut memory: BaselineMemory = memory
         .and_then(|m| serde_json::from_value(m.clone()).ok())
         .unwrap_or_default();
@@ -300,7 +302,7 @@ fn baseline(seen: &OnvifObservation, memory: Option<&serde_json::Value>) -> Verd
             let text = format!("baseline recorded: {}", current.describe());
             events.push(Event {
                 kind: EventKind::BaselineRecorded,
-                at: crate::vocab::unix_now(),
+                at: now,
                 summary: text.clone(),
             });
             memory.baseline = Some(current.clone());
@@ -316,7 +318,7 @@ fn baseline(seen: &OnvifObservation, memory: Option<&serde_json::Value>) -> Verd
                         } else {
                             EventKind::SettingsChanged
                         },
-                        at: crate::vocab::unix_now(),
+                        at: now,
                         summary: text.clone(),
                     });
                 }
@@ -376,6 +378,9 @@ pub fn accept(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// When the test runs are judged (2026-11-29 06:00 UTC).
+    const NOW: f64 = 1_796_018_400.0;
     use crate::observation::onvif::{DeviceTime, Identity, Profile};
 
     fn seen(serial: &str, fps: f64, offset: Option<f64>) -> OnvifObservation {
@@ -419,26 +424,26 @@ mod tests {
     fn clock_thresholds_in_utc() {
         let p = Policy::default();
         assert_eq!(
-            judge(CheckKind::Clock, &seen("A", 25.0, Some(1.2)), &p, None).status,
+            judge(CheckKind::Clock, &seen("A", 25.0, Some(1.2)), &p, None, NOW).status,
             Status::Ok
         );
-        let v = judge(CheckKind::Clock, &seen("A", 25.0, Some(-12.0)), &p, None);
+        let v = judge(CheckKind::Clock, &seen("A", 25.0, Some(-12.0)), &p, None, NOW);
         assert_eq!(
             (v.status, v.summary.as_str()),
             (Status::Warning, "the camera's clock is 12.0 s behind (set by NTP)")
         );
-        let v = judge(CheckKind::Clock, &seen("A", 25.0, Some(7200.0)), &p, None);
+        let v = judge(CheckKind::Clock, &seen("A", 25.0, Some(7200.0)), &p, None, NOW);
         assert_eq!(v.status, Status::Failed);
         assert!(v.summary.starts_with("the camera's clock is 2h ahead"), "{}", v.summary);
         let mut unset = seen("A", 25.0, None);
         unset.time.unset = true;
-        assert_eq!(judge(CheckKind::Clock, &unset, &p, None).status, Status::Failed);
+        assert_eq!(judge(CheckKind::Clock, &unset, &p, None, NOW).status, Status::Failed);
     }
 
     #[test]
     fn baseline_is_recorded_then_changes_are_reported_once_and_accepting_clears_them() {
         let p = Policy::default();
-        let first = judge(CheckKind::Baseline, &seen("ACCC8E01", 25.0, None), &p, None);
+        let first = judge(CheckKind::Baseline, &seen("ACCC8E01", 25.0, None), &p, None, NOW);
         assert_eq!(first.status, Status::Ok);
         assert_eq!(first.events[0].kind, EventKind::BaselineRecorded);
         let fps = judge(
@@ -446,6 +451,7 @@ mod tests {
             &seen("ACCC8E01", 30.0, None),
             &p,
             first.memory.as_ref(),
+            NOW,
         );
         assert_eq!(fps.status, Status::Warning);
         assert!(
@@ -461,6 +467,7 @@ mod tests {
             &seen("ACCC8E01", 30.0, None),
             &p,
             fps.memory.as_ref(),
+            NOW,
         );
         assert!(again.events.is_empty(), "reported once");
         let swapped = judge(
@@ -468,6 +475,7 @@ mod tests {
             &seen("ACCC8E99", 30.0, None),
             &p,
             again.memory.as_ref(),
+            NOW,
         );
         assert_eq!(swapped.status, Status::Failed);
         assert!(
@@ -483,7 +491,13 @@ mod tests {
                 .summary
                 .starts_with("baseline accepted by j.smith: replaced after storm damage")
         );
-        let after = judge(CheckKind::Baseline, &seen("ACCC8E99", 30.0, None), &p, Some(&accepted));
+        let after = judge(
+            CheckKind::Baseline,
+            &seen("ACCC8E99", 30.0, None),
+            &p,
+            Some(&accepted),
+            NOW,
+        );
         assert_eq!(after.status, Status::Ok);
         assert!(
             after.summary.starts_with("as approved: serial ACCC8E99"),

@@ -166,8 +166,7 @@ async fn resume(shared: &Shared, data_dir: &Path) -> BTreeMap<u64, Ending> {
     let Some(path) = shared.hub.store().map(|s| s.path.clone()) else {
         return BTreeMap::new();
     };
-    let read = crate::state::store::read(path, |conn| crate::state::store::incidents(conn, false, RESUME_LIMIT))
-    .await;
+    let read = crate::state::store::read(path, |conn| crate::state::store::incidents(conn, false, RESUME_LIMIT)).await;
     match read {
         Ok(Ok(list)) => list
             .into_iter()

@@ -276,10 +276,12 @@ async fn incidents(Extract(app): Extract<App>, Query(q): Query<IncidentQuery>) -
         Ok(open)
     } else {
         match app.shared.hub.store().map(|s| s.path.clone()) {
-            Some(path) => crate::state::store::read(path, move |conn| crate::state::store::incidents(conn, false, limit))
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string())),
+            Some(path) => {
+                crate::state::store::read(path, move |conn| crate::state::store::incidents(conn, false, limit))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()))
+            }
             None => Ok(Vec::new()),
         }
     };
@@ -525,7 +527,9 @@ async fn report(Extract(app): Extract<App>, Query(q): Query<ReportQuery>) -> Res
     let Some(path) = app.shared.hub.store().map(|s| s.path.clone()) else {
         return (StatusCode::SERVICE_UNAVAILABLE, "no state store\n").into_response();
     };
-    let built = crate::state::store::read(path, move |conn| crate::report::build(&config, conn, period, unreachable, now))
+    let built = crate::state::store::read(path, move |conn| {
+        crate::report::build(&config, conn, period, unreachable, now)
+    })
     .await;
     match (built, q.format.as_deref()) {
         (Ok(Ok(report)), None | Some("html")) => Html(crate::report::html::render(&report)).into_response(),

@@ -492,7 +492,9 @@ pub async fn stored(shared: &Shared, procedure: Procedure, limit: usize) -> Resu
         .store()
         .map(|s| s.path.clone())
         .ok_or("this agent keeps no state store")?;
-    let rows = store::read(path, move |conn| store::procedure_records(conn, procedure.as_str(), limit))
+    let rows = store::read(path, move |conn| {
+        store::procedure_records(conn, procedure.as_str(), limit)
+    })
     .await
     .map_err(|e| format!("reading the state store failed: {e}"))?
     .map_err(|e| format!("cannot read the state store: {e}"))?;

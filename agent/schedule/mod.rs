@@ -84,7 +84,7 @@ impl Runner {
             )),
         };
         let duration = started.elapsed();
-        let verdict = judge::judge(spec.kind(), &outcome, &device.policy, memory);
+        let verdict = judge::judge(spec.kind(), &outcome, &device.policy, memory, started_at);
         CheckRun {
             started_at,
             duration,
