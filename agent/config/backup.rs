@@ -111,7 +111,12 @@ impl Resolver {
         }
     }
 
-    pub(super) fn backup_check(&mut self, table: Option<&Spanned<RawBackup>>, name: &str, checks: &mut Vec<CheckSpec>) {
+    pub(super) fn backup_check(
+        &mut self,
+        table: Option<&Spanned<RawBackup>>,
+        name: &str,
+        checks: &mut super::sources::Checks,
+    ) {
         let Some(table) = table else { return };
         let t = table.get_ref();
         let what = format!("device {name:?} [device.backup]");
@@ -155,13 +160,15 @@ impl Resolver {
             );
         }
         let Some(pattern) = pattern else { return };
-        checks.push(CheckSpec::Backup(BackupSpec {
+        let check = CheckSpec::Backup(BackupSpec {
             path,
             pattern,
             recursive: t.recursive.unwrap_or(true),
             min_files,
             min_bytes: t.min_bytes.as_ref().map_or(1, |m| *m.get_ref()),
-        }));
+        });
+        let source = super::sources::Source::table("[device.backup]", Some(table.span()));
+        self.add_check(checks, &format!("device {name:?}"), check, source);
     }
 }
 

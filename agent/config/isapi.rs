@@ -30,7 +30,7 @@ impl Resolver {
         d: &RawDevice,
         name: &str,
         address: Option<&str>,
-        checks: &mut Vec<CheckSpec>,
+        checks: &mut super::sources::Checks,
     ) {
         let Some(table) = &d.isapi else { return };
         let t = table.get_ref();
@@ -86,32 +86,13 @@ impl Resolver {
             channels,
         });
         for check in wanted {
-            let (kind, clash, fix) = match check {
-                IsapiCheck::Retention => (
-                    crate::model::CheckKind::Retention,
-                    "its footage both from [device.footage] and from [device.isapi]",
-                    "keep one retention source: remove [device.footage], or leave \"retention\" out of [device.isapi] checks",
-                ),
-                IsapiCheck::RecorderDisks => (
-                    crate::model::CheckKind::RecorderDisks,
-                    "its recorder disks both over SNMP and over ISAPI",
-                    "keep one: set [device.snmp] checks without \"recorder_disks\", or leave it out of [device.isapi] checks",
-                ),
-                IsapiCheck::Uptime => (
-                    crate::model::CheckKind::Uptime,
-                    "its uptime both over SNMP and over ISAPI",
-                    "keep one: set [device.snmp] checks without \"uptime\", or leave it out of [device.isapi] checks",
-                ),
-            };
-            if checks.iter().any(|c| c.kind() == kind) {
-                self.error(Some(checks_span.clone()), format!("{what} reads {clash}"), fix);
-                continue;
-            }
-            checks.push(match check {
+            let check = match check {
                 IsapiCheck::Retention => CheckSpec::Retention(RetentionSource::Isapi(Arc::clone(&spec))),
                 IsapiCheck::RecorderDisks => CheckSpec::RecorderDisks(RecorderDisksSpec::Isapi(Arc::clone(&spec))),
                 IsapiCheck::Uptime => CheckSpec::Uptime(UptimeSpec::Isapi(Arc::clone(&spec))),
-            });
+            };
+            let source = super::sources::Source::checks_list("[device.isapi]", Some(checks_span.clone()));
+            self.add_check(checks, &what, check, source);
         }
     }
 }
@@ -163,7 +144,7 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            err.contains("device \"nvr\" reads its uptime both over SNMP and over ISAPI"),
+            err.contains("device \"nvr\" reads its uptime both from [device.snmp] and from [device.isapi]"),
             "{err}"
         );
         assert!(err.contains("fix: keep one"), "{err}");

@@ -16,6 +16,7 @@ mod procedures;
 mod protocols;
 mod raw;
 pub mod secret;
+mod sources;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -32,6 +33,7 @@ pub use protocols::parse_oid;
 use raw::{RawConfig, RawDevice, RawPolicy};
 pub use raw::{SnmpAuthProtocol, SnmpPrivProtocol};
 pub use secret::{Credentials, SecretFileRef, SecretSource};
+use sources::{Checks, Source};
 use toml::Spanned;
 
 use crate::model::{CheckKind, DeviceKind};
@@ -1156,7 +1158,9 @@ impl Resolver {
                 );
             }
         }
-        let mut checks = Vec::new();
+        let what = format!("device {name:?}");
+        let mut checks = Checks::default();
+        let ping_source = || Source::table("ping", d.ping.as_ref().map(Spanned::span));
         let ping = d.ping.as_ref().map(|p| (p.get_ref().as_str(), Some(p.span())));
         match (ping, &address) {
             (Some(("off", _)), _) => {}
@@ -1165,11 +1169,16 @@ impl Resolver {
                 format!("device {name:?}: ping is set but the device has no address"),
                 "add an address, or remove ping",
             ),
-            (None, Some(_)) => checks.push(CheckSpec::Ping(PingSpec {
-                method: PingMethod::Icmp,
-            })),
+            (None, Some(_)) => self.add_check(
+                &mut checks,
+                &what,
+                CheckSpec::Ping(PingSpec {
+                    method: PingMethod::Icmp,
+                }),
+                ping_source(),
+            ),
             (Some((text, span)), Some(_)) => match parse_ping(text) {
-                Some(method) => checks.push(CheckSpec::Ping(PingSpec { method })),
+                Some(method) => self.add_check(&mut checks, &what, CheckSpec::Ping(PingSpec { method }), ping_source()),
                 None => self.error(
                     span,
                     format!("device {name:?}: ping {text:?} is not understood"),
@@ -1179,9 +1188,15 @@ impl Resolver {
             (None, None) => {}
         }
         if let Some(fs) = &d.filesystem {
-            checks.push(CheckSpec::Filesystem(FilesystemSpec {
+            let check = CheckSpec::Filesystem(FilesystemSpec {
                 mountpoints: fs.get_ref().mountpoints.clone(),
-            }));
+            });
+            self.add_check(
+                &mut checks,
+                &what,
+                check,
+                Source::table("[device.filesystem]", Some(fs.span())),
+            );
             for mp in &fs.get_ref().mountpoints {
                 if !mp.starts_with('/') {
                     self.error(
@@ -1195,16 +1210,20 @@ impl Resolver {
         self.protocol_checks(d, &name, address.is_some(), snmp_auth, &mut checks);
         self.camera_checks(d, &name, address.as_deref(), &mut checks);
         self.backup_check(d.backup.as_ref(), &name, &mut checks);
-        // Two retention sources are refused in camera_checks; one check is made either way.
         if let Some(footage) = &d.footage
             && let Some(spec) = self.footage(footage, &name)
-            && !checks.iter().any(|c| matches!(c, CheckSpec::Retention(_)))
         {
-            checks.push(CheckSpec::Retention(RetentionSource::Folders(Arc::new(spec))));
+            let check = CheckSpec::Retention(RetentionSource::Folders(Arc::new(spec)));
+            self.add_check(
+                &mut checks,
+                &what,
+                check,
+                Source::table("[device.footage]", Some(footage.span())),
+            );
         }
         self.isapi_checks(d, &name, address.as_deref(), &mut checks);
         // A recorder's 24-hour duty is judged from what the other checks recorded about it.
-        let has = |kind: CheckKind| checks.iter().any(|c| c.kind() == kind);
+        let has = |kind: CheckKind| checks.has(kind);
         if let Some((camera, table)) = d.camera_policy.iter().next()
             && !has(CheckKind::Retention)
         {
@@ -1216,10 +1235,11 @@ impl Resolver {
         }
         let recording_duty = d.kind.get_ref() == &DeviceKind::Recorder || has(CheckKind::Retention);
         if recording_duty && has(CheckKind::Ping) {
-            checks.push(CheckSpec::Availability(AvailabilitySpec {
+            let check = CheckSpec::Availability(AvailabilitySpec {
                 store: self.store.clone(),
                 maintenance: Vec::new(),
-            }));
+            });
+            self.add_check(&mut checks, &what, check, Source::table("the recorder's duty", None));
         }
         // A broken [device.backup] or [device.footage] is reported on its own; "nothing to check"
         // would only add noise.
@@ -1271,7 +1291,7 @@ impl Resolver {
             parent: d.parent.as_ref().map(|p| p.get_ref().clone()),
             policy_name,
             policy,
-            checks,
+            checks: checks.into_specs(),
             credentials,
         }
     }

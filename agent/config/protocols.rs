@@ -8,6 +8,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::raw::{OnvifCheck, RawDevice, RawSnmpAuth, SnmpCheck, SnmpVersion};
+use super::sources::{Checks, Source};
 use super::{
     CheckSpec, NutSpec, OnvifRecordingsSpec, OnvifSpec, Resolver, RetentionSource, SnapshotSpec, SnmpAuth, SnmpSpec,
     SnmpValueSpec, StreamSpec, TlsTrust, UpsSpec,
@@ -182,14 +183,9 @@ impl Resolver {
     }
 
     /// `[device.onvif]`, `[device.stream]` and `[device.snapshot]`.
-    pub(super) fn camera_checks(
-        &mut self,
-        d: &RawDevice,
-        name: &str,
-        address: Option<&str>,
-        checks: &mut Vec<CheckSpec>,
-    ) {
+    pub(super) fn camera_checks(&mut self, d: &RawDevice, name: &str, address: Option<&str>, checks: &mut Checks) {
         let what = format!("device {name:?}");
+        let onvif_source = || Source::checks_list("[device.onvif]", d.onvif.as_ref().map(Spanned::span));
         let onvif = d.onvif.as_ref().and_then(|table| {
             let t = table.get_ref();
             let Some(address) = address else {
@@ -245,24 +241,16 @@ impl Resolver {
             (OnvifCheck::Baseline, CheckSpec::Baseline),
         ] {
             if let Some(spec) = spec.as_ref().filter(|_| wants(check)) {
-                checks.push(make(Arc::clone(spec)));
+                self.add_check(checks, &what, make(Arc::clone(spec)), onvif_source());
             }
         }
         let recordings = d.onvif.as_ref().and_then(|t| t.get_ref().recordings.as_ref());
         if let Some(spec) = spec.as_ref().filter(|_| wants(OnvifCheck::Retention)) {
-            if let Some(footage) = &d.footage {
-                self.error(
-                    Some(footage.span()),
-                    format!("{what} has two retention sources: [device.footage] and the ONVIF \"retention\" check"),
-                    "keep one: remove [device.footage], or \"retention\" from [device.onvif] checks (or make the footage folders a device of their own)",
-                );
-            }
-            checks.push(CheckSpec::Retention(RetentionSource::Onvif(Arc::new(
-                OnvifRecordingsSpec {
-                    onvif: Arc::clone(spec),
-                    recordings: recordings.map(|r| r.get_ref().clone()).unwrap_or_default(),
-                },
-            ))));
+            let check = CheckSpec::Retention(RetentionSource::Onvif(Arc::new(OnvifRecordingsSpec {
+                onvif: Arc::clone(spec),
+                recordings: recordings.map(|r| r.get_ref().clone()).unwrap_or_default(),
+            })));
+            self.add_check(checks, &what, check, onvif_source());
         } else if let Some(list) = recordings.filter(|_| spec.is_some()) {
             self.error(
                 Some(list.span()),
@@ -300,10 +288,15 @@ impl Resolver {
                     "add uri = \"rtsp://ADDRESS:554/...\" or an [device.onvif] table",
                 );
             }
-            checks.push(CheckSpec::Stream(StreamSpec {
+            let check = CheckSpec::Stream(StreamSpec {
                 uri: stream_uri,
                 onvif: spec.clone(),
-            }));
+            });
+            let source = match &d.stream {
+                Some(table) => Source::table("[device.stream]", Some(table.span())),
+                None => onvif_source(),
+            };
+            self.add_check(checks, &what, check, source);
         }
         if d.snapshot.is_some() || wants(OnvifCheck::Image) {
             let t = d.snapshot.as_ref().map(Spanned::get_ref);
@@ -320,12 +313,17 @@ impl Resolver {
                 Some(t) => self.trust(&t.ca_file, &t.fingerprint_sha256, &format!("{what} [device.snapshot]")),
                 None => spec.as_ref().map(|s| s.trust.clone()).unwrap_or_default(),
             };
-            checks.push(CheckSpec::Image(SnapshotSpec {
+            let check = CheckSpec::Image(SnapshotSpec {
                 uri: snapshot_uri,
                 onvif: spec.clone(),
                 max_bytes,
                 trust,
-            }));
+            });
+            let source = match &d.snapshot {
+                Some(table) => Source::table("[device.snapshot]", Some(table.span())),
+                None => onvif_source(),
+            };
+            self.add_check(checks, &what, check, source);
         }
     }
 
@@ -335,7 +333,7 @@ impl Resolver {
         name: &str,
         has_address: bool,
         snmp_auth: &BTreeMap<String, SnmpAuth>,
-        checks: &mut Vec<CheckSpec>,
+        checks: &mut Checks,
     ) {
         let what = format!("device {name:?}");
         let snmp = d.snmp.as_ref().and_then(|table| {
@@ -355,8 +353,12 @@ impl Resolver {
                 Some(list) => list.get_ref().clone(),
                 None => default_snmp_checks(*d.kind.get_ref()),
             };
+            let source = Source::checks_list(
+                "[device.snmp]",
+                Some(t.checks.as_ref().map_or(table.span(), Spanned::span)),
+            );
             for check in wanted {
-                checks.push(match check {
+                let check = match check {
                     SnmpCheck::Ups => CheckSpec::Ups(UpsSpec::Snmp(Arc::clone(spec), t.ups_mib.unwrap_or_default())),
                     SnmpCheck::Uptime => CheckSpec::Uptime(super::UptimeSpec::Snmp(Arc::clone(spec))),
                     SnmpCheck::Storage => CheckSpec::Storage(Arc::clone(spec)),
@@ -364,13 +366,17 @@ impl Resolver {
                         Arc::clone(spec),
                         t.recorder_vendor.unwrap_or_default(),
                     )),
-                });
+                };
+                self.add_check(checks, &what, check, source.clone());
             }
         }
         if !d.snmp_value.is_empty() {
             let values: Vec<SnmpValueSpec> = d.snmp_value.iter().filter_map(|v| self.snmp_value(v, &what)).collect();
             match &snmp {
-                Some((spec, _)) => checks.push(CheckSpec::SnmpValues(Arc::clone(spec), values)),
+                Some((spec, _)) => {
+                    let source = Source::table("[[device.snmp_value]]", Some(d.snmp_value[0].span()));
+                    self.add_check(checks, &what, CheckSpec::SnmpValues(Arc::clone(spec), values), source);
+                }
                 None => self.error(
                     Some(d.snmp_value[0].span()),
                     format!("{what} has [[device.snmp_value]] but no [device.snmp] to read it with"),
@@ -385,13 +391,6 @@ impl Resolver {
                     Some(nut.span()),
                     format!("{what} has [device.nut] but no address"),
                     "add the NUT server's address",
-                );
-            }
-            if checks.iter().any(|c| matches!(c, CheckSpec::Ups(_))) {
-                self.error(
-                    Some(nut.span()),
-                    format!("{what} reads its UPS both over SNMP and over NUT"),
-                    "keep one: remove \"ups\" from [device.snmp] checks, or remove [device.nut]",
                 );
             }
             if n.username.is_none() && (n.password_env.is_some() || n.password_file.is_some()) {
@@ -414,14 +413,15 @@ impl Resolver {
                     "add ca_file = \"/path/ca.pem\" with the CA that signed the NUT server's certificate",
                 );
             }
-            checks.push(CheckSpec::Ups(UpsSpec::Nut(NutSpec {
+            let check = CheckSpec::Ups(UpsSpec::Nut(NutSpec {
                 ups: n.ups.get_ref().clone(),
                 port: n.port.unwrap_or(NUT_PORT),
                 tls: n.tls.unwrap_or_default(),
                 ca_file: n.ca_file.clone(),
                 username: n.username.clone(),
                 password,
-            })));
+            }));
+            self.add_check(checks, &what, check, Source::table("[device.nut]", Some(nut.span())));
         }
     }
 
