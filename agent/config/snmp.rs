@@ -1,5 +1,5 @@
-//! The protocol tables of a device: `[device.snmp]` (with `[snmp_auth.NAME]` or
-//! `[device.snmp.credentials]`), `[[device.snmp_value]]` and `[device.nut]`, resolved into checks.
+//! `[device.snmp]` (with a shared `[snmp_auth.NAME]` or the device's own
+//! `[device.snmp.credentials]`) and `[[device.snmp_value]]`, resolved into checks.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,16 +7,72 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::raw::{OnvifCheck, RawDevice, RawSnmpAuth, SnmpCheck, SnmpVersion};
+use super::raw::{RawDevice, RawSnmpAuth, SnmpCheck, SnmpVersion};
 use super::sources::{Checks, Source};
-use super::{
-    CheckSpec, NutSpec, OnvifRecordingsSpec, OnvifSpec, Resolver, RetentionSource, SnapshotSpec, SnmpAuth, SnmpSpec,
-    SnmpValueSpec, StreamSpec, TlsTrust, UpsSpec,
-};
+use super::{CheckSpec, Resolver, SecretSource, SnmpAuthProtocol, SnmpPrivProtocol, UpsSpec};
 use crate::model::DeviceKind;
 
 pub const SNMP_PORT: u16 = 161;
-pub const NUT_PORT: u16 = 3493;
+
+/// How to reach a device over SNMP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnmpSpec {
+    pub port: u16,
+    pub auth: SnmpAuth,
+    /// One request's wait for an answer; retries happen within the check's timeout.
+    pub request_timeout: Duration,
+    pub retries: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnmpAuth {
+    V1 {
+        community: SecretSource,
+    },
+    V2c {
+        community: SecretSource,
+    },
+    V3 {
+        username: String,
+        /// None: noAuthNoPriv.
+        auth: Option<(SnmpAuthProtocol, SecretSource)>,
+        /// None: no privacy (authNoPriv).
+        privacy: Option<(SnmpPrivProtocol, SecretSource)>,
+        context: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpsMib {
+    /// Try RFC 1628 UPS-MIB, then APC PowerNet, then Eaton XUPS.
+    #[default]
+    Auto,
+    Rfc1628,
+    Apc,
+    Eaton,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecorderVendor {
+    #[default]
+    Auto,
+    Hikvision,
+    Dahua,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SnmpValueSpec {
+    pub name: String,
+    pub oid: Vec<u64>,
+    pub scale: f64,
+    pub unit: String,
+    pub warning_above: Option<f64>,
+    pub failed_above: Option<f64>,
+    pub warning_below: Option<f64>,
+    pub failed_below: Option<f64>,
+}
 
 /// Parses a numeric OID such as `1.3.6.1.2.1.1.3.0` (a leading dot is allowed).
 pub fn parse_oid(text: &str) -> Option<Vec<u64>> {
@@ -151,183 +207,8 @@ impl Resolver {
         }
     }
 
-    pub(super) fn trust(
-        &mut self,
-        ca_file: &Option<std::path::PathBuf>,
-        fingerprint: &Option<Spanned<String>>,
-        what: &str,
-    ) -> TlsTrust {
-        match (ca_file, fingerprint) {
-            (Some(_), Some(f)) => {
-                self.error(
-                    Some(f.span()),
-                    format!("{what}: both ca_file and fingerprint_sha256"),
-                    "trust the device one way: its CA, or its certificate's fingerprint",
-                );
-                TlsTrust::System
-            }
-            (Some(path), None) => TlsTrust::CaFile(path.clone()),
-            (None, Some(f)) => match TlsTrust::parse_fingerprint(f.get_ref()) {
-                Some(pin) => TlsTrust::Pinned(pin),
-                None => {
-                    self.error(
-                        Some(f.span()),
-                        format!("{what}: {:?} is not a SHA-256 fingerprint", f.get_ref()),
-                        "write 64 hex digits, with or without colons (openssl x509 -noout -fingerprint -sha256)",
-                    );
-                    TlsTrust::System
-                }
-            },
-            (None, None) => TlsTrust::System,
-        }
-    }
-
-    /// `[device.onvif]`, `[device.stream]` and `[device.snapshot]`.
-    pub(super) fn camera_checks(&mut self, d: &RawDevice, name: &str, address: Option<&str>, checks: &mut Checks) {
-        let what = format!("device {name:?}");
-        let onvif_source = || Source::checks_list("[device.onvif]", d.onvif.as_ref().map(Spanned::span));
-        let onvif = d.onvif.as_ref().and_then(|table| {
-            let t = table.get_ref();
-            let Some(address) = address else {
-                self.error(
-                    Some(table.span()),
-                    format!("{what} has [device.onvif] but no address"),
-                    "add address = \"...\"",
-                );
-                return None;
-            };
-            let https = t.https.unwrap_or(false);
-            let scheme = if https { "https" } else { "http" };
-            let port = t.port.unwrap_or(if https { 443 } else { 80 });
-            let host = if address.contains(':') {
-                format!("[{address}]")
-            } else {
-                address.to_owned()
-            };
-            let path = t.path.clone().unwrap_or_else(|| "/onvif/device_service".to_owned());
-            let path = if path.starts_with('/') {
-                path
-            } else {
-                format!("/{path}")
-            };
-            let trust = self.trust(&t.ca_file, &t.fingerprint_sha256, &format!("{what} [device.onvif]"));
-            let wanted = match &t.checks {
-                Some(list) => list.get_ref().clone(),
-                None if *d.kind.get_ref() == crate::model::DeviceKind::Camera => {
-                    vec![
-                        OnvifCheck::Onvif,
-                        OnvifCheck::Clock,
-                        OnvifCheck::Baseline,
-                        OnvifCheck::Stream,
-                        OnvifCheck::Image,
-                    ]
-                }
-                None => vec![OnvifCheck::Onvif, OnvifCheck::Clock, OnvifCheck::Baseline],
-            };
-            Some((
-                Arc::new(OnvifSpec {
-                    url: format!("{scheme}://{host}:{port}{path}"),
-                    trust,
-                    profile: t.profile.clone(),
-                }),
-                wanted,
-            ))
-        });
-        let wants = |c: OnvifCheck| onvif.as_ref().is_some_and(|(_, w)| w.contains(&c));
-        let spec = onvif.as_ref().map(|(s, _)| Arc::clone(s));
-        for (check, make) in [
-            (OnvifCheck::Onvif, CheckSpec::Onvif as fn(Arc<OnvifSpec>) -> CheckSpec),
-            (OnvifCheck::Clock, CheckSpec::Clock),
-            (OnvifCheck::Baseline, CheckSpec::Baseline),
-        ] {
-            if let Some(spec) = spec.as_ref().filter(|_| wants(check)) {
-                self.add_check(checks, &what, make(Arc::clone(spec)), onvif_source());
-            }
-        }
-        let recordings = d.onvif.as_ref().and_then(|t| t.get_ref().recordings.as_ref());
-        if let Some(spec) = spec.as_ref().filter(|_| wants(OnvifCheck::Retention)) {
-            let check = CheckSpec::Retention(RetentionSource::Onvif(Arc::new(OnvifRecordingsSpec {
-                onvif: Arc::clone(spec),
-                recordings: recordings.map(|r| r.get_ref().clone()).unwrap_or_default(),
-            })));
-            self.add_check(checks, &what, check, onvif_source());
-        } else if let Some(list) = recordings.filter(|_| spec.is_some()) {
-            self.error(
-                Some(list.span()),
-                format!("{what}: [device.onvif] recordings is set but the \"retention\" check is not"),
-                "add \"retention\" to [device.onvif] checks, or remove recordings",
-            );
-        }
-        let uri = |this: &mut Self, given: Option<&Spanned<String>>, schemes: &[&str], table: &str| {
-            given.and_then(|u| {
-                if schemes.iter().any(|s| u.get_ref().starts_with(s)) {
-                    Some(u.get_ref().clone())
-                } else {
-                    this.error(
-                        Some(u.span()),
-                        format!(
-                            "{what}: [device.{table}] uri {:?} does not start with {}",
-                            u.get_ref(),
-                            schemes.join(" or ")
-                        ),
-                        "write the full URL, without user or password in it (they come from username/password_env)",
-                    );
-                    None
-                }
-            })
-        };
-        let stream_uri = d
-            .stream
-            .as_ref()
-            .and_then(|t| uri(self, t.get_ref().uri.as_ref(), &["rtsp://", "rtsps://"], "stream"));
-        if d.stream.is_some() || wants(OnvifCheck::Stream) {
-            if stream_uri.is_none() && spec.is_none() {
-                self.error(
-                    d.stream.as_ref().map(Spanned::span),
-                    format!("{what}: [device.stream] needs a uri, or [device.onvif] to ask the camera for it"),
-                    "add uri = \"rtsp://ADDRESS:554/...\" or an [device.onvif] table",
-                );
-            }
-            let check = CheckSpec::Stream(StreamSpec {
-                uri: stream_uri,
-                onvif: spec.clone(),
-            });
-            let source = match &d.stream {
-                Some(table) => Source::table("[device.stream]", Some(table.span())),
-                None => onvif_source(),
-            };
-            self.add_check(checks, &what, check, source);
-        }
-        if d.snapshot.is_some() || wants(OnvifCheck::Image) {
-            let t = d.snapshot.as_ref().map(Spanned::get_ref);
-            let snapshot_uri = t.and_then(|t| uri(self, t.uri.as_ref(), &["http://", "https://"], "snapshot"));
-            if snapshot_uri.is_none() && spec.is_none() {
-                self.error(
-                    d.snapshot.as_ref().map(Spanned::span),
-                    format!("{what}: [device.snapshot] needs a uri, or [device.onvif] to ask the camera for it"),
-                    "add uri = \"http://ADDRESS/...jpg\" or an [device.onvif] table",
-                );
-            }
-            let max_bytes = t.and_then(|t| t.max_bytes.as_ref()).map_or(8 << 20, |m| *m.get_ref());
-            let trust = match t {
-                Some(t) => self.trust(&t.ca_file, &t.fingerprint_sha256, &format!("{what} [device.snapshot]")),
-                None => spec.as_ref().map(|s| s.trust.clone()).unwrap_or_default(),
-            };
-            let check = CheckSpec::Image(SnapshotSpec {
-                uri: snapshot_uri,
-                onvif: spec.clone(),
-                max_bytes,
-                trust,
-            });
-            let source = match &d.snapshot {
-                Some(table) => Source::table("[device.snapshot]", Some(table.span())),
-                None => onvif_source(),
-            };
-            self.add_check(checks, &what, check, source);
-        }
-    }
-
-    pub(super) fn protocol_checks(
+    /// `[device.snmp]` and `[[device.snmp_value]]`.
+    pub(super) fn snmp_checks(
         &mut self,
         d: &RawDevice,
         name: &str,
@@ -383,45 +264,6 @@ impl Resolver {
                     "add a [device.snmp] table with auth = \"NAME\"",
                 ),
             }
-        }
-        if let Some(nut) = &d.nut {
-            let n = nut.get_ref();
-            if !has_address {
-                self.error(
-                    Some(nut.span()),
-                    format!("{what} has [device.nut] but no address"),
-                    "add the NUT server's address",
-                );
-            }
-            if n.username.is_none() && (n.password_env.is_some() || n.password_file.is_some()) {
-                self.error(
-                    Some(nut.span()),
-                    format!("{what}: a NUT password without a username"),
-                    "add username = \"...\"",
-                );
-            }
-            let password = self.secret(
-                &n.password_env,
-                &n.password_file,
-                &format!("{what} [device.nut]"),
-                "password",
-            );
-            if n.tls == Some(super::NutTls::Starttls) && n.ca_file.is_none() {
-                self.error(
-                    Some(nut.span()),
-                    format!("{what}: [device.nut] tls = \"starttls\" needs ca_file"),
-                    "add ca_file = \"/path/ca.pem\" with the CA that signed the NUT server's certificate",
-                );
-            }
-            let check = CheckSpec::Ups(UpsSpec::Nut(NutSpec {
-                ups: n.ups.get_ref().clone(),
-                port: n.port.unwrap_or(NUT_PORT),
-                tls: n.tls.unwrap_or_default(),
-                ca_file: n.ca_file.clone(),
-                username: n.username.clone(),
-                password,
-            }));
-            self.add_check(checks, &what, check, Source::table("[device.nut]", Some(nut.span())));
         }
     }
 
@@ -494,7 +336,7 @@ impl Resolver {
             );
         }
         Some(SnmpSpec {
-            port: t.port.as_ref().map_or(super::protocols::SNMP_PORT, |p| *p.get_ref()),
+            port: t.port.as_ref().map_or(SNMP_PORT, |p| *p.get_ref()),
             auth,
             request_timeout,
             retries,
@@ -560,15 +402,6 @@ pub fn default_snmp_checks(kind: DeviceKind) -> Vec<SnmpCheck> {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn fingerprints_parse_with_or_without_colons() {
-        let colons = "AB:".repeat(31) + "CD";
-        assert_eq!(TlsTrust::parse_fingerprint(&colons).unwrap()[31], 0xCD);
-        assert_eq!(TlsTrust::parse_fingerprint(&"ab".repeat(32)).unwrap()[0], 0xAB);
-        assert!(TlsTrust::parse_fingerprint("ABCD").is_none());
-        assert!(TlsTrust::parse_fingerprint(&"zz".repeat(32)).is_none());
-    }
-
     use super::*;
     use crate::config::{SecretSource, parse};
 
