@@ -13,8 +13,31 @@ pub enum SecretSource {
     File(PathBuf),
 }
 
+/// Why a secret could not be read: the reference and the cause, never any of the content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretError(String);
+
+impl std::fmt::Display for SecretError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SecretError {}
+
+/// Callers that report errors as text take a secret's error as its text.
+impl From<SecretError> for String {
+    fn from(e: SecretError) -> Self {
+        e.0
+    }
+}
+
 impl SecretSource {
-    pub fn resolve(&self) -> Result<SecretString, String> {
+    pub fn resolve(&self) -> Result<SecretString, SecretError> {
+        self.read().map_err(SecretError)
+    }
+
+    fn read(&self) -> Result<SecretString, String> {
         match self {
             Self::Env(var) => match std::env::var(var) {
                 Ok(value) if !value.is_empty() => Ok(SecretString::from(value)),
@@ -166,11 +189,11 @@ mod tests {
         assert_eq!(secret.expose_secret(), "s3cret");
 
         let missing = SecretSource::File(dir.path().join("absent")).resolve().unwrap_err();
-        assert!(missing.contains("absent"), "{missing}");
+        assert!(missing.to_string().contains("absent"), "{missing}");
 
         let unset = SecretSource::Env("CAMWATCH_TEST_SURELY_UNSET_VAR".into())
             .resolve()
             .unwrap_err();
-        assert!(unset.contains("CAMWATCH_TEST_SURELY_UNSET_VAR is not set"));
+        assert!(unset.to_string().contains("CAMWATCH_TEST_SURELY_UNSET_VAR is not set"));
     }
 }

@@ -113,7 +113,7 @@ impl Mailer {
             .tls(tls)
             .timeout(Some(TIMEOUT));
         if let (Some(user), Some(password)) = (&settings.username, &settings.password) {
-            let password = password.resolve().map_err(SendError::transient)?;
+            let password = password.resolve().map_err(|e| SendError::transient(e.to_string()))?;
             builder = builder
                 .credentials(Credentials::new(user.clone(), password.expose_secret().to_owned()))
                 .authentication(vec![Mechanism::Plain, Mechanism::Login]);

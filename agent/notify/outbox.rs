@@ -11,20 +11,20 @@
 use std::time::Duration;
 
 use crate::state::outbox::{IncidentMail, NewMessage, Op, OutboxRow, Reply};
-use crate::state::store::Store;
+use crate::state::store::{Store, StoreError};
 
 /// Rows are claimed one at a time, right before their send: a row left `claimed` by a crash is
 /// then the one message whose fate is unknown, nothing else.
 pub const CLAIM_BATCH: u32 = 1;
 
-pub async fn enqueue(store: &Store, message: NewMessage) -> Result<bool, String> {
+pub async fn enqueue(store: &Store, message: NewMessage) -> Result<bool, StoreError> {
     match store.outbox(Op::Enqueue(Box::new(message))).await? {
         Reply::Queued(new) => Ok(new),
-        other => Err(format!("unexpected outbox reply {other:?}")),
+        other => Err(StoreError(format!("unexpected outbox reply {other:?}"))),
     }
 }
 
-pub async fn claim(store: &Store, now: f64) -> Result<Vec<OutboxRow>, String> {
+pub async fn claim(store: &Store, now: f64) -> Result<Vec<OutboxRow>, StoreError> {
     match store
         .outbox(Op::Claim {
             now,
@@ -33,18 +33,18 @@ pub async fn claim(store: &Store, now: f64) -> Result<Vec<OutboxRow>, String> {
         .await?
     {
         Reply::Claimed(rows) => Ok(rows),
-        other => Err(format!("unexpected outbox reply {other:?}")),
+        other => Err(StoreError(format!("unexpected outbox reply {other:?}"))),
     }
 }
 
-pub async fn plan(store: &Store) -> Result<Vec<IncidentMail>, String> {
+pub async fn plan(store: &Store) -> Result<Vec<IncidentMail>, StoreError> {
     match store.outbox(Op::Plan).await? {
         Reply::Plan(rows) => Ok(rows),
-        other => Err(format!("unexpected outbox reply {other:?}")),
+        other => Err(StoreError(format!("unexpected outbox reply {other:?}"))),
     }
 }
 
-pub async fn done(store: &Store, op: Op) -> Result<(), String> {
+pub async fn done(store: &Store, op: Op) -> Result<(), StoreError> {
     store.outbox(op).await.map(|_| ())
 }
 

@@ -69,7 +69,7 @@ pub async fn mail(shared: &Shared, config: &Config, label: &str, now: f64) -> Re
         )),
         now,
     );
-    super::outbox::enqueue(store, message).await
+    Ok(super::outbox::enqueue(store, message).await?)
 }
 
 #[cfg(test)]

@@ -254,7 +254,7 @@ async fn accept_baseline(Extract(app): Extract<App>, Path(device): Path<String>,
         .accept_baseline(&device, approval.by.trim(), approval.reason.trim())
     {
         Ok(summary) => format!("{summary}\n").into_response(),
-        Err(why) => (StatusCode::CONFLICT, format!("{why}\n")).into_response(),
+        Err(why) => refused(&why),
     }
 }
 
@@ -324,8 +324,7 @@ async fn acknowledge(Extract(app): Extract<App>, Path(id): Path<u64>, body: Stri
     let now = crate::vocab::unix_now();
     match app.shared.hub.acknowledge(id, ack.by.trim(), ack.note.trim(), now) {
         Ok(incident) => json_response(&incident),
-        Err(why) if why.starts_with("no open incident") => (StatusCode::NOT_FOUND, format!("{why}\n")).into_response(),
-        Err(why) => (StatusCode::CONFLICT, format!("{why}\n")).into_response(),
+        Err(why) => refused(&why),
     }
 }
 
@@ -485,13 +484,22 @@ async fn open_maintenance(Extract(app): Extract<App>, body: String) -> Response 
 }
 
 /// Ends a window people opened, now.
+/// A command the state refused: 404 for what does not exist, 409 for what does not apply.
+fn refused(why: &crate::state::Refused) -> Response {
+    let status = match why {
+        crate::state::Refused::NotFound(_) => StatusCode::NOT_FOUND,
+        crate::state::Refused::Conflict(_) => StatusCode::CONFLICT,
+    };
+    (status, format!("{why}\n")).into_response()
+}
+
 async fn end_maintenance(Extract(app): Extract<App>, Path(id): Path<u64>) -> Response {
     match app.shared.hub.end_maintenance(id, crate::vocab::unix_now()) {
         Ok(window) => {
             tracing::info!(window = window.id, target = %window.target, "maintenance window ended");
             json_response(&window)
         }
-        Err(why) => (StatusCode::NOT_FOUND, format!("{why}\n")).into_response(),
+        Err(why) => refused(&why),
     }
 }
 

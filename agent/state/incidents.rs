@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::Transition;
+use super::{Refused, Transition};
 use crate::model::{CheckKind, State};
 use crate::vocab::Severity;
 
@@ -162,14 +162,17 @@ impl Book {
 
     /// Records who took an open incident on, once: a second acknowledgement is refused so the
     /// first answer (the one the procedure measures) stands.
-    pub fn acknowledge(&mut self, id: u64, ack: Acknowledgement) -> Result<Incident, String> {
+    pub fn acknowledge(&mut self, id: u64, ack: Acknowledgement) -> Result<Incident, Refused> {
         let incident = self
             .open
             .values_mut()
             .find(|i| i.id == id)
-            .ok_or_else(|| format!("no open incident {id}"))?;
+            .ok_or_else(|| Refused::NotFound(format!("no open incident {id}")))?;
         if let Some(before) = &incident.acknowledged {
-            return Err(format!("incident {id} was already acknowledged by {}", before.by));
+            return Err(Refused::Conflict(format!(
+                "incident {id} was already acknowledged by {}",
+                before.by
+            )));
         }
         incident.acknowledged = Some(ack);
         Ok(incident.clone())
@@ -312,8 +315,11 @@ mod tests {
         assert_eq!(acked.acknowledge_seconds(), Some(60.0));
         assert_eq!(
             book.acknowledge(i.id, ack("bo")).unwrap_err(),
-            "incident 1 was already acknowledged by ana"
+            Refused::Conflict("incident 1 was already acknowledged by ana".into())
         );
-        assert_eq!(book.acknowledge(99, ack("bo")).unwrap_err(), "no open incident 99");
+        assert_eq!(
+            book.acknowledge(99, ack("bo")).unwrap_err(),
+            Refused::NotFound("no open incident 99".into())
+        );
     }
 }

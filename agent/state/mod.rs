@@ -325,13 +325,13 @@ impl Hub {
     }
 
     /// Approves what a camera is now as its baseline (who, why), for the `baseline` check.
-    pub fn accept_baseline(&self, device: &str, by: &str, reason: &str) -> Result<String, String> {
+    pub fn accept_baseline(&self, device: &str, by: &str, reason: &str) -> Result<String, Refused> {
         let mut checks = self.lock();
         let status = checks
             .get_mut(&(device.to_owned(), CheckKind::Baseline))
-            .ok_or_else(|| format!("device {device:?} has no baseline check"))?;
-        let (memory, event) =
-            crate::judge::onvif::accept(status.memory.as_ref(), by, reason, crate::vocab::unix_now())?;
+            .ok_or_else(|| Refused::Conflict(format!("device {device:?} has no baseline check")))?;
+        let (memory, event) = crate::judge::onvif::accept(status.memory.as_ref(), by, reason, crate::vocab::unix_now())
+            .map_err(Refused::Conflict)?;
         status.memory = Some(memory.clone());
         let summary = event.summary.clone();
         tracing::info!(device, check = "baseline", "{summary}");
@@ -372,13 +372,13 @@ impl Hub {
     }
 
     /// Ends a window now (the work finished early); a window not yet begun is ended before it starts.
-    pub fn end_maintenance(&self, id: u64, now: f64) -> Result<Window, String> {
+    pub fn end_maintenance(&self, id: u64, now: f64) -> Result<Window, Refused> {
         let mut book = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
         let window = book
             .0
             .iter_mut()
             .find(|w| w.id == id && w.end > now)
-            .ok_or_else(|| format!("no maintenance window {id} open or to come"))?;
+            .ok_or_else(|| Refused::NotFound(format!("no maintenance window {id} open or to come")))?;
         window.end = now.max(window.start);
         let window = window.clone();
         if let Some(store) = &self.store {
@@ -412,7 +412,7 @@ impl Hub {
     }
 
     /// Records who took an open incident on (`camwatch ack`).
-    pub fn acknowledge(&self, id: u64, by: &str, note: &str, now: f64) -> Result<Incident, String> {
+    pub fn acknowledge(&self, id: u64, by: &str, note: &str, now: f64) -> Result<Incident, Refused> {
         let incident = self.incidents.lock().unwrap_or_else(|e| e.into_inner()).acknowledge(
             id,
             Acknowledgement {
@@ -433,6 +433,27 @@ impl Hub {
         self.snapshots.as_ref()
     }
 }
+
+/// Why the state refused a person's command (acknowledge an incident, end a maintenance window,
+/// accept a baseline): what the HTTP interface turns into its status code and the CLI into its
+/// message, without reading the words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// What the command names does not exist, or is no longer open.
+    NotFound(String),
+    /// It exists, but the command does not apply to it as it is now.
+    Conflict(String),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotFound(why) | Self::Conflict(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for Refused {}
 
 fn saved_state(status: &CheckStatus) -> SavedState {
     SavedState {

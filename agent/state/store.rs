@@ -174,12 +174,12 @@ pub struct Resumed {
     pub procedures: Vec<(String, f64)>,
 }
 
-type OutboxReply = tokio::sync::oneshot::Sender<Result<super::outbox::Reply, String>>;
+type OutboxReply = tokio::sync::oneshot::Sender<Result<super::outbox::Reply, StoreError>>;
 
 /// Who waits for the batch's commit.
 enum Waiter {
     Flush(mpsc::Sender<()>),
-    Outbox(OutboxReply, Result<super::outbox::Reply, String>),
+    Outbox(OutboxReply, Result<super::outbox::Reply, StoreError>),
 }
 
 enum Command {
@@ -228,6 +228,13 @@ impl std::fmt::Display for StoreError {
 }
 
 impl std::error::Error for StoreError {}
+
+/// Callers that report errors as text (the notifiers' loops) take a store error as its text.
+impl From<StoreError> for String {
+    fn from(e: StoreError) -> Self {
+        e.0
+    }
+}
 
 pub use crate::config::STORE_FILE_NAME as FILE_NAME;
 
@@ -317,10 +324,11 @@ impl Store {
     }
 
     /// Does one outbox operation and waits (without blocking the runtime) for its commit.
-    pub async fn outbox(&self, op: super::outbox::Op) -> Result<super::outbox::Reply, String> {
+    pub async fn outbox(&self, op: super::outbox::Op) -> Result<super::outbox::Reply, StoreError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.send(Command::Outbox(op, tx));
-        rx.await.map_err(|_| "the state store writer has stopped".to_owned())?
+        rx.await
+            .map_err(|_| StoreError("the state store writer has stopped".to_owned()))?
     }
 
     /// Waits until everything sent before this call is committed.
@@ -456,7 +464,7 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Command>, path: &Path) {
                 Waiter::Outbox(reply, result) => {
                     let _ = reply.send(match &written {
                         Ok(()) => result,
-                        Err(e) => Err(format!("state store: {e}")),
+                        Err(e) => Err(StoreError(format!("state store: {e}"))),
                     });
                 }
             }
@@ -494,7 +502,7 @@ fn write_batch(conn: &mut Connection, batch: Vec<Command>, waiters: &mut Vec<Wai
             }
             Command::Outbox(op, reply) => {
                 // A failed statement is that operation's answer; the rest of the batch still commits.
-                let result = super::outbox::apply(&tx, op).map_err(|e| format!("state store: {e}"));
+                let result = super::outbox::apply(&tx, op).map_err(|e| StoreError(format!("state store: {e}")));
                 waiters.push(Waiter::Outbox(reply, result));
             }
             Command::Incident(i) => {
