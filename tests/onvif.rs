@@ -316,6 +316,32 @@ fn a_replaced_camera_fails_its_baseline_until_the_change_is_approved() {
         ["baseline_recorded", "replaced", "baseline_accepted", "settings_changed"],
         "each recorded once"
     );
+
+    // The month's report lists the same changes as the handover: a replaced camera and a
+    // changed setting are what a manager signs for.
+    let report = support::camwatch()
+        .args(["report", "--format", "json", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(report.status.code(), Some(0), "{}", stderr(&report));
+    let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    let reported: Vec<(&str, &str)> = report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["device"].as_str().unwrap(), c["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        reported,
+        [
+            ("cam-hall", "baseline_recorded"),
+            ("cam-hall", "replaced"),
+            ("cam-hall", "baseline_accepted"),
+            ("cam-hall", "settings_changed")
+        ],
+        "{report}"
+    );
 }
 
 #[test]
