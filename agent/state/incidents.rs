@@ -10,7 +10,12 @@
 //!   a switch with 40 cameras behind it is one incident with 40 members; with no such incident
 //!   (the parent went down before camwatch started), it opens its own;
 //! - leaving `failed`/`unreachable` for `ok` or `warning` resolves it; `unknown` (camwatch could
-//!   not judge) leaves it open: nobody has seen it repaired.
+//!   not judge) leaves it open: nobody has seen it repaired;
+//! - a joined incident leaves its root when the root resolves, or when it fails for a reason of
+//!   its own (`failed` with its parent up): from then on it is a fault of its own, announced
+//!   then, so it is mailed, reminded and escalated like any other (its group window still passes
+//!   first, so a child that only lags its parent by a poll is never mailed). A child still
+//!   unreachable behind a parent that now fails on its own joins that parent's incident.
 
 use std::collections::BTreeMap;
 
@@ -70,10 +75,36 @@ impl Incident {
     }
 }
 
+/// The devices that cannot be reached behind `root`, each named once, in name order: a camera
+/// whose ping, ONVIF and picture are all unreachable is one device behind a dead switch, not
+/// three. The root's own device is not "behind" it.
+pub fn devices_behind(root: &Incident, members: &[&Incident]) -> Vec<String> {
+    let names: std::collections::BTreeSet<&str> = members
+        .iter()
+        .map(|m| m.device.as_str())
+        .filter(|d| *d != root.device)
+        .collect();
+    names.into_iter().map(str::to_owned).collect()
+}
+
+/// What happened to an incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Opened,
+    /// Became part of its parent's incident.
+    Joined,
+    /// Left the incident it had joined: a fault of its own from now.
+    Left,
+    Resolved,
+}
+
 /// The open incidents, by (device, check), and the next id to give.
 #[derive(Debug, Default)]
 pub struct Book {
     open: BTreeMap<(String, String), Incident>,
+    /// Open incidents whose check is `unreachable` now, with their device's parent: the ones to
+    /// join a parent that turns out to be a fault of its own.
+    unreachable: BTreeMap<(String, String), String>,
     next_id: u64,
 }
 
@@ -85,8 +116,24 @@ impl Book {
                 .into_iter()
                 .map(|i| ((i.device.clone(), i.check.clone()), i))
                 .collect(),
+            unreachable: BTreeMap::new(),
             next_id: max_id + 1,
         }
+    }
+
+    /// Incidents joined to a root that is not open (a store from before joined incidents left
+    /// their root, or a crash between the two writes): faults of their own from now. Returns
+    /// the ones it changed, to be saved.
+    pub fn detach_orphans(&mut self) -> Vec<Incident> {
+        let roots: std::collections::BTreeSet<u64> = self.open.values().map(|i| i.id).collect();
+        self.open
+            .values_mut()
+            .filter(|i| i.joined.is_some_and(|root| !roots.contains(&root)))
+            .map(|i| {
+                i.joined = None;
+                i.clone()
+            })
+            .collect()
     }
 
     pub fn open(&self) -> impl Iterator<Item = &Incident> {
@@ -98,15 +145,25 @@ impl Book {
     }
 
     /// Applies one transition. `first_failure` is when the failing streak began; `parent` the
-    /// device's parent, if it has one. Returns the incident as it now is, when it changed.
+    /// device's parent, if it has one. Returns every incident it changed, as it now is: the
+    /// transition's own first, then incidents that left or joined a root because of it.
     pub fn apply(
         &mut self,
         t: &Transition,
         first_failure: Option<f64>,
         parent: Option<&str>,
         values: &serde_json::Value,
-    ) -> Option<Incident> {
+    ) -> Vec<(Change, Incident)> {
         let key = (t.device.clone(), t.check.as_str().to_owned());
+        match (t.to, parent) {
+            (State::Unreachable, Some(parent)) => {
+                self.unreachable.insert(key.clone(), parent.to_owned());
+            }
+            _ => {
+                self.unreachable.remove(&key);
+            }
+        }
+        let mut changed = Vec::new();
         match t.to {
             State::Failed | State::Unreachable if !self.open.contains_key(&key) => {
                 let joined = match t.to {
@@ -126,29 +183,89 @@ impl Book {
                     acknowledged: None,
                 };
                 self.next_id += 1;
-                self.open.insert(key, incident.clone());
-                Some(incident)
+                self.open.insert(key.clone(), incident.clone());
+                changed.push((Change::Opened, incident));
             }
             State::Ok | State::Warning => {
-                let mut incident = self.open.remove(&key)?;
+                let Some(mut incident) = self.open.remove(&key) else {
+                    return changed;
+                };
                 incident.resolved_at = Some(t.at);
-                Some(incident)
+                let root = incident.id;
+                changed.push((Change::Resolved, incident));
+                // Its members are faults of their own now (or repaired, which their next
+                // result says): never held behind a closed incident.
+                for member in self.open.values_mut().filter(|i| i.joined == Some(root)) {
+                    member.joined = None;
+                    member.failed_at = t.at;
+                    changed.push((Change::Left, member.clone()));
+                }
             }
             // A child often fails a moment before its parent does (both stop answering at once):
-            // when it turns out unreachable, its incident joins the parent's. Once joined it stays
-            // so (a child still failing for a poll after its parent is back would otherwise be
-            // announced on its own, and mailed, for a moment).
+            // when it turns out unreachable, its incident joins the parent's.
             State::Unreachable => {
-                let root = parent.and_then(|p| self.root_of(p))?;
-                let incident = self.open.get_mut(&key)?;
-                (incident.joined.is_none() && incident.id != root).then(|| {
+                let Some(root) = parent.and_then(|p| self.root_of(p)) else {
+                    return changed;
+                };
+                if let Some(incident) = self.open.get_mut(&key)
+                    && incident.joined.is_none()
+                    && incident.id != root
+                {
                     incident.joined = Some(root);
-                    incident.clone()
-                })
+                    changed.push((Change::Joined, incident.clone()));
+                }
+            }
+            // Failed with its parent up: a reason of its own. It leaves the root it had joined,
+            // announced now with what it says now.
+            State::Failed => {
+                if let Some(incident) = self.open.get_mut(&key)
+                    && incident.joined.is_some()
+                {
+                    incident.joined = None;
+                    incident.failed_at = t.at;
+                    incident.summary = t.summary.clone();
+                    incident.values = values.clone();
+                    changed.push((Change::Left, incident.clone()));
+                }
             }
             // unknown leaves it open.
-            _ => None,
+            _ => {}
         }
+        if t.to == State::Failed && t.check == CheckKind::Ping {
+            changed.extend(self.join_behind(&t.device));
+        }
+        changed
+    }
+
+    /// `device` is a fault of its own now: the incidents still unreachable behind it (through
+    /// any depth of children) that are on their own join its incident.
+    fn join_behind(&mut self, device: &str) -> Vec<(Change, Incident)> {
+        let mut changed = Vec::new();
+        let mut parents = vec![device.to_owned()];
+        while let Some(parent) = parents.pop() {
+            let Some(root) = self.root_of(&parent) else {
+                continue;
+            };
+            let behind: Vec<(String, String)> = self
+                .unreachable
+                .iter()
+                .filter(|(_, p)| **p == parent)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for key in behind {
+                if key.1 == CheckKind::Ping.as_str() {
+                    parents.push(key.0.clone());
+                }
+                if let Some(incident) = self.open.get_mut(&key)
+                    && incident.joined.is_none()
+                    && incident.id != root
+                {
+                    incident.joined = Some(root);
+                    changed.push((Change::Joined, incident.clone()));
+                }
+            }
+        }
+        changed
     }
 
     /// The incident an unreachable child of `parent` belongs to: the parent's own (ping)
@@ -183,6 +300,12 @@ impl Book {
 mod tests {
     use super::*;
 
+    /// The transition's own incident, when it is the only change.
+    fn one(changed: Vec<(Change, Incident)>) -> Incident {
+        assert_eq!(changed.len(), 1, "{changed:?}");
+        changed.into_iter().next().unwrap().1
+    }
+
     fn t(device: &str, to: State, at: f64) -> Transition {
         Transition {
             device: device.into(),
@@ -197,20 +320,18 @@ mod tests {
     #[test]
     fn failed_opens_dated_from_the_first_failure_and_recovery_resolves() {
         let mut book = Book::new(vec![], 41);
-        let opened = book
-            .apply(
-                &t("switch", State::Failed, 130.0),
-                Some(100.0),
-                None,
-                &serde_json::json!({"loss": 1}),
-            )
-            .unwrap();
+        let opened = one(book.apply(
+            &t("switch", State::Failed, 130.0),
+            Some(100.0),
+            None,
+            &serde_json::json!({"loss": 1}),
+        ));
         assert_eq!((opened.id, opened.opened_at, opened.failed_at), (42, 100.0, 130.0));
         assert_eq!(opened.values["loss"], 1);
         // Still failing, then unknown: nothing new, still open.
         assert!(
             book.apply(&t("switch", State::Failed, 140.0), None, None, &serde_json::Value::Null)
-                .is_none()
+                .is_empty()
         );
         assert!(
             book.apply(
@@ -219,12 +340,10 @@ mod tests {
                 None,
                 &serde_json::Value::Null
             )
-            .is_none()
+            .is_empty()
         );
         assert_eq!(book.open().count(), 1);
-        let resolved = book
-            .apply(&t("switch", State::Ok, 400.0), None, None, &serde_json::Value::Null)
-            .unwrap();
+        let resolved = one(book.apply(&t("switch", State::Ok, 400.0), None, None, &serde_json::Value::Null));
         assert_eq!(resolved.repair_seconds(), Some(300.0));
         assert_eq!(book.open().count(), 0);
         // A warning is no fault: nothing opens.
@@ -235,77 +354,134 @@ mod tests {
                 None,
                 &serde_json::Value::Null
             )
-            .is_none()
+            .is_empty()
         );
     }
 
     #[test]
     fn unreachable_children_join_the_root_incident() {
         let mut book = Book::new(vec![], 0);
-        let switch = book
-            .apply(&t("switch", State::Failed, 10.0), None, None, &serde_json::Value::Null)
-            .unwrap();
-        let nvr = book
-            .apply(
-                &t("nvr", State::Unreachable, 11.0),
-                None,
-                Some("switch"),
-                &serde_json::Value::Null,
-            )
-            .unwrap();
+        let switch = one(book.apply(&t("switch", State::Failed, 10.0), None, None, &serde_json::Value::Null));
+        let nvr = one(book.apply(
+            &t("nvr", State::Unreachable, 11.0),
+            None,
+            Some("switch"),
+            &serde_json::Value::Null,
+        ));
         assert_eq!(nvr.joined, Some(switch.id));
         // A camera behind the recorder joins the switch's incident, not the recorder's.
-        let cam = book
-            .apply(
-                &t("cam", State::Unreachable, 12.0),
-                None,
-                Some("nvr"),
-                &serde_json::Value::Null,
-            )
-            .unwrap();
+        let cam = one(book.apply(
+            &t("cam", State::Unreachable, 12.0),
+            None,
+            Some("nvr"),
+            &serde_json::Value::Null,
+        ));
         assert_eq!(cam.joined, Some(switch.id));
-        // A child that failed a moment before its parent joins once it is seen unreachable, and
-        // stays joined when it fails for a poll after the parent is back.
-        let door = book
-            .apply(&t("door", State::Failed, 14.0), None, None, &serde_json::Value::Null)
-            .unwrap();
+        // A child that failed a moment before its parent joins once it is seen unreachable.
+        let door = one(book.apply(&t("door", State::Failed, 14.0), None, None, &serde_json::Value::Null));
         assert_eq!(door.joined, None);
-        let joined = book
-            .apply(
-                &t("door", State::Unreachable, 15.0),
-                None,
-                Some("switch"),
-                &serde_json::Value::Null,
-            )
-            .unwrap();
+        let joined = one(book.apply(
+            &t("door", State::Unreachable, 15.0),
+            None,
+            Some("switch"),
+            &serde_json::Value::Null,
+        ));
         assert_eq!((joined.id, joined.joined), (door.id, Some(switch.id)));
-        assert!(
-            book.apply(
-                &t("door", State::Failed, 16.0),
-                None,
-                Some("switch"),
-                &serde_json::Value::Null
-            )
-            .is_none()
-        );
         // Unreachable with no parent incident known: its own.
-        let lone = book
-            .apply(
-                &t("far", State::Unreachable, 13.0),
-                None,
-                Some("gone"),
-                &serde_json::Value::Null,
-            )
-            .unwrap();
+        let lone = one(book.apply(
+            &t("far", State::Unreachable, 13.0),
+            None,
+            Some("gone"),
+            &serde_json::Value::Null,
+        ));
         assert_eq!(lone.joined, None);
+    }
+
+    #[test]
+    fn a_joined_incident_leaves_its_root_when_the_root_resolves_or_it_fails_on_its_own() {
+        let null = serde_json::Value::Null;
+        let mut book = Book::new(vec![], 0);
+        let switch = one(book.apply(&t("switch", State::Failed, 10.0), None, None, &null));
+        let cam = one(book.apply(&t("cam", State::Unreachable, 11.0), None, Some("switch"), &null));
+        let door = one(book.apply(&t("door", State::Unreachable, 11.0), None, Some("switch"), &null));
+        assert_eq!((cam.joined, door.joined), (Some(switch.id), Some(switch.id)));
+        // The switch is back: the camera and the door are faults of their own, announced now.
+        let changed = book.apply(&t("switch", State::Ok, 20.0), None, None, &null);
+        let kinds: Vec<(Change, &str, Option<u64>, f64)> = changed
+            .iter()
+            .map(|(c, i)| (*c, i.device.as_str(), i.joined, i.failed_at))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (Change::Resolved, "switch", None, 10.0),
+                (Change::Left, "cam", None, 20.0),
+                (Change::Left, "door", None, 20.0)
+            ]
+        );
+        // The camera now fails for a reason of its own: it says so, and stays its own.
+        let mut black = t("cam", State::Failed, 21.0);
+        black.summary = "black picture".into();
+        assert!(
+            book.apply(&black, None, Some("switch"), &null).is_empty(),
+            "already its own"
+        );
+        // While a root is open, a member failing with its parent up leaves it, with its reason.
+        let mut book = Book::new(vec![], 0);
+        let nvr = one(book.apply(&t("nvr", State::Failed, 10.0), None, None, &null));
+        one(book.apply(&t("cam", State::Unreachable, 11.0), None, Some("nvr"), &null));
+        let left = book.apply(&black, None, Some("nvr"), &null);
+        assert_eq!(left.len(), 1, "{left:?}");
+        let (change, cam) = &left[0];
+        assert_eq!(
+            (*change, cam.joined, cam.failed_at, cam.summary.as_str()),
+            (Change::Left, None, 21.0, "black picture")
+        );
+        assert_ne!(cam.id, nvr.id);
+    }
+
+    #[test]
+    fn what_stays_unreachable_behind_a_parent_that_fails_on_its_own_joins_that_parent() {
+        let null = serde_json::Value::Null;
+        let mut book = Book::new(vec![], 0);
+        // core switch -> access switch -> camera: all down, all joined to the core's incident.
+        let core = one(book.apply(&t("core", State::Failed, 10.0), None, None, &null));
+        one(book.apply(&t("access", State::Unreachable, 11.0), None, Some("core"), &null));
+        one(book.apply(&t("cam", State::Unreachable, 11.0), None, Some("access"), &null));
+        assert_eq!(book.open().filter(|i| i.joined == Some(core.id)).count(), 2);
+        // The core comes back; the access switch turns out dead on its own; the camera, still
+        // unreachable behind it, joins the access switch's incident instead of being its own.
+        book.apply(&t("core", State::Ok, 20.0), None, None, &null);
+        let changed = book.apply(&t("access", State::Failed, 21.0), None, Some("core"), &null);
+        let access = book.open().find(|i| i.device == "access").unwrap().clone();
+        assert_eq!(access.joined, None);
+        assert!(
+            changed
+                .iter()
+                .any(|(c, i)| *c == Change::Joined && i.device == "cam" && i.joined == Some(access.id)),
+            "{changed:?}"
+        );
+    }
+
+    #[test]
+    fn incidents_joined_to_a_closed_root_are_detached_at_resume() {
+        let mut book = Book::new(vec![], 0);
+        let null = serde_json::Value::Null;
+        let switch = one(book.apply(&t("switch", State::Failed, 10.0), None, None, &null));
+        let cam = one(book.apply(&t("cam", State::Unreachable, 11.0), None, Some("switch"), &null));
+        assert_eq!(cam.joined, Some(switch.id));
+        // A store whose switch incident is closed but whose camera is still joined to it.
+        let mut book = Book::new(vec![cam.clone()], 5);
+        let detached = book.detach_orphans();
+        assert_eq!(detached.len(), 1);
+        assert_eq!((detached[0].id, detached[0].joined), (cam.id, None));
+        assert!(book.detach_orphans().is_empty());
     }
 
     #[test]
     fn an_incident_is_acknowledged_once() {
         let mut book = Book::new(vec![], 0);
-        let i = book
-            .apply(&t("ups", State::Failed, 10.0), None, None, &serde_json::Value::Null)
-            .unwrap();
+        let i = one(book.apply(&t("ups", State::Failed, 10.0), None, None, &serde_json::Value::Null));
         let ack = |by: &str| Acknowledgement {
             at: 70.0,
             by: by.into(),

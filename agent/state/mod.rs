@@ -19,7 +19,7 @@ use crate::maintenance::{Target, Window};
 use crate::model::{CheckKind, State, Status};
 use crate::observation::Observation;
 use crate::vocab::EventKind;
-use incidents::{Acknowledgement, Book, Incident};
+use incidents::{Acknowledgement, Book, Change, Incident};
 use machine::{Machine, Thresholds};
 use snapshots::{Snapshots, Which};
 use store::{ResultRow, Resumed, SavedState, Store};
@@ -118,6 +118,13 @@ pub struct Hub {
 
 impl Hub {
     pub fn new(store: Option<Store>, resumed: Resumed) -> Self {
+        let mut book = Book::new(resumed.open_incidents, resumed.max_incident_id);
+        for orphan in book.detach_orphans() {
+            tracing::warn!(incident = orphan.id, device = %orphan.device, check = %orphan.check, "incident was part of one that is closed: a fault of its own now");
+            if let Some(store) = &store {
+                store.incident(orphan);
+            }
+        }
         let saved = resumed
             .states
             .into_iter()
@@ -135,7 +142,7 @@ impl Hub {
                     .collect(),
             ),
             snapshots: None,
-            incidents: Mutex::new(Book::new(resumed.open_incidents, resumed.max_incident_id)),
+            incidents: Mutex::new(book),
             maintenance: Mutex::new((resumed.maintenance, resumed.max_maintenance_id + 1)),
             incident_changed: None,
             incident_changes: tokio::sync::broadcast::Sender::new(INCIDENT_CHANGES_BUFFER),
@@ -279,15 +286,18 @@ impl Hub {
                 device.parent.as_deref(),
                 &result.verdict.values,
             );
-            if let Some(incident) = changed {
-                match incident.resolved_at {
-                    None if incident.failed_at < t.at => {
+            for (change, incident) in changed {
+                match change {
+                    Change::Opened => {
+                        tracing::warn!(incident = incident.id, device = %incident.device, check = %incident.check, joined = incident.joined, "incident opened: {}", incident.summary)
+                    }
+                    Change::Joined => {
                         tracing::info!(incident = incident.id, device = %incident.device, check = %incident.check, joined = incident.joined, "incident is part of its parent's now")
                     }
-                    None => {
-                        tracing::warn!(incident = incident.id, device = %incident.device, check = %incident.check, "incident opened: {}", incident.summary)
+                    Change::Left => {
+                        tracing::warn!(incident = incident.id, device = %incident.device, check = %incident.check, "incident is a fault of its own now: {}", incident.summary)
                     }
-                    Some(_) => {
+                    Change::Resolved => {
                         tracing::info!(incident = incident.id, device = %incident.device, check = %incident.check, "incident resolved")
                     }
                 }
