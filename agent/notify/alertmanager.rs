@@ -397,8 +397,8 @@ fn description(config: &Config, i: &Incident, children: &[&Incident]) -> String 
             lines.push(format!("Owner: {owner}."));
         }
     }
-    if !children.is_empty() {
-        let names: Vec<&str> = children.iter().map(|c| c.device.as_str()).collect();
+    let names = crate::state::incidents::devices_behind(i, children);
+    if !names.is_empty() {
         lines.push(format!(
             "Unreachable behind it ({}): {}.",
             names.len(),
@@ -534,7 +534,15 @@ parent = "switch"
     fn children_are_named_by_their_root_and_resolved_alerts_end_when_repaired() {
         let config = crate::config::parse("t.toml", SITE).unwrap();
         let am = config.alertmanager.clone().unwrap();
-        let open = [incident(1, "switch", None, None), incident(2, "cam", Some(1), None)];
+        // The camera's ping and its ONVIF check are both unreachable behind the switch: one
+        // device behind it, not two.
+        let mut onvif = incident(3, "cam", Some(1), None);
+        onvif.check = "onvif".into();
+        let open = [
+            incident(1, "switch", None, None),
+            incident(2, "cam", Some(1), None),
+            onvif,
+        ];
         let earlier = incident(7, "switch", None, Some(1_800_000_100.0));
         let now = 1_800_000_200.0;
         let alerts = alerts(&config, &am, &open, [(&earlier, 1_800_000_100.0)].into_iter(), now);
@@ -566,7 +574,7 @@ parent = "switch"
         let alerts = super::alerts(
             &config,
             &am,
-            &open[1..],
+            &open[1..2],
             [(&incident(1, "switch", None, Some(now)), now)].into_iter(),
             now,
         );
