@@ -42,6 +42,24 @@ mountpoints = ["/camwatch-test-missing-{name}"]
     )
 }
 
+/// A daemon mailing to `server` about one failing disk at site north, owned by `owner`.
+fn a_disk_fault(
+    dir: &tempfile::TempDir,
+    server: &SmtpServer,
+    owner: &str,
+) -> (std::path::PathBuf, std::net::SocketAddr, Daemon) {
+    let (path, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            "{POLICY}{}{}",
+            email_table(server, ""),
+            failing_disk("nvr-disk", "north", owner)
+        ),
+    );
+    let daemon = Daemon::start(&path, addr, dir.path().join("log"));
+    (path, addr, daemon)
+}
+
 fn email_table(server: &SmtpServer, extra: &str) -> String {
     format!(
         r#"
@@ -205,9 +223,12 @@ fn starttls_with_the_sites_ca_and_auth_and_the_password_never_logged() {
     let received = server.wait_for_messages(1, WAIT);
     assert!(received[0].tls, "sent after STARTTLS");
     assert_eq!(received[0].auth.as_deref(), Some("camwatch"));
+    // The server saves the message before its 250 reaches the agent, which logs after that.
+    support::wait_for("the agent to log the send", WAIT, || {
+        daemon.log_text().contains("mail sent")
+    });
     let log = daemon.log_text();
     daemon.terminate();
-    assert!(log.contains("mail sent"), "{log}");
     assert!(
         !log.contains("s3cret-smtp-pw"),
         "the password leaked into the log:\n{log}"
@@ -252,15 +273,7 @@ fn a_4xx_is_retried_until_accepted_and_a_5xx_is_a_dead_letter_without_a_retry_st
     let server = SmtpServer::start(Security::Plain, None);
     server.set_mode("451");
     let dir = temp_dir();
-    let (path, addr) = daemon_config(
-        dir.path(),
-        &format!(
-            "{POLICY}{}{}",
-            email_table(&server, ""),
-            failing_disk("nvr-disk", "north", "ana@site.example")
-        ),
-    );
-    let daemon = Daemon::start(&path, addr, dir.path().join("log"));
+    let (path, addr, daemon) = a_disk_fault(&dir, &server, "ana@site.example");
     support::wait_for("two refused attempts", WAIT, || {
         server.attempts().iter().filter(|(_, o)| o == "451").count() >= 2
     });
@@ -697,4 +710,296 @@ fn a_report_is_mailed_with_the_html_report_attached_once_per_period() {
     let bad = http(addr, "POST", "/api/v1/reports/mail?period=soon", &[]).unwrap();
     assert_eq!(bad.status, 400);
     assert!(daemon.terminate().success());
+}
+
+/// A switch (`.2`) and a camera behind it (`.3`) whose ping is in the test host and whose
+/// picture comes from `camera` on loopback.
+fn switch_and_camera(host: &TestHost, camera: &support::snapshots::SnapshotServer) -> String {
+    format!(
+        r#"
+[[device]]
+name = "switch"
+kind = "switch"
+address = "{}"
+
+[[device]]
+name = "cam"
+kind = "camera"
+address = "{}"
+parent = "switch"
+[device.snapshot]
+uri = "{}"
+"#,
+        host.address(2),
+        host.address(3),
+        camera.url("/cam.jpg")
+    )
+}
+
+#[test]
+fn a_camera_still_broken_when_its_switch_recovers_is_mailed_as_a_fault_of_its_own() {
+    use support::snapshots::{Auth, Body, SnapshotServer, ffmpeg_jpeg};
+    let host = TestHost::new(&[3]);
+    let dir = temp_dir();
+    let pictures: Vec<Vec<u8>> = (0..3)
+        .map(|s| ffmpeg_jpeg(dir.path(), &format!("sharp{s}.jpg"), "testsrc=size=640x360", None, s))
+        .collect();
+    let black = ffmpeg_jpeg(dir.path(), "black.jpg", "color=black:size=640x360", None, 0);
+    let camera = SnapshotServer::start();
+    camera.set("/cam.jpg", Body::Rotate(pictures), Auth::None);
+    let server = SmtpServer::start(Security::Plain, None);
+    let table = email_table(&server, "").replace("group_window = \"1s\"", "group_window = \"3s\"");
+    let (path, addr) = daemon_config(
+        dir.path(),
+        &format!("{POLICY}{table}{}", switch_and_camera(&host, &camera)),
+    );
+    let daemon = Daemon::start(&path, addr, dir.path().join("log"));
+    for (device, check) in [("switch", "ping"), ("cam", "ping"), ("cam", "image")] {
+        support::wait_for(&format!("{device} {check} ok"), WAIT, || {
+            daemon.state(device, check) == "ok"
+        });
+    }
+    // The switch dies; the camera's picture turns black meanwhile: both of the camera's checks
+    // are unreachable behind the switch, one device.
+    host.link_down();
+    camera.swap("/cam.jpg", vec![black]);
+    support::wait_for("the camera's picture unreachable", WAIT, || {
+        daemon.state("cam", "image") == "unreachable" && daemon.state("cam", "ping") == "unreachable"
+    });
+    let first = server.wait_for_messages(1, WAIT);
+    assert_eq!(first[0].subject(), "[camwatch] test site: switch (unreachable) failed");
+    assert!(
+        first[0].text.contains("Unreachable behind it (1): cam\r\n"),
+        "devices, not checks: {}",
+        first[0].text
+    );
+    // The switch is back; the picture is still black: the camera's own fault, mailed.
+    host.link_up();
+    support::wait_for("the camera's picture failed on its own", WAIT, || {
+        daemon.state("cam", "image") == "failed"
+    });
+    let mails = server.wait_for_messages(3, WAIT);
+    let subjects: Vec<&str> = mails.iter().map(|m| m.subject()).collect();
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.starts_with("[camwatch] test site: switch (unreachable) recovered")),
+        "{subjects:?}"
+    );
+    let own = mails
+        .iter()
+        .find(|m| m.subject() == "[camwatch] test site: cam image failed")
+        .unwrap_or_else(|| panic!("no mail about the camera's own fault: {subjects:?}"));
+    assert!(own.text.contains("the picture is black"), "{}", own.text);
+    // It counts as an open fault, not as part of a closed one.
+    let open: f64 = ["critical", "major"]
+        .iter()
+        .filter_map(|s| {
+            sample(
+                &daemon.metrics(),
+                "camwatch_incidents_open",
+                &[&format!("severity=\"{s}\"")],
+            )
+        })
+        .sum();
+    assert_eq!(open, 1.0, "{}", daemon.metrics());
+    let incidents = daemon.get("/api/v1/incidents?open=true").unwrap().body;
+    let incidents: serde_json::Value = serde_json::from_str(&incidents).unwrap();
+    let cam = incidents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["device"] == "cam" && i["check"] == "image")
+        .unwrap_or_else(|| panic!("{incidents}"));
+    assert!(cam["joined"].is_null(), "{cam}");
+    daemon.terminate();
+    once_each(&server.received());
+}
+
+#[test]
+fn a_fault_that_comes_and_goes_while_a_slow_send_holds_the_sender_gets_its_failure_then_its_recovery() {
+    let host = TestHost::new(&[]);
+    let server = SmtpServer::start(Security::Plain, None);
+    server.set_mode("hold");
+    let dir = temp_dir();
+    let (path, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            r#"{POLICY}{}{}
+[[device]]
+name = "door-cam"
+kind = "camera"
+address = "{}"
+"#,
+            email_table(&server, ""),
+            failing_disk("nvr-disk", "north", "ana@site.example"),
+            host.address(2)
+        ),
+    );
+    let daemon = Daemon::start(&path, addr, dir.path().join("log"));
+    daemon.wait_for_state("door-cam", "ping", "ok");
+    support::wait_for("the disk's mail held by the server", WAIT, || {
+        !server.attempts().is_empty()
+    });
+    // The camera is down for a few seconds (longer than the 1-s window) while that send hangs.
+    host.link_down();
+    daemon.wait_for_state("door-cam", "ping", "failed");
+    support::wait_for("the camera's failure queued behind the held send", WAIT, || {
+        outbox(&daemon)["pending"].as_array().unwrap().len() == 2
+    });
+    host.link_up();
+    daemon.wait_for_state("door-cam", "ping", "ok");
+    support::wait_for("its recovery queued too", WAIT, || {
+        outbox(&daemon)["pending"].as_array().unwrap().len() == 3
+    });
+    server.set_mode("250");
+    let mails = server.wait_for_messages(3, WAIT);
+    daemon.terminate();
+    let subjects: Vec<&str> = mails.iter().map(|m| m.subject()).collect();
+    assert_eq!(
+        subjects[1], "[camwatch] test site: door-cam (unreachable) failed",
+        "{subjects:?}"
+    );
+    assert!(
+        subjects[2].starts_with("[camwatch] test site: door-cam (unreachable) recovered after "),
+        "the failure first, then the recovery: {subjects:?}"
+    );
+    once_each(&server.received());
+}
+
+#[test]
+fn a_recovery_never_overtakes_its_failure_mail_that_waits_for_a_retry() {
+    let host = TestHost::new(&[]);
+    let server = SmtpServer::start(Security::Plain, None);
+    let dir = temp_dir();
+    let table = email_table(&server, "").replace("retry_after = \"1s\"", "retry_after = \"3s\"");
+    let (path, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            r#"{POLICY}{table}
+[[device]]
+name = "door-cam"
+kind = "camera"
+address = "{}"
+"#,
+            host.address(2)
+        ),
+    );
+    let daemon = Daemon::start(&path, addr, dir.path().join("log"));
+    daemon.wait_for_state("door-cam", "ping", "ok");
+    server.set_mode("451");
+    host.link_down();
+    support::wait_for("the failure refused twice (4xx)", WAIT, || {
+        server.attempts().iter().filter(|(_, o)| o == "451").count() >= 2
+    });
+    // Repaired while the failure waits for its next try: the recovery is queued, due at once.
+    host.link_up();
+    support::wait_for("the recovery queued", WAIT, || {
+        outbox(&daemon)["pending"].as_array().unwrap().len() == 2
+    });
+    server.set_mode("250");
+    let mails = server.wait_for_messages(2, WAIT);
+    daemon.terminate();
+    assert_eq!(
+        mails[0].subject(),
+        "[camwatch] test site: door-cam (unreachable) failed"
+    );
+    assert!(
+        mails[1].subject().contains("recovered after"),
+        "the recovery after its failure: {:?}",
+        mails.iter().map(|m| m.subject()).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_refused_owner_address_is_a_dead_letter_for_that_address_and_the_team_still_gets_the_mail() {
+    let server = SmtpServer::start(Security::Plain, None);
+    server.refuse(&["gone@site.example"]);
+    let dir = temp_dir();
+    let (path, _, daemon) = a_disk_fault(&dir, &server, "gone@site.example");
+    let received = server.wait_for_messages(1, WAIT);
+    assert_eq!(received[0].rcpt_tos, ["maintenance@site.example"]);
+    assert!(
+        received[0].header("To").contains("gone@site.example"),
+        "the message names everyone it was for: {:?}",
+        received[0].headers
+    );
+    support::wait_for("the refused address as a dead letter", WAIT, || {
+        metric(&daemon, "camwatch_outbox_dead") == Some(1.0)
+    });
+    assert_eq!(metric(&daemon, "camwatch_notifications_sent_total"), Some(1.0));
+    let dead = outbox(&daemon)["dead"].clone();
+    assert_eq!(dead[0]["refused"][0]["address"], "gone@site.example", "{dead}");
+    assert!(
+        dead[0]["refused"][0]["error"].as_str().unwrap().contains("550"),
+        "{dead}"
+    );
+    assert_eq!(dead[0]["delivered"], serde_json::json!(["maintenance@site.example"]));
+    let out = run(&["outbox", "-c", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let table = stdout(&out);
+    assert!(
+        table.contains("gone@site.example") && table.contains("550") && !table.contains("maintenance@site.example"),
+        "the dead letter names the refused address only:\n{table}"
+    );
+    let landing = daemon.get("/").unwrap().body;
+    assert!(
+        landing.contains("Undelivered notifications (1)") && landing.contains("gone@site.example"),
+        "{landing}"
+    );
+    daemon.terminate();
+    assert_eq!(server.received().len(), 1, "the team got it once");
+}
+
+#[test]
+fn a_server_that_accepts_and_never_greets_fails_the_send_at_its_deadline_and_it_is_tried_again() {
+    // A hostile server: it takes the connection and says nothing, ever.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    std::thread::spawn({
+        let held = std::sync::Arc::clone(&held);
+        move || {
+            for stream in silent.incoming().flatten() {
+                held.lock().unwrap().push(stream);
+            }
+        }
+    });
+    let dir = temp_dir();
+    let (path, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            r#"{POLICY}
+[email]
+server = "127.0.0.1"
+port = {port}
+security = "none"
+from = "camwatch@site.example"
+to = ["maintenance@site.example"]
+group_window = "1s"
+retry_after = "1s"
+send_timeout = "2s"
+{}"#,
+            failing_disk("nvr-disk", "north", "ana@site.example")
+        ),
+    );
+    let daemon = Daemon::start(&path, addr, dir.path().join("log"));
+    support::wait_for("two attempts cut at the deadline", WAIT, || {
+        metric(&daemon, "camwatch_notifications_failed_total").is_some_and(|f| f >= 2.0)
+    });
+    let pending = outbox(&daemon)["pending"].clone();
+    assert_eq!(pending.as_array().unwrap().len(), 1, "kept, to try again: {pending}");
+    assert!(
+        pending[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("did not finish the conversation within send_timeout (2s)"),
+        "{pending}"
+    );
+    assert!(
+        held.lock().unwrap().len() >= 2,
+        "each attempt was a connection of its own"
+    );
+    assert_eq!(metric(&daemon, "camwatch_outbox_dead"), Some(0.0));
+    daemon.terminate();
 }

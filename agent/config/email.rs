@@ -34,6 +34,8 @@ pub struct EmailSettings {
     pub group_window: Duration,
     /// First wait after a transient failure; doubles per attempt up to [`MAX_RETRY`].
     pub retry_after: Duration,
+    /// Deadline of one SMTP conversation; its expiry is a transient failure.
+    pub send_timeout: Duration,
     pub quiet: Vec<Quiet>,
     /// The agent's own address as people reach it, for links to device pages.
     pub base_url: Option<String>,
@@ -312,6 +314,7 @@ impl Resolver {
             remind_every: duration(&raw.remind_every, 4 * 3600),
             group_window: duration(&raw.group_window, 60),
             retry_after: duration(&raw.retry_after, 30),
+            send_timeout: duration(&raw.send_timeout, 60),
             quiet,
             base_url,
             dashboard_url,
@@ -319,7 +322,11 @@ impl Resolver {
             reports,
             report_time,
         };
-        for (value, key) in [(&raw.remind_every, "remind_every"), (&raw.retry_after, "retry_after")] {
+        for (value, key) in [
+            (&raw.remind_every, "remind_every"),
+            (&raw.retry_after, "retry_after"),
+            (&raw.send_timeout, "send_timeout"),
+        ] {
             if let Some(v) = value
                 && v.get_ref().0.is_zero()
             {

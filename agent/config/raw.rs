@@ -61,6 +61,7 @@ pub struct RawEmail {
     pub remind_every: Option<Spanned<HumanDuration>>,
     pub group_window: Option<Spanned<HumanDuration>>,
     pub retry_after: Option<Spanned<HumanDuration>>,
+    pub send_timeout: Option<Spanned<HumanDuration>>,
     #[serde(default)]
     pub quiet: Vec<Spanned<RawEmailQuiet>>,
     pub base_url: Option<Spanned<String>>,

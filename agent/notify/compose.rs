@@ -71,6 +71,29 @@ pub fn should_hold(
         .then_some(Hold::Quiet)
 }
 
+/// Whether an incident's opening is to be mailed now. An open one: unless it is held. A
+/// repaired one that was never mailed (repaired before a slow pass queued its mail): when it
+/// outlasted the grouping window and was not held all along (checked when its window ended and
+/// just before its repair), so the logbook shows the fault; the recovery follows. A fault
+/// repaired within its window, or wholly inside a maintenance window or quiet hours, is not.
+fn opening_owed(
+    incident: &Incident,
+    device: Option<&Device>,
+    config: &Config,
+    maintenance: &[Window],
+    window: f64,
+    now: f64,
+) -> bool {
+    let unheld_at = |t: f64| should_hold(incident, device, config, maintenance, t).is_none();
+    match incident.resolved_at {
+        None => unheld_at(now),
+        Some(repaired) => {
+            let due = incident.failed_at + window;
+            repaired >= due && (unheld_at(due) || unheld_at((repaired - 1.0).max(due)))
+        }
+    }
+}
+
 fn place(device: Option<&Device>, config: &Config) -> (crate::model::DeviceKind, String) {
     match device {
         Some(d) if !d.site.is_empty() => (d.kind, d.site.clone()),
@@ -173,17 +196,26 @@ pub fn plan(
     let mut out = Vec::new();
 
     // Openings, grouped by site and recipients.
+    let window = email.group_window.as_secs_f64();
     let mut waiting: Vec<(&IncidentMail, String, Vec<String>)> = incidents
         .iter()
-        .filter(|m| m.incident.is_open() && !m.got(OPENED))
-        .filter(|m| should_hold(&m.incident, device(&m.incident.device), config, maintenance, now).is_none())
+        .filter(|m| !m.got(OPENED))
+        .filter(|m| {
+            opening_owed(
+                &m.incident,
+                device(&m.incident.device),
+                config,
+                maintenance,
+                window,
+                now,
+            )
+        })
         .map(|m| {
             let d = device(&m.incident.device);
             (m, place(d, config).1, recipients(email, d, &m.incident, config))
         })
         .collect();
     waiting.sort_by(|a, b| a.0.incident.failed_at.total_cmp(&b.0.incident.failed_at));
-    let window = email.group_window.as_secs_f64();
     while let Some((first, site, to)) = waiting.first().cloned() {
         let (group, rest): (Vec<_>, Vec<_>) = waiting
             .into_iter()
@@ -209,7 +241,7 @@ pub fn plan(
                     .join(", ")
             ),
         };
-        let behind: usize = members.iter().map(|i| children(i.id).len()).sum();
+        let behind: usize = faults.iter().map(|f| f.behind.len()).sum();
         let intro = if behind > 0 {
             format!(
                 "camwatch found a fault that breaks the site's procedure; {behind} device(s) behind it cannot be reached and are listed with it."
@@ -551,11 +583,7 @@ fn fault(i: &Incident, behind: &[&Incident], config: &Config, now: f64, recovere
             .and_then(|d| d.owner.clone())
             .unwrap_or_else(|| "nobody named".to_owned()),
         figures,
-        behind: {
-            let mut names: Vec<String> = behind.iter().map(|c| c.device.clone()).collect();
-            names.sort();
-            names
-        },
+        behind: crate::state::incidents::devices_behind(i, behind),
         device_url: base.map(|b| format!("{b}/#device-{segment}")),
         snapshot_url: base
             .filter(|_| i.check == "image")
@@ -643,10 +671,14 @@ site = "annex"
         let c = config();
         let mut cam = incident(2, "cam", "ping", 1010.0);
         cam.joined = Some(1);
+        // The camera's picture is unreachable too: still one device behind the switch.
+        let mut picture = incident(6, "cam", "image", 1011.0);
+        picture.joined = Some(1);
         let list = [
             fresh(incident(1, "switch", "ping", 1000.0)),
             fresh(cam),
             fresh(incident(3, "far", "ping", 1020.0)),
+            fresh(picture),
         ];
         assert!(
             plan(&list, &c, &[], 1059.0, &NoSnapshots).is_empty(),
@@ -687,6 +719,39 @@ site = "annex"
             "[camwatch] hq: 2 faults: switch (unreachable), switch clock"
         );
         assert_eq!(out[0].covers.len(), 2);
+    }
+
+    #[test]
+    fn a_fault_repaired_before_its_mail_was_queued_is_mailed_if_it_outlasted_the_window() {
+        let c = config();
+        let repaired = |failed_at: f64, resolved_at: f64| {
+            let mut i = incident(1, "switch", "ping", failed_at);
+            i.resolved_at = Some(resolved_at);
+            fresh(i)
+        };
+        // Down 100 s with a 60-s window, repaired while the queue was busy: failure mailed now
+        // (the recovery follows once it is).
+        let out = plan(&[repaired(1000.0, 1100.0)], &c, &[], 1200.0, &NoSnapshots);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].kind, OPENED);
+        assert_eq!(out[0].subject, "[camwatch] hq: switch (unreachable) failed");
+        let mailed = IncidentMail {
+            incident: repaired(1000.0, 1100.0).incident,
+            mail: vec![(OPENED.to_owned(), 0, 1200.0)],
+        };
+        let out = plan(&[mailed], &c, &[], 1201.0, &NoSnapshots);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].kind, RESOLVED);
+        // Repaired within its window: never mailed.
+        assert!(plan(&[repaired(1000.0, 1050.0)], &c, &[], 1200.0, &NoSnapshots).is_empty());
+        // Wholly inside quiet hours (a picture fault 23:00-23:30): not mailed at 07:00 either.
+        let mut night = incident(2, "cam", "image", 23.0 * 3600.0);
+        night.resolved_at = Some(23.5 * 3600.0);
+        assert!(plan(&[fresh(night)], &c, &[], 31.0 * 3600.0, &NoSnapshots).is_empty());
+        // A joined child is listed in its root's mail, never on its own.
+        let mut child = repaired(1000.0, 1100.0);
+        child.incident.joined = Some(9);
+        assert!(plan(&[child], &c, &[], 1200.0, &NoSnapshots).is_empty());
     }
 
     #[test]

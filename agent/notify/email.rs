@@ -1,20 +1,26 @@
-//! SMTP delivery with lettre over tokio and rustls (ring, the provider reqwest uses): STARTTLS,
-//! implicit TLS, or plain for a relay on the local network; AUTH PLAIN or LOGIN; extra trusted
-//! CAs from `ca_file`. The password is read when a transport is built, never logged.
+//! SMTP delivery with lettre's SMTP connection over tokio and rustls (ring, the provider reqwest
+//! uses): STARTTLS, implicit TLS, or plain for a relay on the local network; AUTH PLAIN or LOGIN;
+//! extra trusted CAs from `ca_file`. The password is read when the mailer is built, never logged.
+//! The transaction is driven here rather than by lettre's transport, which gives up on the whole
+//! message when one RCPT is refused: each recipient's answer counts on its own.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::AsyncSmtpConnection;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
+use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
 use secrecy::ExposeSecret;
 
 use crate::config::email::{EmailSecurity, EmailSettings};
 use crate::state::outbox::OutboxRow;
 
-/// How long one SMTP conversation may take before it counts as a transient failure.
+/// How long one SMTP command may wait for its answer (lettre's socket timeout); the whole
+/// conversation has its own deadline, `[email] send_timeout`.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why a message was not sent, and whether trying again can help.
@@ -22,6 +28,10 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 pub struct SendError {
     /// A 5xx answer (or a message that can never be built): retrying cannot help.
     pub permanent: bool,
+    /// The server answered (4xx or 5xx): the failure is about this recipient or this message,
+    /// so the next recipient is worth trying. False when the way to the server failed
+    /// (connection refused, TLS, no answer in time): the others would fail the same way now.
+    pub answered: bool,
     pub message: String,
 }
 
@@ -35,6 +45,7 @@ impl SendError {
     fn permanent(message: String) -> Self {
         Self {
             permanent: true,
+            answered: false,
             message,
         }
     }
@@ -42,6 +53,7 @@ impl SendError {
     fn transient(message: String) -> Self {
         Self {
             permanent: false,
+            answered: false,
             message,
         }
     }
@@ -49,11 +61,10 @@ impl SendError {
     /// 4xx, a refused connection, a timeout, a TLS failure: the server (or the way to it) may
     /// be back later. Only the server saying "never" (5xx) is permanent.
     fn from_smtp(e: &lettre::transport::smtp::Error) -> Self {
-        let message = error_chain(e);
-        if e.is_permanent() {
-            Self::permanent(message)
-        } else {
-            Self::transient(message)
+        Self {
+            permanent: e.is_permanent(),
+            answered: e.is_permanent() || e.is_transient(),
+            message: error_chain(e),
         }
     }
 }
@@ -73,13 +84,35 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    server: String,
+    port: u16,
+    tls: Tls,
+    credentials: Option<Credentials>,
     from: Mailbox,
+    send_timeout: Duration,
+    /// The connection of the last delivery, reused when the next comes soon after (a backlog
+    /// drains over one connection, as lettre's pool did).
+    idle: tokio::sync::Mutex<Option<(AsyncSmtpConnection, Instant)>>,
+}
+
+/// How long an idle connection is kept for the next message; servers drop idle clients after
+/// a few minutes, and a stale one costs a failed attempt.
+const KEEP_IDLE: Duration = Duration::from_secs(10);
+
+/// What the server said of one message's recipients.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    /// Took the message (the transaction ended with 250).
+    pub delivered: Vec<String>,
+    /// Refused for good (5xx to RCPT): `(address, answer)`.
+    pub refused: Vec<(String, String)>,
+    /// Refused for now (4xx to RCPT): tried again later with the message's backoff.
+    pub deferred: Option<SendError>,
 }
 
 impl Mailer {
-    /// Builds the transport; a missing password or unreadable CA file is an error here, reported
-    /// on every attempt (transient: the file may be fixed without a restart).
+    /// Prepares the connection settings; a missing password or unreadable CA file is an error
+    /// here, reported on every attempt (transient: the file may be fixed without a restart).
     pub fn new(settings: &EmailSettings) -> Result<Self, SendError> {
         let from: Mailbox = settings
             .from
@@ -108,29 +141,135 @@ impl Mailer {
             EmailSecurity::Tls => Tls::Wrapper(tls()?),
             EmailSecurity::None => Tls::None,
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(settings.server.clone())
-            .port(settings.port)
-            .tls(tls)
-            .timeout(Some(TIMEOUT));
-        if let (Some(user), Some(password)) = (&settings.username, &settings.password) {
-            let password = password.resolve().map_err(|e| SendError::transient(e.to_string()))?;
-            builder = builder
-                .credentials(Credentials::new(user.clone(), password.expose_secret().to_owned()))
-                .authentication(vec![Mechanism::Plain, Mechanism::Login]);
-        }
+        let credentials = match (&settings.username, &settings.password) {
+            (Some(user), Some(password)) => {
+                let password = password.resolve().map_err(|e| SendError::transient(e.to_string()))?;
+                Some(Credentials::new(user.clone(), password.expose_secret().to_owned()))
+            }
+            _ => None,
+        };
         Ok(Self {
-            transport: builder.build(),
+            server: settings.server.clone(),
+            port: settings.port,
+            tls,
+            credentials,
             from,
+            send_timeout: settings.send_timeout,
+            idle: tokio::sync::Mutex::new(None),
         })
     }
 
-    pub async fn send(&self, row: &OutboxRow) -> Result<(), SendError> {
-        let message = build(&self.from, row)?;
-        self.transport
-            .send(message)
+    /// The message of `row`, formatted once for all its recipients.
+    pub fn format(&self, row: &OutboxRow) -> Result<Vec<u8>, SendError> {
+        Ok(build(&self.from, row)?.formatted())
+    }
+
+    /// Delivers `message` to `to` in one SMTP transaction, taking each recipient's answer on its
+    /// own: the server may refuse one address (a wrong owner) and take the message for the rest.
+    /// The whole conversation (connect, greeting, TLS, login, envelope, data, the answer) must
+    /// end within `send_timeout`: a server that accepts and never greets holds nothing up longer.
+    /// `Err` is about the message as a whole (the server, the way to it, the sender, the data).
+    pub async fn send(&self, message: &[u8], to: &[&str]) -> Result<Delivery, SendError> {
+        let mut idle = self.idle.lock().await;
+        let reused = idle.take().filter(|(_, at)| at.elapsed() < KEEP_IDLE);
+        let deadline = Instant::now() + self.send_timeout;
+        let attempt = async {
+            let mut conn = match reused {
+                // The server may have closed it meanwhile: a NOOP tells, before any mail is sent.
+                Some((mut conn, _)) => {
+                    if conn.test_connected().await {
+                        conn
+                    } else {
+                        conn.abort().await;
+                        self.connect().await?
+                    }
+                }
+                None => self.connect().await?,
+            };
+            self.transaction(&mut conn, message, to).await.map(|d| (d, conn))
+        };
+        match tokio::time::timeout_at(deadline.into(), attempt).await {
+            Ok(Ok((delivery, conn))) => {
+                *idle = Some((conn, Instant::now()));
+                Ok(delivery)
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(SendError::transient(format!(
+                "the SMTP server did not finish the conversation within send_timeout ({})",
+                humantime::format_duration(self.send_timeout)
+            ))),
+        }
+    }
+
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let hello = ClientId::default();
+        let wrapper = match &self.tls {
+            Tls::Wrapper(parameters) => Some(parameters.clone()),
+            _ => None,
+        };
+        let smtp = |e: lettre::transport::smtp::Error| SendError::from_smtp(&e);
+        let mut conn = AsyncSmtpConnection::connect_tokio1(
+            (self.server.as_str(), self.port),
+            Some(TIMEOUT),
+            &hello,
+            wrapper,
+            None,
+        )
+        .await
+        .map_err(smtp)?;
+        if let Tls::Required(parameters) = &self.tls {
+            conn.starttls(parameters.clone(), &hello).await.map_err(smtp)?;
+        }
+        if let Some(credentials) = &self.credentials {
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+                .await
+                .map_err(smtp)?;
+        }
+        Ok(conn)
+    }
+
+    async fn transaction(
+        &self,
+        conn: &mut AsyncSmtpConnection,
+        message: &[u8],
+        to: &[&str],
+    ) -> Result<Delivery, SendError> {
+        let smtp = |e: lettre::transport::smtp::Error| SendError::from_smtp(&e);
+        let mut parameters = Vec::new();
+        if !message.is_ascii() {
+            parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        conn.command(Mail::new(Some(self.from.email.clone()), parameters))
             .await
-            .map(|_| ())
-            .map_err(|e| SendError::from_smtp(&e))
+            .map_err(smtp)?;
+        let mut delivery = Delivery::default();
+        let mut accepted = Vec::new();
+        for address in to {
+            let parsed = match address.parse::<Mailbox>() {
+                Ok(mailbox) => mailbox.email,
+                Err(e) => {
+                    delivery
+                        .refused
+                        .push(((*address).to_owned(), format!("not a mail address: {e}")));
+                    continue;
+                }
+            };
+            match conn.command(Rcpt::new(parsed, Vec::new())).await {
+                Ok(_) => accepted.push((*address).to_owned()),
+                Err(e) if e.is_permanent() => delivery.refused.push(((*address).to_owned(), error_chain(&e))),
+                Err(e) if e.is_transient() => delivery.deferred = Some(SendError::from_smtp(&e)),
+                Err(e) => return Err(smtp(e)),
+            }
+        }
+        if accepted.is_empty() {
+            // Nobody to send to now: end the transaction, keep the connection.
+            conn.command(Rset).await.map_err(smtp)?;
+            return Ok(delivery);
+        }
+        conn.command(Data).await.map_err(smtp)?;
+        conn.message(message).await.map_err(smtp)?;
+        delivery.delivered = accepted;
+        Ok(delivery)
     }
 }
 

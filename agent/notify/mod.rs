@@ -15,8 +15,9 @@ use std::time::Duration;
 
 use crate::config::email::EmailSettings;
 use crate::shared::{ChannelStatus, DEAD_SHOWN, Shared};
-use crate::state::outbox::{Op, Reply};
+use crate::state::outbox::{Op, OutboxRow, Refusal, Reply};
 use crate::state::snapshots::Which;
+use crate::state::store::StoreError;
 use crate::vocab::unix_now;
 
 /// How often the notifier looks for due work when nothing wakes it (reminders, retries,
@@ -31,7 +32,14 @@ impl compose::Snapshots for KeptSnapshots<'_> {
     }
 }
 
-/// Queues and sends fault mail while `[email]` is configured (it follows reloads).
+/// How far back a fault repaired before its mail was queued is still mailed (failed, then
+/// recovered): far enough for any backlog or slow pass, not so far that turning `[email]` on
+/// mails last month's history.
+const UNMAILED_HORIZON: f64 = 24.0 * 3600.0;
+
+/// Queues and sends fault mail while `[email]` is configured (it follows reloads). Queueing and
+/// sending run side by side: a slow server or a long backlog never delays the queueing of a new
+/// fault (or its recovery), and the sender is woken as soon as something is queued.
 pub async fn email_forever(shared: Arc<Shared>, wake: Arc<tokio::sync::Notify>) {
     let Some(store) = shared.hub.store() else {
         return;
@@ -46,26 +54,28 @@ pub async fn email_forever(shared: Arc<Shared>, wake: Arc<tokio::sync::Notify>) 
         Ok(_) => {}
         Err(e) => tracing::error!("cannot read the outbox: {e}"),
     }
-    let mut mailer: Option<(EmailSettings, Result<email::Mailer, email::SendError>)> = None;
+    let queued = tokio::sync::Notify::new();
+    tokio::join!(
+        queue_forever(&shared, store, &wake, &queued),
+        send_forever(&shared, store, &queued)
+    );
+}
+
+async fn queue_forever(
+    shared: &Shared,
+    store: &crate::state::store::Store,
+    wake: &tokio::sync::Notify,
+    queued: &tokio::sync::Notify,
+) {
     loop {
         let config = shared.config();
-        if let Some(settings) = &config.email {
-            if let Err(e) = queue_due(&shared, &config).await {
-                tracing::error!("cannot queue notifications: {e}");
+        if config.email.is_some() {
+            match queue_due(shared, &config).await {
+                Ok(0) => {}
+                Ok(_) => queued.notify_one(),
+                Err(e) => tracing::error!("cannot queue notifications: {e}"),
             }
-            // Rebuilt after a failed build too: a password file or CA file fixed in place counts.
-            if mailer.as_ref().is_none_or(|(s, m)| s != settings || m.is_err()) {
-                mailer = Some((settings.clone(), email::Mailer::new(settings)));
-            }
-            if let Some((settings, mailer)) = &mailer
-                && let Err(e) = send_due(store, settings, mailer).await
-            {
-                tracing::error!("cannot send from the outbox: {e}");
-            }
-            match refresh(store).await {
-                Ok(status) => shared.notify.set("email", status),
-                Err(e) => tracing::warn!("cannot read the outbox figures: {e}"),
-            }
+            publish(shared, store).await;
         } else {
             // [email] removed by a reload: its series go with it.
             shared.notify.clear("email");
@@ -77,12 +87,35 @@ pub async fn email_forever(shared: Arc<Shared>, wake: Arc<tokio::sync::Notify>) 
     }
 }
 
-async fn queue_due(shared: &Shared, config: &crate::config::Config) -> Result<(), String> {
+async fn send_forever(shared: &Shared, store: &crate::state::store::Store, queued: &tokio::sync::Notify) {
+    let mut mailer: Option<(EmailSettings, Result<email::Mailer, email::SendError>)> = None;
+    loop {
+        let config = shared.config();
+        if let Some(settings) = &config.email {
+            // Rebuilt after a failed build too: a password file or CA file fixed in place counts.
+            if mailer.as_ref().is_none_or(|(s, m)| s != settings || m.is_err()) {
+                mailer = Some((settings.clone(), email::Mailer::new(settings)));
+            }
+            if let Some((settings, mailer)) = &mailer
+                && let Err(e) = send_due(shared, store, settings, mailer).await
+            {
+                tracing::error!("cannot send from the outbox: {e}");
+            }
+        }
+        tokio::select! {
+            _ = queued.notified() => {}
+            _ = tokio::time::sleep(TICK) => {}
+        }
+    }
+}
+
+/// Queues the mail the incidents call for now; returns how many messages were new.
+async fn queue_due(shared: &Shared, config: &crate::config::Config) -> Result<usize, String> {
     let Some(store) = shared.hub.store() else {
-        return Ok(());
+        return Ok(0);
     };
-    let incidents = outbox::plan(store).await?;
     let now = unix_now();
+    let incidents = outbox::plan(store, now - UNMAILED_HORIZON).await?;
     let windows = shared.hub.maintenance_windows();
     let messages = compose::plan(
         &incidents,
@@ -91,6 +124,7 @@ async fn queue_due(shared: &Shared, config: &crate::config::Config) -> Result<()
         now,
         &KeptSnapshots(shared.hub.snapshots()),
     );
+    let mut new = 0;
     for message in messages {
         let (id, kind, subject) = (
             message.message_id.clone(),
@@ -99,12 +133,14 @@ async fn queue_due(shared: &Shared, config: &crate::config::Config) -> Result<()
         );
         if outbox::enqueue(store, message).await? {
             tracing::info!(message_id = %id, kind = %kind, "mail queued: {subject}");
+            new += 1;
         }
     }
-    Ok(())
+    Ok(new)
 }
 
 async fn send_due(
+    shared: &Shared,
     store: &crate::state::store::Store,
     settings: &EmailSettings,
     mailer: &Result<email::Mailer, email::SendError>,
@@ -115,36 +151,98 @@ async fn send_due(
             return Ok(());
         }
         for row in rows {
-            let sent = match mailer {
-                Ok(mailer) => mailer.send(&row).await,
-                Err(e) => Err(e.clone()),
-            };
-            let now = unix_now();
-            let op = match sent {
-                Ok(()) => {
-                    tracing::info!(message_id = %row.message_id, to = %row.recipients.join(", "), "mail sent: {}", row.subject);
-                    Op::Sent { id: row.id, now }
-                }
-                Err(e) if e.permanent => {
-                    tracing::error!(message_id = %row.message_id, error = %e, "mail refused for good, kept as a dead letter: {}", row.subject);
-                    Op::Dead {
-                        id: row.id,
-                        now,
-                        error: e.message,
-                    }
-                }
-                Err(e) => {
-                    let wait = outbox::backoff(row.attempts, settings.retry_after, crate::config::email::MAX_RETRY);
-                    tracing::warn!(message_id = %row.message_id, error = %e, attempt = row.attempts, "mail not sent, trying again in {}", humantime::format_duration(Duration::from_secs(wait.as_secs())));
-                    Op::Retry {
-                        id: row.id,
-                        at: now + wait.as_secs_f64(),
-                        error: e.message,
-                    }
-                }
+            let op = match mailer {
+                Ok(mailer) => deliver(store, mailer, settings, &row).await?,
+                Err(e) => failed(&row, e, settings),
             };
             outbox::done(store, op).await?;
+            publish(shared, store).await;
         }
+    }
+}
+
+/// Sends `row` to the recipients not served yet (one SMTP transaction), records what the server
+/// said of each, and returns what becomes of the row.
+async fn deliver(
+    store: &crate::state::store::Store,
+    mailer: &email::Mailer,
+    settings: &EmailSettings,
+    row: &OutboxRow,
+) -> Result<Op, StoreError> {
+    let message = match mailer.format(row) {
+        Ok(message) => message,
+        Err(e) => return Ok(failed(row, &e, settings)),
+    };
+    let delivery = match mailer.send(&message, &row.undelivered()).await {
+        Ok(delivery) => delivery,
+        Err(e) => return Ok(failed(row, &e, settings)),
+    };
+    let refused: Vec<Refusal> = delivery
+        .refused
+        .into_iter()
+        .map(|(address, error)| Refusal { address, error })
+        .collect();
+    for r in &refused {
+        tracing::error!(message_id = %row.message_id, to = %r.address, error = %r.error, "recipient refused for good: {}", row.subject);
+    }
+    if !delivery.delivered.is_empty() || !refused.is_empty() {
+        outbox::done(
+            store,
+            Op::Recipients {
+                id: row.id,
+                delivered: delivery.delivered.clone(),
+                refused: refused.clone(),
+            },
+        )
+        .await?;
+    }
+    let now = unix_now();
+    let delivered: Vec<&String> = row.delivered.iter().chain(&delivery.delivered).collect();
+    Ok(match delivery.deferred {
+        Some(e) => failed(row, &e, settings),
+        None if delivered.is_empty() => {
+            let error = row
+                .refused
+                .iter()
+                .chain(&refused)
+                .map(|r| format!("{}: {}", r.address, r.error))
+                .collect::<Vec<_>>()
+                .join("; ");
+            tracing::error!(message_id = %row.message_id, error = %error, "mail refused for good, kept as a dead letter: {}", row.subject);
+            Op::Dead { id: row.id, now, error }
+        }
+        None => {
+            tracing::info!(message_id = %row.message_id, to = %delivery.delivered.join(", "), "mail sent: {}", row.subject);
+            Op::Sent { id: row.id, now }
+        }
+    })
+}
+
+/// What becomes of `row` after `e`: a dead letter when permanent, else another try later.
+fn failed(row: &OutboxRow, e: &email::SendError, settings: &EmailSettings) -> Op {
+    let now = unix_now();
+    if e.permanent {
+        tracing::error!(message_id = %row.message_id, error = %e, "mail refused for good, kept as a dead letter: {}", row.subject);
+        return Op::Dead {
+            id: row.id,
+            now,
+            error: e.message.clone(),
+        };
+    }
+    let wait = outbox::backoff(row.attempts, settings.retry_after, crate::config::email::MAX_RETRY);
+    tracing::warn!(message_id = %row.message_id, error = %e, attempt = row.attempts, "mail not sent, trying again in {}", humantime::format_duration(Duration::from_secs(wait.as_secs())));
+    Op::Retry {
+        id: row.id,
+        at: now + wait.as_secs_f64(),
+        error: e.message.clone(),
+    }
+}
+
+/// The outbox's figures, for the metrics and the status page.
+async fn publish(shared: &Shared, store: &crate::state::store::Store) {
+    match refresh(store).await {
+        Ok(status) => shared.notify.set("email", status),
+        Err(e) => tracing::warn!("cannot read the outbox figures: {e}"),
     }
 }
 

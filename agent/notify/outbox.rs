@@ -37,8 +37,9 @@ pub async fn claim(store: &Store, now: f64) -> Result<Vec<OutboxRow>, StoreError
     }
 }
 
-pub async fn plan(store: &Store) -> Result<Vec<IncidentMail>, StoreError> {
-    match store.outbox(Op::Plan).await? {
+/// The incidents to compose mail for (see [`Op::Plan`]).
+pub async fn plan(store: &Store, unmailed_since: f64) -> Result<Vec<IncidentMail>, StoreError> {
+    match store.outbox(Op::Plan { unmailed_since }).await? {
         Reply::Plan(rows) => Ok(rows),
         other => Err(StoreError(format!("unexpected outbox reply {other:?}"))),
     }

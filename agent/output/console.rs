@@ -218,9 +218,17 @@ pub fn outbox_table(
                     when(r.created_at),
                     if next { when(r.next_attempt_at) } else { "-".to_owned() },
                     r.attempts.to_string(),
-                    r.recipients.join(", "),
+                    if next {
+                        r.recipients.join(", ")
+                    } else {
+                        r.undelivered_to()
+                    },
                     r.subject.clone(),
-                    r.last_error.clone().unwrap_or_default(),
+                    if next {
+                        r.last_error.clone().unwrap_or_default()
+                    } else {
+                        r.why_undelivered()
+                    },
                 ]
             })
             .collect();

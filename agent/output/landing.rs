@@ -119,9 +119,9 @@ fn dead_letters(dead: &[crate::state::outbox::OutboxRow], tz: chrono_tz::Tz) -> 
             html,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             when(Some(d.created_at), tz),
-            escape(&d.recipients.join(", ")),
+            escape(&d.undelivered_to()),
             escape(&d.subject),
-            escape(d.last_error.as_deref().unwrap_or(""))
+            escape(&d.why_undelivered())
         );
     }
     html.push_str("</tbody></table>\n");

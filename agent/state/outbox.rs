@@ -48,6 +48,14 @@ CREATE TABLE incident_mail (
 );
 "#;
 
+/// Delivery per recipient: the addresses the server took (`delivered_json`, a list) and the ones
+/// it refused for good (`refused_json`, `[address, answer]` pairs), so one refused owner address
+/// neither kills the message for the team nor sends it twice to those who already have it.
+pub const MIGRATION_RECIPIENTS: &str = r#"
+ALTER TABLE outbox ADD COLUMN delivered_json TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE outbox ADD COLUMN refused_json TEXT NOT NULL DEFAULT '[]';
+"#;
+
 /// A message to queue, with the incident mail it stands for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewMessage {
@@ -85,6 +93,54 @@ pub struct OutboxRow {
     pub next_attempt_at: f64,
     pub sent_at: Option<f64>,
     pub last_error: Option<String>,
+    /// Recipients the server accepted the message for (on this or an earlier attempt).
+    pub delivered: Vec<String>,
+    /// Recipients the server refused for good, with its answer.
+    pub refused: Vec<Refusal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub address: String,
+    pub error: String,
+}
+
+impl OutboxRow {
+    /// Who did not get a dead letter: the refused addresses, or every recipient when the
+    /// message itself was refused (or could not be built).
+    pub fn undelivered_to(&self) -> String {
+        if self.refused.is_empty() {
+            self.recipients.join(", ")
+        } else {
+            self.refused
+                .iter()
+                .map(|r| r.address.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    }
+
+    /// Why a dead letter was not delivered: the server's answer per refused address.
+    pub fn why_undelivered(&self) -> String {
+        if self.refused.is_empty() {
+            self.last_error.clone().unwrap_or_default()
+        } else {
+            self.refused
+                .iter()
+                .map(|r| format!("{}: {}", r.address, r.error))
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+    }
+
+    /// Recipients still to try: neither delivered nor refused.
+    pub fn undelivered(&self) -> Vec<&str> {
+        self.recipients
+            .iter()
+            .map(String::as_str)
+            .filter(|a| !self.delivered.iter().any(|d| d == a) && !self.refused.iter().any(|r| r.address == *a))
+            .collect()
+    }
 }
 
 /// One operation on the outbox, done by the writer thread in its transaction.
@@ -92,10 +148,20 @@ pub struct OutboxRow {
 pub enum Op {
     /// Queues a message (no-op when its Message-ID is already there): replies `Queued(new?)`.
     Enqueue(Box<NewMessage>),
-    /// Claims up to `limit` queued rows due at `now`: replies `Claimed`.
+    /// Claims up to `limit` queued rows due at `now`: replies `Claimed`. A row about an
+    /// incident waits while an earlier row about the same incident is not sent yet, so a
+    /// recovery never arrives before its failure (retries reorder due times).
     Claim {
         now: f64,
         limit: u32,
+    },
+    /// What the server said of each recipient on an attempt: the ones that took the message
+    /// and the ones refused for good. Committed before the attempt's outcome, so a crash in
+    /// between never sends to them again.
+    Recipients {
+        id: i64,
+        delivered: Vec<String>,
+        refused: Vec<Refusal>,
     },
     Sent {
         id: i64,
@@ -117,8 +183,13 @@ pub enum Op {
     Unclaim {
         now: f64,
     },
-    /// The incidents the notifier must look at: replies `Plan`.
-    Plan,
+    /// The incidents the notifier must look at: replies `Plan`. Incidents resolved since
+    /// `unmailed_since` that got no mail at all are in it too: a fault repaired before its mail
+    /// was queued (a slow pass) still gets its failure and recovery mailed, if it outlasted the
+    /// grouping window (the composer decides).
+    Plan {
+        unmailed_since: f64,
+    },
     /// A channel's figures and newest dead letters: replies `Status`.
     Status {
         channel: &'static str,
@@ -180,7 +251,15 @@ pub fn apply(tx: &Transaction, op: Op) -> rusqlite::Result<Reply> {
         Op::Claim { now, limit } => {
             let ids: Vec<i64> = tx
                 .prepare_cached(
-                    "SELECT id FROM outbox WHERE state = 'queued' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2",
+                    "SELECT o.id FROM outbox o
+                     WHERE o.state = 'queued' AND o.next_attempt_at <= ?1
+                       AND NOT EXISTS (
+                         SELECT 1 FROM incident_mail mine
+                         JOIN incident_mail theirs ON theirs.incident_id = mine.incident_id
+                         JOIN outbox earlier ON earlier.message_id = theirs.message_id
+                         WHERE mine.message_id = o.message_id AND earlier.id < o.id
+                           AND earlier.state IN ('queued', 'claimed'))
+                     ORDER BY o.next_attempt_at, o.id LIMIT ?2",
                 )?
                 .query_map(params![now, limit], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
@@ -193,6 +272,23 @@ pub fn apply(tx: &Transaction, op: Op) -> rusqlite::Result<Reply> {
                 rows.extend(row_by_id(tx, id)?);
             }
             Ok(Reply::Claimed(rows))
+        }
+        Op::Recipients { id, delivered, refused } => {
+            let mut changed = 0;
+            for address in delivered {
+                changed += tx.execute(
+                    "UPDATE outbox SET delivered_json = json_insert(delivered_json, '$[#]', ?2) WHERE id = ?1",
+                    params![id, address],
+                )?;
+            }
+            for r in refused {
+                changed += tx.execute(
+                    "UPDATE outbox SET refused_json = json_insert(refused_json, '$[#]', json_object('address', ?2, 'error', ?3))
+                     WHERE id = ?1",
+                    params![id, r.address, r.error],
+                )?;
+            }
+            Ok(Reply::Done(changed))
         }
         Op::Sent { id, now } => Ok(Reply::Done(tx.execute(
             "UPDATE outbox SET state = 'sent', sent_at = ?2, last_error = NULL, attachment = NULL WHERE id = ?1",
@@ -212,21 +308,25 @@ pub fn apply(tx: &Transaction, op: Op) -> rusqlite::Result<Reply> {
              WHERE state = 'claimed'",
             params![now],
         )?)),
-        Op::Plan => plan(tx).map(Reply::Plan),
+        Op::Plan { unmailed_since } => plan(tx, unmailed_since).map(Reply::Plan),
         Op::Status { channel, dead } => Ok(Reply::Status(counts(tx, channel)?, dead_letters(tx, channel, dead)?)),
     }
 }
 
-/// Open incidents, and resolved ones whose opening was mailed but whose recovery was not yet.
-fn plan(conn: &Connection) -> rusqlite::Result<Vec<IncidentMail>> {
+/// Open incidents, resolved ones whose opening was mailed but whose recovery was not yet, and
+/// ones resolved since `unmailed_since` that got no mail.
+fn plan(conn: &Connection, unmailed_since: f64) -> rusqlite::Result<Vec<IncidentMail>> {
     let mut incidents = super::store::incidents(conn, true, u32::MAX)?;
     let ids: Vec<i64> = conn
         .prepare_cached(
             "SELECT DISTINCT m.incident_id FROM incident_mail m JOIN incidents i ON i.id = m.incident_id
              WHERE m.kind = 'opened' AND i.resolved_at IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM incident_mail r WHERE r.incident_id = m.incident_id AND r.kind = 'resolved')",
+               AND NOT EXISTS (SELECT 1 FROM incident_mail r WHERE r.incident_id = m.incident_id AND r.kind = 'resolved')
+             UNION
+             SELECT i.id FROM incidents i
+             WHERE i.resolved_at >= ?1 AND NOT EXISTS (SELECT 1 FROM incident_mail m WHERE m.incident_id = i.id)",
         )?
-        .query_map([], |r| r.get(0))?
+        .query_map([unmailed_since], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     for id in ids {
         incidents.extend(super::store::incident(conn, id as u64)?);
@@ -246,7 +346,7 @@ fn plan(conn: &Connection) -> rusqlite::Result<Vec<IncidentMail>> {
 
 const COLUMNS: &str =
     "id, message_id, channel, kind, recipients_json, subject, text_body, html_body, attachment_name, attachment,
-    state, attempts, created_at, next_attempt_at, sent_at, last_error";
+    state, attempts, created_at, next_attempt_at, sent_at, last_error, delivered_json, refused_json";
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<OutboxRow> {
     let name: Option<String> = r.get(8)?;
@@ -267,6 +367,8 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<OutboxRow> {
         next_attempt_at: r.get(13)?,
         sent_at: r.get(14)?,
         last_error: r.get(15)?,
+        delivered: serde_json::from_str(&r.get::<_, String>(16)?).unwrap_or_default(),
+        refused: serde_json::from_str(&r.get::<_, String>(17)?).unwrap_or_default(),
     })
 }
 
@@ -285,10 +387,14 @@ pub fn pending(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<OutboxRow>
     .collect()
 }
 
+/// Which rows are dead letters: refused for every recipient, or sent with some recipient
+/// refused for good (that address never got it).
+const DEAD: &str = "(state = 'dead' OR (state = 'sent' AND refused_json != '[]'))";
+
 /// Dead letters of a channel, newest first, at most `limit`.
 pub fn dead_letters(conn: &Connection, channel: &str, limit: u32) -> rusqlite::Result<Vec<OutboxRow>> {
     conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM outbox WHERE state = 'dead' AND channel = ?1 ORDER BY id DESC LIMIT ?2"
+        "SELECT {COLUMNS} FROM outbox WHERE {DEAD} AND channel = ?1 ORDER BY id DESC LIMIT ?2"
     ))?
     .query_map(params![channel, limit], row)?
     .collect()
@@ -305,11 +411,11 @@ pub struct Counts {
 }
 
 pub fn counts(conn: &Connection, channel: &str) -> rusqlite::Result<Counts> {
-    conn.prepare_cached(
-        "SELECT COALESCE(SUM(state IN ('queued', 'claimed')), 0), COALESCE(SUM(state = 'dead'), 0),
+    conn.prepare_cached(&format!(
+        "SELECT COALESCE(SUM(state IN ('queued', 'claimed')), 0), COALESCE(SUM({DEAD}), 0),
                 COALESCE(SUM(state = 'sent'), 0), COALESCE(SUM(failures), 0)
-         FROM outbox WHERE channel = ?1",
-    )?
+         FROM outbox WHERE channel = ?1"
+    ))?
     .query_row([channel], |r| {
         Ok(Counts {
             pending: r.get::<_, i64>(0)? as u64,
@@ -413,24 +519,116 @@ mod tests {
             assert!(dead.is_empty());
 
             // Open, opening mailed: in the plan; resolved: still in it until its recovery is mailed.
-            let Ok(Reply::Plan(plan)) = store.outbox(Op::Plan).await else {
+            let Ok(Reply::Plan(plan)) = store.outbox(Op::Plan { unmailed_since: 0.0 }).await else {
                 panic!("plan")
             };
             assert_eq!(plan.len(), 1);
             assert!(plan[0].got("opened"));
             incident.resolved_at = Some(400.0);
             store.incident(incident.clone());
-            let Ok(Reply::Plan(plan)) = store.outbox(Op::Plan).await else {
+            let Ok(Reply::Plan(plan)) = store.outbox(Op::Plan { unmailed_since: 0.0 }).await else {
                 panic!("plan")
             };
             assert_eq!(plan.len(), 1, "the recovery is still to be mailed");
             let mut recovery = message("<b>", 7, 401.0);
             recovery.covers = vec![(7, "resolved".into(), 0)];
             store.outbox(Op::Enqueue(Box::new(recovery))).await.unwrap();
-            let Ok(Reply::Plan(plan)) = store.outbox(Op::Plan).await else {
+            let Ok(Reply::Plan(plan)) = store.outbox(Op::Plan { unmailed_since: 0.0 }).await else {
                 panic!("plan")
             };
             assert!(plan.is_empty());
         });
+    }
+
+    fn claim(store: &Store, now: f64) -> Vec<OutboxRow> {
+        let Ok(Reply::Claimed(rows)) = block(store.outbox(Op::Claim { now, limit: 5 })) else {
+            panic!("claim")
+        };
+        rows
+    }
+
+    #[test]
+    fn a_later_mail_about_an_incident_waits_for_its_earlier_one_and_each_recipient_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        let mut opened = message("<opened>", 7, 100.0);
+        opened.recipients = vec!["team@example.com".into(), "owner@example.com".into()];
+        block(store.outbox(Op::Enqueue(Box::new(opened)))).unwrap();
+        let first = claim(&store, 100.0);
+        assert_eq!(first.len(), 1);
+        // A 4xx: tried again at 160. Meanwhile the fault is repaired; its recovery is due at once.
+        block(store.outbox(Op::Retry {
+            id: first[0].id,
+            at: 160.0,
+            error: "451".into(),
+        }))
+        .unwrap();
+        let mut resolved = message("<resolved>", 7, 120.0);
+        resolved.kind = "resolved".into();
+        resolved.covers = vec![(7, "resolved".into(), 0)];
+        block(store.outbox(Op::Enqueue(Box::new(resolved)))).unwrap();
+        // Another incident's mail is not held up.
+        block(store.outbox(Op::Enqueue(Box::new(message("<other>", 8, 121.0))))).unwrap();
+        let ids = |rows: Vec<OutboxRow>| rows.into_iter().map(|r| r.message_id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(claim(&store, 130.0)),
+            ["<other>"],
+            "the recovery waits for its failure"
+        );
+        let again = claim(&store, 160.0);
+        assert_eq!(ids(again.clone()), ["<opened>"]);
+        // The team takes it, the owner's address is refused for good: sent, with a dead letter
+        // for the owner only.
+        block(store.outbox(Op::Recipients {
+            id: again[0].id,
+            delivered: vec!["team@example.com".into()],
+            refused: vec![Refusal {
+                address: "owner@example.com".into(),
+                error: "550 5.1.1 no such user".into(),
+            }],
+        }))
+        .unwrap();
+        block(store.outbox(Op::Sent {
+            id: again[0].id,
+            now: 161.0,
+        }))
+        .unwrap();
+        assert_eq!(ids(claim(&store, 162.0)), ["<resolved>"]);
+        let Ok(Reply::Status(counts, dead)) = block(store.outbox(Op::Status {
+            channel: "email",
+            dead: 5,
+        })) else {
+            panic!("status")
+        };
+        assert_eq!((counts.sent, counts.dead), (1, 1));
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].delivered, ["team@example.com"]);
+        assert_eq!(dead[0].undelivered_to(), "owner@example.com");
+        assert_eq!(dead[0].why_undelivered(), "owner@example.com: 550 5.1.1 no such user");
+        assert!(dead[0].undelivered().is_empty());
+    }
+
+    #[test]
+    fn the_plan_holds_incidents_repaired_before_any_mail_since_the_horizon() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        for (id, resolved_at) in [(1, 500.0), (2, 2000.0)] {
+            store.incident(crate::state::incidents::Incident {
+                id,
+                device: "cam".into(),
+                check: "ping".into(),
+                opened_at: 90.0,
+                failed_at: 100.0,
+                resolved_at: Some(resolved_at),
+                joined: None,
+                summary: "down".into(),
+                values: serde_json::Value::Null,
+                acknowledged: None,
+            });
+        }
+        let Ok(Reply::Plan(plan)) = block(store.outbox(Op::Plan { unmailed_since: 1000.0 })) else {
+            panic!("plan")
+        };
+        assert_eq!(plan.iter().map(|m| m.incident.id).collect::<Vec<_>>(), [2]);
     }
 }

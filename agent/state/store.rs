@@ -125,6 +125,7 @@ CREATE TABLE maintenance (
 CREATE INDEX maintenance_end ON maintenance(end);
 "#,
     super::outbox::MIGRATION,
+    super::outbox::MIGRATION_RECIPIENTS,
 ];
 
 /// One check run as it is written down.

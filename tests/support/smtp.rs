@@ -140,6 +140,13 @@ impl SmtpServer {
         std::fs::rename(tmp, self.dir.path().join("mode")).unwrap();
     }
 
+    /// Recipients refused with 550 at RCPT TO from now on (a mailbox that does not exist).
+    pub fn refuse(&self, addresses: &[&str]) {
+        let tmp = self.dir.path().join("refuse.tmp");
+        std::fs::write(&tmp, addresses.join("\n")).unwrap();
+        std::fs::rename(tmp, self.dir.path().join("refuse")).unwrap();
+    }
+
     /// `(Message-ID, outcome)` of every DATA the server saw, in order.
     pub fn attempts(&self) -> Vec<(String, String)> {
         std::fs::read_to_string(self.dir.path().join("attempts.log"))

@@ -10,6 +10,8 @@ each message:
   550   a permanent failure (5xx)
   hold  wait, answering nothing, until the mode changes (then act on the new mode); a client
         that goes away meanwhile leaves nothing saved ("aborted" in the log)
+RCPT TO is refused with 550 for each address listed (one per line) in DIR/refuse, read on each
+recipient; the others are accepted.
 Options: --cert/--key offer STARTTLS and require it (with --implicit-tls: TLS from the first byte); --auth USER:PASSWORD requires AUTH
 (PLAIN/LOGIN, only after STARTTLS when TLS is on).
 """
@@ -44,6 +46,17 @@ class Handler:
     def log(self, message_id, outcome):
         with open(os.path.join(self.folder, "attempts.log"), "a") as f:
             f.write(f"{message_id} {outcome}\n")
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        try:
+            with open(os.path.join(self.folder, "refuse")) as f:
+                refused = {line.strip().lower() for line in f if line.strip()}
+        except FileNotFoundError:
+            refused = set()
+        if address.lower() in refused:
+            return f"550 5.1.1 <{address}>: recipient address rejected: user unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
