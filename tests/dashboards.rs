@@ -511,6 +511,22 @@ fn every_rule_says_the_severity_camwatch_gives_the_check_it_alerts_on() {
         "only {about_checks} rules name their check: is the check read?"
     );
 
+    // Camwatch mails a UPS on battery when it fails the check, ups_on_battery_failed_after after
+    // the outage began: the rule that pages for it waits as long.
+    let on_battery: Vec<&Value> = rules
+        .iter()
+        .map(|(_, r)| r)
+        .filter(|r| matched_values(r["expr"].as_str().unwrap(), "source").is_some_and(|s| s.contains("battery")))
+        .collect();
+    assert_eq!(on_battery.len(), 1, "{on_battery:#?}");
+    let wait = humantime::parse_duration(on_battery[0]["for"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        wait,
+        camwatch::config::Policy::default().ups_on_battery_failed_after,
+        "{}",
+        on_battery[0]["alert"]
+    );
+
     // The dashboards and the Alertmanager example match on the same words.
     let example = std::fs::read_to_string(root().join("alerts/alertmanager.example.yml")).unwrap();
     let example: Value = serde_norway::from_str(&example).unwrap();
