@@ -386,6 +386,172 @@ fn alert_rules_pass_promtool_and_the_alertmanager_example_passes_amtool() {
     }
 }
 
+/// The shipped rules as written: every rule with the name of its group.
+fn shipped_rules() -> Vec<(String, Value)> {
+    let text = std::fs::read_to_string(root().join("alerts/camwatch.rules.yml")).unwrap();
+    let file: Value = serde_norway::from_str(&text).unwrap();
+    file["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| {
+            let group = g["name"].as_str().unwrap().to_owned();
+            g["rules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |r| (group.clone(), r.clone()))
+        })
+        .collect()
+}
+
+/// The values a label matcher `label="a"` or `label=~"a|b"` allows in `expr`, for every such
+/// matcher (`None` when no selector matches on the label).
+fn matched_values(expr: &str, label: &str) -> Option<BTreeSet<String>> {
+    let mut values: Option<BTreeSet<String>> = None;
+    for selector in selectors(expr) {
+        let Some(matchers) = selector.split_once('{').map(|(_, m)| m.trim_end_matches('}')) else {
+            continue;
+        };
+        for matcher in matchers.split(',') {
+            let Some(rest) = matcher.trim().strip_prefix(label) else {
+                continue;
+            };
+            let rest = rest.trim_start_matches('!');
+            let quoted = rest.strip_prefix("=~").or_else(|| rest.strip_prefix('='));
+            if let Some(quoted) = quoted {
+                let allowed = quoted.trim_matches('"').split('|').map(str::to_owned);
+                values.get_or_insert_with(BTreeSet::new).extend(allowed);
+            }
+        }
+    }
+    values
+}
+
+/// Every matcher of an Alertmanager configuration (routes' `matchers`, inhibitions'
+/// `source_matchers` and `target_matchers`), as written.
+fn alertmanager_matchers(config: &Value, out: &mut Vec<String>) {
+    match config {
+        Value::Object(map) => {
+            for (key, value) in map {
+                match value.as_array() {
+                    Some(list) if key.ends_with("matchers") => {
+                        out.extend(list.iter().filter_map(|m| m.as_str().map(str::to_owned)));
+                    }
+                    _ => alertmanager_matchers(value, out),
+                }
+            }
+        }
+        Value::Array(list) => list.iter().for_each(|v| alertmanager_matchers(v, out)),
+        _ => {}
+    }
+}
+
+/// One vocabulary: a rule about a check says the severity camwatch gives that check's incidents
+/// (`Severity::of_check`, as mail, Alertmanager and `camwatch_incidents_open` say it), whichever
+/// the state it fires on; the others use the same words. The check is read from the rule itself:
+/// its `check` label, else the checks its expression selects; a rule on a check's own metrics
+/// (`camwatch_ups_*`, `camwatch_retention_*`, ...) must name that check.
+#[test]
+fn every_rule_says_the_severity_camwatch_gives_the_check_it_alerts_on() {
+    use camwatch::model::CheckKind;
+    use camwatch::vocab::Severity;
+
+    let rules = shipped_rules();
+    assert!(rules.len() >= 30, "{} rules", rules.len());
+    let mut about_checks = 0;
+    for (group, rule) in &rules {
+        let name = rule["alert"].as_str().unwrap();
+        let expr = rule["expr"].as_str().unwrap();
+        let severity = rule["labels"]["severity"].as_str().unwrap_or_default();
+        assert!(
+            Severity::NAMES.contains(&severity),
+            "{group}/{name}: severity {severity:?} is not one of {:?}",
+            Severity::NAMES
+        );
+        let label = rule["labels"]["check"].as_str();
+        let selected = matched_values(expr, "check");
+        let checks: BTreeSet<String> = match (label, &selected) {
+            (Some(check), Some(selected)) => {
+                assert_eq!(
+                    selected,
+                    &BTreeSet::from([check.to_owned()]),
+                    "{name}: label and expression disagree"
+                );
+                selected.clone()
+            }
+            (Some(check), None) => BTreeSet::from([check.to_owned()]),
+            (None, Some(selected)) => selected.clone(),
+            (None, None) => BTreeSet::new(),
+        };
+        for metric in selectors(expr) {
+            let metric = metric.split('{').next().unwrap();
+            for kind in CheckKind::ALL {
+                if metric.starts_with(&format!("camwatch_{}_", kind.as_str())) {
+                    assert!(
+                        checks.contains(kind.as_str()),
+                        "{name} reads {metric}, a metric of the {kind} check, but names checks {checks:?}"
+                    );
+                }
+            }
+        }
+        for check in &checks {
+            assert!(CheckKind::parse(check).is_some(), "{name}: no check {check:?}");
+            assert_eq!(
+                severity,
+                Severity::of_check(check).as_str(),
+                "{group}/{name} alerts on {check}, whose incidents are {}",
+                Severity::of_check(check)
+            );
+        }
+        about_checks += usize::from(!checks.is_empty());
+    }
+    assert!(
+        about_checks >= 20,
+        "only {about_checks} rules name their check: is the check read?"
+    );
+
+    // Camwatch mails a UPS on battery when it fails the check, ups_on_battery_failed_after after
+    // the outage began: the rule that pages for it waits as long.
+    let on_battery: Vec<&Value> = rules
+        .iter()
+        .map(|(_, r)| r)
+        .filter(|r| matched_values(r["expr"].as_str().unwrap(), "source").is_some_and(|s| s.contains("battery")))
+        .collect();
+    assert_eq!(on_battery.len(), 1, "{on_battery:#?}");
+    let wait = humantime::parse_duration(on_battery[0]["for"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        wait,
+        camwatch::config::Policy::default().ups_on_battery_failed_after,
+        "{}",
+        on_battery[0]["alert"]
+    );
+
+    // The dashboards and the Alertmanager example match on the same words.
+    let example = std::fs::read_to_string(root().join("alerts/alertmanager.example.yml")).unwrap();
+    let example: Value = serde_norway::from_str(&example).unwrap();
+    let mut exprs: Vec<String> = dashboards()
+        .iter()
+        .flat_map(|(_, d)| {
+            panels(d)
+                .into_iter()
+                .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+                .filter_map(|t| t["expr"].as_str().map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    exprs.extend(rules.iter().map(|(_, r)| r["expr"].as_str().unwrap().to_owned()));
+    let mut matchers = Vec::new();
+    alertmanager_matchers(&example, &mut matchers);
+    assert!(matchers.len() >= 5, "{matchers:?}");
+    exprs.extend(matchers.iter().map(|m| format!("alert{{{m}}}")));
+    for expr in &exprs {
+        for word in matched_values(expr, "severity").unwrap_or_default() {
+            assert!(Severity::NAMES.contains(&word.as_str()), "severity {word:?} in {expr}");
+        }
+    }
+}
+
 /// A real Alertmanager with the shipped example as it is, but mailing a closed port on loopback:
 /// nothing may leave the machine.
 fn example_alertmanager(dir: &Path) -> Alertmanager {
@@ -425,15 +591,15 @@ fn the_alertmanager_example_holds_back_alerts_of_devices_behind_a_device_that_is
         }})
     };
     alertmanager.post_alerts(&serde_json::json!([
-        alert("CamwatchDeviceDown", "switch", "critical", north),
-        alert("CamwatchCheckFailed", "switch", "warning", north),
-        alert("CamwatchDeviceUnreachable", "cam-hall", "info", north),
+        alert("CamwatchDeviceDown", "switch", "major", north),
+        alert("CamwatchCheckFailed", "switch", "major", north),
+        alert("CamwatchDeviceUnreachable", "cam-hall", "major", north),
         alert("CamwatchRetentionNotCompliant", "cam-hall", "critical", north),
-        alert("CamwatchCameraFrozen", "cam-hall", "critical", north),
-        alert("CamwatchCameraFrozen", "cam-gate", "critical", north),
+        alert("CamwatchCameraFrozen", "cam-hall", "major", north),
+        alert("CamwatchCameraFrozen", "cam-gate", "major", north),
         alert("CamwatchRetentionNotCompliant", "cam-gate", "critical", north),
-        alert("CamwatchCheckFailed", "switch", "warning", south),
-        alert("CamwatchCameraFrozen", "cam-hall", "critical", south),
+        alert("CamwatchCheckFailed", "switch", "major", south),
+        alert("CamwatchCameraFrozen", "cam-hall", "major", south),
     ]));
     let alerts = alertmanager.alerts();
     let expected = [
@@ -881,7 +1047,7 @@ mountpoints = ["/"]
             "{name} is not CamelCase"
         );
         assert!(
-            ["critical", "warning", "info"].contains(&rule["labels"]["severity"].as_str().unwrap_or_default()),
+            camwatch::vocab::Severity::NAMES.contains(&rule["labels"]["severity"].as_str().unwrap_or_default()),
             "{name}: severity {}",
             rule["labels"]
         );

@@ -62,6 +62,14 @@ fn camwatch_json(args: &[&str], config: &Path) -> (Option<i32>, BTreeMap<String,
     (out.status.code(), by_device, text)
 }
 
+/// The `(from, to)` states of stored transitions, as `stored_transitions` gives them.
+fn steps(transitions: &[(f64, String, String)]) -> Vec<(&str, &str)> {
+    transitions
+        .iter()
+        .map(|(_, from, to)| (from.as_str(), to.as_str()))
+        .collect()
+}
+
 /// The flags of `ups.status` as the README promises to read them.
 fn expected_source(status: &str) -> &'static str {
     let flags: Vec<&str> = status.split_whitespace().collect();
@@ -170,7 +178,7 @@ fn every_recorded_ups_reads_back_as_its_dump_says() {
         assert_eq!(values["replace_battery"], flags.contains(&"RB"), "{context} ({status})");
         let alarms = u64::from(vars.contains_key("ups.alarm") || flags.contains(&"ALARM"));
         assert_eq!(values["alarms"], alarms, "{context}");
-        // On mains the agent's clock says 0 s; on battery it started at this first sighting.
+        // On mains 0 s; on battery the UPS judge counts from this first poll (`once` remembers nothing).
         let on_battery = values["seconds_on_battery"].as_f64().unwrap();
         assert!(
             if source == "battery" {
@@ -321,10 +329,7 @@ successes_before_recovered = 2
     assert!(status.success(), "{status}");
 
     let transitions = stored_transitions(&data, "ups-rack", "ups");
-    let steps: Vec<(&str, &str)> = transitions
-        .iter()
-        .map(|(_, from, to)| (from.as_str(), to.as_str()))
-        .collect();
+    let steps = steps(&transitions);
     assert_eq!(
         steps,
         [
@@ -354,6 +359,106 @@ successes_before_recovered = 2
         ["failed", "ok", "ok"],
         "{statuses:?}"
     );
+}
+
+/// NUT does not say how long a UPS has been on battery, so camwatch counts from the first poll
+/// that saw the outage. That start is the UPS judge's memory, saved with the check's state: a
+/// restart of camwatch in the middle of the outage continues the count, and the check fails
+/// `ups_on_battery_failed_after` after the outage began, not after the restart.
+#[test]
+fn time_on_battery_continues_from_the_outage_start_across_a_restart_of_camwatch() {
+    // A `.dev` dump is replayed once and held: on battery from the start, for good.
+    let server = NutServer::builder()
+        .ups_from_text(
+            "rack",
+            "dev",
+            "ups.model: Test UPS 1500\nups.status: OB DISCHRG\nbattery.charge: 80\nbattery.runtime: 1500\n",
+        )
+        .start();
+    let limit = 10.0;
+    let dir = temp_dir();
+    let (path, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            "{}ups_on_battery_failed_after = \"{limit}s\"\n{}",
+            support::EVERY_SECOND,
+            nut_device("ups-rack", "rack", server.port, "")
+        ),
+    );
+    let data = dir.path().join("data");
+    let on_battery = |check: &Value| check["values"]["seconds_on_battery"].as_f64();
+
+    // Well into the outage, and short of the limit: stop camwatch.
+    let first = Daemon::start(&path, addr, dir.path().join("log-1"));
+    let mut seen = Value::Null;
+    support::wait_for("ups-rack on battery for 3 s", Duration::from_secs(60), || {
+        seen = first.check("ups-rack", "ups");
+        on_battery(&seen).is_some_and(|s| s >= 3.0)
+    });
+    assert_eq!(seen["state"], "warning", "{seen}");
+    assert!(on_battery(&seen).unwrap() < limit, "{seen}");
+    assert!(first.terminate().success());
+    let before_restart = stored_results(&data, "ups-rack", "ups").len();
+
+    // Started again on the same state store, while the UPS stays on battery.
+    let second = Daemon::start(&path, addr, dir.path().join("log-2"));
+    support::wait_for("ups-rack to fail", Duration::from_secs(60), || {
+        second.state("ups-rack", "ups") == "failed"
+    });
+    let failed = second.check("ups-rack", "ups");
+    assert!(
+        failed["summary"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("longer than the {limit}s allowed")),
+        "{failed}"
+    );
+    assert!(second.terminate().success());
+
+    let results = stored_results(&data, "ups-rack", "ups");
+    let outage = results
+        .iter()
+        .position(|r| r.values["output_source"] == "battery")
+        .expect("a result on battery");
+    assert!(outage < before_restart, "the first camwatch saw the outage begin");
+    let started = results[outage].at;
+    let restarted = results[before_restart].at;
+    // Every poll, before the restart and after it, counts from the outage's first sighting.
+    for r in &results[outage..] {
+        let counted = r.values["seconds_on_battery"].as_f64().unwrap();
+        assert!(
+            (counted - (r.at - started)).abs() < 0.01,
+            "{counted} s on battery at {} (outage seen first at {started}, restart at {restarted})",
+            r.at
+        );
+    }
+    // The failure came at the first poll `limit` after the outage began: sooner than `limit`
+    // after the restart.
+    let first_failed = results
+        .iter()
+        .position(|r| r.status == "failed")
+        .expect("a failed result");
+    assert!(
+        first_failed >= before_restart,
+        "the first camwatch stopped before the limit"
+    );
+    assert!(results[first_failed].at - started >= limit);
+    assert!(results[first_failed - 1].at - started < limit);
+    assert_eq!(results[first_failed - 1].status, "warning");
+    assert!(
+        results[first_failed].at - restarted < limit,
+        "failed {} s after the restart",
+        results[first_failed].at - restarted
+    );
+    let transitions = stored_transitions(&data, "ups-rack", "ups");
+    let steps = steps(&transitions);
+    assert_eq!(
+        steps,
+        [("unknown", "warning"), ("warning", "failed")],
+        "{}",
+        server.logs()
+    );
+    assert_eq!(transitions[1].0, results[first_failed].at);
 }
 
 #[test]

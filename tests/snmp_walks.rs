@@ -165,8 +165,8 @@ struct Ups {
 }
 
 /// APC PowerNet and Eaton XUPS walks hold no time-on-battery object, but they say the output is
-/// on line: camwatch then reports 0 s on battery, by design (`UpsObservation::seconds_on_battery`
-/// is "0 when on mains", filled by `OnBatteryClock`), which is true of a UPS on line. It stays
+/// on line: camwatch then reports 0 s on battery, by design (the UPS judge counts time on battery
+/// itself when the UPS does not, and it is 0 on mains), which is true of a UPS on line. It stays
 /// absent when the output source is unknown (see `ups-no-source`).
 const ON_MAINS_SO_ZERO: Option<f64> = Some(0.0);
 

@@ -87,7 +87,7 @@ pub fn judge(
     match outcome {
         Ok(Observation::Ping(seen)) => ping::judge(seen, policy),
         Ok(Observation::Filesystem(seen)) => filesystem::judge(seen, policy),
-        Ok(Observation::Ups(seen)) => ups::judge(seen, policy),
+        Ok(Observation::Ups(seen)) => ups::judge(seen, policy, memory, now),
         Ok(Observation::Uptime(seen)) => uptime::judge(seen, policy, memory),
         Ok(Observation::Storage(seen)) => storage::judge(seen, policy),
         Ok(Observation::Recorder(seen)) => recorder::judge(seen),

@@ -1,19 +1,67 @@
 //! UPS rules: the room must stay powered through an outage. On battery is a warning at once and
 //! a failure after the policy's time; a low battery, a short runtime or an output that is off is a
 //! failure; a battery to replace, bypass, overload or alarms are warnings.
+//!
+//! Time on battery: the UPS's own figure when it gives one (UPS-MIB upsSecondsOnBattery, APC
+//! upsBasicBatteryTimeOnBattery); otherwise (NUT, Eaton XUPS-MIB) counted from the first poll
+//! that saw the UPS on battery. That start is the judge's memory, kept by the state store with
+//! the check, so a restart of camwatch in the middle of an outage does not restart the count
+//! (and push the failure `ups_on_battery_failed_after` back).
+
+use serde::{Deserialize, Serialize};
 
 use super::Verdict;
 use crate::config::Policy;
 use crate::model::{CheckKind, Status};
 use crate::observation::ups::{BatteryStatus, OutputSource, UpsObservation};
 
-pub fn judge(ups: &UpsObservation, policy: &Policy) -> Verdict {
+/// What is remembered between polls (stored with the check's state, so it survives restarts).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct UpsMemory {
+    /// When the present outage began (Unix seconds): the first poll that saw the UPS on battery,
+    /// or the start the UPS's own figure gives.
+    pub on_battery_since: f64,
+}
+
+/// How long the UPS has been on battery (0 on mains, absent when its output source is unknown
+/// and it does not say), and what to remember: the outage's start while it lasts.
+fn time_on_battery(
+    ups: &UpsObservation,
+    memory: Option<&serde_json::Value>,
+    now: f64,
+) -> (Option<f64>, Option<UpsMemory>) {
+    match ups.output_source {
+        OutputSource::Battery => {
+            let since = match ups.seconds_on_battery {
+                Some(reported) => now - reported,
+                None => memory
+                    .and_then(|m| serde_json::from_value::<UpsMemory>(m.clone()).ok())
+                    .map_or(now, |m| m.on_battery_since.min(now)),
+            };
+            (
+                Some(ups.seconds_on_battery.unwrap_or(now - since)),
+                Some(UpsMemory {
+                    on_battery_since: since,
+                }),
+            )
+        }
+        // The UPS does not say where its power comes from: no count of its own, and no outage
+        // known to be going on.
+        OutputSource::Unknown => (ups.seconds_on_battery, None),
+        // On mains (or bypass, off...): the outage, if any, is over.
+        _ => (ups.seconds_on_battery.or(Some(0.0)), None),
+    }
+}
+
+/// `memory` is what the previous run left (see [`UpsMemory`]); `now` is when this run started.
+pub fn judge(ups: &UpsObservation, policy: &Policy, memory: Option<&serde_json::Value>, now: f64) -> Verdict {
     let mut findings: Vec<(Status, String)> = Vec::new();
     let minutes = |s: f64| format!("{:.0} min", (s / 60.0).floor());
+    let (seconds_on_battery, remembered) = time_on_battery(ups, memory, now);
     match ups.output_source {
         OutputSource::Off => findings.push((Status::Failed, "output is off: nothing is powered by this UPS".into())),
         OutputSource::Battery => {
-            let on_battery = ups.seconds_on_battery.unwrap_or(0.0);
+            let on_battery = seconds_on_battery.unwrap_or(0.0);
             let limit = policy.ups_on_battery_failed_after.as_secs_f64();
             let status = if on_battery >= limit {
                 Status::Failed
@@ -121,7 +169,7 @@ pub fn judge(ups: &UpsObservation, policy: &Policy) -> Verdict {
             "battery_status": ups.battery_status,
             "battery_charge_ratio": ups.charge_ratio,
             "battery_runtime_seconds": ups.runtime_seconds,
-            "seconds_on_battery": ups.seconds_on_battery,
+            "seconds_on_battery": seconds_on_battery,
             "input_voltage_volts": ups.input_voltage_volts,
             "output_voltage_volts": ups.output_voltage_volts,
             "load_ratio": ups.load_ratio,
@@ -131,7 +179,7 @@ pub fn judge(ups: &UpsObservation, policy: &Policy) -> Verdict {
             "notes": ups.notes,
         }),
         immediate,
-        memory: None,
+        memory: remembered.map(|m| serde_json::json!(m)),
         events: Vec::new(),
     }
 }
@@ -151,7 +199,7 @@ mod tests {
 
     #[test]
     fn mains_power_with_a_good_battery_is_ok() {
-        let v = judge(&online(), &Policy::default());
+        let v = judge(&online(), &Policy::default(), None, 0.0);
         assert_eq!(v.status, Status::Ok);
         assert_eq!(v.summary, "on mains power, battery 100 %, runtime 60 min");
         assert!(!v.immediate);
@@ -163,12 +211,12 @@ mod tests {
         let mut u = online();
         u.output_source = OutputSource::Battery;
         u.seconds_on_battery = Some(45.0);
-        let v = judge(&u, &Policy::default());
+        let v = judge(&u, &Policy::default(), None, 0.0);
         assert_eq!(v.status, Status::Warning);
         assert!(v.immediate);
         assert_eq!(v.summary, "on battery for 45s (mains power lost)");
         u.seconds_on_battery = Some(301.0);
-        let v = judge(&u, &Policy::default());
+        let v = judge(&u, &Policy::default(), None, 0.0);
         assert_eq!(v.status, Status::Failed);
         assert!(v.summary.contains("longer than the 5m allowed"), "{}", v.summary);
     }
@@ -177,16 +225,16 @@ mod tests {
     fn low_battery_and_short_runtime_fail_replace_battery_warns() {
         let mut u = online();
         u.battery_status = BatteryStatus::Low;
-        assert_eq!(judge(&u, &Policy::default()).status, Status::Failed);
+        assert_eq!(judge(&u, &Policy::default(), None, 0.0).status, Status::Failed);
         let mut u = online();
         u.runtime_seconds = Some(300.0);
-        let v = judge(&u, &Policy::default());
+        let v = judge(&u, &Policy::default(), None, 0.0);
         assert_eq!(v.status, Status::Failed);
         assert_eq!(v.summary, "battery runtime 5 min is under the 10 min required");
         let mut u = online();
         u.replace_battery = Some(true);
         u.alarms = Some(1);
-        let v = judge(&u, &Policy::default());
+        let v = judge(&u, &Policy::default(), None, 0.0);
         assert_eq!(v.status, Status::Warning);
         assert_eq!(
             v.summary,
@@ -198,7 +246,7 @@ mod tests {
     fn an_other_source_is_not_called_mains() {
         let mut u = online();
         u.output_source = OutputSource::Other;
-        let v = judge(&u, &Policy::default());
+        let v = judge(&u, &Policy::default(), None, 0.0);
         assert_eq!(v.status, Status::Ok);
         assert!(!v.summary.contains("mains"), "{}", v.summary);
         assert!(v.summary.contains("\"other\" (not battery)"), "{}", v.summary);
@@ -208,8 +256,70 @@ mod tests {
     fn an_unknown_source_is_not_called_on_battery() {
         let mut u = UpsObservation::new("rfc1628");
         u.charge_ratio = Some(0.9);
-        let v = judge(&u, &Policy::default());
+        let v = judge(&u, &Policy::default(), None, 0.0);
         assert_eq!(v.status, Status::Unknown);
         assert!(!v.immediate);
+    }
+
+    /// A run of the judge as the scheduler makes it: the memory as the state store hands it back
+    /// (saved as text with the check's state, read again on the next run or after a restart).
+    fn run(u: &UpsObservation, saved: Option<&str>, now: f64) -> (Verdict, Option<String>) {
+        let memory = saved.map(|m| serde_json::from_str(m).unwrap());
+        let v = judge(u, &Policy::default(), memory.as_ref(), now);
+        let kept = v.memory.as_ref().map(serde_json::Value::to_string);
+        (v, kept)
+    }
+
+    #[test]
+    fn without_a_figure_from_the_ups_the_outage_is_counted_from_its_remembered_start() {
+        // NUT never says how long; Eaton's XUPS-MIB (over SNMP) does not either.
+        for protocol in ["nut", "eaton"] {
+            let mut u = UpsObservation::new(protocol);
+            u.output_source = OutputSource::Battery;
+            let (v, saved) = run(&u, None, 1000.0);
+            assert_eq!(v.status, Status::Warning, "{protocol}");
+            assert_eq!(v.values["seconds_on_battery"], 0.0, "{protocol}");
+            assert_eq!(saved.as_deref(), Some(r#"{"on_battery_since":1000.0}"#), "{protocol}");
+            // The next run, or the first after a restart of camwatch: the same start.
+            let (v, saved) = run(&u, saved.as_deref(), 1299.0);
+            assert_eq!(v.status, Status::Warning, "{protocol}");
+            assert_eq!(v.values["seconds_on_battery"], 299.0, "{protocol}");
+            assert_eq!(v.summary, "on battery for 4m 59s (mains power lost)", "{protocol}");
+            let (v, saved) = run(&u, saved.as_deref(), 1300.0);
+            assert_eq!(v.status, Status::Failed, "{protocol}: {}", v.summary);
+            assert_eq!(v.summary, "on battery for 5m, longer than the 5m allowed", "{protocol}");
+            // A poll the UPS did not answer tells nothing new: the start is kept.
+            let timeout = Err(crate::observation::ProbeError::new(
+                crate::observation::ProbeErrorKind::Timeout,
+                "no answer",
+            ));
+            let memory = saved.as_deref().map(|m| serde_json::from_str(m).unwrap());
+            let missed = crate::judge::judge(CheckKind::Ups, &timeout, &Policy::default(), memory.as_ref(), 1310.0);
+            assert_eq!(missed.memory, memory, "{protocol}");
+            // Back on mains: 0 s, and the outage is forgotten; the next one counts from its own start.
+            u.output_source = OutputSource::Online;
+            let (v, saved) = run(&u, saved.as_deref(), 1400.0);
+            assert_eq!(v.values["seconds_on_battery"], 0.0, "{protocol}");
+            assert_eq!(saved, None, "{protocol}");
+            u.output_source = OutputSource::Battery;
+            let (v, _) = run(&u, saved.as_deref(), 1500.0);
+            assert_eq!(v.values["seconds_on_battery"], 0.0, "{protocol}");
+        }
+    }
+
+    #[test]
+    fn the_ups_own_figure_wins_and_dates_the_outage() {
+        let mut u = online();
+        u.output_source = OutputSource::Battery;
+        u.seconds_on_battery = Some(120.0);
+        let (v, saved) = run(&u, Some(r#"{"on_battery_since":500.0}"#), 1000.0);
+        assert_eq!(v.values["seconds_on_battery"], 120.0);
+        assert_eq!(saved.as_deref(), Some(r#"{"on_battery_since":880.0}"#));
+        // An output source the UPS does not give: nothing counted, nothing remembered.
+        let mut unknown = UpsObservation::new("rfc1628");
+        unknown.charge_ratio = Some(0.9);
+        let (v, saved) = run(&unknown, saved.as_deref(), 1010.0);
+        assert!(v.values["seconds_on_battery"].is_null(), "{}", v.values);
+        assert_eq!(saved, None);
     }
 }

@@ -77,7 +77,9 @@ pub struct UpsObservation {
     /// 0..=1.
     pub charge_ratio: Option<f64>,
     pub runtime_seconds: Option<f64>,
-    /// How long the UPS has been on battery; 0 when on mains.
+    /// How long the UPS has been on battery, as the UPS itself says (0 on mains); `None` when it
+    /// does not say (NUT, XUPS-MIB): the UPS judge then counts from the outage's start it
+    /// remembers, and its verdict's `seconds_on_battery` is the figure to show.
     pub seconds_on_battery: Option<f64>,
     pub input_voltage_volts: Option<f64>,
     pub output_voltage_volts: Option<f64>,

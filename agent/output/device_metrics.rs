@@ -15,8 +15,14 @@ use crate::observation::stream::VideoTrack;
 use crate::observation::ups::{BatteryStatus, OutputSource, UpsObservation};
 use crate::state::CheckStatus;
 
-/// A UPS figure: metric name, help, and how to read it from an observation.
-type UpsFigure = (&'static str, &'static str, fn(&UpsObservation) -> Option<f64>);
+/// What the last run of a UPS check saw, and its verdict's figures.
+struct UpsSeen<'a> {
+    observed: &'a UpsObservation,
+    values: Option<&'a serde_json::Value>,
+}
+
+/// A UPS figure: metric name, help, and how to read it from what was seen.
+type UpsFigure = (&'static str, &'static str, fn(&UpsSeen) -> Option<f64>);
 
 fn device(name: &str) -> Labels {
     vec![("device", name.to_owned())]
@@ -36,9 +42,15 @@ pub fn encode(
     let observed = |kind: CheckKind| checks.iter().filter(move |c| c.check == kind);
 
     // UPS: every configured UPS has its StateSets; without an answer they say "unknown".
-    let ups: Vec<(&str, Option<&UpsObservation>)> = observed(CheckKind::Ups)
+    let ups: Vec<(&str, Option<UpsSeen>)> = observed(CheckKind::Ups)
         .map(|c| match &c.observation {
-            Some(Observation::Ups(u)) => (c.device.as_str(), Some(u)),
+            Some(Observation::Ups(u)) => (
+                c.device.as_str(),
+                Some(UpsSeen {
+                    observed: u,
+                    values: c.verdict.as_ref().map(|v| &v.values),
+                }),
+            ),
             _ => (c.device.as_str(), None),
         })
         .collect();
@@ -47,7 +59,7 @@ pub fn encode(
         "camwatch_ups_output_source",
         "Where the UPS output comes from: one series per source, 1 for the current one.",
         ups.iter().flat_map(|(d, u)| {
-            let current = u.map_or(OutputSource::Unknown, |u| u.output_source);
+            let current = u.as_ref().map_or(OutputSource::Unknown, |u| u.observed.output_source);
             OutputSource::ALL
                 .into_iter()
                 .map(move |s| (with(device(d), "source", s.as_str()), flag(s == current)))
@@ -58,7 +70,7 @@ pub fn encode(
         "camwatch_ups_battery_status",
         "Battery status as the UPS reports it: one series per status, 1 for the current one.",
         ups.iter().flat_map(|(d, u)| {
-            let current = u.map_or(BatteryStatus::Unknown, |u| u.battery_status);
+            let current = u.as_ref().map_or(BatteryStatus::Unknown, |u| u.observed.battery_status);
             BatteryStatus::ALL
                 .into_iter()
                 .map(move |s| (with(device(d), "status", s.as_str()), flag(s == current)))
@@ -66,46 +78,47 @@ pub fn encode(
     )?;
     let figures: [UpsFigure; 10] = [
         ("camwatch_ups_battery_charge_ratio", "Battery charge, 0 to 1.", |u| {
-            u.charge_ratio
+            u.observed.charge_ratio
         }),
         (
             "camwatch_ups_battery_runtime_seconds",
             "Estimated runtime on battery at the present load.",
-            |u| u.runtime_seconds,
+            |u| u.observed.runtime_seconds,
         ),
         (
             "camwatch_ups_seconds_on_battery",
             "How long the UPS has been on battery; 0 on mains.",
-            |u| u.seconds_on_battery,
+            // The judge's figure: the UPS's own, or counted from the outage's start it remembers.
+            |u| u.values?.get("seconds_on_battery")?.as_f64(),
         ),
         ("camwatch_ups_input_voltage_volts", "Input (mains) voltage.", |u| {
-            u.input_voltage_volts
+            u.observed.input_voltage_volts
         }),
         ("camwatch_ups_output_voltage_volts", "Output voltage.", |u| {
-            u.output_voltage_volts
+            u.observed.output_voltage_volts
         }),
         (
             "camwatch_ups_load_ratio",
             "Output load, 0 to 1 (over 1 is an overload).",
-            |u| u.load_ratio,
+            |u| u.observed.load_ratio,
         ),
         (
             "camwatch_ups_battery_temperature_celsius",
             "Battery temperature.",
-            |u| u.battery_temperature_celsius,
+            |u| u.observed.battery_temperature_celsius,
         ),
         (
             "camwatch_ups_alarms",
             "Number of alarms the UPS reports as present.",
-            |u| u.alarms.map(f64::from),
+            |u| u.observed.alarms.map(f64::from),
         ),
         (
             "camwatch_ups_replace_battery",
             "1 when the UPS asks for its battery to be replaced.",
-            |u| u.replace_battery.map(flag),
+            |u| u.observed.replace_battery.map(flag),
         ),
         ("camwatch_ups_overload", "1 when the UPS reports an overload.", |u| {
-            Some(flag(u.overload))
+            Some(flag(u.observed.overload))
         }),
     ];
     for (name, help, figure) in figures {
@@ -113,7 +126,7 @@ pub fn encode(
             e,
             name,
             help,
-            ups.iter().filter_map(|(d, u)| Some((device(d), figure((*u)?)?))),
+            ups.iter().filter_map(|(d, u)| Some((device(d), figure(u.as_ref()?)?))),
         )?;
     }
 

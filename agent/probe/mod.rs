@@ -19,7 +19,6 @@ pub mod rtsp;
 pub mod snapshot;
 pub mod snmp;
 pub mod tls;
-pub mod ups;
 pub mod xml;
 
 use crate::config::{CheckSpec, Device, RecorderDisksSpec, RetentionSource, UpsSpec, UptimeSpec};
@@ -169,7 +168,6 @@ pub struct Probes {
     pub snmp: snmp::SnmpProber,
     pub onvif: onvif::OnvifProber,
     pub http: http::HttpClients,
-    pub on_battery: ups::OnBatteryClock,
     pub backup: backup::BackupReader,
     pub footage: footage::FootageScanner,
     pub history: history::HistoryReader,
@@ -191,14 +189,8 @@ impl Probes {
             CheckSpec::Ping(s) => self.ping.probe(s, ctx).await.map(O::Ping),
             CheckSpec::Filesystem(s) => self.filesystem.probe(s, ctx).await.map(O::Filesystem),
             CheckSpec::Backup(s) => self.backup.probe(s, ctx).await.map(O::Backup),
-            CheckSpec::Ups(source) => {
-                let mut ups = match source {
-                    UpsSpec::Nut(s) => self.nut.probe(s, ctx).await?,
-                    UpsSpec::Snmp(s, mib) => self.snmp.ups(s, *mib, ctx).await?,
-                };
-                self.on_battery.fill(&ctx.device.name, &mut ups);
-                Ok(O::Ups(ups))
-            }
+            CheckSpec::Ups(UpsSpec::Nut(s)) => self.nut.probe(s, ctx).await.map(O::Ups),
+            CheckSpec::Ups(UpsSpec::Snmp(s, mib)) => self.snmp.ups(s, *mib, ctx).await.map(O::Ups),
             CheckSpec::Uptime(UptimeSpec::Snmp(s)) => self.snmp.probe(s, SnmpRead::Uptime, ctx).await,
             CheckSpec::Uptime(UptimeSpec::Isapi(s)) => isapi::status::probe(&self.http, s, ctx).await.map(O::Uptime),
             CheckSpec::Storage(s) => self.snmp.probe(s, SnmpRead::Storage, ctx).await,

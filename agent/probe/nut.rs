@@ -901,7 +901,7 @@ mod tests {
         assert_eq!(u.manufacturer.as_deref(), Some("EATON"));
         assert_eq!(u.model.as_deref(), Some("5PX 2000"));
         assert_eq!(u.alarms, Some(0));
-        assert_eq!(u.seconds_on_battery, None, "the caller's clock fills it");
+        assert_eq!(u.seconds_on_battery, None, "NUT does not say: the UPS judge counts it");
         assert!(u.notes.is_empty(), "{:?}", u.notes);
 
         let u = observe(&vars(&[

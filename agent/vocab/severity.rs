@@ -1,5 +1,6 @@
 //! How bad a fault is for the procedure. Incidents carry it, notification routes match on it and
-//! the configuration accepts its names.
+//! the configuration accepts its names; the shipped alert rules (`alerts/`) label the alerts of a
+//! check with the same word (`tests/dashboards.rs` holds them to `of_check`).
 
 use std::fmt;
 

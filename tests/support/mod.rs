@@ -456,17 +456,20 @@ pub fn daemon_config(dir: &Path, body: &str) -> (PathBuf, SocketAddr) {
 pub struct StoredResult {
     pub at: f64,
     pub status: String,
+    /// The verdict's figures.
+    pub values: serde_json::Value,
 }
 
 pub fn stored_results(data_dir: &Path, device: &str, check: &str) -> Vec<StoredResult> {
     let conn = rusqlite::Connection::open(data_dir.join("camwatch.sqlite")).unwrap();
     let mut stmt = conn
-        .prepare("SELECT at, status FROM results WHERE device = ?1 AND check_name = ?2 ORDER BY id")
+        .prepare("SELECT at, status, values_json FROM results WHERE device = ?1 AND check_name = ?2 ORDER BY id")
         .unwrap();
     stmt.query_map([device, check], |r| {
         Ok(StoredResult {
             at: r.get(0)?,
             status: r.get(1)?,
+            values: serde_json::from_str(&r.get::<_, String>(2)?).unwrap(),
         })
     })
     .unwrap()
