@@ -159,3 +159,64 @@ parent = "switch"
     assert_eq!(daemon.get("/reports?period=someday").unwrap().status, 400);
     assert!(daemon.terminate().success());
 }
+
+#[test]
+fn a_camera_whose_onvif_port_refuses_is_one_incident_with_its_clock_and_baseline_unreachable() {
+    use support::onvif_sim::{SimCamera, SimState};
+    let sim = SimCamera::start(SimState::default());
+    let dir = temp_dir();
+    let (config, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            r#"
+[procedures]
+handover = []
+inventory = "off"
+
+[policy.default]
+interval = "1s"
+timeout = "900ms"
+failures_before_failed = 2
+successes_before_recovered = 1
+ping_count = 1
+
+[[device]]
+name = "cam"
+kind = "camera"
+address = "127.0.0.1"
+username = "camwatch"
+password_env = "CW_CAMERA_PASSWORD"
+[device.onvif]
+port = {port}
+checks = ["onvif", "clock", "baseline"]
+"#,
+            port = sim.addr.port()
+        ),
+    );
+    let daemon = Daemon::start_with(&config, addr, dir.path().join("log"), |c| {
+        c.env("CW_CAMERA_PASSWORD", SimState::default().password);
+    });
+    for check in ["ping", "onvif", "clock", "baseline"] {
+        daemon.wait_for_state("cam", check, "ok");
+    }
+    // The camera still answers ping, but its ONVIF port now refuses every connection.
+    drop(sim);
+    daemon.wait_for_state("cam", "onvif", "failed");
+    daemon.wait_for_state("cam", "clock", "unreachable");
+    daemon.wait_for_state("cam", "baseline", "unreachable");
+    assert_eq!(daemon.state("cam", "ping"), "ok");
+    let open = incidents(&config, &["--open"]);
+    let onvif = open
+        .iter()
+        .find(|i| i["check"] == "onvif")
+        .unwrap_or_else(|| panic!("{open:?}"));
+    for member in open.iter().filter(|i| i["check"] != "onvif") {
+        assert_eq!(member["joined"], onvif["id"], "one cause, one incident: {open:?}");
+    }
+    let faults: f64 = ["critical", "major"]
+        .iter()
+        .filter_map(|s| open_count(&daemon, s))
+        .sum();
+    assert_eq!(faults, 1.0, "one open fault, not three");
+    daemon.terminate();
+}

@@ -317,6 +317,39 @@ fn a_reboot_is_counted_once_an_agent_restart_not_at_all_and_the_count_survives_a
     assert!(daemon.terminate().success());
 }
 
+#[test]
+fn a_silent_snmp_agent_is_one_incident_its_other_mib_reads_unreachable_behind_it() {
+    let mut agent = Snmpd::start(100_000);
+    let dir = temp_dir();
+    let body = format!(
+        "[policy.default]\ninterval = \"1s\"\ntimeout = \"1s\"\nfailures_before_failed = 2\n{}{}",
+        auth_tables(),
+        device("nvr", "v2", agent.port, r#"["uptime", "storage"]"#)
+            .replace("kind = \"storage\"", "kind = \"recorder\"")
+    );
+    let (path, addr) = daemon_config(dir.path(), &body);
+    let daemon = daemon_with_secrets(&path, addr, dir.path().join("log"));
+    for check in ["uptime", "storage"] {
+        daemon.wait_for_state("nvr", check, "ok");
+    }
+    agent.stop();
+    daemon.wait_for_state("nvr", "uptime", "failed");
+    daemon.wait_for_state("nvr", "storage", "unreachable");
+    let r = daemon.get("/api/v1/incidents?open=true").unwrap();
+    let open: Vec<serde_json::Value> = serde_json::from_str(&r.body).unwrap();
+    let root = open
+        .iter()
+        .find(|i| i["check"] == "uptime")
+        .unwrap_or_else(|| panic!("{open:?}"));
+    let storage = open
+        .iter()
+        .find(|i| i["check"] == "storage")
+        .unwrap_or_else(|| panic!("{open:?}"));
+    assert!(root["joined"].is_null(), "{root}");
+    assert_eq!(storage["joined"], root["id"], "one cause, one incident: {open:?}");
+    assert!(daemon.terminate().success());
+}
+
 fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -21,6 +21,7 @@ pub mod secret;
 mod snmp;
 mod sources;
 mod tls;
+mod upstream;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};

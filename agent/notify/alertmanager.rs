@@ -397,6 +397,10 @@ fn description(config: &Config, i: &Incident, children: &[&Incident]) -> String 
             lines.push(format!("Owner: {owner}."));
         }
     }
+    let through = crate::state::incidents::checks_through(i, children);
+    if !through.is_empty() {
+        lines.push(format!("Also down with it: {}.", through.join(", ")));
+    }
     let names = crate::state::incidents::devices_behind(i, children);
     if !names.is_empty() {
         lines.push(format!(

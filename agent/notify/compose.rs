@@ -142,6 +142,7 @@ struct Fault {
     owner: String,
     figures: Vec<(String, String)>,
     behind: Vec<String>,
+    through: Vec<String>,
     device_url: Option<String>,
     snapshot_url: Option<String>,
 }
@@ -584,6 +585,7 @@ fn fault(i: &Incident, behind: &[&Incident], config: &Config, now: f64, recovere
             .unwrap_or_else(|| "nobody named".to_owned()),
         figures,
         behind: crate::state::incidents::devices_behind(i, behind),
+        through: crate::state::incidents::checks_through(i, behind),
         device_url: base.map(|b| format!("{b}/#device-{segment}")),
         snapshot_url: base
             .filter(|_| i.check == "image")

@@ -87,6 +87,17 @@ pub fn devices_behind(root: &Incident, members: &[&Incident]) -> Vec<String> {
     names.into_iter().map(str::to_owned).collect()
 }
 
+/// The root device's own checks that cannot answer because of `root` (the clock, baseline and
+/// picture of a camera whose ONVIF port refuses), in name order.
+pub fn checks_through(root: &Incident, members: &[&Incident]) -> Vec<String> {
+    let checks: std::collections::BTreeSet<&str> = members
+        .iter()
+        .filter(|m| m.device == root.device)
+        .map(|m| m.check.as_str())
+        .collect();
+    checks.into_iter().map(str::to_owned).collect()
+}
+
 /// What happened to an incident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -102,9 +113,10 @@ pub enum Change {
 #[derive(Debug, Default)]
 pub struct Book {
     open: BTreeMap<(String, String), Incident>,
-    /// Open incidents whose check is `unreachable` now, with their device's parent: the ones to
-    /// join a parent that turns out to be a fault of its own.
-    unreachable: BTreeMap<(String, String), String>,
+    /// Open incidents whose check is `unreachable` now, with what they depend on (see
+    /// `config::upstream`): the ones to join an upstream check that turns out to be a fault of
+    /// its own.
+    unreachable: BTreeMap<(String, String), (String, String)>,
     next_id: u64,
 }
 
@@ -144,20 +156,22 @@ impl Book {
         self.open.values().find(|i| i.id == id)
     }
 
-    /// Applies one transition. `first_failure` is when the failing streak began; `parent` the
-    /// device's parent, if it has one. Returns every incident it changed, as it now is: the
+    /// Applies one transition. `first_failure` is when the failing streak began; `upstream`
+    /// the `(device, check)` the check depends on (its parent's ping, its own ping, its
+    /// session's first check). Returns every incident it changed, as it now is: the
     /// transition's own first, then incidents that left or joined a root because of it.
     pub fn apply(
         &mut self,
         t: &Transition,
         first_failure: Option<f64>,
-        parent: Option<&str>,
+        upstream: Option<(&str, CheckKind)>,
         values: &serde_json::Value,
     ) -> Vec<(Change, Incident)> {
         let key = (t.device.clone(), t.check.as_str().to_owned());
-        match (t.to, parent) {
-            (State::Unreachable, Some(parent)) => {
-                self.unreachable.insert(key.clone(), parent.to_owned());
+        let upstream = upstream.map(|(d, c)| (d.to_owned(), c.as_str().to_owned()));
+        match (t.to, &upstream) {
+            (State::Unreachable, Some(up)) => {
+                self.unreachable.insert(key.clone(), up.clone());
             }
             _ => {
                 self.unreachable.remove(&key);
@@ -167,7 +181,7 @@ impl Book {
         match t.to {
             State::Failed | State::Unreachable if !self.open.contains_key(&key) => {
                 let joined = match t.to {
-                    State::Unreachable => parent.and_then(|p| self.root_of(p)),
+                    State::Unreachable => upstream.as_ref().and_then(|u| self.root_of(u)),
                     _ => None,
                 };
                 let incident = Incident {
@@ -204,7 +218,7 @@ impl Book {
             // A child often fails a moment before its parent does (both stop answering at once):
             // when it turns out unreachable, its incident joins the parent's.
             State::Unreachable => {
-                let Some(root) = parent.and_then(|p| self.root_of(p)) else {
+                let Some(root) = upstream.as_ref().and_then(|u| self.root_of(u)) else {
                     return changed;
                 };
                 if let Some(incident) = self.open.get_mut(&key)
@@ -231,31 +245,29 @@ impl Book {
             // unknown leaves it open.
             _ => {}
         }
-        if t.to == State::Failed && t.check == CheckKind::Ping {
-            changed.extend(self.join_behind(&t.device));
+        if t.to == State::Failed {
+            changed.extend(self.join_behind(key));
         }
         changed
     }
 
-    /// `device` is a fault of its own now: the incidents still unreachable behind it (through
-    /// any depth of children) that are on their own join its incident.
-    fn join_behind(&mut self, device: &str) -> Vec<(Change, Incident)> {
+    /// `upstream` is a fault of its own now: the incidents still unreachable behind it (through
+    /// any depth of dependence) that are on their own join its incident.
+    fn join_behind(&mut self, upstream: (String, String)) -> Vec<(Change, Incident)> {
         let mut changed = Vec::new();
-        let mut parents = vec![device.to_owned()];
-        while let Some(parent) = parents.pop() {
-            let Some(root) = self.root_of(&parent) else {
+        let mut ups = vec![upstream];
+        while let Some(up) = ups.pop() {
+            let Some(root) = self.root_of(&up) else {
                 continue;
             };
             let behind: Vec<(String, String)> = self
                 .unreachable
                 .iter()
-                .filter(|(_, p)| **p == parent)
+                .filter(|(_, u)| **u == up)
                 .map(|(k, _)| k.clone())
                 .collect();
             for key in behind {
-                if key.1 == CheckKind::Ping.as_str() {
-                    parents.push(key.0.clone());
-                }
+                ups.push(key.clone());
                 if let Some(incident) = self.open.get_mut(&key)
                     && incident.joined.is_none()
                     && incident.id != root
@@ -268,12 +280,10 @@ impl Book {
         changed
     }
 
-    /// The incident an unreachable child of `parent` belongs to: the parent's own (ping)
-    /// incident, or the one that incident joined.
-    fn root_of(&self, parent: &str) -> Option<u64> {
-        let incident = self
-            .open
-            .get(&(parent.to_owned(), CheckKind::Ping.as_str().to_owned()))?;
+    /// The incident an unreachable check behind `upstream` belongs to: the upstream check's
+    /// own incident, or the one that incident joined.
+    fn root_of(&self, upstream: &(String, String)) -> Option<u64> {
+        let incident = self.open.get(upstream)?;
         Some(incident.joined.unwrap_or(incident.id))
     }
 
@@ -365,7 +375,7 @@ mod tests {
         let nvr = one(book.apply(
             &t("nvr", State::Unreachable, 11.0),
             None,
-            Some("switch"),
+            Some(("switch", CheckKind::Ping)),
             &serde_json::Value::Null,
         ));
         assert_eq!(nvr.joined, Some(switch.id));
@@ -373,7 +383,7 @@ mod tests {
         let cam = one(book.apply(
             &t("cam", State::Unreachable, 12.0),
             None,
-            Some("nvr"),
+            Some(("nvr", CheckKind::Ping)),
             &serde_json::Value::Null,
         ));
         assert_eq!(cam.joined, Some(switch.id));
@@ -383,7 +393,7 @@ mod tests {
         let joined = one(book.apply(
             &t("door", State::Unreachable, 15.0),
             None,
-            Some("switch"),
+            Some(("switch", CheckKind::Ping)),
             &serde_json::Value::Null,
         ));
         assert_eq!((joined.id, joined.joined), (door.id, Some(switch.id)));
@@ -391,7 +401,7 @@ mod tests {
         let lone = one(book.apply(
             &t("far", State::Unreachable, 13.0),
             None,
-            Some("gone"),
+            Some(("gone", CheckKind::Ping)),
             &serde_json::Value::Null,
         ));
         assert_eq!(lone.joined, None);
@@ -402,8 +412,18 @@ mod tests {
         let null = serde_json::Value::Null;
         let mut book = Book::new(vec![], 0);
         let switch = one(book.apply(&t("switch", State::Failed, 10.0), None, None, &null));
-        let cam = one(book.apply(&t("cam", State::Unreachable, 11.0), None, Some("switch"), &null));
-        let door = one(book.apply(&t("door", State::Unreachable, 11.0), None, Some("switch"), &null));
+        let cam = one(book.apply(
+            &t("cam", State::Unreachable, 11.0),
+            None,
+            Some(("switch", CheckKind::Ping)),
+            &null,
+        ));
+        let door = one(book.apply(
+            &t("door", State::Unreachable, 11.0),
+            None,
+            Some(("switch", CheckKind::Ping)),
+            &null,
+        ));
         assert_eq!((cam.joined, door.joined), (Some(switch.id), Some(switch.id)));
         // The switch is back: the camera and the door are faults of their own, announced now.
         let changed = book.apply(&t("switch", State::Ok, 20.0), None, None, &null);
@@ -423,14 +443,20 @@ mod tests {
         let mut black = t("cam", State::Failed, 21.0);
         black.summary = "black picture".into();
         assert!(
-            book.apply(&black, None, Some("switch"), &null).is_empty(),
+            book.apply(&black, None, Some(("switch", CheckKind::Ping)), &null)
+                .is_empty(),
             "already its own"
         );
         // While a root is open, a member failing with its parent up leaves it, with its reason.
         let mut book = Book::new(vec![], 0);
         let nvr = one(book.apply(&t("nvr", State::Failed, 10.0), None, None, &null));
-        one(book.apply(&t("cam", State::Unreachable, 11.0), None, Some("nvr"), &null));
-        let left = book.apply(&black, None, Some("nvr"), &null);
+        one(book.apply(
+            &t("cam", State::Unreachable, 11.0),
+            None,
+            Some(("nvr", CheckKind::Ping)),
+            &null,
+        ));
+        let left = book.apply(&black, None, Some(("nvr", CheckKind::Ping)), &null);
         assert_eq!(left.len(), 1, "{left:?}");
         let (change, cam) = &left[0];
         assert_eq!(
@@ -446,13 +472,28 @@ mod tests {
         let mut book = Book::new(vec![], 0);
         // core switch -> access switch -> camera: all down, all joined to the core's incident.
         let core = one(book.apply(&t("core", State::Failed, 10.0), None, None, &null));
-        one(book.apply(&t("access", State::Unreachable, 11.0), None, Some("core"), &null));
-        one(book.apply(&t("cam", State::Unreachable, 11.0), None, Some("access"), &null));
+        one(book.apply(
+            &t("access", State::Unreachable, 11.0),
+            None,
+            Some(("core", CheckKind::Ping)),
+            &null,
+        ));
+        one(book.apply(
+            &t("cam", State::Unreachable, 11.0),
+            None,
+            Some(("access", CheckKind::Ping)),
+            &null,
+        ));
         assert_eq!(book.open().filter(|i| i.joined == Some(core.id)).count(), 2);
         // The core comes back; the access switch turns out dead on its own; the camera, still
         // unreachable behind it, joins the access switch's incident instead of being its own.
         book.apply(&t("core", State::Ok, 20.0), None, None, &null);
-        let changed = book.apply(&t("access", State::Failed, 21.0), None, Some("core"), &null);
+        let changed = book.apply(
+            &t("access", State::Failed, 21.0),
+            None,
+            Some(("core", CheckKind::Ping)),
+            &null,
+        );
         let access = book.open().find(|i| i.device == "access").unwrap().clone();
         assert_eq!(access.joined, None);
         assert!(
@@ -468,7 +509,12 @@ mod tests {
         let mut book = Book::new(vec![], 0);
         let null = serde_json::Value::Null;
         let switch = one(book.apply(&t("switch", State::Failed, 10.0), None, None, &null));
-        let cam = one(book.apply(&t("cam", State::Unreachable, 11.0), None, Some("switch"), &null));
+        let cam = one(book.apply(
+            &t("cam", State::Unreachable, 11.0),
+            None,
+            Some(("switch", CheckKind::Ping)),
+            &null,
+        ));
         assert_eq!(cam.joined, Some(switch.id));
         // A store whose switch incident is closed but whose camera is still joined to it.
         let mut book = Book::new(vec![cam.clone()], 5);

@@ -5,7 +5,8 @@
 //! - Leaving `failed` (or `warning`) takes `successes_before_recovered` consecutive results
 //!   better than that.
 //! - A result of status `unknown` (the agent could not judge) neither extends nor breaks a streak.
-//! - A check that would be `failed` while the device's parent is down is `unreachable` instead:
+//! - A check that would be `failed` while what it depends on is down (the parent's ping, the
+//!   device's own ping, its session: see `config::upstream`) is `unreachable` instead:
 //!   the parent is the fault to fix, and measuring continues so the child is seen again later.
 
 use serde::{Deserialize, Serialize};
@@ -48,7 +49,7 @@ impl Default for Machine {
 impl Machine {
     /// Feeds one result; returns the new state when it changed. An `immediate` bad result
     /// counts as a full streak.
-    pub fn step(&mut self, status: Status, immediate: bool, parent_down: bool, t: Thresholds) -> Option<State> {
+    pub fn step(&mut self, status: Status, immediate: bool, upstream_down: bool, t: Thresholds) -> Option<State> {
         let s = &mut self.streaks;
         match status {
             Status::Unknown => return None,
@@ -105,7 +106,7 @@ impl Machine {
                 }
             }
         };
-        let next = if settled == State::Failed && parent_down {
+        let next = if settled == State::Failed && upstream_down {
             State::Unreachable
         } else {
             settled

@@ -215,12 +215,16 @@ impl Hub {
     /// Applies one result; returns the transition it caused, if any.
     pub fn record(&self, device: &Device, result: CheckResult) -> Option<Transition> {
         let mut checks = self.lock();
-        let parent_down = device.parent.as_ref().is_some_and(|parent| {
-            checks
-                .get(&(parent.clone(), CheckKind::Ping))
-                .is_some_and(|p| p.state().is_down())
-        });
         let check = result.verdict.check;
+        // What the check depends on is down: its parent's or its own ping (down is down), or the
+        // session it rides on when that session itself could not be had (no observation: no
+        // answer, refused, no login), not when it answered with a fault of its own.
+        let upstream = device.upstream(check);
+        let upstream_down = upstream.is_some_and(|(d, c)| {
+            checks
+                .get(&(d.to_owned(), c))
+                .is_some_and(|u| u.state().is_down() && (c == CheckKind::Ping || u.observation.is_none()))
+        });
         let status = checks
             .entry((device.name.clone(), check))
             .or_insert_with(|| CheckStatus::new(&device.name, check, result.at));
@@ -229,9 +233,12 @@ impl Hub {
             failures_before_failed: device.policy.failures_before_failed,
             successes_before_recovered: device.policy.successes_before_recovered,
         };
-        let changed = status
-            .machine
-            .step(result.verdict.status, result.verdict.immediate, parent_down, thresholds);
+        let changed = status.machine.step(
+            result.verdict.status,
+            result.verdict.immediate,
+            upstream_down,
+            thresholds,
+        );
         if changed.is_some() {
             status.since = result.at;
         }
@@ -283,7 +290,7 @@ impl Hub {
             let changed = self.incidents.lock().unwrap_or_else(|e| e.into_inner()).apply(
                 t,
                 status.failing_since,
-                device.parent.as_deref(),
+                upstream,
                 &result.verdict.values,
             );
             for (change, incident) in changed {
