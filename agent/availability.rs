@@ -36,8 +36,7 @@ pub struct History {
     pub maintenance: Vec<(f64, f64)>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Cause {
     /// The ping check was failed or unreachable.
     Unreachable,
@@ -48,12 +47,25 @@ pub enum Cause {
 }
 
 impl Cause {
+    /// The one name of the cause in everything a program reads (JSON, CSV, the API).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Unreachable => "unreachable",
-            Self::NotRecording => "not recording",
+            Self::NotRecording => "not_recording",
             Self::Reboot => "reboot",
         }
+    }
+
+    /// The cause as a sentence says it ("not recording"): the same name, in words.
+    pub fn words(self) -> String {
+        self.as_str().replace('_', " ")
+    }
+}
+
+/// Serialized by [`Cause::as_str`], so JSON and CSV cannot spell a cause two ways.
+impl Serialize for Cause {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 

@@ -260,6 +260,15 @@ fn a_month_with_an_outage_a_reboot_a_stop_and_maintenance_to_the_second() {
         interruptions.contains("nvr,2026-10-10T11:00:00+01:00,2026-10-10T11:30:00+01:00,1800,unreachable"),
         "{interruptions}"
     );
+    // A cause is spelled as the JSON spells it.
+    assert_eq!(
+        recorder["interruptions"][2]["causes"],
+        serde_json::json!(["not_recording"])
+    );
+    assert!(
+        interruptions.contains("nvr,2026-10-20T03:00:00+01:00,2026-10-20T03:20:00+01:00,1200,not_recording\r\n"),
+        "{interruptions}"
+    );
     // Bad input: a clear error and exit 2.
     let out = cli(&config, &["report", "--period", "last month"]);
     assert_eq!(out.status.code(), Some(2));

@@ -18,7 +18,7 @@ use crate::model::{CheckKind, Status};
 pub const WINDOWS: [(&str, f64); 3] = [("1d", 86_400.0), ("7d", 7.0 * 86_400.0), ("30d", 30.0 * 86_400.0)];
 
 fn describe(i: &Interruption, now: f64) -> String {
-    let causes: Vec<&str> = i.causes.iter().map(|c| c.as_str()).collect();
+    let causes: Vec<String> = i.causes.iter().map(|c| c.words()).collect();
     let length = match i.end {
         // A reboot seen only as a boot time has no length of its own.
         Some(_) if i.causes == [crate::availability::Cause::Reboot] => "a reboot".to_owned(),

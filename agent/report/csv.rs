@@ -89,6 +89,7 @@ pub fn tables(report: &Report) -> Vec<(&'static str, String)> {
                                 time(i.start, tz),
                                 i.end.map(|e| time(e, tz)).unwrap_or_default(),
                                 (i.end.unwrap_or(report.period.to.min(report.generated_at)) - i.start).to_string(),
+                                // The causes' one name, as the JSON has them.
                                 i.causes.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(";"),
                             ]
                         })

@@ -176,7 +176,7 @@ pub fn render(report: &Report) -> String {
                     "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                     when(i.start, tz),
                     i.end.map_or_else(|| "going on".to_owned(), |e| when(e, tz)),
-                    i.causes.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+                    i.causes.iter().map(|c| c.words()).collect::<Vec<_>>().join(", ")
                 );
             }
             h.push_str("</table>");
