@@ -116,15 +116,29 @@ fn not_recording(h: &History) -> Vec<(f64, Option<f64>)> {
 }
 
 /// The device's interruptions that overlap `[from, now]`, oldest first.
+///
+/// Down spans are clipped by maintenance windows *before* they are merged: planned work is no
+/// interruption, and an outage inside a window must not reach out of it to join (and date) a
+/// later one. A reboot is an instant; one inside a window is hidden with it.
 pub fn interruptions(h: &History) -> Vec<Interruption> {
+    let inside = |t: f64, holes: &[(f64, f64)]| holes.iter().any(|&(s, e)| s <= t && t < e);
     let mut pieces: Vec<(f64, Option<f64>, Cause)> = Vec::new();
+    let spans = spans(h.reachability_before, &h.reachability, h.from, is_down)
+        .into_iter()
+        .map(|(s, e)| (s, e, Cause::Unreachable))
+        .chain(not_recording(h).into_iter().map(|(s, e)| (s, e, Cause::NotRecording)));
+    for (start, end, cause) in spans {
+        let span = vec![(start, end.unwrap_or(f64::INFINITY))];
+        for (s, e) in subtract(span, &h.maintenance) {
+            pieces.push((s, e.is_finite().then_some(e), cause));
+        }
+    }
     pieces.extend(
-        spans(h.reachability_before, &h.reachability, h.from, is_down)
-            .into_iter()
-            .map(|(s, e)| (s, e, Cause::Unreachable)),
+        h.reboots
+            .iter()
+            .filter(|&&b| !inside(b, &h.maintenance))
+            .map(|&b| (b, Some(b), Cause::Reboot)),
     );
-    pieces.extend(not_recording(h).into_iter().map(|(s, e)| (s, e, Cause::NotRecording)));
-    pieces.extend(h.reboots.iter().map(|&b| (b, Some(b), Cause::Reboot)));
     pieces.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut merged: Vec<Interruption> = Vec::new();
     for (start, end, cause) in pieces {
@@ -147,16 +161,8 @@ pub fn interruptions(h: &History) -> Vec<Interruption> {
             causes: vec![cause],
         });
     }
+    // A span still going on in a window still open starts after `now`: not (yet) an interruption.
     merged.retain(|i| i.end.is_none_or(|e| e >= h.from) && i.start <= h.now);
-    // Planned work is no interruption: one that lies wholly inside a maintenance window is not
-    // counted, nor one still going on in a window still open (it may end inside it). One that
-    // outlasts the window is, and only its time outside the window is down.
-    let now = h.now;
-    merged.retain(|i| {
-        !h.maintenance
-            .iter()
-            .any(|&(s, e)| s <= i.start && i.end.unwrap_or(now) <= e)
-    });
     merged
 }
 
@@ -432,7 +438,11 @@ mod tests {
         ];
         let found = interruptions(&h);
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].start, 20.0 * DAY);
+        // Only its time outside the window is an interruption.
+        assert_eq!(
+            (found[0].start, found[0].end),
+            (20.0 * DAY + 3600.0, Some(20.0 * DAY + 7200.0))
+        );
         // Going on inside a window still open: not (yet) an interruption.
         let mut ongoing = h.clone();
         ongoing.reachability.pop();
@@ -441,5 +451,33 @@ mod tests {
         let (up, down) = up_and_down_recording(&h, 30.0 * DAY);
         assert_eq!(down, 3600.0);
         assert_eq!(up + down, 30.0 * DAY - 4600.0 - 3600.0);
+    }
+
+    #[test]
+    fn an_outage_inside_a_window_does_not_join_a_later_one() {
+        // Down for most of a one-hour window, then 20 s down a minute after it ended.
+        let w = 10.0 * DAY;
+        let mut h = history(
+            vec![
+                (0.0, State::Ok),
+                (w + 600.0, State::Failed),
+                (w + 3500.0, State::Ok),
+                (w + 3660.0, State::Failed),
+                (w + 3680.0, State::Ok),
+            ],
+            vec![w + 1000.0],
+            vec![],
+        );
+        h.maintenance = vec![(w, w + 3600.0)];
+        let found = interruptions(&h);
+        assert_eq!(
+            found,
+            vec![Interruption {
+                start: w + 3660.0,
+                end: Some(w + 3680.0),
+                causes: vec![Cause::Unreachable],
+            }]
+        );
+        assert_eq!(up_and_down_recording(&h, 30.0 * DAY).1, 20.0);
     }
 }
