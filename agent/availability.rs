@@ -34,6 +34,13 @@ pub struct History {
     pub recording: Vec<(f64, bool)>,
     /// Maintenance windows `[start, end)`, merged: planned work, excluded from availability.
     pub maintenance: Vec<(f64, f64)>,
+    /// The agent's runs `[started, last seen]` that overlap the history, oldest first: outside
+    /// them camwatch saw nothing, so no state runs on there (see [`unobserved`]). The newest
+    /// ends at `now` while the agent is running.
+    pub runs: Vec<(f64, f64)>,
+    /// When the store's first recorded run started (None: it has recorded none). The history
+    /// before it was written by a camwatch that kept no runs, and is read as it was recorded.
+    pub runs_since: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -115,12 +122,35 @@ fn not_recording(h: &History) -> Vec<(f64, Option<f64>)> {
     })
 }
 
+/// The spans of `[from, now]` camwatch did not observe: outside the agent's runs (after its
+/// first recorded run). The gap after the last run reaches to +Inf, so a state going on when the
+/// agent stopped ends there instead of running on; while the agent runs there is no such gap.
+pub fn unobserved(h: &History) -> Vec<(f64, f64)> {
+    let Some(since) = h.runs_since else {
+        return Vec::new();
+    };
+    let mut gaps = Vec::new();
+    let mut cursor = since.max(h.from);
+    for &(start, end) in &h.runs {
+        if start > cursor {
+            gaps.push((cursor, start));
+        }
+        cursor = cursor.max(end);
+    }
+    if cursor < h.now {
+        gaps.push((cursor, f64::INFINITY));
+    }
+    gaps
+}
+
 /// The device's interruptions that overlap `[from, now]`, oldest first.
 ///
-/// Down spans are clipped by maintenance windows *before* they are merged: planned work is no
-/// interruption, and an outage inside a window must not reach out of it to join (and date) a
-/// later one. A reboot is an instant; one inside a window is hidden with it.
+/// Down spans are clipped by maintenance windows and by the time camwatch did not observe
+/// *before* they are merged: planned work is no interruption, and an outage inside a window
+/// must not reach out of it to join (and date) a later one. A reboot is an instant the device
+/// itself reports; only maintenance hides it.
 pub fn interruptions(h: &History) -> Vec<Interruption> {
+    let unobserved = unobserved(h);
     let inside = |t: f64, holes: &[(f64, f64)]| holes.iter().any(|&(s, e)| s <= t && t < e);
     let mut pieces: Vec<(f64, Option<f64>, Cause)> = Vec::new();
     let spans = spans(h.reachability_before, &h.reachability, h.from, is_down)
@@ -129,7 +159,7 @@ pub fn interruptions(h: &History) -> Vec<Interruption> {
         .chain(not_recording(h).into_iter().map(|(s, e)| (s, e, Cause::NotRecording)));
     for (start, end, cause) in spans {
         let span = vec![(start, end.unwrap_or(f64::INFINITY))];
-        for (s, e) in subtract(span, &h.maintenance) {
+        for (s, e) in subtract(subtract(span, &h.maintenance), &unobserved) {
             pieces.push((s, e.is_finite().then_some(e), cause));
         }
     }
@@ -191,8 +221,10 @@ pub fn up_and_down_recording(h: &History, window: f64) -> (f64, f64) {
             }
         }
     }
-    let known = subtract(known, &h.maintenance);
-    let down = subtract(down, &h.maintenance);
+    // Planned work and the time camwatch did not observe count as neither up nor down.
+    let unobserved = unobserved(h);
+    let known = subtract(subtract(known, &h.maintenance), &unobserved);
+    let down = subtract(subtract(down, &h.maintenance), &unobserved);
     let known_seconds: f64 = known.iter().map(|(s, e)| e - s).sum();
     let down_seconds = union_length(down);
     (known_seconds - down_seconds, down_seconds)
@@ -202,6 +234,19 @@ pub fn up_and_down_recording(h: &History, window: f64) -> (f64, f64) {
 pub fn ratio_recording(h: &History, window: f64) -> Option<f64> {
     let (up, down) = up_and_down_recording(h, window);
     (up + down > 0.0).then(|| up / (up + down))
+}
+
+/// Seconds of the last `window` seconds before `now` in maintenance: planned work is not part of
+/// the period availability is owed over.
+pub fn maintenance_seconds(h: &History, window: f64) -> f64 {
+    let (from, to) = (h.now - window, h.now);
+    union_length(
+        h.maintenance
+            .iter()
+            .map(|&(s, e)| (s.max(from), e.min(to)))
+            .filter(|(s, e)| e > s)
+            .collect(),
+    )
 }
 
 /// `spans` without the time covered by `holes` (both `[start, end)`; holes sorted and disjoint).
@@ -327,6 +372,8 @@ mod tests {
             recording_before: None,
             recording,
             maintenance: vec![],
+            runs: vec![],
+            runs_since: None,
         }
     }
 
@@ -479,5 +526,38 @@ mod tests {
             }]
         );
         assert_eq!(up_and_down_recording(&h, 30.0 * DAY).1, 20.0);
+    }
+
+    #[test]
+    fn time_outside_the_agents_runs_is_neither_up_nor_down_and_no_state_runs_on() {
+        // Ok from the start; the agent ran for days 0-10 and 12-30.
+        let mut h = history(vec![(0.0, State::Ok)], vec![], vec![]);
+        h.runs = vec![(0.0, 10.0 * DAY), (12.0 * DAY, 30.0 * DAY)];
+        h.runs_since = Some(0.0);
+        assert_eq!(unobserved(&h), vec![(10.0 * DAY, 12.0 * DAY)]);
+        assert_eq!(up_and_down_recording(&h, 30.0 * DAY), (28.0 * DAY, 0.0));
+        // Down when the agent stopped, still down when it came back: the outage is what was seen
+        // of it, not the two days between.
+        h.reachability = vec![(0.0, State::Ok), (9.0 * DAY, State::Failed), (13.0 * DAY, State::Ok)];
+        assert_eq!(up_and_down_recording(&h, 30.0 * DAY), (26.0 * DAY, 2.0 * DAY));
+        let found: Vec<(f64, Option<f64>)> = interruptions(&h).iter().map(|i| (i.start, i.end)).collect();
+        assert_eq!(
+            found,
+            vec![(9.0 * DAY, Some(10.0 * DAY)), (12.0 * DAY, Some(13.0 * DAY))]
+        );
+        // The agent stopped on day 20 and has not run since: nothing after it is known, and an
+        // outage going on then ends there.
+        h.runs = vec![(0.0, 20.0 * DAY)];
+        h.reachability = vec![(0.0, State::Ok), (19.0 * DAY, State::Failed)];
+        assert_eq!(up_and_down_recording(&h, 30.0 * DAY), (19.0 * DAY, DAY));
+        assert_eq!(interruptions(&h)[0].end, Some(20.0 * DAY));
+        // While it runs (the newest run reaches now) an outage is going on.
+        h.runs = vec![(0.0, 30.0 * DAY)];
+        assert_eq!(interruptions(&h)[0].end, None);
+        // History from before the store recorded runs is read as it was recorded.
+        h.runs = vec![(25.0 * DAY, 30.0 * DAY)];
+        h.runs_since = Some(25.0 * DAY);
+        assert!(unobserved(&h).is_empty());
+        assert_eq!(up_and_down_recording(&h, 30.0 * DAY), (19.0 * DAY, 11.0 * DAY));
     }
 }

@@ -249,7 +249,7 @@ fn a_month_with_an_outage_a_reboot_a_stop_and_maintenance_to_the_second() {
     let lines: Vec<&str> = availability.lines().collect();
     assert_eq!(
         lines[0],
-        "device,kind,site,policy,availability,target,up_seconds,down_seconds,budget_remaining_seconds,met"
+        "device,kind,site,policy,availability,target,up_seconds,down_seconds,budget_remaining_seconds,met,period_seconds,observed_seconds"
     );
     assert!(
         lines[1].starts_with("nvr,recorder,Northfield,default,0.99887"),
@@ -273,6 +273,138 @@ fn a_month_with_an_outage_a_reboot_a_stop_and_maintenance_to_the_second() {
     let out = cli(&config, &["report", "--period", "last month"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("2026-W48"), "{}", stderr(&out));
+}
+
+/// October 2026 again, with the agent's runs written down: it stopped from 10 to 12 October
+/// (a power cut that took the recorders with it), so nobody saw those two days.
+const RUNS_CONFIG: &str = r#"
+[agent]
+timezone = "Europe/London"
+site = "Northfield"
+data_dir = "DATA"
+
+[[device]]
+name = "quiet"
+kind = "recorder"
+address = "192.0.2.20"
+
+[[device]]
+name = "cut"
+kind = "recorder"
+address = "192.0.2.21"
+
+[[device]]
+name = "worked-on"
+kind = "recorder"
+address = "192.0.2.22"
+"#;
+
+#[test]
+fn time_the_agent_did_not_run_is_neither_up_nor_down_and_an_undecided_month_is_not_judged() {
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    drop(camwatch::state::store::Store::open(&data).unwrap());
+    let db = rusqlite::Connection::open(data.join("camwatch.sqlite")).unwrap();
+    let transition = |device: &str, at: &str, to: &str| {
+        db.execute(
+            "INSERT INTO transitions (device, check_name, at, from_state, to_state, status, summary, values_json) VALUES (?1, 'ping', ?2, 'unknown', ?3, ?3, 'x', '{}')",
+            rusqlite::params![device, utc(at), to],
+        )
+        .unwrap();
+    };
+    for (start, end) in [
+        ("2026-09-20T00:00:00Z", "2026-10-10T00:00:00Z"),
+        ("2026-10-12T00:00:00Z", "2026-11-01T00:00:00Z"),
+    ] {
+        db.execute(
+            "INSERT INTO runs (started_at, last_seen_at) VALUES (?1, ?2)",
+            [utc(start), utc(end)],
+        )
+        .unwrap();
+    }
+    for device in ["quiet", "cut", "worked-on"] {
+        transition(device, "2026-09-20T00:00:00Z", "ok");
+    }
+    // Down an hour before the agent stopped; still down when it came back, up 10 minutes later.
+    transition("cut", "2026-10-09T23:00:00Z", "failed");
+    transition("cut", "2026-10-12T00:10:00Z", "ok");
+    // Down for most of an hour's maintenance, then 20 s down a minute after it.
+    transition("worked-on", "2026-10-20T10:10:00Z", "failed");
+    transition("worked-on", "2026-10-20T10:58:00Z", "ok");
+    transition("worked-on", "2026-10-20T11:01:00Z", "failed");
+    transition("worked-on", "2026-10-20T11:01:20Z", "ok");
+    db.execute(
+        "INSERT INTO maintenance (id, device, site, start, end, reason, by) VALUES (1, 'worked-on', NULL, ?1, ?2, 'disk swap', 'ana')",
+        rusqlite::params![utc("2026-10-20T10:00:00Z"), utc("2026-10-20T11:00:00Z")],
+    )
+    .unwrap();
+    drop(db);
+    let config = dir.path().join("camwatch.toml");
+    write(&config, &RUNS_CONFIG.replace("DATA", data.to_str().unwrap()));
+    let r = report(&config, &[]);
+    let month = 31.0 * 86_400.0 + 3600.0;
+    let row = |name: &str| {
+        r["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["device"] == name)
+            .unwrap()
+            .clone()
+    };
+    let recorder = |name: &str| {
+        r["recorders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["device"] == name)
+            .unwrap()
+            .clone()
+    };
+    // Up all the time it was seen; the two days nobody saw count as neither.
+    let quiet = row("quiet");
+    let seen = month - 2.0 * 86_400.0;
+    assert_eq!(
+        (quiet["up_seconds"].as_f64(), quiet["down_seconds"].as_f64()),
+        (Some(seen), Some(0.0)),
+        "{quiet}"
+    );
+    assert_eq!(quiet["observed_seconds"].as_f64(), Some(seen), "{quiet}");
+    assert_eq!(quiet["period_seconds"].as_f64(), Some(month), "{quiet}");
+    assert_eq!(quiet["observed"].as_f64(), Some(seen / month), "{quiet}");
+    assert_eq!(quiet["availability"], 1.0, "{quiet}");
+    // The outage is what was seen of it: the hour before the stop and 10 minutes after the
+    // restart, two interruptions; the state before the stop does not run on over the two days.
+    let cut = row("cut");
+    assert_eq!(cut["down_seconds"].as_f64(), Some(4200.0), "{cut}");
+    assert_eq!(cut["up_seconds"].as_f64(), Some(seen - 4200.0), "{cut}");
+    assert_eq!(
+        cut["met"], false,
+        "70 minutes down is more than the whole month allows: {cut}"
+    );
+    let spans: Vec<(f64, f64)> = recorder("cut")["interruptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["start"].as_f64().unwrap(), i["end"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(
+        spans,
+        [
+            (utc("2026-10-09T23:00:00Z"), utc("2026-10-10T00:00:00Z")),
+            (utc("2026-10-12T00:00:00Z"), utc("2026-10-12T00:10:00Z"))
+        ]
+    );
+    // The outage inside the window is no interruption and joins nothing: the one after it
+    // starts after the window and lasts its 20 s.
+    let worked_on = recorder("worked-on");
+    assert_eq!(worked_on["count"], 1, "{worked_on}");
+    assert_eq!(
+        worked_on["interruptions"][0]["start"].as_f64(),
+        Some(utc("2026-10-20T11:01:00Z"))
+    );
+    assert_eq!(worked_on["total_seconds"].as_f64(), Some(20.0), "{worked_on}");
+    assert_eq!(row("worked-on")["period_seconds"].as_f64(), Some(month - 3600.0));
 }
 
 /// An agent watching one switch at `address` of site `site`, pinged every second, failed at the
@@ -506,4 +638,58 @@ fn the_report_from_victoria_metrics_keeps_same_named_devices_of_two_sites_apart(
     }
     assert!(north.terminate().success());
     assert!(south.terminate().success());
+}
+
+/// Stop the agent, wait, start it again: the report's known time is the time the agent ran, not
+/// the gap, and the state it had when it stopped does not run on over it.
+#[test]
+fn the_time_a_stopped_agent_did_not_see_is_not_counted_and_a_restart_does_not_fill_it() {
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    let (config, addr) = support::daemon_config(
+        dir.path(),
+        &format!(
+            "{}\n[[device]]\nname = \"switch\"\nkind = \"switch\"\naddress = \"127.0.0.1\"\n",
+            support::EVERY_SECOND
+        ),
+    );
+    let results = || support::stored_results(&data, "switch", "ping").len();
+    let daemon = support::Daemon::start(&config, addr, dir.path().join("log"));
+    daemon.wait_for_state("switch", "ping", "ok");
+    assert!(daemon.terminate().success());
+    std::thread::sleep(std::time::Duration::from_secs(3)); // the agent is stopped for a while
+    let before = results();
+    let daemon = support::Daemon::start(&config, addr, dir.path().join("log2"));
+    support::wait_for("a ping of the new run", std::time::Duration::from_secs(30), || {
+        results() > before
+    });
+    assert!(daemon.terminate().success());
+    let db = rusqlite::Connection::open(data.join("camwatch.sqlite")).unwrap();
+    let runs: Vec<(f64, f64)> = db
+        .prepare("SELECT started_at, last_seen_at FROM runs ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(runs.len(), 2, "one run per start: {runs:?}");
+    assert!(runs[1].0 - runs[0].1 >= 3.0, "the gap is in the store: {runs:?}");
+    let ran: f64 = runs.iter().map(|(s, e)| e - s).sum();
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let switch = report_devices(&config, &today, &[])
+        .into_iter()
+        .find(|d| d["device"] == "switch")
+        .unwrap();
+    let observed = switch["observed_seconds"].as_f64().unwrap();
+    assert!(observed > 0.0, "{switch}");
+    assert!(
+        observed <= ran,
+        "observed {observed} s, but the agent ran only {ran} s ({runs:?}): {switch}"
+    );
+    assert_eq!(switch["down_seconds"], 0.0, "{switch}");
+    assert_eq!(
+        switch["up_seconds"].as_f64(),
+        Some(observed),
+        "what was seen was up: {switch}"
+    );
 }

@@ -143,6 +143,8 @@ mod tests {
             recording_before: Some(true),
             recording: vec![],
             maintenance: vec![],
+            runs: vec![],
+            runs_since: None,
         }
     }
 
