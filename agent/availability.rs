@@ -249,6 +249,39 @@ pub fn maintenance_seconds(h: &History, window: f64) -> f64 {
     )
 }
 
+/// What the known part of a period proves about its availability target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Met even if all the time not observed was down.
+    Met,
+    /// Missed even if all the time not observed was up.
+    Missed,
+    /// The time not observed could still go either way.
+    Undecided,
+}
+
+/// Judges `up` and `down` seconds observed in a period of `period` seconds (maintenance left
+/// out) against `target`: the period owes `target × period` up, so it allows
+/// `(1 − target) × period` down. Missed once the down time observed already exceeds that; met
+/// once it would not even if every second not observed were down; undecided in between.
+///
+/// Why: a ratio over the observed time alone decides a month on its first minutes (27 s down in
+/// a new recorder's first five minutes is 91 %, "under the monthly target"). What was not
+/// observed is unknown, never failed: only a verdict every possible value of it agrees with is
+/// given.
+pub fn decide(up: f64, down: f64, period: f64, target: f64) -> Decision {
+    let allowed = (1.0 - target) * period;
+    let unobserved = (period - up - down).max(0.0);
+    if down > allowed {
+        Decision::Missed
+    } else if down + unobserved <= allowed {
+        Decision::Met
+    } else {
+        Decision::Undecided
+    }
+}
+
 /// `spans` without the time covered by `holes` (both `[start, end)`; holes sorted and disjoint).
 fn subtract(spans: Vec<(f64, f64)>, holes: &[(f64, f64)]) -> Vec<(f64, f64)> {
     let mut out = Vec::new();
@@ -559,5 +592,24 @@ mod tests {
         h.runs_since = Some(25.0 * DAY);
         assert!(unobserved(&h).is_empty());
         assert_eq!(up_and_down_recording(&h, 30.0 * DAY), (19.0 * DAY, 11.0 * DAY));
+    }
+
+    #[test]
+    fn a_period_is_decided_only_when_what_was_not_observed_cannot_change_it() {
+        let month = 30.0 * DAY;
+        // 99.9 % of 30 days allows 43 m 12 s down.
+        let allowed = 2592.0;
+        // 27 s down in the first five minutes: undecided, not missed.
+        assert_eq!(decide(273.0, 27.0, month, 0.999), Decision::Undecided);
+        // More down than the whole month allows: missed, however the rest goes.
+        assert_eq!(decide(3000.0, allowed + 1.0, month, 0.999), Decision::Missed);
+        assert_eq!(decide(3000.0, allowed, month, 0.999), Decision::Undecided);
+        // Met once even an all-down remainder stays within the allowance.
+        assert_eq!(decide(month - allowed, 0.0, month, 0.999), Decision::Met);
+        assert_eq!(decide(month - allowed - 1.0, 2.0, month, 0.999), Decision::Undecided);
+        assert_eq!(decide(month - allowed, allowed, month, 0.999), Decision::Met);
+        // A whole month observed is decided by its ratio alone.
+        assert_eq!(decide(month - 900.0, 900.0, month, 0.999), Decision::Met);
+        assert_eq!(decide(month - 2700.0, 2700.0, month, 0.999), Decision::Missed);
     }
 }

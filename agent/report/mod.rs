@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::availability::{History, interruptions, maintenance_seconds, up_and_down_recording};
+use crate::availability::{Decision, History, decide, interruptions, maintenance_seconds, up_and_down_recording};
 use crate::config::{CheckSpec, Config};
 use crate::model::{CheckKind, State};
 use crate::state::incidents::Incident;
@@ -65,9 +65,11 @@ pub struct DeviceAvailability {
     /// How much of it camwatch observed (up and down), and that as a share of the period.
     pub observed_seconds: f64,
     pub observed: Option<f64>,
-    /// Down time the target allows over the known time, minus the down time used (negative:
-    /// over budget).
+    /// Down time the target allows over the period, minus the down time used (negative: over
+    /// budget).
     pub budget_remaining_seconds: f64,
+    /// Whether the target was met: None while what was observed cannot decide it (or nothing
+    /// was), see [`crate::availability::decide`].
     pub met: Option<bool>,
     pub clause: String,
 }
@@ -154,10 +156,16 @@ pub struct Who {
 
 impl DeviceAvailability {
     /// The row for `up` and `down` seconds observed in a period of `period_seconds` (maintenance
-    /// left out), judged against `policy`'s target.
+    /// left out), judged against `policy`'s target by [`decide`].
     pub fn new(who: Who, policy: &crate::config::Policy, (up, down): (f64, f64), period_seconds: f64) -> Self {
         let target = policy.availability_target;
         let availability = ratio(up, down);
+        let met = match decide(up, down, period_seconds, target) {
+            _ if availability.is_none() => None,
+            Decision::Met => Some(true),
+            Decision::Missed => Some(false),
+            Decision::Undecided => None,
+        };
         DeviceAvailability {
             device: who.device,
             kind: who.kind,
@@ -170,8 +178,8 @@ impl DeviceAvailability {
             period_seconds,
             observed_seconds: up + down,
             observed: (period_seconds > 0.0).then(|| (up + down) / period_seconds),
-            budget_remaining_seconds: (1.0 - target) * (up + down) - down,
-            met: availability.map(|a| a >= target),
+            budget_remaining_seconds: (1.0 - target) * period_seconds - down,
+            met,
             clause: policy.clause(&policy.clause_availability),
         }
     }
