@@ -15,17 +15,41 @@ fn utc(text: &str) -> f64 {
     chrono::DateTime::parse_from_rfc3339(text).unwrap().timestamp() as f64
 }
 
+/// The row of `table` (a report's array) about device `name`.
+fn named(table: &Value, name: &str) -> Value {
+    table
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["device"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {table}"))
+        .clone()
+}
+
+/// Writes a transition of `device`'s `check` to `to` at `at` (RFC 3339) straight into the store.
+fn transition(db: &rusqlite::Connection, device: &str, check: &str, at: &str, to: &str, values: &str) {
+    db.execute(
+        "INSERT INTO transitions (device, check_name, at, from_state, to_state, status, summary, values_json) VALUES (?1, ?2, ?3, 'unknown', ?4, ?4, 'x', ?5)",
+        rusqlite::params![device, check, utc(at), to, values],
+    )
+    .unwrap();
+}
+
+/// Writes maintenance window `id` of `device` over `[start, end)` (RFC 3339) into the store.
+fn maintenance(db: &rusqlite::Connection, id: i64, device: &str, start: &str, end: &str) {
+    db.execute(
+        "INSERT INTO maintenance (id, device, site, start, end, reason, by) VALUES (?1, ?2, NULL, ?3, ?4, 'disk swap', 'ana')",
+        rusqlite::params![id, device, utc(start), utc(end)],
+    )
+    .unwrap();
+}
+
 /// A store with the schema of this camwatch (made by the agent's own migrations) and the history.
 fn history(data: &Path) {
     drop(camwatch::state::store::Store::open(data).unwrap());
     let db = rusqlite::Connection::open(data.join("camwatch.sqlite")).unwrap();
-    let transition = |device: &str, check: &str, at: &str, to: &str, values: &str| {
-        db.execute(
-            "INSERT INTO transitions (device, check_name, at, from_state, to_state, status, summary, values_json) VALUES (?1, ?2, ?3, 'unknown', ?4, ?4, 'x', ?5)",
-            rusqlite::params![device, check, utc(at), to, values],
-        )
-        .unwrap();
-    };
+    let transition =
+        |device: &str, check: &str, at: &str, to: &str, values: &str| transition(&db, device, check, at, to, values);
     let event = |device: &str, at: &str, kind: &str, summary: &str| {
         db.execute(
             "INSERT INTO events (device, check_name, at, seen_at, kind, summary) VALUES (?1, 'x', ?2, ?2, ?3, ?4)",
@@ -45,11 +69,7 @@ fn history(data: &Path) {
     // Down for an hour inside a 4-hour maintenance window: neither up nor down, no interruption.
     transition("nvr", "ping", "2026-10-25T01:00:00Z", "failed", "{}");
     transition("nvr", "ping", "2026-10-25T02:00:00Z", "ok", "{}");
-    db.execute(
-        "INSERT INTO maintenance (id, device, site, start, end, reason, by) VALUES (1, 'nvr', NULL, ?1, ?2, 'disk swap', 'ana')",
-        rusqlite::params![utc("2026-10-25T00:00:00Z"), utc("2026-10-25T04:00:00Z")],
-    )
-    .unwrap();
+    maintenance(&db, 1, "nvr", "2026-10-25T00:00:00Z", "2026-10-25T04:00:00Z");
     // The camera behind it was unreachable for 29 minutes of the outage.
     transition("cam", "ping", "2026-09-20T00:00:00Z", "ok", "{}");
     transition("cam", "ping", "2026-10-10T10:00:30Z", "unreachable", "{}");
@@ -132,15 +152,7 @@ fn a_month_with_an_outage_a_reboot_a_stop_and_maintenance_to_the_second() {
         r["period"]["to"].as_f64().unwrap() - r["period"]["from"].as_f64().unwrap(),
         month
     );
-    let device = |name: &str| {
-        r["devices"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["device"] == name)
-            .unwrap()
-            .clone()
-    };
+    let device = |name: &str| named(&r["devices"], name);
     let nvr = device("nvr");
     // Known: the month without the 4-hour window; down: 30 min unreachable + 20 min not recording.
     let known = month - 4.0 * 3600.0;
@@ -277,12 +289,8 @@ fn a_month_with_an_outage_a_reboot_a_stop_and_maintenance_to_the_second() {
 
 /// October 2026 again, with the agent's runs written down: it stopped from 10 to 12 October
 /// (a power cut that took the recorders with it), so nobody saw those two days.
-const RUNS_CONFIG: &str = r#"
-[agent]
-timezone = "Europe/London"
-site = "Northfield"
-data_dir = "DATA"
-
+/// Its three recorders (the `[agent]` table is [`CONFIG`]'s).
+const RUNS_DEVICES: &str = r#"
 [[device]]
 name = "quiet"
 kind = "recorder"
@@ -305,13 +313,7 @@ fn time_the_agent_did_not_run_is_neither_up_nor_down_and_an_undecided_month_is_n
     let data = dir.path().join("data");
     drop(camwatch::state::store::Store::open(&data).unwrap());
     let db = rusqlite::Connection::open(data.join("camwatch.sqlite")).unwrap();
-    let transition = |device: &str, at: &str, to: &str| {
-        db.execute(
-            "INSERT INTO transitions (device, check_name, at, from_state, to_state, status, summary, values_json) VALUES (?1, 'ping', ?2, 'unknown', ?3, ?3, 'x', '{}')",
-            rusqlite::params![device, utc(at), to],
-        )
-        .unwrap();
-    };
+    let transition = |device: &str, at: &str, to: &str| transition(&db, device, "ping", at, to, "{}");
     for (start, end) in [
         ("2026-09-20T00:00:00Z", "2026-10-10T00:00:00Z"),
         ("2026-10-12T00:00:00Z", "2026-11-01T00:00:00Z"),
@@ -333,34 +335,18 @@ fn time_the_agent_did_not_run_is_neither_up_nor_down_and_an_undecided_month_is_n
     transition("worked-on", "2026-10-20T10:58:00Z", "ok");
     transition("worked-on", "2026-10-20T11:01:00Z", "failed");
     transition("worked-on", "2026-10-20T11:01:20Z", "ok");
-    db.execute(
-        "INSERT INTO maintenance (id, device, site, start, end, reason, by) VALUES (1, 'worked-on', NULL, ?1, ?2, 'disk swap', 'ana')",
-        rusqlite::params![utc("2026-10-20T10:00:00Z"), utc("2026-10-20T11:00:00Z")],
-    )
-    .unwrap();
+    maintenance(&db, 1, "worked-on", "2026-10-20T10:00:00Z", "2026-10-20T11:00:00Z");
     drop(db);
     let config = dir.path().join("camwatch.toml");
-    write(&config, &RUNS_CONFIG.replace("DATA", data.to_str().unwrap()));
+    let agent = &CONFIG[..CONFIG.find("[[device]]").unwrap()];
+    write(
+        &config,
+        &format!("{agent}{RUNS_DEVICES}").replace("DATA", data.to_str().unwrap()),
+    );
     let r = report(&config, &[]);
     let month = 31.0 * 86_400.0 + 3600.0;
-    let row = |name: &str| {
-        r["devices"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["device"] == name)
-            .unwrap()
-            .clone()
-    };
-    let recorder = |name: &str| {
-        r["recorders"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["device"] == name)
-            .unwrap()
-            .clone()
-    };
+    let row = |name: &str| named(&r["devices"], name);
+    let recorder = |name: &str| named(&r["recorders"], name);
     // Up all the time it was seen; the two days nobody saw count as neither.
     let quiet = row("quiet");
     let seen = month - 2.0 * 86_400.0;
