@@ -535,13 +535,14 @@ mod tests {
 
     #[test]
     fn an_outage_inside_a_window_does_not_join_a_later_one() {
-        // Down for most of a one-hour window, then 20 s down a minute after it ended.
+        // Down until 20 s before a one-hour window ends, then 20 s down a minute after it ended:
+        // 80 s apart, less than the 2 minutes that join outages.
         let w = 10.0 * DAY;
         let mut h = history(
             vec![
                 (0.0, State::Ok),
                 (w + 600.0, State::Failed),
-                (w + 3500.0, State::Ok),
+                (w + 3580.0, State::Ok),
                 (w + 3660.0, State::Failed),
                 (w + 3680.0, State::Ok),
             ],

@@ -330,9 +330,10 @@ fn time_the_agent_did_not_run_is_neither_up_nor_down_and_an_undecided_month_is_n
     // Down an hour before the agent stopped; still down when it came back, up 10 minutes later.
     transition("cut", "2026-10-09T23:00:00Z", "failed");
     transition("cut", "2026-10-12T00:10:00Z", "ok");
-    // Down for most of an hour's maintenance, then 20 s down a minute after it.
+    // Down until 30 s before an hour's maintenance ends, then 20 s down a minute after it: 90 s
+    // apart, which would join them.
     transition("worked-on", "2026-10-20T10:10:00Z", "failed");
-    transition("worked-on", "2026-10-20T10:58:00Z", "ok");
+    transition("worked-on", "2026-10-20T10:59:30Z", "ok");
     transition("worked-on", "2026-10-20T11:01:00Z", "failed");
     transition("worked-on", "2026-10-20T11:01:20Z", "ok");
     maintenance(&db, 1, "worked-on", "2026-10-20T10:00:00Z", "2026-10-20T11:00:00Z");
