@@ -160,3 +160,67 @@ address = "127.0.0.1"
     assert!(daemon.terminate().success());
     assert_eq!((events("nvr"), events("server")), (1, 1));
 }
+
+/// A recording stop shorter than the allowed gap (freshness 20 s, the default 5-minute gap):
+/// footage stopped 100 s before the agent looked and came back while it watched. Resumed is dated
+/// at the first footage after the stop, so the stop is an interruption of its real length, not
+/// one of no length that coverage (which bridges the hole) would date.
+#[test]
+fn a_stop_shorter_than_the_allowed_gap_is_an_interruption_of_its_length() {
+    let dir = temp_dir();
+    let tree = footage_dir();
+    let root = tree.path().join("recordings");
+    let stopped = floor(unix_now(), 10) - 110;
+    frigate(&root, "lobby", stopped - 3600, stopped, 10, 0, |_| false);
+    let (path, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            r#"{every_second}recording_freshness = "20s"
+retention_days = 1
+
+[[device]]
+name = "server"
+kind = "host"
+address = "127.0.0.1"
+[device.footage]
+root = "{root}"
+layout = "/{{date}}/{{hour}}/{{camera}}/{{minute}}.{{second}}.mp4"
+segment_seconds = 10
+"#,
+            every_second = support::EVERY_SECOND,
+            root = root.display()
+        ),
+    );
+    let data = dir.path().join("data");
+    let event = |kind: &str| {
+        stored_events(&data, "server")
+            .into_iter()
+            .find(|(_, k, _)| k == kind)
+            .map(|(at, _, _)| at)
+    };
+    let daemon = Daemon::start(&path, addr, dir.path().join("log"));
+    support::wait_for("the stop seen", WAIT, || event("recording_stopped").is_some());
+    assert_eq!(event("recording_stopped"), Some(stopped as f64));
+    // The camera records again: a segment that ends about now.
+    let resumed = unix_now() - 10;
+    frigate(&root, "lobby", resumed, resumed + 1, 10, 0, |_| false);
+    support::wait_for("the resumption seen", WAIT, || event("recording_resumed").is_some());
+    assert_eq!(
+        event("recording_resumed"),
+        Some(resumed as f64),
+        "dated at the first footage after the stop"
+    );
+    assert!(resumed - stopped >= 100);
+    support::wait_for("the interruption judged", WAIT, || {
+        daemon.check("server", "availability")["values"]["interruptions"][0]["end"].is_number()
+    });
+    let judged = daemon.check("server", "availability");
+    let interruption = &judged["values"]["interruptions"][0];
+    assert_eq!(
+        (interruption["start"].as_f64(), interruption["end"].as_f64()),
+        (Some(stopped as f64), Some(resumed as f64)),
+        "{judged}"
+    );
+    assert_eq!(interruption["causes"], serde_json::json!(["not_recording"]));
+    assert!(daemon.terminate().success());
+}
