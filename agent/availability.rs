@@ -34,10 +34,16 @@ pub struct History {
     pub recording: Vec<(f64, bool)>,
     /// Maintenance windows `[start, end)`, merged: planned work, excluded from availability.
     pub maintenance: Vec<(f64, f64)>,
+    /// The agent's runs `[started, last seen]` that overlap the history, oldest first: outside
+    /// them camwatch saw nothing, so no state runs on there (see [`unobserved`]). The newest
+    /// ends at `now` while the agent is running.
+    pub runs: Vec<(f64, f64)>,
+    /// When the store's first recorded run started (None: it has recorded none). The history
+    /// before it was written by a camwatch that kept no runs, and is read as it was recorded.
+    pub runs_since: Option<f64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Cause {
     /// The ping check was failed or unreachable.
     Unreachable,
@@ -48,12 +54,25 @@ pub enum Cause {
 }
 
 impl Cause {
+    /// The one name of the cause in everything a program reads (JSON, CSV, the API).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Unreachable => "unreachable",
-            Self::NotRecording => "not recording",
+            Self::NotRecording => "not_recording",
             Self::Reboot => "reboot",
         }
+    }
+
+    /// The cause as a sentence says it ("not recording"): the same name, in words.
+    pub fn words(self) -> String {
+        self.as_str().replace('_', " ")
+    }
+}
+
+/// Serialized by [`Cause::as_str`], so JSON and CSV cannot spell a cause two ways.
+impl Serialize for Cause {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -103,16 +122,53 @@ fn not_recording(h: &History) -> Vec<(f64, Option<f64>)> {
     })
 }
 
+/// The spans of `[from, now]` camwatch did not observe: outside the agent's runs (after its
+/// first recorded run). The gap after the last run reaches to +Inf, so a state going on when the
+/// agent stopped ends there instead of running on; while the agent runs there is no such gap.
+pub fn unobserved(h: &History) -> Vec<(f64, f64)> {
+    let Some(since) = h.runs_since else {
+        return Vec::new();
+    };
+    let mut gaps = Vec::new();
+    let mut cursor = since.max(h.from);
+    for &(start, end) in &h.runs {
+        if start > cursor {
+            gaps.push((cursor, start));
+        }
+        cursor = cursor.max(end);
+    }
+    if cursor < h.now {
+        gaps.push((cursor, f64::INFINITY));
+    }
+    gaps
+}
+
 /// The device's interruptions that overlap `[from, now]`, oldest first.
+///
+/// Down spans are clipped by maintenance windows and by the time camwatch did not observe
+/// *before* they are merged: planned work is no interruption, and an outage inside a window
+/// must not reach out of it to join (and date) a later one. A reboot is an instant the device
+/// itself reports; only maintenance hides it.
 pub fn interruptions(h: &History) -> Vec<Interruption> {
+    let unobserved = unobserved(h);
+    let inside = |t: f64, holes: &[(f64, f64)]| holes.iter().any(|&(s, e)| s <= t && t < e);
     let mut pieces: Vec<(f64, Option<f64>, Cause)> = Vec::new();
+    let spans = spans(h.reachability_before, &h.reachability, h.from, is_down)
+        .into_iter()
+        .map(|(s, e)| (s, e, Cause::Unreachable))
+        .chain(not_recording(h).into_iter().map(|(s, e)| (s, e, Cause::NotRecording)));
+    for (start, end, cause) in spans {
+        let span = vec![(start, end.unwrap_or(f64::INFINITY))];
+        for (s, e) in subtract(subtract(span, &h.maintenance), &unobserved) {
+            pieces.push((s, e.is_finite().then_some(e), cause));
+        }
+    }
     pieces.extend(
-        spans(h.reachability_before, &h.reachability, h.from, is_down)
-            .into_iter()
-            .map(|(s, e)| (s, e, Cause::Unreachable)),
+        h.reboots
+            .iter()
+            .filter(|&&b| !inside(b, &h.maintenance))
+            .map(|&b| (b, Some(b), Cause::Reboot)),
     );
-    pieces.extend(not_recording(h).into_iter().map(|(s, e)| (s, e, Cause::NotRecording)));
-    pieces.extend(h.reboots.iter().map(|&b| (b, Some(b), Cause::Reboot)));
     pieces.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut merged: Vec<Interruption> = Vec::new();
     for (start, end, cause) in pieces {
@@ -135,16 +191,8 @@ pub fn interruptions(h: &History) -> Vec<Interruption> {
             causes: vec![cause],
         });
     }
+    // A span still going on in a window still open starts after `now`: not (yet) an interruption.
     merged.retain(|i| i.end.is_none_or(|e| e >= h.from) && i.start <= h.now);
-    // Planned work is no interruption: one that lies wholly inside a maintenance window is not
-    // counted, nor one still going on in a window still open (it may end inside it). One that
-    // outlasts the window is, and only its time outside the window is down.
-    let now = h.now;
-    merged.retain(|i| {
-        !h.maintenance
-            .iter()
-            .any(|&(s, e)| s <= i.start && i.end.unwrap_or(now) <= e)
-    });
     merged
 }
 
@@ -173,8 +221,10 @@ pub fn up_and_down_recording(h: &History, window: f64) -> (f64, f64) {
             }
         }
     }
-    let known = subtract(known, &h.maintenance);
-    let down = subtract(down, &h.maintenance);
+    // Planned work and the time camwatch did not observe count as neither up nor down.
+    let unobserved = unobserved(h);
+    let known = subtract(subtract(known, &h.maintenance), &unobserved);
+    let down = subtract(subtract(down, &h.maintenance), &unobserved);
     let known_seconds: f64 = known.iter().map(|(s, e)| e - s).sum();
     let down_seconds = union_length(down);
     (known_seconds - down_seconds, down_seconds)
@@ -184,6 +234,52 @@ pub fn up_and_down_recording(h: &History, window: f64) -> (f64, f64) {
 pub fn ratio_recording(h: &History, window: f64) -> Option<f64> {
     let (up, down) = up_and_down_recording(h, window);
     (up + down > 0.0).then(|| up / (up + down))
+}
+
+/// Seconds of the last `window` seconds before `now` in maintenance: planned work is not part of
+/// the period availability is owed over.
+pub fn maintenance_seconds(h: &History, window: f64) -> f64 {
+    let (from, to) = (h.now - window, h.now);
+    union_length(
+        h.maintenance
+            .iter()
+            .map(|&(s, e)| (s.max(from), e.min(to)))
+            .filter(|(s, e)| e > s)
+            .collect(),
+    )
+}
+
+/// What the known part of a period proves about its availability target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Met even if all the time not observed was down.
+    Met,
+    /// Missed even if all the time not observed was up.
+    Missed,
+    /// The time not observed could still go either way.
+    Undecided,
+}
+
+/// Judges `up` and `down` seconds observed in a period of `period` seconds (maintenance left
+/// out) against `target`: the period owes `target × period` up, so it allows
+/// `(1 − target) × period` down. Missed once the down time observed already exceeds that; met
+/// once it would not even if every second not observed were down; undecided in between.
+///
+/// Why: a ratio over the observed time alone decides a month on its first minutes (27 s down in
+/// a new recorder's first five minutes is 91 %, "under the monthly target"). What was not
+/// observed is unknown, never failed: only a verdict every possible value of it agrees with is
+/// given.
+pub fn decide(up: f64, down: f64, period: f64, target: f64) -> Decision {
+    let allowed = (1.0 - target) * period;
+    let unobserved = (period - up - down).max(0.0);
+    if down > allowed {
+        Decision::Missed
+    } else if down + unobserved <= allowed {
+        Decision::Met
+    } else {
+        Decision::Undecided
+    }
 }
 
 /// `spans` without the time covered by `holes` (both `[start, end)`; holes sorted and disjoint).
@@ -309,6 +405,8 @@ mod tests {
             recording_before: None,
             recording,
             maintenance: vec![],
+            runs: vec![],
+            runs_since: None,
         }
     }
 
@@ -420,7 +518,11 @@ mod tests {
         ];
         let found = interruptions(&h);
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].start, 20.0 * DAY);
+        // Only its time outside the window is an interruption.
+        assert_eq!(
+            (found[0].start, found[0].end),
+            (20.0 * DAY + 3600.0, Some(20.0 * DAY + 7200.0))
+        );
         // Going on inside a window still open: not (yet) an interruption.
         let mut ongoing = h.clone();
         ongoing.reachability.pop();
@@ -429,5 +531,86 @@ mod tests {
         let (up, down) = up_and_down_recording(&h, 30.0 * DAY);
         assert_eq!(down, 3600.0);
         assert_eq!(up + down, 30.0 * DAY - 4600.0 - 3600.0);
+    }
+
+    #[test]
+    fn an_outage_inside_a_window_does_not_join_a_later_one() {
+        // Down until 20 s before a one-hour window ends, then 20 s down a minute after it ended:
+        // 80 s apart, less than the 2 minutes that join outages.
+        let w = 10.0 * DAY;
+        let mut h = history(
+            vec![
+                (0.0, State::Ok),
+                (w + 600.0, State::Failed),
+                (w + 3580.0, State::Ok),
+                (w + 3660.0, State::Failed),
+                (w + 3680.0, State::Ok),
+            ],
+            vec![w + 1000.0],
+            vec![],
+        );
+        h.maintenance = vec![(w, w + 3600.0)];
+        let found = interruptions(&h);
+        assert_eq!(
+            found,
+            vec![Interruption {
+                start: w + 3660.0,
+                end: Some(w + 3680.0),
+                causes: vec![Cause::Unreachable],
+            }]
+        );
+        assert_eq!(up_and_down_recording(&h, 30.0 * DAY).1, 20.0);
+    }
+
+    #[test]
+    fn time_outside_the_agents_runs_is_neither_up_nor_down_and_no_state_runs_on() {
+        // Ok from the start; the agent ran for days 0-10 and 12-30.
+        let mut h = history(vec![(0.0, State::Ok)], vec![], vec![]);
+        h.runs = vec![(0.0, 10.0 * DAY), (12.0 * DAY, 30.0 * DAY)];
+        h.runs_since = Some(0.0);
+        assert_eq!(unobserved(&h), vec![(10.0 * DAY, 12.0 * DAY)]);
+        assert_eq!(up_and_down_recording(&h, 30.0 * DAY), (28.0 * DAY, 0.0));
+        // Down when the agent stopped, still down when it came back: the outage is what was seen
+        // of it, not the two days between.
+        h.reachability = vec![(0.0, State::Ok), (9.0 * DAY, State::Failed), (13.0 * DAY, State::Ok)];
+        assert_eq!(up_and_down_recording(&h, 30.0 * DAY), (26.0 * DAY, 2.0 * DAY));
+        let found: Vec<(f64, Option<f64>)> = interruptions(&h).iter().map(|i| (i.start, i.end)).collect();
+        assert_eq!(
+            found,
+            vec![(9.0 * DAY, Some(10.0 * DAY)), (12.0 * DAY, Some(13.0 * DAY))]
+        );
+        // The agent stopped on day 20 and has not run since: nothing after it is known, and an
+        // outage going on then ends there.
+        h.runs = vec![(0.0, 20.0 * DAY)];
+        h.reachability = vec![(0.0, State::Ok), (19.0 * DAY, State::Failed)];
+        assert_eq!(up_and_down_recording(&h, 30.0 * DAY), (19.0 * DAY, DAY));
+        assert_eq!(interruptions(&h)[0].end, Some(20.0 * DAY));
+        // While it runs (the newest run reaches now) an outage is going on.
+        h.runs = vec![(0.0, 30.0 * DAY)];
+        assert_eq!(interruptions(&h)[0].end, None);
+        // History from before the store recorded runs is read as it was recorded.
+        h.runs = vec![(25.0 * DAY, 30.0 * DAY)];
+        h.runs_since = Some(25.0 * DAY);
+        assert!(unobserved(&h).is_empty());
+        assert_eq!(up_and_down_recording(&h, 30.0 * DAY), (19.0 * DAY, 11.0 * DAY));
+    }
+
+    #[test]
+    fn a_period_is_decided_only_when_what_was_not_observed_cannot_change_it() {
+        let month = 30.0 * DAY;
+        // 99.9 % of 30 days allows 43 m 12 s down.
+        let allowed = 2592.0;
+        // 27 s down in the first five minutes: undecided, not missed.
+        assert_eq!(decide(273.0, 27.0, month, 0.999), Decision::Undecided);
+        // More down than the whole month allows: missed, however the rest goes.
+        assert_eq!(decide(3000.0, allowed + 1.0, month, 0.999), Decision::Missed);
+        assert_eq!(decide(3000.0, allowed, month, 0.999), Decision::Undecided);
+        // Met once even an all-down remainder stays within the allowance.
+        assert_eq!(decide(month - allowed, 0.0, month, 0.999), Decision::Met);
+        assert_eq!(decide(month - allowed - 1.0, 2.0, month, 0.999), Decision::Undecided);
+        assert_eq!(decide(month - allowed, allowed, month, 0.999), Decision::Met);
+        // A whole month observed is decided by its ratio alone.
+        assert_eq!(decide(month - 900.0, 900.0, month, 0.999), Decision::Met);
+        assert_eq!(decide(month - 2700.0, 2700.0, month, 0.999), Decision::Missed);
     }
 }

@@ -111,6 +111,16 @@ impl IntervalSet {
         }
     }
 
+    /// The first second with footage at or after `t` (`t` itself when an interval holds it).
+    pub fn first_from(&self, t: i64) -> Option<i64> {
+        if let Some((_, &e)) = self.by_start.range(..=t).next_back()
+            && e > t
+        {
+            return Some(t);
+        }
+        self.by_start.range(t..).next().map(|(&s, _)| s)
+    }
+
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (i64, i64)> + '_ {
         self.by_start.iter().map(|(&s, &e)| (s, e))
     }
@@ -288,6 +298,13 @@ mod tests {
         assert_eq!(s.to_vec(), vec![(0, 50)]);
         s.drop_before(30);
         assert_eq!(s.to_vec(), vec![(30, 50)]);
+        // The first footage from a time: that time inside an interval, else the next start.
+        let s = set(&[(0, 10), (20, 30)]);
+        assert_eq!(
+            (s.first_from(5), s.first_from(10), s.first_from(15)),
+            (Some(5), Some(20), Some(20))
+        );
+        assert_eq!((s.first_from(-5), s.first_from(30)), (Some(0), None));
     }
 
     #[test]

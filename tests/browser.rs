@@ -71,7 +71,12 @@ address = "127.0.0.1"
 "#,
     );
     let daemon = Daemon::start(&config, addr, dir.path().join("log"));
-    daemon.wait_for_state("front-desk-nvr", "availability", "ok");
+    // Judged (a new recorder's month stays undecided for now).
+    support::wait_for(
+        "the recorder's availability judged",
+        std::time::Duration::from_secs(60),
+        || daemon.check("front-desk-nvr", "availability")["last_run"].is_number(),
+    );
     let profile = dir.path().join("chromium");
 
     // The landing page, served by the agent.

@@ -15,17 +15,41 @@ fn utc(text: &str) -> f64 {
     chrono::DateTime::parse_from_rfc3339(text).unwrap().timestamp() as f64
 }
 
+/// The row of `table` (a report's array) about device `name`.
+fn named(table: &Value, name: &str) -> Value {
+    table
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["device"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {table}"))
+        .clone()
+}
+
+/// Writes a transition of `device`'s `check` to `to` at `at` (RFC 3339) straight into the store.
+fn transition(db: &rusqlite::Connection, device: &str, check: &str, at: &str, to: &str, values: &str) {
+    db.execute(
+        "INSERT INTO transitions (device, check_name, at, from_state, to_state, status, summary, values_json) VALUES (?1, ?2, ?3, 'unknown', ?4, ?4, 'x', ?5)",
+        rusqlite::params![device, check, utc(at), to, values],
+    )
+    .unwrap();
+}
+
+/// Writes maintenance window `id` of `device` over `[start, end)` (RFC 3339) into the store.
+fn maintenance(db: &rusqlite::Connection, id: i64, device: &str, start: &str, end: &str) {
+    db.execute(
+        "INSERT INTO maintenance (id, device, site, start, end, reason, by) VALUES (?1, ?2, NULL, ?3, ?4, 'disk swap', 'ana')",
+        rusqlite::params![id, device, utc(start), utc(end)],
+    )
+    .unwrap();
+}
+
 /// A store with the schema of this camwatch (made by the agent's own migrations) and the history.
 fn history(data: &Path) {
     drop(camwatch::state::store::Store::open(data).unwrap());
     let db = rusqlite::Connection::open(data.join("camwatch.sqlite")).unwrap();
-    let transition = |device: &str, check: &str, at: &str, to: &str, values: &str| {
-        db.execute(
-            "INSERT INTO transitions (device, check_name, at, from_state, to_state, status, summary, values_json) VALUES (?1, ?2, ?3, 'unknown', ?4, ?4, 'x', ?5)",
-            rusqlite::params![device, check, utc(at), to, values],
-        )
-        .unwrap();
-    };
+    let transition =
+        |device: &str, check: &str, at: &str, to: &str, values: &str| transition(&db, device, check, at, to, values);
     let event = |device: &str, at: &str, kind: &str, summary: &str| {
         db.execute(
             "INSERT INTO events (device, check_name, at, seen_at, kind, summary) VALUES (?1, 'x', ?2, ?2, ?3, ?4)",
@@ -45,11 +69,7 @@ fn history(data: &Path) {
     // Down for an hour inside a 4-hour maintenance window: neither up nor down, no interruption.
     transition("nvr", "ping", "2026-10-25T01:00:00Z", "failed", "{}");
     transition("nvr", "ping", "2026-10-25T02:00:00Z", "ok", "{}");
-    db.execute(
-        "INSERT INTO maintenance (id, device, site, start, end, reason, by) VALUES (1, 'nvr', NULL, ?1, ?2, 'disk swap', 'ana')",
-        rusqlite::params![utc("2026-10-25T00:00:00Z"), utc("2026-10-25T04:00:00Z")],
-    )
-    .unwrap();
+    maintenance(&db, 1, "nvr", "2026-10-25T00:00:00Z", "2026-10-25T04:00:00Z");
     // The camera behind it was unreachable for 29 minutes of the outage.
     transition("cam", "ping", "2026-09-20T00:00:00Z", "ok", "{}");
     transition("cam", "ping", "2026-10-10T10:00:30Z", "unreachable", "{}");
@@ -132,15 +152,7 @@ fn a_month_with_an_outage_a_reboot_a_stop_and_maintenance_to_the_second() {
         r["period"]["to"].as_f64().unwrap() - r["period"]["from"].as_f64().unwrap(),
         month
     );
-    let device = |name: &str| {
-        r["devices"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["device"] == name)
-            .unwrap()
-            .clone()
-    };
+    let device = |name: &str| named(&r["devices"], name);
     let nvr = device("nvr");
     // Known: the month without the 4-hour window; down: 30 min unreachable + 20 min not recording.
     let known = month - 4.0 * 3600.0;
@@ -249,7 +261,7 @@ fn a_month_with_an_outage_a_reboot_a_stop_and_maintenance_to_the_second() {
     let lines: Vec<&str> = availability.lines().collect();
     assert_eq!(
         lines[0],
-        "device,kind,site,policy,availability,target,up_seconds,down_seconds,budget_remaining_seconds,met"
+        "device,kind,site,policy,availability,target,up_seconds,down_seconds,budget_remaining_seconds,met,period_seconds,observed_seconds"
     );
     assert!(
         lines[1].starts_with("nvr,recorder,Northfield,default,0.99887"),
@@ -260,10 +272,128 @@ fn a_month_with_an_outage_a_reboot_a_stop_and_maintenance_to_the_second() {
         interruptions.contains("nvr,2026-10-10T11:00:00+01:00,2026-10-10T11:30:00+01:00,1800,unreachable"),
         "{interruptions}"
     );
+    // A cause is spelled as the JSON spells it.
+    assert_eq!(
+        recorder["interruptions"][2]["causes"],
+        serde_json::json!(["not_recording"])
+    );
+    assert!(
+        interruptions.contains("nvr,2026-10-20T03:00:00+01:00,2026-10-20T03:20:00+01:00,1200,not_recording\r\n"),
+        "{interruptions}"
+    );
     // Bad input: a clear error and exit 2.
     let out = cli(&config, &["report", "--period", "last month"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("2026-W48"), "{}", stderr(&out));
+}
+
+/// October 2026 again, with the agent's runs written down: it stopped from 10 to 12 October
+/// (a power cut that took the recorders with it), so nobody saw those two days.
+/// Its three recorders (the `[agent]` table is [`CONFIG`]'s).
+const RUNS_DEVICES: &str = r#"
+[[device]]
+name = "quiet"
+kind = "recorder"
+address = "192.0.2.20"
+
+[[device]]
+name = "cut"
+kind = "recorder"
+address = "192.0.2.21"
+
+[[device]]
+name = "worked-on"
+kind = "recorder"
+address = "192.0.2.22"
+"#;
+
+#[test]
+fn time_the_agent_did_not_run_is_neither_up_nor_down_and_an_undecided_month_is_not_judged() {
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    drop(camwatch::state::store::Store::open(&data).unwrap());
+    let db = rusqlite::Connection::open(data.join("camwatch.sqlite")).unwrap();
+    let transition = |device: &str, at: &str, to: &str| transition(&db, device, "ping", at, to, "{}");
+    for (start, end) in [
+        ("2026-09-20T00:00:00Z", "2026-10-10T00:00:00Z"),
+        ("2026-10-12T00:00:00Z", "2026-11-01T00:00:00Z"),
+    ] {
+        db.execute(
+            "INSERT INTO runs (started_at, last_seen_at) VALUES (?1, ?2)",
+            [utc(start), utc(end)],
+        )
+        .unwrap();
+    }
+    for device in ["quiet", "cut", "worked-on"] {
+        transition(device, "2026-09-20T00:00:00Z", "ok");
+    }
+    // Down an hour before the agent stopped; still down when it came back, up 10 minutes later.
+    transition("cut", "2026-10-09T23:00:00Z", "failed");
+    transition("cut", "2026-10-12T00:10:00Z", "ok");
+    // Down until 30 s before an hour's maintenance ends, then 20 s down a minute after it: 90 s
+    // apart, which would join them.
+    transition("worked-on", "2026-10-20T10:10:00Z", "failed");
+    transition("worked-on", "2026-10-20T10:59:30Z", "ok");
+    transition("worked-on", "2026-10-20T11:01:00Z", "failed");
+    transition("worked-on", "2026-10-20T11:01:20Z", "ok");
+    maintenance(&db, 1, "worked-on", "2026-10-20T10:00:00Z", "2026-10-20T11:00:00Z");
+    drop(db);
+    let config = dir.path().join("camwatch.toml");
+    let agent = &CONFIG[..CONFIG.find("[[device]]").unwrap()];
+    write(
+        &config,
+        &format!("{agent}{RUNS_DEVICES}").replace("DATA", data.to_str().unwrap()),
+    );
+    let r = report(&config, &[]);
+    let month = 31.0 * 86_400.0 + 3600.0;
+    let row = |name: &str| named(&r["devices"], name);
+    let recorder = |name: &str| named(&r["recorders"], name);
+    // Up all the time it was seen; the two days nobody saw count as neither.
+    let quiet = row("quiet");
+    let seen = month - 2.0 * 86_400.0;
+    assert_eq!(
+        (quiet["up_seconds"].as_f64(), quiet["down_seconds"].as_f64()),
+        (Some(seen), Some(0.0)),
+        "{quiet}"
+    );
+    assert_eq!(quiet["observed_seconds"].as_f64(), Some(seen), "{quiet}");
+    assert_eq!(quiet["period_seconds"].as_f64(), Some(month), "{quiet}");
+    assert_eq!(quiet["observed"].as_f64(), Some(seen / month), "{quiet}");
+    assert_eq!(quiet["availability"], 1.0, "{quiet}");
+    // Two days unseen could hold more down time than 99.9 % of the month allows: not judged.
+    assert!(quiet["met"].is_null(), "{quiet}");
+    // The outage is what was seen of it: the hour before the stop and 10 minutes after the
+    // restart, two interruptions; the state before the stop does not run on over the two days.
+    let cut = row("cut");
+    assert_eq!(cut["down_seconds"].as_f64(), Some(4200.0), "{cut}");
+    assert_eq!(cut["up_seconds"].as_f64(), Some(seen - 4200.0), "{cut}");
+    assert_eq!(
+        cut["met"], false,
+        "70 minutes down is more than the whole month allows: {cut}"
+    );
+    let spans: Vec<(f64, f64)> = recorder("cut")["interruptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["start"].as_f64().unwrap(), i["end"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(
+        spans,
+        [
+            (utc("2026-10-09T23:00:00Z"), utc("2026-10-10T00:00:00Z")),
+            (utc("2026-10-12T00:00:00Z"), utc("2026-10-12T00:10:00Z"))
+        ]
+    );
+    // The outage inside the window is no interruption and joins nothing: the one after it
+    // starts after the window and lasts its 20 s.
+    let worked_on = recorder("worked-on");
+    assert_eq!(worked_on["count"], 1, "{worked_on}");
+    assert_eq!(
+        worked_on["interruptions"][0]["start"].as_f64(),
+        Some(utc("2026-10-20T11:01:00Z"))
+    );
+    assert_eq!(worked_on["total_seconds"].as_f64(), Some(20.0), "{worked_on}");
+    assert_eq!(row("worked-on")["period_seconds"].as_f64(), Some(month - 3600.0));
 }
 
 /// An agent watching one switch at `address` of site `site`, pinged every second, failed at the
@@ -497,4 +627,58 @@ fn the_report_from_victoria_metrics_keeps_same_named_devices_of_two_sites_apart(
     }
     assert!(north.terminate().success());
     assert!(south.terminate().success());
+}
+
+/// Stop the agent, wait, start it again: the report's known time is the time the agent ran, not
+/// the gap, and the state it had when it stopped does not run on over it.
+#[test]
+fn the_time_a_stopped_agent_did_not_see_is_not_counted_and_a_restart_does_not_fill_it() {
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    let (config, addr) = support::daemon_config(
+        dir.path(),
+        &format!(
+            "{}\n[[device]]\nname = \"switch\"\nkind = \"switch\"\naddress = \"127.0.0.1\"\n",
+            support::EVERY_SECOND
+        ),
+    );
+    let results = || support::stored_results(&data, "switch", "ping").len();
+    let daemon = support::Daemon::start(&config, addr, dir.path().join("log"));
+    daemon.wait_for_state("switch", "ping", "ok");
+    assert!(daemon.terminate().success());
+    std::thread::sleep(std::time::Duration::from_secs(3)); // the agent is stopped for a while
+    let before = results();
+    let daemon = support::Daemon::start(&config, addr, dir.path().join("log2"));
+    support::wait_for("a ping of the new run", std::time::Duration::from_secs(30), || {
+        results() > before
+    });
+    assert!(daemon.terminate().success());
+    let db = rusqlite::Connection::open(data.join("camwatch.sqlite")).unwrap();
+    let runs: Vec<(f64, f64)> = db
+        .prepare("SELECT started_at, last_seen_at FROM runs ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(runs.len(), 2, "one run per start: {runs:?}");
+    assert!(runs[1].0 - runs[0].1 >= 3.0, "the gap is in the store: {runs:?}");
+    let ran: f64 = runs.iter().map(|(s, e)| e - s).sum();
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let switch = report_devices(&config, &today, &[])
+        .into_iter()
+        .find(|d| d["device"] == "switch")
+        .unwrap();
+    let observed = switch["observed_seconds"].as_f64().unwrap();
+    assert!(observed > 0.0, "{switch}");
+    assert!(
+        observed <= ran,
+        "observed {observed} s, but the agent ran only {ran} s ({runs:?}): {switch}"
+    );
+    assert_eq!(switch["down_seconds"], 0.0, "{switch}");
+    assert_eq!(
+        switch["up_seconds"].as_f64(),
+        Some(observed),
+        "what was seen was up: {switch}"
+    );
 }

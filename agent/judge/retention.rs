@@ -103,19 +103,15 @@ pub fn judge(seen: &FootageObservation, policy: &Policy, memory: Option<&serde_j
     };
     let mut findings: Vec<(Finding, i64, String)> = Vec::new();
     let mut per_camera = serde_json::Map::new();
-    let mut all: Vec<(&str, Coverage)> = Vec::new();
+    let mut all: Vec<(&str, Coverage, IntervalSet)> = Vec::new();
     for camera in &seen.cameras {
         let name = &camera.camera;
         // A camera with rules of its own ([device.camera_policy]) is measured by them.
         let (policy, rules) = (policy.for_camera(name), self::rules(policy.for_camera(name)));
         let retention_clause = policy.clause(&policy.clause_retention);
         let recording_clause = policy.clause(&policy.clause_recording);
-        let mut c = coverage(
-            &IntervalSet::from_intervals(camera.intervals.iter().copied()),
-            now,
-            rules,
-            Some(storage),
-        );
+        let footage = IntervalSet::from_intervals(camera.intervals.iter().copied());
+        let mut c = coverage(&footage, now, rules, Some(storage));
         // The storage's fill says when the disk will be full; how fast the oldest footage is
         // deleted says what happens once it is (or when the source reports no storage at all).
         let oldest = camera.oldest.or(c.oldest);
@@ -205,7 +201,7 @@ pub fn judge(seen: &FootageObservation, policy: &Policy, memory: Option<&serde_j
                 "untrusted": camera.untrusted,
             }),
         );
-        all.push((name, c));
+        all.push((name, c, footage));
     }
     // A camera given rules of its own is expected to have footage.
     let expected = policy
@@ -245,11 +241,11 @@ pub fn judge(seen: &FootageObservation, policy: &Policy, memory: Option<&serde_j
             format!("no footage found in {} ({recording_clause})", seen.source),
         ),
         None => {
-            let (name, shortest) = all
+            let (name, shortest, _) = all
                 .iter()
-                .min_by_key(|(_, c)| c.contiguous_seconds)
+                .min_by_key(|(_, c, _)| c.contiguous_seconds)
                 .expect("at least one camera");
-            let mut days: Vec<u32> = all.iter().map(|(n, _)| policy.for_camera(n).retention_days).collect();
+            let mut days: Vec<u32> = all.iter().map(|(n, ..)| policy.for_camera(n).retention_days).collect();
             days.sort_unstable();
             days.dedup();
             let required = match days.as_slice() {
@@ -304,21 +300,24 @@ pub fn judge(seen: &FootageObservation, policy: &Policy, memory: Option<&serde_j
 }
 
 /// The device records while at least one of its cameras does. When that changes, an event says
-/// so, timed by the footage itself (the end of the newest footage; the start of the footage that
-/// resumed), so the recorder's interruptions are known to the second (see `crate::availability`).
-fn recording_events(cameras: &[(&str, Coverage)], now: i64, memory: &mut Memory) -> Vec<Event> {
-    let recording = cameras.iter().any(|(_, c)| c.recording_now);
+/// so, timed by the footage itself (the end of the newest footage; the first footage after the
+/// stop), so the recorder's interruptions are known to the second (see `crate::availability`).
+///
+/// Why the first footage, not the start of contiguous coverage: coverage bridges holes up to
+/// `max_recording_gap`, so with a `recording_freshness` shorter than that, a stop seen as one
+/// would resume at its own start, an interruption of no length.
+fn recording_events(cameras: &[(&str, Coverage, IntervalSet)], now: i64, memory: &mut Memory) -> Vec<Event> {
+    let recording = cameras.iter().any(|(_, c, _)| c.recording_now);
     let event = match (memory.recording, recording) {
         (Some(false), true) => {
             let since = memory.since.unwrap_or(i64::MIN);
-            // The earliest start of the footage that is running now, but not before the stop.
+            // The earliest footage after the stop of the cameras recording now.
             let resumed = cameras
                 .iter()
-                .filter(|(_, c)| c.recording_now)
-                .map(|(_, c)| now - c.contiguous_seconds)
+                .filter(|(_, c, _)| c.recording_now)
+                .filter_map(|(_, _, footage)| footage.first_from(since))
                 .min()
-                .unwrap_or(now)
-                .max(since);
+                .unwrap_or(now);
             Some(Event {
                 kind: EventKind::RecordingResumed,
                 at: resumed as f64,
@@ -326,7 +325,7 @@ fn recording_events(cameras: &[(&str, Coverage)], now: i64, memory: &mut Memory)
             })
         }
         (Some(true) | None, false) => {
-            let stopped = cameras.iter().filter_map(|(_, c)| c.newest).max().unwrap_or(now);
+            let stopped = cameras.iter().filter_map(|(_, c, _)| c.newest).max().unwrap_or(now);
             Some(Event {
                 kind: EventKind::RecordingStopped,
                 at: stopped as f64,
@@ -500,6 +499,35 @@ mod tests {
         assert_eq!(resumed.events[0].kind, EventKind::RecordingResumed);
         assert_eq!(resumed.events[0].at, (NOW - 1200) as f64);
         assert_eq!(resumed.memory.unwrap()["recording"], true);
+    }
+
+    #[test]
+    fn a_stop_shorter_than_the_allowed_gap_resumes_at_the_first_footage_after_it() {
+        // Freshness 20 s, the default 5-minute gap: footage stopped for 100 s.
+        let p = Policy {
+            recording_freshness: std::time::Duration::from_secs(20),
+            ..Policy::default()
+        };
+        let start = NOW - 40 * 86_400;
+        let v = judge(&obs(vec![("front", vec![(start, NOW - 100)])]), &p, None);
+        assert_eq!(v.events.len(), 1, "{:?}", v.events);
+        assert_eq!(
+            (v.events[0].kind, v.events[0].at),
+            (EventKind::RecordingStopped, (NOW - 100) as f64)
+        );
+        let mut later = obs(vec![("front", vec![(start, NOW - 100), (NOW, NOW + 100)])]);
+        later.scanned_at = NOW + 110;
+        let resumed = judge(&later, &p, v.memory.as_ref());
+        assert_eq!(resumed.events.len(), 1, "{:?}", resumed.events);
+        // Not at the stop itself (contiguous coverage bridges the 100 s): 100 s without footage.
+        assert_eq!(
+            (resumed.events[0].kind, resumed.events[0].at),
+            (EventKind::RecordingResumed, NOW as f64)
+        );
+        assert_eq!(
+            resumed.values["cameras"]["front"]["contiguous_seconds"],
+            40 * 86_400 + 110
+        );
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub fn tables(report: &Report) -> Vec<(&'static str, String)> {
                     "down_seconds",
                     "budget_remaining_seconds",
                     "met",
+                    "period_seconds",
+                    "observed_seconds",
                 ],
                 report
                     .devices
@@ -70,6 +72,8 @@ pub fn tables(report: &Report) -> Vec<(&'static str, String)> {
                             d.down_seconds.to_string(),
                             d.budget_remaining_seconds.to_string(),
                             d.met.map(|m| m.to_string()).unwrap_or_default(),
+                            d.period_seconds.to_string(),
+                            d.observed_seconds.to_string(),
                         ]
                     })
                     .collect(),
@@ -89,6 +93,7 @@ pub fn tables(report: &Report) -> Vec<(&'static str, String)> {
                                 time(i.start, tz),
                                 i.end.map(|e| time(e, tz)).unwrap_or_default(),
                                 (i.end.unwrap_or(report.period.to.min(report.generated_at)) - i.start).to_string(),
+                                // The causes' one name, as the JSON has them.
                                 i.causes.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(";"),
                             ]
                         })

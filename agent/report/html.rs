@@ -100,7 +100,7 @@ pub fn render(report: &Report) -> String {
         }
     );
 
-    h.push_str("<h2>Availability</h2><table><tr><th>Device</th><th>Kind</th><th>Site</th><th class=n>Available</th><th></th><th class=n>Down</th><th class=n>Budget left</th></tr>");
+    h.push_str("<h2>Availability</h2><table><tr><th>Device</th><th>Kind</th><th>Site</th><th class=n>Available</th><th></th><th class=n>Down</th><th class=n>Observed</th><th class=n>Budget left</th></tr>");
     for d in &report.devices {
         let class = match d.met {
             Some(true) => "ok",
@@ -109,13 +109,15 @@ pub fn render(report: &Report) -> String {
         };
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n {class}\">{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n {class}\">{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
             esc(&d.device),
             esc(&d.kind),
             esc(&d.site),
             d.availability.map_or_else(|| "-".to_owned(), percent),
             bar(d.availability, d.target),
             span(d.down_seconds as i64),
+            // How much of the period was observed: a figure of a few days decides little.
+            d.observed.map_or_else(|| "-".to_owned(), percent),
             if d.budget_remaining_seconds < 0.0 {
                 format!("over by {}", span(-d.budget_remaining_seconds as i64))
             } else {
@@ -176,7 +178,7 @@ pub fn render(report: &Report) -> String {
                     "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                     when(i.start, tz),
                     i.end.map_or_else(|| "going on".to_owned(), |e| when(e, tz)),
-                    i.causes.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+                    i.causes.iter().map(|c| c.words()).collect::<Vec<_>>().join(", ")
                 );
             }
             h.push_str("</table>");

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::availability::{History, interruptions, up_and_down_recording};
+use crate::availability::{Decision, History, decide, interruptions, maintenance_seconds, up_and_down_recording};
 use crate::config::{CheckSpec, Config};
 use crate::model::{CheckKind, State};
 use crate::state::incidents::Incident;
@@ -60,9 +60,16 @@ pub struct DeviceAvailability {
     pub target: f64,
     pub up_seconds: f64,
     pub down_seconds: f64,
-    /// Down time the target allows over the known time, minus the down time used (negative:
-    /// over budget).
+    /// The period's length (all of it, also what is still to come), less maintenance.
+    pub period_seconds: f64,
+    /// How much of it camwatch observed (up and down), and that as a share of the period.
+    pub observed_seconds: f64,
+    pub observed: Option<f64>,
+    /// Down time the target allows over the period, minus the down time used (negative: over
+    /// budget).
     pub budget_remaining_seconds: f64,
+    /// Whether the target was met: None while what was observed cannot decide it (or nothing
+    /// was), see [`crate::availability::decide`].
     pub met: Option<bool>,
     pub clause: String,
 }
@@ -139,6 +146,45 @@ pub struct Change {
     pub summary: String,
 }
 
+/// Which device a row of the availability table is, and the name of its policy.
+pub struct Who {
+    pub device: String,
+    pub kind: String,
+    pub site: String,
+    pub policy: String,
+}
+
+impl DeviceAvailability {
+    /// The row for `up` and `down` seconds observed in a period of `period_seconds` (maintenance
+    /// left out), judged against `policy`'s target by [`decide`].
+    pub fn new(who: Who, policy: &crate::config::Policy, (up, down): (f64, f64), period_seconds: f64) -> Self {
+        let target = policy.availability_target;
+        let availability = ratio(up, down);
+        let met = match decide(up, down, period_seconds, target) {
+            _ if availability.is_none() => None,
+            Decision::Met => Some(true),
+            Decision::Missed => Some(false),
+            Decision::Undecided => None,
+        };
+        DeviceAvailability {
+            device: who.device,
+            kind: who.kind,
+            site: who.site,
+            policy: who.policy,
+            availability,
+            target,
+            up_seconds: up,
+            down_seconds: down,
+            period_seconds,
+            observed_seconds: up + down,
+            observed: (period_seconds > 0.0).then(|| (up + down) / period_seconds),
+            budget_remaining_seconds: (1.0 - target) * period_seconds - down,
+            met,
+            clause: policy.clause(&policy.clause_availability),
+        }
+    }
+}
+
 fn ratio(up: f64, down: f64) -> Option<f64> {
     (up + down > 0.0).then(|| up / (up + down))
 }
@@ -196,21 +242,19 @@ pub fn build(
             history.recording_before = None;
         }
         let (up, down) = up_and_down_recording(&history, to - from);
-        let target = device.policy.availability_target;
-        let availability = ratio(up, down);
-        devices.push(DeviceAvailability {
-            device: device.name.clone(),
-            kind: device.kind.as_str().to_owned(),
-            site: device.site.clone(),
-            policy: device.policy_name.clone(),
-            availability,
-            target,
-            up_seconds: up,
-            down_seconds: down,
-            budget_remaining_seconds: (1.0 - target) * (up + down) - down,
-            met: availability.map(|a| a >= target),
-            clause: device.policy.clause(&device.policy.clause_availability),
-        });
+        // The whole period is owed the target, also the part still to come.
+        let period_seconds = period.to - period.from - maintenance_seconds(&history, to - from);
+        devices.push(DeviceAvailability::new(
+            Who {
+                device: device.name.clone(),
+                kind: device.kind.as_str().to_owned(),
+                site: device.site.clone(),
+                policy: device.policy_name.clone(),
+            },
+            &device.policy,
+            (up, down),
+            period_seconds,
+        ));
         if device.check(CheckKind::Availability).is_some() {
             let found = interruptions(&history);
             recorders.push(RecorderInterruptions {

@@ -105,6 +105,17 @@ pub async fn build(
     };
     let up = by(&query(&client, url, &counted("ok|warning"), at).await?, &DEVICE);
     let down = by(&query(&client, url, &counted(down_states), at).await?, &DEVICE);
+    // Maintenance is owed nothing: left out of the period as it is of the up and down time.
+    let maintenance = by(
+        &query(
+            &client,
+            url,
+            &format!(r#"sum_over_time((max by (job, instance, device) (camwatch_maintenance_active) == 1)[{span}])"#),
+            at,
+        )
+        .await?,
+        &DEVICE,
+    );
     let info = query(
         &client,
         url,
@@ -130,21 +141,18 @@ pub async fn build(
         let (kind, site) = place.get(key).cloned().unwrap_or_default();
         let device = own(name, &site);
         let policy = device.map_or_else(crate::config::Policy::default, |d| d.policy.clone());
-        let target = policy.availability_target;
-        let availability = super::ratio(up_seconds, down_seconds);
-        devices.push(DeviceAvailability {
-            device: name.clone(),
-            kind,
-            site,
-            policy: device.map_or_else(|| "default".to_owned(), |d| d.policy_name.clone()),
-            availability,
-            target,
-            up_seconds,
-            down_seconds,
-            budget_remaining_seconds: (1.0 - target) * (up_seconds + down_seconds) - down_seconds,
-            met: availability.map(|a| a >= target),
-            clause: policy.clause(&policy.clause_availability),
-        });
+        let maintenance_seconds = maintenance.get(key).copied().unwrap_or(0.0) * step;
+        devices.push(DeviceAvailability::new(
+            super::Who {
+                device: name.clone(),
+                kind,
+                site,
+                policy: device.map_or_else(|| "default".to_owned(), |d| d.policy_name.clone()),
+            },
+            &policy,
+            (up_seconds, down_seconds),
+            period.to - period.from - maintenance_seconds,
+        ));
     }
     let last = |metric: &str| format!("last_over_time({metric}[{}s])", window as i64);
     let figure = |rows: Rows| by(&rows, &CAMERA);

@@ -13,7 +13,9 @@
 //! - `procedure_runs`: the shift handover and end-of-day inventory records, as JSON (kept
 //!   `history_keep`);
 //! - `outbox`, `incident_mail`: messages to send and which mail each incident got (see
-//!   [`super::outbox`]).
+//!   [`super::outbox`]);
+//! - `runs`: when the agent ran (`started_at`, `last_seen_at`, noted by the writer at every
+//!   commit and every [`HEARTBEAT`]), so no state is taken to hold while nobody watched.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, mpsc};
@@ -126,7 +128,32 @@ CREATE INDEX maintenance_end ON maintenance(end);
 "#,
     super::outbox::MIGRATION,
     super::outbox::MIGRATION_RECIPIENTS,
+    // The agent's runs. A store written before them gets one run from its first record to its
+    // last: the earlier camwatch watched then, and nothing says when it did not.
+    r#"
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    started_at REAL NOT NULL,
+    last_seen_at REAL NOT NULL
+);
+CREATE INDEX runs_last_seen_at ON runs(last_seen_at);
+INSERT INTO runs (started_at, last_seen_at)
+SELECT first, last FROM (
+    SELECT MIN(at) AS first, MAX(at) AS last FROM (
+        SELECT at FROM results
+        UNION ALL SELECT at FROM transitions
+        UNION ALL SELECT last_run FROM check_state WHERE last_run IS NOT NULL
+    )
+) WHERE first IS NOT NULL;
+"#,
 ];
+
+/// How often the writer notes that the agent still runs when nothing else is written.
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// A run whose last sign of life is this recent is taken as still running (its end is "now"):
+/// three heartbeats missed means the agent stopped.
+pub const LIVE_WITHIN_SECONDS: f64 = 3.0 * HEARTBEAT.as_secs_f64();
 
 /// One check run as it is written down.
 #[derive(Debug, Clone)]
@@ -255,6 +282,10 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
         migrate(&mut conn).map_err(|e| StoreError(format!("state store {}: {e}", path.display())))?;
+        let started = crate::vocab::unix_now();
+        conn.execute("INSERT INTO runs (started_at, last_seen_at) VALUES (?1, ?1)", [started])
+            .map_err(err)?;
+        let run = conn.last_insert_rowid();
         let saved = Resumed {
             states: load_saved(&conn).map_err(err)?,
             counted: load_event_counts(&conn).map_err(err)?,
@@ -274,7 +305,7 @@ impl Store {
         let thread_path = path.clone();
         let writer = std::thread::Builder::new()
             .name("camwatch-store".into())
-            .spawn(move || writer_loop(conn, rx, &thread_path))
+            .spawn(move || writer_loop(conn, rx, &thread_path, run))
             .map_err(|e| StoreError(format!("cannot start the state store writer: {e}")))?;
         Ok((
             Store {
@@ -441,9 +472,14 @@ fn load_procedure_times(conn: &Connection) -> rusqlite::Result<Vec<(String, f64)
     rows.collect()
 }
 
-fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Command>, path: &Path) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
+fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Command>, path: &Path, run: i64) {
+    loop {
+        // Nothing to write for a heartbeat: the empty batch still notes that the agent runs.
+        let mut batch = match rx.recv_timeout(HEARTBEAT) {
+            Ok(first) => vec![first],
+            Err(mpsc::RecvTimeoutError::Timeout) => Vec::new(),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         // Take whatever else is already waiting: one commit for a burst of results.
         while batch.len() < 1000 {
             match rx.try_recv() {
@@ -452,7 +488,7 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Command>, path: &Path) {
             }
         }
         let mut waiters = Vec::new();
-        let written = write_batch(&mut conn, batch, &mut waiters);
+        let written = write_batch(&mut conn, batch, &mut waiters, run);
         if let Err(e) = &written {
             tracing::error!(store = %path.display(), error = %e, "cannot write to the state store");
         }
@@ -471,13 +507,29 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Command>, path: &Path) {
             }
         }
     }
+    if let Err(e) = note_run(&conn, run) {
+        tracing::error!(store = %path.display(), error = %e, "cannot note the end of the agent's run");
+    }
     if let Err((_, e)) = conn.close() {
         tracing::error!(store = %path.display(), error = %e, "closing the state store failed");
     }
 }
 
-fn write_batch(conn: &mut Connection, batch: Vec<Command>, waiters: &mut Vec<Waiter>) -> rusqlite::Result<()> {
+/// Notes that the agent's run `run` is alive now.
+fn note_run(conn: &Connection, run: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE runs SET last_seen_at = ?2 WHERE id = ?1")?
+        .execute(params![run, crate::vocab::unix_now()])?;
+    Ok(())
+}
+
+fn write_batch(
+    conn: &mut Connection,
+    batch: Vec<Command>,
+    waiters: &mut Vec<Waiter>,
+    run: i64,
+) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
+    note_run(&tx, run)?;
     for command in batch {
         match command {
             Command::Record(row) => write_result(&tx, &row)?,
@@ -488,7 +540,8 @@ fn write_batch(conn: &mut Connection, batch: Vec<Command>, waiters: &mut Vec<Wai
                 let results = tx.execute("DELETE FROM results WHERE at < ?1", [results_before])?;
                 let transitions = tx.execute("DELETE FROM transitions WHERE at < ?1", [transitions_before])?;
                 let procedures = tx.execute("DELETE FROM procedure_runs WHERE at < ?1", [transitions_before])?;
-                tracing::debug!(results, transitions, procedures, "pruned old history");
+                let runs = tx.execute("DELETE FROM runs WHERE last_seen_at < ?1", [transitions_before])?;
+                tracing::debug!(results, transitions, procedures, runs, "pruned old history");
             }
             Command::Flush(done) => waiters.push(Waiter::Flush(done)),
             Command::Maintenance(w) => {
@@ -679,6 +732,7 @@ pub fn history(
             Ok(recording_at(r.get(0)?, r.get(1)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
+    let (runs, runs_since) = runs(conn, from, now)?;
     Ok(crate::availability::History {
         now,
         from,
@@ -688,7 +742,37 @@ pub fn history(
         recording_before,
         recording,
         maintenance,
+        runs,
+        runs_since,
     })
+}
+
+/// `[start, end]`, Unix seconds.
+pub type Span = (f64, f64);
+
+/// The agent's runs that overlap `[from, now]`, oldest first, and when the first recorded run
+/// started. The newest run ends `now` when it was last seen within [`LIVE_WITHIN_SECONDS`] (the
+/// writer notes it every [`HEARTBEAT`]): a report made while the agent runs, and the agent's own
+/// checks, see an outage going on, not one that ended at the last commit.
+pub fn runs(conn: &Connection, from: f64, now: f64) -> rusqlite::Result<(Vec<Span>, Option<f64>)> {
+    let (since, newest): (Option<f64>, Option<i64>) =
+        conn.query_row("SELECT MIN(started_at), MAX(id) FROM runs", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let mut runs = Vec::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, started_at, last_seen_at FROM runs WHERE last_seen_at > ?1 AND started_at < ?2 ORDER BY started_at",
+    )?;
+    for row in stmt.query_map(params![from, now], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?, r.get::<_, f64>(2)?))
+    })? {
+        let (id, start, mut end) = row?;
+        if Some(id) == newest && end >= now - LIVE_WITHIN_SECONDS {
+            end = end.max(now);
+        }
+        runs.push((start, end));
+    }
+    Ok((runs, since))
 }
 
 /// Maintenance windows people opened that end after `from`, oldest first.
@@ -1100,6 +1184,53 @@ mod tests {
             1,
             "pruned with the transitions"
         );
+    }
+
+    #[test]
+    fn each_opening_is_a_run_seen_at_every_commit_and_an_older_store_gets_one_run() {
+        let dir = tempfile::tempdir().unwrap();
+        // A store as the camwatch before runs left it: every migration but the last, with history.
+        let conn = Connection::open(dir.path().join(FILE_NAME)).unwrap();
+        for sql in &MIGRATIONS[..MIGRATIONS.len() - 1] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", MIGRATIONS.len() as i64 - 1)
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO transitions (device, check_name, at, from_state, to_state, status, summary, values_json)
+                 VALUES ('nvr', 'ping', 50, 'unknown', 'ok', 'ok', 'x', '{}');
+             INSERT INTO results (device, check_name, at, status, summary, values_json, duration_seconds)
+                 VALUES ('nvr', 'ping', 300, 'ok', 'x', '{}', 0.1);",
+        )
+        .unwrap();
+        drop(conn);
+        let before = crate::vocab::unix_now();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        store.record(row(before, None, State::Ok));
+        store.flush();
+        let conn = open_reader(&store.path).unwrap();
+        let (runs, since) = runs(&conn, 0.0, before + 3600.0).unwrap();
+        assert_eq!(since, Some(50.0));
+        assert_eq!(runs.len(), 2, "{runs:?}");
+        assert_eq!(runs[0], (50.0, 300.0), "the earlier camwatch's history as one run");
+        assert!(runs[1].0 >= before && runs[1].1 >= runs[1].0, "{runs:?}");
+        drop(conn);
+        store.close();
+        // Closed: the run ends when the writer last saw it; the next opening is a new run.
+        let (store, _) = Store::open(dir.path()).unwrap();
+        let conn = open_reader(&store.path).unwrap();
+        let now = crate::vocab::unix_now() + 2.0 * LIVE_WITHIN_SECONDS;
+        let (runs, _) = super::runs(&conn, 0.0, now).unwrap();
+        assert_eq!(runs.len(), 3, "{runs:?}");
+        assert!(runs[1].1 <= runs[2].0, "{runs:?}");
+        assert!(
+            runs[2].1 < now,
+            "a run not seen for three heartbeats has ended: {runs:?}"
+        );
+        // Seen within the last three heartbeats: still running, up to now.
+        let seen = runs[2].1;
+        let (live, _) = super::runs(&conn, 0.0, seen + 1.0).unwrap();
+        assert_eq!(live[2].1, seen + 1.0);
     }
 
     #[test]
