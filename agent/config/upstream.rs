@@ -133,6 +133,11 @@ uri = "rtsp://media-server.example/cam"
             Some(("cam", CheckKind::Ping)),
             "its own URI: not ONVIF's"
         );
+        assert_eq!(
+            relayed.upstream(CheckKind::Stream),
+            None,
+            "a stream another host serves does not ride on the camera's ping"
+        );
     }
 
     #[test]
