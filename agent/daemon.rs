@@ -291,6 +291,7 @@ struct Files<'a> {
 /// certificate is served to new connections).
 fn reload(shared: &Shared, files: Files<'_>, scheduler: &mut Scheduler, schedules: &Schedules) -> Result<(), String> {
     let loaded = config::load(files.config).and_then(|new| {
+        refuse_watching_nothing(&shared.config(), &new, files.config)?;
         let web = load_web(&new, files.web_flag)?;
         Ok((new, web))
     });
@@ -325,6 +326,24 @@ fn reload(shared: &Shared, files: Files<'_>, scheduler: &mut Scheduler, schedule
     };
     shared.reload_done(outcome.is_ok());
     outcome
+}
+
+/// A reload that would drop every device is refused unless the new file says it means it
+/// (`[agent] allow_no_devices = true`): an emptied, truncated or half-written file parses as a
+/// valid configuration that watches nothing, and the agent would fall silent while its metric
+/// said the reload went well.
+fn refuse_watching_nothing(old: &Config, new: &Config, path: &Path) -> Result<(), config::ConfigError> {
+    if new.devices.is_empty() && !old.devices.is_empty() && !new.agent.allow_no_devices {
+        return Err(config::ConfigError::whole_file(
+            path.display().to_string(),
+            format!(
+                "the new configuration lists no device (the running one watches {}): an emptied or truncated file?",
+                old.devices.len()
+            ),
+            "restore the [[device]] tables, or set [agent] allow_no_devices = true to watch nothing on purpose",
+        ));
+    }
+    Ok(())
 }
 
 /// Secrets anyone on the machine can read, said at every load (start and reload).

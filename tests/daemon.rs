@@ -324,6 +324,23 @@ mountpoints = ["/"]
     let ok = http(addr, "POST", "/-/reload", &[]).unwrap();
     assert_eq!(ok.status, 200, "{ok:?}");
 
+    // An emptied file parses as a configuration that watches nothing: refused, unless it says so.
+    let kept = std::fs::read_to_string(&path).unwrap();
+    write(&path, "");
+    daemon.signal("HUP");
+    support::wait_for("the emptied file refused", WAIT, || {
+        daemon.log_text().contains("the new configuration lists no device")
+    });
+    let m = daemon.metrics();
+    assert_eq!(sample(&m, "camwatch_config_last_reload_successful", &[]), Some(0.0));
+    assert!(m.contains(r#"device="local""#), "the old devices are still watched");
+    let agent_table = &kept[..kept.find("\n[").unwrap_or(kept.len())];
+    write(&path, &format!("{agent_table}\nallow_no_devices = true\n"));
+    let emptied = http(addr, "POST", "/-/reload", &[]).unwrap();
+    assert_eq!(emptied.status, 200, "watching nothing on purpose: {emptied:?}");
+    assert!(!daemon.metrics().contains(r#"device="local""#));
+    write(&path, &kept);
+
     let log = dir.path().join("log");
     let status = daemon.terminate();
     assert!(status.success(), "{status}");

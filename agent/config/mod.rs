@@ -100,6 +100,9 @@ pub struct AgentSettings {
     pub web_config_file: Option<PathBuf>,
     /// With users configured: whether `/metrics`, `/-/healthy` and `/-/ready` need a login too.
     pub metrics_auth: bool,
+    /// Whether a reload may leave the agent watching nothing: an emptied or truncated file
+    /// otherwise looks exactly like that.
+    pub allow_no_devices: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -528,6 +531,7 @@ impl Resolver {
             history_keep,
             web_config_file: raw.web_config_file,
             metrics_auth: raw.metrics_auth.unwrap_or(true),
+            allow_no_devices: raw.allow_no_devices.unwrap_or(false),
         }
     }
 

@@ -141,6 +141,7 @@ pub struct RawAgent {
     pub history_keep: Option<Spanned<HumanDuration>>,
     pub web_config_file: Option<PathBuf>,
     pub metrics_auth: Option<bool>,
+    pub allow_no_devices: Option<bool>,
 }
 
 /// The procedure's rules. The same table shape serves `[policy.NAME]` and a device's
