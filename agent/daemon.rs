@@ -126,7 +126,19 @@ pub async fn run(path: &Path, web_flag: Option<&Path>) -> i32 {
     );
 
     let (stop_http, http_stopped) = oneshot::channel::<()>();
-    let listener = match crate::web::tls::listen(listener, Arc::clone(&shared.web)) {
+    let descriptors = crate::web::connections::raise_descriptor_limit();
+    let limits = crate::web::connections::Limits::new(
+        config.agent.max_http_connections,
+        descriptors,
+        config.agent.http_idle_timeout,
+        Arc::clone(&shared.web.connections),
+    );
+    tracing::info!(
+        open_files = descriptors,
+        http_connections = limits.max,
+        "descriptor limit; at most this many HTTP connections, the rest kept for the probes"
+    );
+    let listener = match crate::web::tls::listen(listener, Arc::clone(&shared.web), limits) {
         Ok(l) => l,
         Err(e) => {
             tracing::error!("cannot listen on {}: {e}", config.agent.listen);
@@ -301,8 +313,12 @@ fn reload(shared: &Shared, files: Files<'_>, scheduler: &mut Scheduler, schedule
             if new.agent.listen != old.agent.listen
                 || new.agent.data_dir != old.agent.data_dir
                 || new.agent.max_in_flight != old.agent.max_in_flight
+                || new.agent.max_http_connections != old.agent.max_http_connections
+                || new.agent.http_idle_timeout != old.agent.http_idle_timeout
             {
-                tracing::warn!("listen, data_dir and max_in_flight take effect only after a restart");
+                tracing::warn!(
+                    "listen, data_dir, max_in_flight, max_http_connections and http_idle_timeout take effect only after a restart"
+                );
             }
             scheduler.apply(&new);
             follow(&schedules.reports, report_schedule(&new));

@@ -103,6 +103,10 @@ pub struct AgentSettings {
     /// Whether a reload may leave the agent watching nothing: an emptied or truncated file
     /// otherwise looks exactly like that.
     pub allow_no_devices: bool,
+    /// HTTP connections open at once (never more than a quarter of the descriptor limit).
+    pub max_http_connections: usize,
+    /// An HTTP connection with nothing sent or received for this long is closed.
+    pub http_idle_timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -521,6 +525,26 @@ impl Resolver {
             }
             d.get_ref().0
         });
+        let max_http_connections = raw.max_http_connections.map_or(256, |n| {
+            if *n.get_ref() == 0 {
+                self.error(
+                    Some(n.span()),
+                    "max_http_connections is 0, so nobody could reach the metrics or the status page",
+                    "set it to 1 or more (the default is 256)",
+                );
+            }
+            *n.get_ref()
+        });
+        let http_idle_timeout = raw.http_idle_timeout.map_or(Duration::from_secs(30), |d| {
+            if d.get_ref().0.is_zero() {
+                self.error(
+                    Some(d.span()),
+                    "http_idle_timeout is 0, so every connection would be closed at once",
+                    "give a duration such as \"30s\" (the default)",
+                );
+            }
+            d.get_ref().0
+        });
         AgentSettings {
             listen,
             data_dir: raw.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
@@ -532,6 +556,8 @@ impl Resolver {
             web_config_file: raw.web_config_file,
             metrics_auth: raw.metrics_auth.unwrap_or(true),
             allow_no_devices: raw.allow_no_devices.unwrap_or(false),
+            max_http_connections,
+            http_idle_timeout,
         }
     }
 

@@ -142,6 +142,8 @@ pub struct RawAgent {
     pub web_config_file: Option<PathBuf>,
     pub metrics_auth: Option<bool>,
     pub allow_no_devices: Option<bool>,
+    pub max_http_connections: Option<Spanned<usize>>,
+    pub http_idle_timeout: Option<Spanned<HumanDuration>>,
 }
 
 /// The procedure's rules. The same table shape serves `[policy.NAME]` and a device's

@@ -312,6 +312,26 @@ impl Collector for AgentCollector {
                 .refused()
                 .map(|(why, n)| (vec![("reason", why.as_str().to_owned())], n as f64)),
         )?;
+        let connections = &self.shared.web.connections;
+        gauge(
+            &mut e,
+            "camwatch_http_connections",
+            "HTTP connections open now (at most [agent] max_http_connections, and a quarter of the descriptor limit).",
+            [(
+                Vec::new(),
+                connections.open.load(std::sync::atomic::Ordering::Relaxed) as f64,
+            )],
+        )?;
+        family(
+            &mut e,
+            "camwatch_http_connections_rejected",
+            "HTTP connections closed at once because as many as allowed were open.",
+            MetricType::Counter,
+            [(
+                Vec::new(),
+                connections.rejected.load(std::sync::atomic::Ordering::Relaxed) as f64,
+            )],
+        )?;
         gauge(
             &mut e,
             "camwatch_outbox_pending",

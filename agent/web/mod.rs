@@ -6,6 +6,7 @@
 //! loop); this module decides, request by request, who may pass.
 
 pub mod config;
+pub mod connections;
 pub mod tls;
 
 use std::collections::{HashMap, VecDeque};
@@ -65,6 +66,8 @@ pub struct WebState {
     /// exporter-toolkit's `rate_limit` token bucket: (tokens, last refill).
     bucket: Mutex<Option<(f64, Instant)>>,
     refused: [AtomicU64; 3],
+    /// Open and refused HTTP connections (see `connections`).
+    pub connections: Arc<connections::ConnectionCounts>,
 }
 
 impl WebState {

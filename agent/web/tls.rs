@@ -20,6 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 use super::WebState;
+use super::connections::{Guarded, Limits};
 
 /// How long a client has to complete its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -76,15 +77,15 @@ impl axum::extract::connect_info::Connected<IncomingStream<'_, WebListener>> for
 
 /// Connections ready for HTTP (handshake done), fed by [`accept_forever`].
 pub struct WebListener {
-    ready: mpsc::Receiver<(Conn, SocketAddr)>,
+    ready: mpsc::Receiver<(Guarded, SocketAddr)>,
     local: SocketAddr,
 }
 
 impl Listener for WebListener {
-    type Io = Conn;
+    type Io = Guarded;
     type Addr = SocketAddr;
 
-    async fn accept(&mut self) -> (Conn, SocketAddr) {
+    async fn accept(&mut self) -> (Guarded, SocketAddr) {
         match self.ready.recv().await {
             Some(conn) => conn,
             // The accepting task ended (shutdown): accept nothing more.
@@ -99,14 +100,19 @@ impl Listener for WebListener {
 
 /// Starts accepting on `tcp`. Whether a connection gets TLS, and with which certificate, is
 /// decided by the web configuration in force when it arrives (reloads apply to new connections).
-pub fn listen(tcp: TcpListener, web: Arc<WebState>) -> io::Result<WebListener> {
+/// Each connection holds one of `limits`' slots for its life (see `connections`).
+pub fn listen(tcp: TcpListener, web: Arc<WebState>, limits: Limits) -> io::Result<WebListener> {
     let local = tcp.local_addr()?;
     let (tx, ready) = mpsc::channel(64);
-    tokio::spawn(accept_forever(tcp, web, tx));
+    tokio::spawn(accept_forever(tcp, web, limits, tx));
     Ok(WebListener { ready, local })
 }
 
-async fn accept_forever(tcp: TcpListener, web: Arc<WebState>, tx: mpsc::Sender<(Conn, SocketAddr)>) {
+/// Rejected connections are logged at most this often: a flood must not flood the log.
+const REJECTED_LOG_EVERY: Duration = Duration::from_secs(60);
+
+async fn accept_forever(tcp: TcpListener, web: Arc<WebState>, limits: Limits, tx: mpsc::Sender<(Guarded, SocketAddr)>) {
+    let mut last_rejected_log: Option<tokio::time::Instant> = None;
     let handshakes = Arc::new(tokio::sync::Semaphore::new(HANDSHAKES_IN_FLIGHT));
     loop {
         let accepted = tokio::select! {
@@ -122,9 +128,27 @@ async fn accept_forever(tcp: TcpListener, web: Arc<WebState>, tx: mpsc::Sender<(
                 continue;
             }
         };
+        let Some(slot) = limits.admit() else {
+            // Closed at once: it holds no descriptor, and the client sees a reset, not a hang.
+            drop(stream);
+            if last_rejected_log.is_none_or(|at| at.elapsed() >= REJECTED_LOG_EVERY) {
+                last_rejected_log = Some(tokio::time::Instant::now());
+                tracing::warn!(
+                    client = %addr,
+                    max = limits.max,
+                    "too many HTTP connections open; new ones are closed until some end (camwatch_http_connections_rejected_total counts them)"
+                );
+            }
+            continue;
+        };
         let _ = stream.set_nodelay(true);
+        let idle = limits.idle;
         let Some(tls) = web.current().tls.clone() else {
-            if tx.send((Conn::Plain(stream), addr)).await.is_err() {
+            if tx
+                .send((Guarded::new(Conn::Plain(stream), slot, idle), addr))
+                .await
+                .is_err()
+            {
                 return;
             }
             continue;
@@ -140,7 +164,9 @@ async fn accept_forever(tcp: TcpListener, web: Arc<WebState>, tx: mpsc::Sender<(
             drop(permit);
             match handshake {
                 Ok(Ok(conn)) => {
-                    let _ = tx.send((Conn::Tls(Box::new(conn)), addr)).await;
+                    let _ = tx
+                        .send((Guarded::new(Conn::Tls(Box::new(conn)), slot, idle), addr))
+                        .await;
                 }
                 Ok(Err(e)) => tracing::debug!(client = %addr, "TLS handshake failed: {e}"),
                 Err(_) => tracing::debug!(client = %addr, "TLS handshake not completed within {HANDSHAKE_TIMEOUT:?}"),

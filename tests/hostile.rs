@@ -1,0 +1,107 @@
+//! A hostile world (issue: hold under it): things a network, a client or a device can do to the
+//! agent on purpose, tried for real on loopback.
+
+mod support;
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::time::Duration;
+
+use support::{Daemon, daemon_config, sample, stored_results, temp_dir};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Starts the agent with at most `limit` open files, soft and hard (so it cannot raise it).
+fn with_descriptor_limit(command: &mut std::process::Command, limit: u64) {
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            let l = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &l) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[test]
+fn a_flood_of_silent_connections_neither_starves_the_probes_nor_stays_open() {
+    // A healthy device whose ping is a TCP connect: each probe needs a descriptor of its own.
+    let device = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let device_port = device.local_addr().unwrap().port();
+    std::thread::spawn(move || for _ in device.incoming() {});
+    let dir = temp_dir();
+    let (path, addr) = daemon_config(
+        dir.path(),
+        // The first lines go into the [agent] table daemon_config writes.
+        &format!(
+            r#"
+http_idle_timeout = "2s"
+
+[policy.default]
+interval = "1s"
+timeout = "900ms"
+
+[[device]]
+name = "this-host"
+kind = "host"
+address = "127.0.0.1"
+ping = "tcp:{device_port}"
+"#
+        ),
+    );
+    let daemon = Daemon::start_with(&path, addr, dir.path().join("log"), |c| {
+        with_descriptor_limit(c, 128);
+    });
+    daemon.wait_for_state("this-host", "ping", "ok");
+    let data = dir.path().join("data");
+    let before = stored_results(&data, "this-host", "ping").len();
+
+    // 300 connections that say nothing: more than the 128 descriptors the agent has.
+    let flood: Vec<TcpStream> = (0..300).filter_map(|_| TcpStream::connect(addr).ok()).collect();
+    assert!(flood.len() >= 200, "the kernel took {} connections", flood.len());
+    support::wait_for("five more pings", WAIT, || {
+        stored_results(&data, "this-host", "ping").len() >= before + 5
+    });
+    let results = stored_results(&data, "this-host", "ping");
+    let during = &results[before..];
+    assert!(
+        during.iter().all(|r| r.status == "ok"),
+        "the probes kept their descriptors: {:?}",
+        during.iter().map(|r| (&r.status, &r.values)).collect::<Vec<_>>()
+    );
+    assert_eq!(daemon.state("this-host", "ping"), "ok");
+
+    // Every one of them is closed: the ones over the cap at once, the others when idle.
+    for mut stream in flood {
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let mut byte = [0u8; 1];
+        let read = stream.read(&mut byte);
+        assert!(
+            matches!(read, Ok(0))
+                || read.as_ref().is_err_and(
+                    |e| e.kind() != std::io::ErrorKind::WouldBlock && e.kind() != std::io::ErrorKind::TimedOut
+                ),
+            "a silent connection still open: {read:?}"
+        );
+    }
+    let metrics = daemon.metrics();
+    let rejected = sample(&metrics, "camwatch_http_connections_rejected_total", &[]).unwrap();
+    assert!(rejected >= 100.0, "{rejected}");
+    let open = sample(&metrics, "camwatch_http_connections", &[]).unwrap();
+    assert!(
+        (1.0..=32.0).contains(&open),
+        "the scrape itself, at most a quarter of 128: {open}"
+    );
+    assert!(
+        daemon.log_text().contains("too many HTTP connections open"),
+        "said once: {}",
+        daemon.log_text()
+    );
+    daemon.terminate();
+}
