@@ -877,7 +877,16 @@ fn real_nas_walks_report_their_disk_volumes_in_bytes() {
         assert_eq!(result(&lines, walk, "storage")["status"], "ok", "{walk}");
     }
     // The Synology's disk devices (hrDeviceType 1.3.6.1.2.1.25.3.1.6 diskStorage, rows 393248,
-    // 393249, 393296) have no hrDeviceStatus (column 5) in the walk: unknown, not "down".
+    // 393249, 393296) have no hrDeviceStatus (column 5) in the walk: unknown, not "down", and
+    // not counted as running either.
+    let summary = result(&lines, "dsm_ds214se-dsm7", "storage")["summary"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        summary.ends_with(" with enough space, 3 disks of unknown status"),
+        "{summary}"
+    );
     let dsm = &result(&lines, "dsm_ds214se-dsm7", "storage")["values"]["disks"];
     assert_eq!(
         dsm,
