@@ -408,6 +408,16 @@ fn check_config(config: &Config) -> i32 {
     for exposure in config.exposed_secrets() {
         eprintln!("{exposure}");
     }
+    for device in &config.devices {
+        for (check, why) in camwatch::config::checks_not_served(device) {
+            eprintln!(
+                "{}: warning: device {:?}: the {check} check cannot be served: {why}; it will report \
+                 unknown \"not supported by this device\"; set [device.snmp] checks without \"{check}\"",
+                config.path.display(),
+                device.name
+            );
+        }
+    }
     let web = match &config.agent.web_config_file {
         None => String::new(),
         Some(path) => match camwatch::web::config::load(path) {

@@ -49,7 +49,13 @@ pub async fn run(config: &Config, devices: &[Arc<Device>], options: Options, out
     let printed = if options.json {
         console::print_json(out, &runs, options.exchange)
     } else {
-        console::print_table(out, &runs, options.exchange)
+        console::print_table(out, &runs, options.exchange).and_then(|()| {
+            if options.exchange {
+                not_served(out, &runs)
+            } else {
+                Ok(())
+            }
+        })
     };
     if let Err(e) = printed.and_then(|()| out.flush()) {
         // A closed pipe (`camwatch once | head`) is the reader's choice, not our failure.
@@ -63,4 +69,20 @@ pub async fn run(config: &Config, devices: &[Arc<Device>], options: Options, out
     } else {
         exit::OK
     }
+}
+
+/// After `probe`'s table: the checks a device cannot serve (it lacks the MIB or table they read), which
+/// say unknown "not supported by this device" on every run, and how to stop asking.
+fn not_served(out: &mut impl Write, runs: &[(&Device, CheckRun)]) -> std::io::Result<()> {
+    for (device, run) in runs {
+        if run.verdict.values["error"] == "unsupported" {
+            writeln!(
+                out,
+                "{}: the {} check cannot be served by this device ({}); to stop asking, list the \
+                 checks it serves in [device.snmp] checks",
+                device.name, run.verdict.check, run.verdict.summary
+            )?;
+        }
+    }
+    Ok(())
 }

@@ -575,13 +575,13 @@ fn every_real_ups_walk_reads_as_the_walk_says() {
     }
     for (walk, why) in NOT_A_UPS {
         let line = result(&lines, walk, "ups");
-        assert_eq!(line["status"], "failed", "{walk} ({why}): {line}");
+        assert_eq!(line["status"], "unknown", "{walk} ({why}): {line}");
         let summary = line["summary"].as_str().unwrap();
         assert!(
-            summary.starts_with("the SNMP agent answers, but not as a UPS"),
+            summary.starts_with("not supported by this device: the SNMP agent answers, but not as a UPS"),
             "{walk} ({why}): {summary}"
         );
-        assert_eq!(line["values"]["error"], "device", "{walk}: {line}");
+        assert_eq!(line["values"]["error"], "unsupported", "{walk}: {line}");
     }
 }
 
@@ -696,17 +696,17 @@ fn real_recorders_report_uptime_and_drives_or_say_why_not() {
 
     // hikvision-nvr_1: three objects only, neither sysUpTime nor a disk table.
     let uptime = result(&lines, "hikvision-nvr_1", "uptime");
-    assert_eq!(uptime["status"], "failed", "{uptime}");
+    assert_eq!(uptime["status"], "unknown", "{uptime}");
     assert_eq!(
         uptime["summary"],
-        "the SNMP agent reports neither sysUpTime nor hrSystemUptime, so its uptime is unknown"
+        "not supported by this device: neither sysUpTime nor hrSystemUptime, so its uptime is unknown"
     );
     for walk in ["hikvision-nvr_1", "dahua-nvr"] {
         let disks = result(&lines, walk, "recorder_disks");
-        assert_eq!(disks["status"], "failed", "{walk}: {disks}");
+        assert_eq!(disks["status"], "unknown", "{walk}: {disks}");
         assert_eq!(
             disks["summary"],
-            "the recorder answers SNMP but has no Hikvision hikDiskTable or Dahua \
+            "not supported by this device: no Hikvision hikDiskTable or Dahua \
              physicalVolumeInfoTable, so its drives cannot be checked",
             "{walk}"
         );
@@ -877,7 +877,16 @@ fn real_nas_walks_report_their_disk_volumes_in_bytes() {
         assert_eq!(result(&lines, walk, "storage")["status"], "ok", "{walk}");
     }
     // The Synology's disk devices (hrDeviceType 1.3.6.1.2.1.25.3.1.6 diskStorage, rows 393248,
-    // 393249, 393296) have no hrDeviceStatus (column 5) in the walk: unknown, not "down".
+    // 393249, 393296) have no hrDeviceStatus (column 5) in the walk: unknown, not "down", and
+    // not counted as running either.
+    let summary = result(&lines, "dsm_ds214se-dsm7", "storage")["summary"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        summary.ends_with(" with enough space, 3 disks of unknown status"),
+        "{summary}"
+    );
     let dsm = &result(&lines, "dsm_ds214se-dsm7", "storage")["values"]["disks"];
     assert_eq!(
         dsm,
@@ -889,9 +898,9 @@ fn real_nas_walks_report_their_disk_volumes_in_bytes() {
     );
     for walk in NO_STORAGE_TABLE {
         let line = result(&lines, walk, "storage");
-        assert_eq!(line["status"], "failed", "{walk}: {line}");
+        assert_eq!(line["status"], "unknown", "{walk}: {line}");
         assert_eq!(
-            line["summary"], "the SNMP agent has no HOST-RESOURCES-MIB storage table (hrStorageTable)",
+            line["summary"], "not supported by this device: no HOST-RESOURCES-MIB storage table (hrStorageTable)",
             "{walk}"
         );
     }
@@ -1009,6 +1018,85 @@ const LYING_UPS: &[Ups] = &[
         // upsBasicIdentModel .1.1.1.0 = "Smart-UPS 750   " (padded).
         summary: &["Smart-UPS 750: the UPS asks for its battery to be replaced"],
         notes: &["battery charge: the agent reports 4294967295 (unknown); left out"],
+    },
+    Ups {
+        walk: "ups-runtime-zero",
+        protocol: "rfc1628",
+        output_source: "online",  // upsOutputSource .33.1.4.1.0 = 3 normal
+        battery_status: "normal", // upsBatteryStatus .33.1.2.1.0 = 2 batteryNormal
+        charge: Some(1.0),        // .33.1.2.4.0 = 100
+        // upsEstimatedMinutesRemaining .33.1.2.3.0 = INTEGER 0 beside batteryNormal: not
+        // estimated (batteryNormal is a runtime above the low-battery time), not 0 min.
+        runtime: None,
+        on_battery: Some(0.0), // .33.1.2.2.0 = 0
+        input: None,
+        output: None,
+        load: None,
+        temperature: None,
+        alarms: Some(0), // .33.1.6.1.0 = 0
+        replace_battery: Some(false),
+        status: "ok",
+        summary: &["on mains power, battery 100 %"],
+        notes: &["estimated runtime: 0 min beside batteryNormal"],
+    },
+    Ups {
+        walk: "ups-runtime-zero-ticks",
+        protocol: "rfc1628",
+        output_source: "online",
+        battery_status: "normal",
+        charge: Some(1.0),
+        runtime: None, // .33.1.2.3.0 = TimeTicks 0 beside batteryNormal: not estimated
+        on_battery: ON_MAINS_SO_ZERO,
+        input: None,
+        output: None,
+        load: None,
+        temperature: None,
+        alarms: Some(0),
+        replace_battery: Some(false),
+        status: "ok",
+        summary: &["on mains power, battery 100 %"],
+        notes: &["estimated runtime: 0 min beside batteryNormal"],
+    },
+    Ups {
+        walk: "eaton-ffff",
+        protocol: "eaton",
+        output_source: "online",  // xupsOutputSource 1.3.6.1.4.1.534.1.4.5.0 = 3 normal
+        battery_status: "normal", // xupsAlarms .534.1.7.1.0 = 0
+        charge: Some(1.0),        // xupsBatCapacity .534.1.2.4.0 = 100
+        // xupsBatTimeRemaining .534.1.2.1.0 = 65535 (0xFFFF, unknown): UPS-MIB's
+        // upsEstimatedMinutesRemaining 1.3.6.1.2.1.33.1.2.3.0 = 42 min stands in.
+        runtime: Some(42.0 * 60.0),
+        on_battery: ON_MAINS_SO_ZERO,
+        input: None,
+        output: None,
+        load: Some(0.23), // xupsOutputLoad .534.1.4.1.0 = 23
+        temperature: None,
+        alarms: Some(0),
+        replace_battery: None,
+        status: "ok",
+        summary: &["9PX 1500: on mains power, battery 100 %, runtime 42 min"],
+        notes: &[
+            "estimated runtime: the agent reports 65535 (0xFFFF, unknown); left out",
+            "estimated runtime: from UPS-MIB upsEstimatedMinutesRemaining",
+        ],
+    },
+    Ups {
+        walk: "eaton-ffff-alone",
+        protocol: "eaton",
+        output_source: "online",
+        battery_status: "normal",
+        charge: Some(0.95),
+        runtime: None, // xupsBatTimeRemaining = 65535 and no UPS-MIB: unknown, not 18 h
+        on_battery: ON_MAINS_SO_ZERO,
+        input: None,
+        output: None,
+        load: None,
+        temperature: None,
+        alarms: Some(0),
+        replace_battery: None,
+        status: "ok",
+        summary: &["on mains power, battery 95 %"],
+        notes: &["estimated runtime: the agent reports 65535 (0xFFFF, unknown); left out"],
     },
 ];
 
@@ -1131,10 +1219,11 @@ fn lying_agents_give_a_right_figure_an_explained_gap_or_a_clear_error() {
     assert_eq!(dahua["summary"], "disk 2 (HDD2) is abnormal");
 }
 
-/// A walk that lacks every UPS object, and a walk asked for what it does not have, fail clearly:
-/// the recorder walk has no UPS MIB, the UPS walk no disk table and no storage table.
+/// A walk that lacks every UPS object, and a walk asked for what it does not have, are unknown
+/// with the reason, never failed: the recorder walk has no UPS MIB, the UPS walk no disk table
+/// and no storage table.
 #[test]
-fn walks_asked_for_what_they_do_not_have_fail_with_the_reason() {
+fn walks_asked_for_what_they_do_not_have_are_unknown_with_the_reason() {
     let sim = Snmpsim::start(&own_walks());
     let devices = [
         Poll {
@@ -1150,31 +1239,158 @@ fn walks_asked_for_what_they_do_not_have_fail_with_the_reason() {
     ];
     let lines = once(&sim, &devices);
     let ups = result(&lines, "hik-disks", "ups");
-    assert_eq!(ups["status"], "failed", "{ups}");
+    assert_eq!(ups["status"], "unknown", "{ups}");
     assert_eq!(
         ups["summary"],
-        "the SNMP agent answers, but not as a UPS (UPS-MIB (RFC 1628), APC PowerNet-MIB, \
-         Eaton XUPS-MIB not found)"
+        "not supported by this device: the SNMP agent answers, but not as a UPS (UPS-MIB (RFC 1628), \
+         APC PowerNet-MIB, Eaton XUPS-MIB not found)"
     );
     for (check, summary) in [
         (
             "recorder_disks",
-            "the recorder answers SNMP but has no Hikvision hikDiskTable or Dahua \
+            "not supported by this device: no Hikvision hikDiskTable or Dahua \
              physicalVolumeInfoTable, so its drives cannot be checked",
         ),
         (
             "storage",
-            "the SNMP agent has no HOST-RESOURCES-MIB storage table (hrStorageTable)",
+            "not supported by this device: no HOST-RESOURCES-MIB storage table (hrStorageTable)",
         ),
         (
             "uptime",
-            "the SNMP agent reports neither sysUpTime nor hrSystemUptime, so its uptime is unknown",
+            "not supported by this device: neither sysUpTime nor hrSystemUptime, so its uptime is unknown",
         ),
     ] {
         let line = result(&lines, "ups-on-battery", check);
-        assert_eq!(line["status"], "failed", "{line}");
+        assert_eq!(line["status"], "unknown", "{line}");
+        assert_eq!(line["values"]["error"], "unsupported", "{line}");
         assert_eq!(line["summary"], summary);
     }
+}
+
+/// Storage rows named by device (`/dev/hd4`, as AIX names them) take their mount point from
+/// hrFSTable (hrFSStorageIndex), so a 96 %-full `/var` is seen; a row whose hrStorageSize wrapped
+/// past 2^32 units (used > size) is left out with a note, never called full.
+#[test]
+fn volumes_are_named_through_hr_fs_table_and_a_wrapped_size_is_not_a_full_disk() {
+    let sim = Snmpsim::start(&own_walks());
+    let devices: Vec<Poll<'_>> = ["storage-dev-paths", "storage-wrapped"]
+        .into_iter()
+        .map(|walk| Poll {
+            walk,
+            kind: "storage",
+            checks: &["storage"],
+        })
+        .collect();
+    let lines = once(&sim, &devices);
+
+    let aix = result(&lines, "storage-dev-paths", "storage");
+    // hrFSTable rows 11-13: hrFSStorageIndex 1, 2, 3 -> /, /usr, /var; row 14 maps row 4 to
+    // /proc (a pseudo mount); storage row 5 (/dev/hd3) has no hrFSTable row and stays a device.
+    assert_volumes(
+        "storage-dev-paths",
+        aix,
+        &[
+            row(1, "/", 4096, 1_000_000, 100_000),
+            row(2, "/usr", 4096, 2_000_000, 1_000_000),
+            row(3, "/var", 4096, 1_000_000, 960_000),
+        ],
+        &["/proc", "/dev/hd3", "/dev/hd4"],
+    );
+    assert_eq!(aix["status"], "failed", "{aix}");
+    assert!(
+        aix["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("/var is nearly full: 4.0 % free"),
+        "{aix}"
+    );
+
+    let wrapped = result(&lines, "storage-wrapped", "storage");
+    // Row 1: hrStorageSize 1073741824 units, hrStorageUsed 3000000000 (sent as -1294967296).
+    assert_volumes(
+        "storage-wrapped",
+        wrapped,
+        &[row(2, "/", 4096, 1_000_000, 100_000)],
+        &["/footage"],
+    );
+    assert_eq!(wrapped["status"], "ok", "{wrapped}");
+    let notes = notes(&wrapped["values"]);
+    assert!(
+        notes.iter().any(|n| n
+            == "/footage: 3000000000 units used of 1073741824: the agent's hrStorageSize wrapped \
+                past 2^32 units; left out"),
+        "{notes:?}"
+    );
+}
+
+/// A Hikvision recorder with the default checks of its kind (uptime, storage, recorder_disks):
+/// it has no HOST-RESOURCES-MIB, so the storage check is unknown "not supported by this device",
+/// not failed (no failure exit, no incident), `probe` says the check cannot be served and
+/// `check-config` warns of it before the first poll.
+#[test]
+fn the_default_storage_check_of_a_hikvision_recorder_is_not_supported_not_failed() {
+    let sim = Snmpsim::start(&own_walks());
+    let dir = temp_dir();
+    let path = dir.path().join("camwatch.toml");
+    write(
+        &path,
+        &format!(
+            "[[device]]\nname = \"nvr\"\nkind = \"recorder\"\naddress = \"127.0.0.1\"\nping = \"off\"\n\
+             [device.snmp]\nport = {}\nrecorder_vendor = \"hikvision\"\n\
+             [device.snmp.credentials]\nversion = \"2c\"\ncommunity_env = \"CW_TEST_COMMUNITY\"\n",
+            sim.port
+        ),
+    );
+    let run = |args: &[&str]| {
+        camwatch()
+            .args(args)
+            .arg("-c")
+            .arg(&path)
+            .env("CW_TEST_COMMUNITY", "hik-nvr-defaults")
+            .output()
+            .expect("camwatch runs")
+    };
+    let out = run(&["once", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "no check failed: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let lines: Vec<Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    let storage = result(&lines, "nvr", "storage");
+    assert_eq!(storage["status"], "unknown", "{storage}");
+    assert_eq!(
+        storage["summary"],
+        "not supported by this device: no HOST-RESOURCES-MIB storage table (hrStorageTable)"
+    );
+    assert_eq!(storage["values"]["error"], "unsupported", "{storage}");
+    assert_eq!(result(&lines, "nvr", "recorder_disks")["status"], "ok");
+    assert_eq!(result(&lines, "nvr", "uptime")["status"], "ok");
+
+    let out = run(&["probe", "nvr"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "nvr: the storage check cannot be served by this device (not supported by this device: \
+             no HOST-RESOURCES-MIB storage table (hrStorageTable))"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("the uptime check cannot be served"), "{text}");
+
+    let out = run(&["check-config"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let warnings = stderr(&out);
+    assert!(
+        warnings.contains(
+            "device \"nvr\": the storage check cannot be served: Hikvision recorders have no \
+                           HOST-RESOURCES-MIB storage table (hrStorageTable)"
+        ),
+        "{warnings}"
+    );
 }
 
 /// noSuchObject (snmprec tag 128) reaches camwatch as such and is shown raw by `probe`.

@@ -40,7 +40,7 @@ pub use procedures::{Procedure, ProcedureTimes, TimeOfDay};
 use raw::{RawConfig, RawDevice};
 pub use raw::{SnmpAuthProtocol, SnmpPrivProtocol};
 pub use secret::{Credentials, SecretFileRef, SecretSource};
-pub use snmp::{RecorderVendor, SnmpAuth, SnmpSpec, SnmpValueSpec, UpsMib, parse_oid};
+pub use snmp::{RecorderVendor, SnmpAuth, SnmpSpec, SnmpValueSpec, UpsMib, checks_not_served, parse_oid};
 use sources::{Checks, Source};
 pub use tls::TlsTrust;
 use toml::Spanned;

@@ -400,10 +400,62 @@ pub fn default_snmp_checks(kind: DeviceKind) -> Vec<SnmpCheck> {
     }
 }
 
+/// The checks of `device` that it is known not to serve: the device lacks the MIB they read, so
+/// they would only ever say "not supported by this device". Hikvision recorders (firmware of
+/// every NVR walk seen so far) answer no HOST-RESOURCES-MIB: their drives are the
+/// `recorder_disks` check, read from hikDiskTable. `check-config` lists these.
+pub fn checks_not_served(device: &super::Device) -> Vec<(crate::model::CheckKind, &'static str)> {
+    let hikvision_recorder = device.checks.iter().any(|c| {
+        matches!(
+            c,
+            CheckSpec::RecorderDisks(super::RecorderDisksSpec::Snmp(_, RecorderVendor::Hikvision))
+        )
+    });
+    let storage = device.checks.iter().any(|c| matches!(c, CheckSpec::Storage(_)));
+    if hikvision_recorder && storage {
+        vec![(
+            crate::model::CheckKind::Storage,
+            "Hikvision recorders have no HOST-RESOURCES-MIB storage table (hrStorageTable); \
+             their drives are the recorder_disks check",
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{SecretSource, parse};
+
+    #[test]
+    fn the_default_storage_check_of_a_hikvision_recorder_is_known_not_served() {
+        let config = |vendor: &str| {
+            parse(
+                "t.toml",
+                &format!(
+                    r#"
+[[device]]
+name = "nvr"
+kind = "recorder"
+address = "192.0.2.6"
+ping = "off"
+[device.snmp]
+recorder_vendor = "{vendor}"
+[device.snmp.credentials]
+version = "2c"
+community_env = "C"
+"#
+                ),
+            )
+            .unwrap()
+        };
+        let hik = config("hikvision");
+        let not_served = checks_not_served(&hik.devices[0]);
+        assert_eq!(not_served.len(), 1, "{not_served:?}");
+        assert_eq!(not_served[0].0, crate::model::CheckKind::Storage);
+        assert!(checks_not_served(&config("dahua").devices[0]).is_empty());
+    }
 
     #[test]
     fn oids_parse_strictly() {

@@ -102,10 +102,11 @@ pub fn judge(
     }
 }
 
-/// A probe that saw nothing: the device's fault, unless the agent could not run it at all.
+/// A probe that saw nothing: the device's fault, unless the agent could not run it at all or the
+/// device lacks what the check reads (what a device does not report is unknown, never failed).
 fn probe_failed(check: CheckKind, error: &ProbeError, memory: Option<&serde_json::Value>) -> Verdict {
     let status = match error.kind {
-        ProbeErrorKind::Agent => Status::Unknown,
+        ProbeErrorKind::Agent | ProbeErrorKind::Unsupported => Status::Unknown,
         ProbeErrorKind::Timeout | ProbeErrorKind::Resolve | ProbeErrorKind::Device => Status::Failed,
     };
     let mut verdict = Verdict::new(
@@ -151,6 +152,21 @@ mod tests {
         let verdict = judge(CheckKind::Ping, &timeout, &policy, None, 0.0);
         assert_eq!(verdict.status, Status::Failed);
         assert_eq!(verdict.summary, "no answer within 10s");
+    }
+
+    #[test]
+    fn what_the_device_lacks_is_unknown_not_supported_never_failed() {
+        let lacks = Err(ProbeError::unsupported(
+            "no HOST-RESOURCES-MIB storage table (hrStorageTable)",
+        ));
+        let verdict = judge(CheckKind::Storage, &lacks, &Policy::default(), None, 0.0);
+        assert_eq!(verdict.status, Status::Unknown);
+        assert_eq!(
+            verdict.summary,
+            "not supported by this device: no HOST-RESOURCES-MIB storage table (hrStorageTable)"
+        );
+        assert_eq!(verdict.values["error"], "unsupported");
+        assert!(!verdict.immediate);
     }
 
     #[test]

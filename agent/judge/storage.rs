@@ -5,7 +5,7 @@ use super::filesystem::space_finding;
 use super::{Verdict, worst_first};
 use crate::config::Policy;
 use crate::model::{CheckKind, Status};
-use crate::observation::storage::{DeviceStatus, StorageObservation};
+use crate::observation::storage::{DeviceStatus, DiskDevice, StorageObservation};
 
 pub fn judge(seen: &StorageObservation, policy: &Policy) -> Verdict {
     let mut findings: Vec<(Status, String)> = seen
@@ -33,11 +33,7 @@ pub fn judge(seen: &StorageObservation, policy: &Policy) -> Verdict {
                     "{} volume{} with enough space{}",
                     seen.volumes.len(),
                     if seen.volumes.len() == 1 { "" } else { "s" },
-                    if seen.disks.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", {} disks running", seen.disks.len())
-                    }
+                    disks_summary(&seen.disks)
                 ),
             )
         }
@@ -50,10 +46,62 @@ pub fn judge(seen: &StorageObservation, policy: &Policy) -> Verdict {
     )
 }
 
+/// ", 3 disks running, 12 of unknown status": each disk counted under the status it reports
+/// (a disk that reports none is not running as far as anyone knows).
+fn disks_summary(disks: &[DiskDevice]) -> String {
+    let count = |status: DeviceStatus| disks.iter().filter(|d| d.status == status).count();
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let mut parts = Vec::new();
+    let running = count(DeviceStatus::Running);
+    if running > 0 {
+        parts.push(format!("{running} disk{} running", plural(running)));
+    }
+    let testing = count(DeviceStatus::Testing);
+    if testing > 0 {
+        parts.push(format!("{testing} disk{} testing", plural(testing)));
+    }
+    let unknown = count(DeviceStatus::Unknown);
+    if unknown > 0 {
+        parts.push(format!("{unknown} disk{} of unknown status", plural(unknown)));
+    }
+    parts.iter().map(|p| format!(", {p}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::observation::storage::{DiskDevice, Volume};
+    use crate::observation::storage::Volume;
+
+    #[test]
+    fn only_disks_that_say_so_are_running() {
+        let disk = |name: &str, status| DiskDevice {
+            name: name.into(),
+            status,
+        };
+        let seen = StorageObservation {
+            volumes: vec![volume("/", 100, 10)],
+            disks: vec![
+                disk("sda", DeviceStatus::Running),
+                disk("md0", DeviceStatus::Unknown),
+                disk("md1", DeviceStatus::Unknown),
+            ],
+            notes: vec![],
+        };
+        let v = judge(&seen, &Policy::default());
+        assert_eq!(v.status, Status::Ok);
+        assert_eq!(
+            v.summary,
+            "1 volume with enough space, 1 disk running, 2 disks of unknown status"
+        );
+        let seen = StorageObservation {
+            disks: vec![disk("md0", DeviceStatus::Unknown)],
+            ..seen
+        };
+        assert_eq!(
+            judge(&seen, &Policy::default()).summary,
+            "1 volume with enough space, 1 disk of unknown status"
+        );
+    }
 
     fn volume(name: &str, size: u64, used: u64) -> Volume {
         Volume {

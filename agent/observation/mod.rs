@@ -57,6 +57,9 @@ pub enum ProbeErrorKind {
     Device,
     /// The agent itself could not run the probe (its own resources, permissions, bugs).
     Agent,
+    /// The device answers, but lacks what the check reads (a MIB, a table): the check tells
+    /// nothing about it, so its status is unknown, never failed.
+    Unsupported,
 }
 
 impl ProbeError {
@@ -65,6 +68,14 @@ impl ProbeError {
             kind,
             message: message.into(),
         }
+    }
+
+    /// The device lacks what the check reads: `missing` names it ("no hrStorageTable").
+    pub fn unsupported(missing: impl std::fmt::Display) -> Self {
+        Self::new(
+            ProbeErrorKind::Unsupported,
+            format!("not supported by this device: {missing}"),
+        )
     }
 }
 

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use super::client::{Oid, SnmpClient, SnmpValue};
 use crate::config::RecorderVendor;
+use crate::observation::ProbeError;
 use crate::observation::recorder::{DiskState, RecorderDisk, RecorderObservation};
-use crate::observation::{ProbeError, ProbeErrorKind};
 
 pub(crate) const HIK_DISK_ENTRY: &str = "1.3.6.1.4.1.50001.1.241.1";
 pub(crate) const DAHUA_VOLUME_ENTRY: &str = "1.3.6.1.4.1.1004849.2.4.1.1";
@@ -83,10 +83,9 @@ pub async fn read(client: &mut SnmpClient<'_>, vendor: RecorderVendor) -> Result
         RecorderVendor::Dahua => "Dahua physicalVolumeInfoTable",
         RecorderVendor::Auto => "Hikvision hikDiskTable or Dahua physicalVolumeInfoTable",
     };
-    Err(ProbeError::new(
-        ProbeErrorKind::Device,
-        format!("the recorder answers SNMP but has no {looked}, so its drives cannot be checked"),
-    ))
+    Err(ProbeError::unsupported(format!(
+        "no {looked}, so its drives cannot be checked"
+    )))
 }
 
 pub(crate) fn hikvision(table: BTreeMap<Vec<u64>, BTreeMap<u64, SnmpValue>>) -> RecorderObservation {

@@ -4,13 +4,17 @@
 use std::collections::BTreeMap;
 
 use super::client::{Oid, SnmpClient, SnmpValue};
+use crate::observation::ProbeError;
 use crate::observation::storage::{DeviceStatus, DiskDevice, StorageObservation, Volume};
-use crate::observation::{ProbeError, ProbeErrorKind};
 
 const HR_STORAGE_ENTRY: &str = "1.3.6.1.2.1.25.2.3.1";
 const HR_STORAGE_TYPES: &str = "1.3.6.1.2.1.25.2.1";
 const HR_DEVICE_ENTRY: &str = "1.3.6.1.2.1.25.3.2.1";
 const HR_DEVICE_DISK_STORAGE: &str = "1.3.6.1.2.1.25.3.1.6";
+const HR_FS_ENTRY: &str = "1.3.6.1.2.1.25.3.8.1";
+/// hrFSEntry columns: hrFSMountPoint and hrFSStorageIndex (the hrStorageTable row it is).
+const HR_FS_MOUNT_POINT: u64 = 2;
+const HR_FS_STORAGE_INDEX: u64 = 7;
 
 /// hrStorageType OIDs (under hrStorageTypes) of what can hold footage.
 fn storage_kind(type_oid: &Oid) -> Option<&'static str> {
@@ -60,18 +64,49 @@ fn count(value: Option<&SnmpValue>, notes: &mut Vec<String>, name: &str) -> Opti
     }
 }
 
+/// Agents that name storage rows by device (AIX `/dev/hd4`, some NAS firmware) give the mount
+/// points in hrFSTable: hrFSStorageIndex -> hrFSMountPoint.
+fn mount_points(rows: Vec<(Oid, SnmpValue)>, entry: &Oid) -> BTreeMap<Vec<u64>, String> {
+    let table = columns(rows, entry);
+    let (Some(mounts), Some(storage)) = (table.get(&HR_FS_MOUNT_POINT), table.get(&HR_FS_STORAGE_INDEX)) else {
+        return BTreeMap::new();
+    };
+    storage
+        .iter()
+        .filter_map(|(fs, index)| {
+            let index = u64::try_from(index.as_i64()?).ok().filter(|i| *i > 0)?;
+            let mount = mounts.get(fs)?.as_text().filter(|m| !m.is_empty())?;
+            Some((vec![index], mount))
+        })
+        .collect()
+}
+
+/// A description that is a device node rather than a mount point.
+fn is_device_path(name: &str) -> bool {
+    name.starts_with("/dev/")
+}
+
 pub async fn read(client: &mut SnmpClient<'_>) -> Result<StorageObservation, ProbeError> {
     let entry = Oid::parse(HR_STORAGE_ENTRY).expect("valid");
     let table = columns(client.walk(&entry).await?, &entry);
     let mut notes = Vec::new();
     if table.is_empty() {
-        return Err(ProbeError::new(
-            ProbeErrorKind::Device,
-            "the SNMP agent has no HOST-RESOURCES-MIB storage table (hrStorageTable)",
+        return Err(ProbeError::unsupported(
+            "no HOST-RESOURCES-MIB storage table (hrStorageTable)",
         ));
     }
     let empty = BTreeMap::new();
     let column = |c: u64| table.get(&c).unwrap_or(&empty);
+    // hrFSTable only when some row needs it (one walk more, on those agents alone).
+    let named_by_device = column(3)
+        .values()
+        .any(|d| d.as_text().is_some_and(|d| is_device_path(&d)));
+    let mounts = if named_by_device {
+        let fs_entry = Oid::parse(HR_FS_ENTRY).expect("valid");
+        mount_points(client.walk(&fs_entry).await?, &fs_entry)
+    } else {
+        BTreeMap::new()
+    };
     let mut volumes = Vec::new();
     for (index, type_value) in column(2) {
         let SnmpValue::Oid(type_oid) = type_value else {
@@ -86,6 +121,10 @@ pub async fn read(client: &mut SnmpClient<'_>) -> Result<StorageObservation, Pro
                 index.iter().map(u64::to_string).collect::<Vec<_>>().join(".")
             )
         });
+        let name = match mounts.get(index) {
+            Some(mount) if is_device_path(&name) => mount.clone(),
+            _ => name,
+        };
         if is_pseudo(&name) {
             continue;
         }
@@ -93,11 +132,18 @@ pub async fn read(client: &mut SnmpClient<'_>) -> Result<StorageObservation, Pro
         let size = count(column(5).get(index), &mut notes, &name);
         let used = count(column(6).get(index), &mut notes, &name);
         match (unit, size, used) {
+            // More used than there is: hrStorageSize wrapped past 2^32 units on a volume that
+            // big (used had not yet). How often it wrapped cannot be told: not believed, and
+            // never taken for a full disk.
+            (Some(_), Some(size), Some(used)) if used > size => notes.push(format!(
+                "{name}: {used} units used of {size}: the agent's hrStorageSize wrapped past 2^32 \
+                 units; left out"
+            )),
             (Some(unit), Some(size), Some(used)) if size > 0 => volumes.push(Volume {
                 name,
                 kind,
                 size_bytes: size.saturating_mul(unit as u64),
-                used_bytes: used.min(size).saturating_mul(unit as u64),
+                used_bytes: used.saturating_mul(unit as u64),
             }),
             (_, Some(0), _) => {} // an empty slot or unmounted volume
             _ => notes.push(format!("{name}: size, used space or allocation unit missing; left out")),

@@ -5,8 +5,8 @@
 use super::client::{Oid, SnmpClient};
 use super::{Reading, mains_voltage};
 use crate::config::UpsMib;
+use crate::observation::ProbeError;
 use crate::observation::ups::{BatteryStatus, OutputSource, UpsObservation};
-use crate::observation::{ProbeError, ProbeErrorKind};
 
 // RFC 1628 UPS-MIB, 1.3.6.1.2.1.33.1
 const UPS_MANUFACTURER: &str = "1.3.6.1.2.1.33.1.1.1.0";
@@ -59,6 +59,8 @@ const XUPS_ALARMS: &str = "1.3.6.1.4.1.534.1.7.1.0";
 const XUPS_ALARM_DESCR_COLUMN: &str = "1.3.6.1.4.1.534.1.7.2.1.2";
 const XUPS_ALARM_LOW_BATTERY: &str = "1.3.6.1.4.1.534.1.7.4";
 const XUPS_ALARM_OVERLOAD: &str = "1.3.6.1.4.1.534.1.7.7";
+/// xupsBatTimeRemaining's "unknown" on cards that keep it in 16 bits.
+const XUPS_UNKNOWN: i64 = 0xFFFF;
 
 const RFC1628_OIDS: &[&str] = &[
     UPS_MANUFACTURER,
@@ -161,13 +163,10 @@ pub async fn read(
             _ => "UPS-MIB (RFC 1628)",
         })
         .collect();
-    Err(ProbeError::new(
-        ProbeErrorKind::Device,
-        format!(
-            "the SNMP agent answers, but not as a UPS ({} not found)",
-            tried.join(", ")
-        ),
-    ))
+    Err(ProbeError::unsupported(format!(
+        "the SNMP agent answers, but not as a UPS ({} not found)",
+        tried.join(", ")
+    )))
 }
 
 async fn rfc1628(client: &mut SnmpClient<'_>, r: &Reading) -> Result<UpsObservation, ProbeError> {
@@ -192,7 +191,7 @@ async fn rfc1628(client: &mut SnmpClient<'_>, r: &Reading) -> Result<UpsObservat
         _ => OutputSource::Unknown,
     };
     u.seconds_on_battery = r.figure(UPS_SECONDS_ON_BATTERY, 1.0, 0.0..=1e8, "seconds on battery", notes);
-    u.runtime_seconds = r.figure(UPS_MINUTES_REMAINING, 60.0, 0.0..=1e7, "estimated runtime", notes);
+    u.runtime_seconds = rfc1628_runtime(r, u.battery_status, notes);
     u.charge_ratio = r.figure(UPS_CHARGE, 0.01, 0.0..=1.0, "battery charge", notes);
     u.battery_temperature_celsius = r.figure(
         UPS_BATTERY_TEMPERATURE,
@@ -246,6 +245,22 @@ async fn rfc1628(client: &mut SnmpClient<'_>, r: &Reading) -> Result<UpsObservat
         None => {}
     }
     Ok(u)
+}
+
+/// upsEstimatedMinutesRemaining in seconds. RFC 1628's batteryNormal means the runtime is above
+/// the low-battery time: a 0 beside it (INTEGER or TimeTicks, as several cards answer) is "not
+/// estimated", never an empty battery.
+fn rfc1628_runtime(r: &Reading, battery: BatteryStatus, notes: &mut Vec<String>) -> Option<f64> {
+    let runtime = r.figure(UPS_MINUTES_REMAINING, 60.0, 0.0..=1e7, "estimated runtime", notes)?;
+    if runtime == 0.0 && battery == BatteryStatus::Normal {
+        notes.push(
+            "estimated runtime: 0 min beside batteryNormal (runtime above the low-battery time) \
+             means not estimated; left out"
+                .to_owned(),
+        );
+        return None;
+    }
+    Some(runtime)
 }
 
 pub(crate) fn apc(r: &Reading) -> UpsObservation {
@@ -318,7 +333,15 @@ async fn eaton(client: &mut SnmpClient<'_>, r: &Reading) -> Result<UpsObservatio
         Some(7) => OutputSource::Reduce,
         _ => OutputSource::Unknown,
     };
-    u.runtime_seconds = r.figure(XUPS_TIME_REMAINING, 1.0, 0.0..=1e7, "estimated runtime", notes);
+    // xupsBatTimeRemaining is a 16-bit field on many cards: 65535 (0xFFFF) is their "unknown".
+    u.runtime_seconds = if r.integer(XUPS_TIME_REMAINING) == Some(XUPS_UNKNOWN) {
+        notes.push(format!(
+            "estimated runtime: the agent reports {XUPS_UNKNOWN} (0xFFFF, unknown); left out"
+        ));
+        None
+    } else {
+        r.figure(XUPS_TIME_REMAINING, 1.0, 0.0..=1e7, "estimated runtime", notes)
+    };
     u.charge_ratio = r.figure(XUPS_CAPACITY, 0.01, 0.0..=1.0, "battery charge", notes);
     u.load_ratio = r.figure(XUPS_OUTPUT_LOAD, 0.01, 0.0..=3.0, "output load", notes);
     u.input_voltage_volts = mains_voltage(r, XUPS_INPUT_VOLTAGE_1, "input voltage", notes);
@@ -340,7 +363,36 @@ async fn eaton(client: &mut SnmpClient<'_>, r: &Reading) -> Result<UpsObservatio
         }
         None => {}
     }
+    cross_check_runtime(client, &mut u).await?;
     Ok(u)
+}
+
+/// Eaton cards answer UPS-MIB beside XUPS-MIB: its upsEstimatedMinutesRemaining stands in for an
+/// unknown xupsBatTimeRemaining, and a disagreement of the two is said.
+async fn cross_check_runtime(client: &mut SnmpClient<'_>, u: &mut UpsObservation) -> Result<(), ProbeError> {
+    let r = Reading::new(client.get(&oids(&[UPS_BATTERY_STATUS, UPS_MINUTES_REMAINING])).await?);
+    if r.value(UPS_MINUTES_REMAINING).is_none() {
+        return Ok(());
+    }
+    let battery = match r.integer(UPS_BATTERY_STATUS) {
+        Some(2) => BatteryStatus::Normal,
+        _ => BatteryStatus::Unknown,
+    };
+    let mut notes = Vec::new();
+    let standard = rfc1628_runtime(&r, battery, &mut notes);
+    match (u.runtime_seconds, standard) {
+        (None, Some(minutes)) => {
+            u.runtime_seconds = Some(minutes);
+            u.notes
+                .push("estimated runtime: from UPS-MIB upsEstimatedMinutesRemaining".to_owned());
+        }
+        // Minutes against seconds: more than a minute apart is more than rounding.
+        (Some(xups), Some(minutes)) if (xups - minutes).abs() > 60.0 => u.notes.push(format!(
+            "estimated runtime: XUPS-MIB says {xups} s, UPS-MIB {minutes} s; the XUPS-MIB figure is kept"
+        )),
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The alarm kinds (OIDs) an alarm table lists.

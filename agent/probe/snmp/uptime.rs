@@ -5,8 +5,8 @@
 
 use super::Reading;
 use super::client::{Oid, SnmpClient};
+use crate::observation::ProbeError;
 use crate::observation::uptime::UptimeObservation;
-use crate::observation::{ProbeError, ProbeErrorKind};
 
 const SYS_DESCR: &str = "1.3.6.1.2.1.1.1.0";
 const SYS_UPTIME: &str = "1.3.6.1.2.1.1.3.0";
@@ -32,9 +32,8 @@ pub async fn read(client: &mut SnmpClient<'_>) -> Result<UptimeObservation, Prob
         name: r.text(SYS_NAME).filter(|n| n != "<private>"),
     };
     if observation.agent_ticks.is_none() && observation.host_ticks.is_none() {
-        return Err(ProbeError::new(
-            ProbeErrorKind::Device,
-            "the SNMP agent reports neither sysUpTime nor hrSystemUptime, so its uptime is unknown",
+        return Err(ProbeError::unsupported(
+            "neither sysUpTime nor hrSystemUptime, so its uptime is unknown",
         ));
     }
     Ok(observation)
