@@ -78,9 +78,13 @@ impl Doubted {
         let Some(why) = unbelievable(date, now) else {
             return false;
         };
-        let (n, first, last) = self.0.entry(why).or_insert((0, date, date));
-        (*n, *first, *last) = (*n + 1, (*first).min(date), (*last).max(date));
+        self.add(why, (1, date, date));
         true
+    }
+
+    fn add(&mut self, why: &'static str, (n, first, last): (u64, i64, i64)) {
+        let (m, f, l) = self.0.entry(why).or_insert((0, first, last));
+        (*m, *f, *l) = (*m + n, (*f).min(first), (*l).max(last));
     }
 
     fn is_empty(&self) -> bool {
@@ -88,9 +92,8 @@ impl Doubted {
     }
 
     fn extend(&mut self, other: &Doubted) {
-        for (why, &(n, first, last)) in &other.0 {
-            let (m, f, l) = self.0.entry(why).or_insert((0, first, last));
-            (*m, *f, *l) = (*m + n, (*f).min(first), (*l).max(last));
+        for (why, &counted) in &other.0 {
+            self.add(why, counted);
         }
     }
 
