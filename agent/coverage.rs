@@ -138,6 +138,12 @@ impl IntervalSet {
     }
 }
 
+/// Contiguous coverage is measured up to this far beyond a camera's own requirement: every
+/// source keeps its footage that far beyond the longest requirement of the device's cameras
+/// (older footage is forgotten), and a camera beside one required to keep more is not measured
+/// by that one's window.
+pub const MEASURED_BEYOND_REQUIRED: i64 = 86_400;
+
 /// The rules coverage is measured against (from the device's policy), in seconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rules {
@@ -234,7 +240,7 @@ pub fn coverage(footage: &IntervalSet, now: i64, rules: Rules, storage: Option<S
             }
             reach = s;
         }
-        now - reach
+        now - reach.max(window_start - MEASURED_BEYOND_REQUIRED)
     } else {
         0
     };
@@ -356,8 +362,31 @@ mod tests {
         assert!(!c.compliant);
         let c = coverage(&footage, NOW, Rules { max_gap: 301, ..RULES }, None);
         assert!(c.gaps.is_empty());
-        assert_eq!(c.contiguous_seconds, NOW - start);
+        // 40 days of footage, measured up to the requirement plus a day.
+        assert_eq!(c.contiguous_seconds, 31 * DAY);
         assert!(c.compliant);
+        let c = coverage(
+            &footage,
+            NOW,
+            Rules {
+                max_gap: 301,
+                required: 7 * DAY,
+                ..RULES
+            },
+            None,
+        );
+        assert_eq!(c.contiguous_seconds, 8 * DAY);
+        let c = coverage(
+            &footage,
+            NOW,
+            Rules {
+                max_gap: 301,
+                required: 90 * DAY,
+                ..RULES
+            },
+            None,
+        );
+        assert_eq!(c.contiguous_seconds, NOW - start);
     }
 
     #[test]

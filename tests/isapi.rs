@@ -152,7 +152,8 @@ fn recorder_footage_disks_and_uptime_through_digest_to_the_second() {
     assert_eq!(front["newest_seconds"], scene.end);
     assert_eq!(front["recording_now"], true);
     assert_eq!(gaps(front), vec![]);
-    assert_eq!(front["contiguous_seconds"], now - oldest);
+    // Measured up to the requirement plus a day, though the hour found starts before that.
+    assert_eq!(front["contiguous_seconds"], 31 * DAY);
     assert_eq!(front["compliant"], true);
     assert_eq!(front["files"], (scene.end - oldest) / HOUR);
 

@@ -309,3 +309,66 @@ fn a_lone_segment_in_the_newest_folder_keeps_the_cameras_segment_length() {
     assert_eq!(solo["oldest_seconds"], hour - 3 * 3600, "{line}");
     assert_eq!(solo["newest_seconds"], hour + 60, "{line}");
 }
+
+/// A camera whose footage stopped 2 h ago, plus one segment dated a year ahead and one under
+/// `1970-01-01/`: not recording, no negative coverage, oldest and newest from the believable
+/// footage, the doubted dates said. Beside it, a camera of 90 days (its own rules) among the
+/// device's 30-day ones: each camera's coverage is measured up to its own requirement plus a day.
+#[test]
+fn dates_from_a_wrong_clock_are_not_believed_and_coverage_is_capped_per_camera() {
+    let dir = temp_dir();
+    let tree = footage_dir();
+    let root = tree.path().join("recordings");
+    let end = floor(unix_now(), 60);
+    let start = end - 35 * DAY;
+    frigate(&root, "front", end - 3 * DAY, end - 2 * 3600, 60, 0, |_| false);
+    let ahead = floor(end + 365 * DAY, 60);
+    frigate(&root, "front", ahead, ahead + 60, 60, 0, |_| false);
+    frigate(&root, "front", 0, 60, 60, 0, |_| false);
+    frigate(&root, "lobby", start, end, 60, 0, |_| false);
+    frigate(&root, "pharmacy", start, end, 60, 0, |_| false);
+    let config = dir.path().join("camwatch.toml");
+    write(
+        &config,
+        &format!(
+            "[[device]]\nname = \"nvr\"\nkind = \"host\"\n[device.footage]\nroot = \"{}\"\nlayout = \"{FRIGATE}\"\n[device.camera_policy.\"pharmacy\"]\nretention_days = 90\n",
+            root.display()
+        ),
+    );
+    let (code, line) = once_retention(&config);
+    assert_eq!(code, Some(1), "{line}");
+    let v = &line["values"];
+    let now = v["scanned_at"].as_i64().unwrap();
+    let front = &v["cameras"]["front"];
+    assert_eq!(front["recording_now"], false, "{front}");
+    assert_eq!(front["contiguous_seconds"], 0);
+    assert_eq!(front["newest_seconds"], end - 2 * 3600);
+    assert_eq!(front["oldest_seconds"], end - 3 * DAY);
+    assert_eq!(front["files"], 3 * 24 * 60 - 2 * 60);
+    let year_ahead = chrono::DateTime::from_timestamp(ahead, 0)
+        .unwrap()
+        .format("%Y-%m-%d %H:%M:%S UTC");
+    let why = format!(
+        "1 segment dated 1970-01-01 00:00:00 UTC (before 2000: the recorder's clock was not set); 1 segment dated {year_ahead} (in the future: the recorder's clock is ahead)"
+    );
+    assert_eq!(front["untrusted"], why.as_str());
+    assert!(
+        v["notes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(format!("front: {why}, not believed"))),
+        "{}",
+        v["notes"]
+    );
+    assert!(
+        line["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("front: not recording since "),
+        "{line}"
+    );
+    // The device keeps 91 days for its pharmacy camera; the 30-day lobby is measured to 31.
+    assert_eq!(v["cameras"]["lobby"]["contiguous_seconds"], 31 * DAY);
+    assert_eq!(v["cameras"]["pharmacy"]["contiguous_seconds"], now - start);
+    assert_eq!(v["cameras"]["pharmacy"]["required_seconds"], 90 * DAY);
+}

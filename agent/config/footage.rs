@@ -14,9 +14,18 @@ pub struct FootageSpec {
     pub layout: FootageLayout,
     /// Configured segment length; None: the distance to the next segment, capped.
     pub segment_seconds: Option<u32>,
+    /// With the `mtime` layout, the file name extensions of footage (lower case, no dot); other
+    /// files are not footage. Empty with a template (its file name says what footage is).
+    pub extensions: Vec<String>,
     /// Cameras that must have footage (empty: whatever is found).
     pub cameras: Vec<String>,
 }
+
+/// Video files, as recorders and exports name them: what the `mtime` layout counts as footage
+/// without `extensions` (ZoneMinder keeps `snapshot.jpg` and `alarm.jpg` beside event videos).
+pub const VIDEO_EXTENSIONS: &[&str] = &[
+    "mp4", "mkv", "avi", "mov", "m4v", "ts", "webm", "flv", "mpg", "mpeg", "asf", "h264", "h265", "264", "265", "dav",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FootageLayout {
@@ -157,6 +166,13 @@ impl Resolver {
                 FootageLayout::Mtime(CameraFrom::Dir)
             }
             text => {
+                if let Some(e) = &t.extensions {
+                    self.error(
+                        Some(e.span()),
+                        format!("{what} extensions is only for layout = \"mtime\""),
+                        "remove extensions: the template's file name says which files are footage",
+                    );
+                }
                 if let Some(c) = &t.camera_from {
                     self.error(
                         Some(c.span()),
@@ -188,10 +204,28 @@ impl Resolver {
                 "write the length of one footage file in seconds, e.g. 10 or 60",
             );
         }
+        let extensions = match (&layout, &t.extensions) {
+            (FootageLayout::Template(_), _) => Vec::new(),
+            (FootageLayout::Mtime(_), None) => VIDEO_EXTENSIONS.iter().map(|e| (*e).to_owned()).collect(),
+            (FootageLayout::Mtime(_), Some(list)) => {
+                let names: Vec<String> = (list.get_ref().iter())
+                    .map(|e| e.strip_prefix('.').unwrap_or(e).to_lowercase())
+                    .collect();
+                if names.is_empty() || names.iter().any(|e| e.is_empty() || e.contains(['/', '.', '*'])) {
+                    self.error(
+                        Some(list.span()),
+                        format!("{what} extensions {:?}: not a list of file name extensions", list.get_ref()),
+                        "write the extensions of the recorder's video files, like [\"mp4\", \"mkv\"], or leave extensions out for the usual video ones",
+                    );
+                }
+                names
+            }
+        };
         Some(FootageSpec {
             root: t.root.get_ref().clone(),
             layout,
             segment_seconds: t.segment_seconds.as_ref().map(|s| *s.get_ref()),
+            extensions,
             cameras: t.cameras.clone().unwrap_or_default(),
         })
     }
@@ -258,6 +292,40 @@ mod tests {
         assert_eq!(
             (spec.segment_seconds, spec.cameras.clone()),
             (Some(60), vec!["a".to_owned()])
+        );
+        assert!(spec.extensions.contains(&"mp4".to_owned()) && !spec.extensions.contains(&"jpg".to_owned()));
+    }
+
+    #[test]
+    fn extensions_are_for_the_mtime_layout_and_name_file_endings() {
+        let head = "[[device]]\nname = \"zm\"\nkind = \"host\"\n[device.footage]\nroot = \"/srv\"\n";
+        let spec = |body: &str| -> Result<FootageSpec, String> {
+            let config = parse("t.toml", &format!("{head}{body}")).map_err(|e| e.to_string())?;
+            match &config.devices[0].checks[0] {
+                CheckSpec::Retention(crate::config::RetentionSource::Folders(spec)) => Ok(FootageSpec::clone(spec)),
+                other => panic!("{other:?}"),
+            }
+        };
+        let ok = spec("layout = \"mtime\"\nsegment_seconds = 60\nextensions = [\".MKV\", \"jpg\"]\n").unwrap();
+        assert_eq!(ok.extensions, vec!["mkv".to_owned(), "jpg".to_owned()]);
+        let err = spec("layout = \"mtime\"\nsegment_seconds = 60\nextensions = []\n").unwrap_err();
+        assert!(
+            err.contains(
+                "t.toml:8:14: error: device \"zm\": [device.footage] extensions []: not a list of file name extensions"
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains("fix: write the extensions of the recorder's video files"),
+            "{err}"
+        );
+        assert!(spec("layout = \"mtime\"\nsegment_seconds = 60\nextensions = [\"*.mp4\"]\n").is_err());
+        let err = spec("layout = \"/{date}/{hour}/{camera}/{minute}.mp4\"\nextensions = [\"mp4\"]\n").unwrap_err();
+        assert!(
+            err.contains(
+                "t.toml:7:14: error: device \"zm\": [device.footage] extensions is only for layout = \"mtime\""
+            ),
+            "{err}"
         );
     }
 }

@@ -305,7 +305,7 @@ pub struct FilesystemSpec {
     pub mountpoints: Vec<String>,
 }
 
-pub use footage::{CameraFrom, FootageLayout, FootageSpec, Template, TemplatePart};
+pub use footage::{CameraFrom, FootageLayout, FootageSpec, Template, TemplatePart, VIDEO_EXTENSIONS};
 pub use isapi::IsapiSpec;
 
 /// Reads and resolves a configuration file.

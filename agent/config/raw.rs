@@ -260,6 +260,7 @@ pub struct RawFootage {
     pub layout: Spanned<String>,
     pub camera_from: Option<Spanned<String>>,
     pub segment_seconds: Option<Spanned<u32>>,
+    pub extensions: Option<Spanned<Vec<String>>>,
     pub cameras: Option<Vec<String>>,
 }
 

@@ -385,7 +385,7 @@ mod tests {
         assert_eq!(v.status, Status::Ok, "{}", v.summary);
         assert_eq!(
             v.summary,
-            "1 camera keeps 30 days of footage; shortest: front 40 days 0 h"
+            "1 camera keeps 30 days of footage; shortest: front 31 days 0 h"
         );
 
         let short = (NOW - 21 * 86_400 - 4 * 3600, NOW);
@@ -508,7 +508,7 @@ mod tests {
             recording_freshness: std::time::Duration::from_secs(20),
             ..Policy::default()
         };
-        let start = NOW - 40 * 86_400;
+        let start = NOW - 20 * 86_400;
         let v = judge(&obs(vec![("front", vec![(start, NOW - 100)])]), &p, None);
         assert_eq!(v.events.len(), 1, "{:?}", v.events);
         assert_eq!(
@@ -526,7 +526,7 @@ mod tests {
         );
         assert_eq!(
             resumed.values["cameras"]["front"]["contiguous_seconds"],
-            40 * 86_400 + 110
+            20 * 86_400 + 110
         );
     }
 
@@ -564,8 +564,18 @@ mod tests {
         assert_eq!(v.status, Status::Ok, "{}", v.summary);
         assert_eq!(
             v.summary,
-            "2 cameras keep the footage required of them (30 or 90 days); shortest: lobby 40 days 0 h"
+            "2 cameras keep the footage required of them (30 or 90 days); shortest: lobby 31 days 0 h"
         );
+        // The source keeps the longest requirement plus a day for every camera: each camera's
+        // coverage is measured up to its own requirement plus a day.
+        let ninety_one_days = vec![(NOW - 91 * 86_400, NOW)];
+        let v = judge(
+            &obs(vec![("lobby", ninety_one_days.clone()), ("pharmacy", ninety_one_days)]),
+            &p,
+            None,
+        );
+        assert_eq!(v.values["cameras"]["lobby"]["contiguous_seconds"], 31 * 86_400);
+        assert_eq!(v.values["cameras"]["pharmacy"]["contiguous_seconds"], 91 * 86_400);
 
         // Rules for a camera that has no footage at all: it is missing.
         let v = judge(&obs(vec![("lobby", vec![(NOW - 40 * 86_400, NOW)])]), &p, None);

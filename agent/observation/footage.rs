@@ -56,6 +56,8 @@ pub struct FootageObservation {
 pub struct FolderScan {
     /// Files (and folders) whose path does not fit the layout.
     pub unmatched: u64,
+    /// `mtime` layout: files in camera folders that are not video (by extension), not footage.
+    pub not_video: u64,
     /// Folders read on this scan, and folders whose earlier reading was reused.
     pub read: u64,
     pub reused: u64,

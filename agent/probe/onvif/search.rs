@@ -140,7 +140,7 @@ pub fn date_time(text: &str) -> Option<i64> {
         .map(|t| t.and_utc().timestamp())
 }
 
-fn shown(unix: i64) -> String {
+pub(crate) fn shown(unix: i64) -> String {
     chrono::DateTime::from_timestamp(unix, 0)
         .map_or_else(|| unix.to_string(), |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
 }
