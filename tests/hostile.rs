@@ -105,3 +105,71 @@ ping = "tcp:{device_port}"
     );
     daemon.terminate();
 }
+
+#[test]
+fn a_password_in_a_url_query_is_never_shown() {
+    use support::snapshots::{Auth, Body, SnapshotServer};
+    const SECRET: &str = "S3cr3tQueryPw";
+    let camera = SnapshotServer::start();
+    let path_and_query = format!("/snap.cgi?user=admin&password={SECRET}");
+    // The camera answers with a page, not a picture: the summary names the URL it asked.
+    camera.set("/snap.cgi", Body::Text("<html>busy</html>".into()), Auth::None);
+    let dir = temp_dir();
+    let (path, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            r#"
+[policy.default]
+interval = "1s"
+timeout = "900ms"
+failures_before_failed = 1
+
+[[device]]
+name = "gate"
+kind = "camera"
+address = "127.0.0.1"
+ping = "off"
+[device.snapshot]
+uri = "{}"
+"#,
+            camera.url(&path_and_query)
+        ),
+    );
+    let daemon = Daemon::start_with(&path, addr, dir.path().join("log"), |c| {
+        c.env("CAMWATCH_LOG", "debug");
+    });
+    daemon.wait_for_state("gate", "image", "failed");
+    let checks = daemon.get("/api/v1/checks").unwrap().body;
+    let summary = daemon.check("gate", "image")["summary"].as_str().unwrap().to_owned();
+    assert!(summary.contains("password=***"), "the URL is named, masked: {summary}");
+    let probe = support::cli(&path, &["probe", "gate"]);
+    let once = support::cli(&path, &["once", "--json"]);
+    let data = dir.path().join("data");
+    let stored: String = support::stored_summaries(&data, "gate", "image").join("\n");
+    let log = daemon.log_text();
+    daemon.terminate();
+    for (what, text) in [
+        ("API", checks),
+        ("summary", summary),
+        ("probe", support::stdout(&probe) + &support::stderr(&probe)),
+        ("once", support::stdout(&once) + &support::stderr(&once)),
+        ("store", stored),
+        ("log", log),
+    ] {
+        assert!(!text.contains(SECRET), "{what} shows the password:\n{text}");
+    }
+
+    // A configuration error quoting such a URL masks it in the message as in the quoted line.
+    let broken = dir.path().join("broken.toml");
+    support::write(
+        &broken,
+        &format!(
+            "[[device]]\nname = \"gate\"\nkind = \"camera\"\naddress = \"127.0.0.1\"\n[device.snapshot]\nuri = \"ftp://cam{path_and_query}\"\n"
+        ),
+    );
+    let out = support::run(&["check-config", "-c", broken.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let said = support::stdout(&out) + &support::stderr(&out);
+    assert!(said.contains("error"), "{said}");
+    assert!(!said.contains(SECRET), "check-config repeats the password:\n{said}");
+}

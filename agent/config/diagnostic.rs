@@ -95,16 +95,6 @@ pub fn is_secret_key(key: &str) -> bool {
     .any(|word| key.contains(word))
 }
 
-/// Whether the text holds a URL with a password in it (`rtsp://user:pass@host`).
-fn has_url_password(text: &str) -> bool {
-    text.split("://").skip(1).any(|rest| {
-        let authority = rest.split(['/', '"', '\'', ' ', '?', '#']).next().unwrap_or("");
-        authority
-            .rsplit_once('@')
-            .is_some_and(|(userinfo, _)| userinfo.contains(':'))
-    })
-}
-
 /// The line with everything after its first `=` hidden when any key on it (also inside an
 /// inline table) names a secret, or a URL on it carries a password.
 fn redact_line(line: &str) -> String {
@@ -112,7 +102,8 @@ fn redact_line(line: &str) -> String {
         .split(['{', ','])
         .filter_map(|part| part.split_once('=').map(|(key, _)| key))
         .any(is_secret_key)
-        || has_url_password(line);
+        // A URL with a password, in its userinfo or its query.
+        || mask_urls(line) != line;
     match line.split_once('=') {
         _ if !holds_secret => line.to_owned(),
         Some((key, _)) => format!("{key}= <redacted>"),
@@ -120,6 +111,8 @@ fn redact_line(line: &str) -> String {
         None => format!("{}<redacted>", &line[..line.len() - line.trim_start().len()]),
     }
 }
+
+use crate::vocab::urls::mask_urls;
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -130,7 +123,7 @@ impl fmt::Display for ConfigError {
             match &d.span {
                 Some(span) => {
                     let (line, column) = self.line_column(span.start);
-                    writeln!(f, "{}:{line}:{column}: error: {}", self.file, d.message)?;
+                    writeln!(f, "{}:{line}:{column}: error: {}", self.file, mask_urls(&d.message))?;
                     let text = self.source.lines().nth(line - 1).unwrap_or("");
                     let shown = redact_line(text);
                     let gutter = line.to_string();
@@ -151,10 +144,10 @@ impl fmt::Display for ConfigError {
                         )?;
                     }
                 }
-                None => writeln!(f, "{}: error: {}", self.file, d.message)?,
+                None => writeln!(f, "{}: error: {}", self.file, mask_urls(&d.message))?,
             }
             if let Some(fix) = &d.fix {
-                writeln!(f, "  fix: {fix}")?;
+                writeln!(f, "  fix: {}", mask_urls(fix))?;
             }
         }
         Ok(())

@@ -84,6 +84,29 @@ pub fn judge(
     memory: Option<&serde_json::Value>,
     now: f64,
 ) -> Verdict {
+    let mut verdict = judge_observation(check, outcome, policy, memory, now);
+    // One place for every verdict: whatever a device or a configuration put in a URL (a password
+    // in the query, a user:password@) never reaches a summary, the figures, the store, the API or
+    // a report.
+    if let std::borrow::Cow::Owned(masked) = crate::vocab::urls::mask_urls(&verdict.summary) {
+        verdict.summary = masked;
+    }
+    crate::vocab::urls::mask_urls_in_json(&mut verdict.values);
+    for event in &mut verdict.events {
+        if let std::borrow::Cow::Owned(masked) = crate::vocab::urls::mask_urls(&event.summary) {
+            event.summary = masked;
+        }
+    }
+    verdict
+}
+
+fn judge_observation(
+    check: CheckKind,
+    outcome: &Result<Observation, ProbeError>,
+    policy: &Policy,
+    memory: Option<&serde_json::Value>,
+    now: f64,
+) -> Verdict {
     match outcome {
         Ok(Observation::Ping(seen)) => ping::judge(seen, policy),
         Ok(Observation::Filesystem(seen)) => filesystem::judge(seen, policy),

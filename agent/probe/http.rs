@@ -136,12 +136,13 @@ impl HttpClients {
     }
 }
 
-/// A URL as it may be shown: without any user or password in it.
+/// A URL as it may be shown: without any user or password in it, and credentials in its query
+/// masked (`vocab::urls`).
 pub fn redact_url(url: &reqwest::Url) -> String {
     let mut shown = url.clone();
     let _ = shown.set_username("");
     let _ = shown.set_password(None);
-    shown.to_string()
+    crate::vocab::urls::shown_url(shown.as_str())
 }
 
 async fn read_limited(mut response: reqwest::Response, max_bytes: usize, shown: &str) -> Result<Vec<u8>, ProbeError> {

@@ -244,25 +244,9 @@ fn split_host_port(text: &str) -> Option<(String, Option<u16>)> {
 }
 
 /// Some cameras take their login in the query (`?user=admin&password=...`): such values are
-/// sent, but shown as `***`.
+/// sent, but shown as `***` (the one rule of `vocab::urls`).
 fn mask_query(url: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else {
-        return url.to_owned();
-    };
-    let secret = |key: &str| {
-        let key = key.to_ascii_lowercase();
-        ["pass", "pwd", "token", "secret", "auth", "key"]
-            .iter()
-            .any(|s| key.contains(s))
-    };
-    let masked: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((k, v)) if secret(k) && !v.is_empty() => format!("{k}=***"),
-            _ => pair.to_owned(),
-        })
-        .collect();
-    format!("{base}?{}", masked.join("&"))
+    crate::vocab::urls::shown_url(url)
 }
 
 /// `%40` -> `@`; malformed escapes are kept as written.

@@ -4,6 +4,7 @@
 pub mod event;
 pub mod severity;
 pub mod time;
+pub mod urls;
 
 pub use event::EventKind;
 pub use severity::Severity;
