@@ -85,8 +85,10 @@ pub fn mask_urls(text: &str) -> Cow<'_, str> {
     while let Some(at) = rest.find("://") {
         // The scheme: the letters, digits, '+', '-' and '.' right before "://".
         let start = rest[..at]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-            .map_or(0, |i| i + 1);
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(0, |(i, c)| i + c.len_utf8());
         let end = rest[at..]
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`'))
             .map_or(rest.len(), |i| at + i);
@@ -160,6 +162,9 @@ mod tests {
             "GET http://cam/snap.cgi?pwd=*** answered 401; see \"rtsp://u@cam/1\"."
         );
         assert!(matches!(mask_urls("no url here"), Cow::Borrowed(_)));
+        // A scheme right after a multi-byte character.
+        assert_eq!(mask_urls("见http://h/?pwd=x"), "见http://h/?pwd=***");
+        assert_eq!(mask_urls("://?key=v"), "://?key=***");
         let mut values = serde_json::json!({"uri": "http://c/?key=K", "list": ["https://x/?sig=S"], "n": 1});
         mask_urls_in_json(&mut values);
         assert_eq!(values["uri"], "http://c/?key=***");
