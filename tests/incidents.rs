@@ -8,6 +8,20 @@ mod support;
 use serde_json::Value;
 use support::{Daemon, TestHost, cli, daemon_config, promtool_check_metrics, sample, stderr, stdout, temp_dir};
 
+/// No procedures, every second, failed after two results and back after one.
+const POLICY: &str = r#"
+[procedures]
+handover = []
+inventory = "off"
+
+[policy.default]
+interval = "1s"
+timeout = "900ms"
+failures_before_failed = 2
+successes_before_recovered = 1
+ping_count = 1
+"#;
+
 fn incidents(config: &std::path::Path, args: &[&str]) -> Vec<Value> {
     let out = cli(config, &[&["incidents", "--json"], args].concat());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -29,18 +43,7 @@ fn a_dead_switch_is_one_incident_acknowledged_once_kept_across_a_restart_and_res
     let (config, addr) = daemon_config(
         dir.path(),
         &format!(
-            r#"
-[procedures]
-handover = []
-inventory = "off"
-
-[policy.default]
-interval = "1s"
-timeout = "900ms"
-failures_before_failed = 2
-successes_before_recovered = 1
-ping_count = 1
-
+            r#"{POLICY}
 [[device]]
 name = "switch"
 kind = "switch"
@@ -168,18 +171,7 @@ fn a_camera_whose_onvif_port_refuses_is_one_incident_with_its_clock_and_baseline
     let (config, addr) = daemon_config(
         dir.path(),
         &format!(
-            r#"
-[procedures]
-handover = []
-inventory = "off"
-
-[policy.default]
-interval = "1s"
-timeout = "900ms"
-failures_before_failed = 2
-successes_before_recovered = 1
-ping_count = 1
-
+            r#"{POLICY}
 [[device]]
 name = "cam"
 kind = "camera"
