@@ -120,9 +120,9 @@ fn quirks_nat_addresses_faults_with_200_unset_clocks_and_http_digest() {
     assert!(summary.contains("NotAuthorized"), "{summary}");
     assert_eq!(find(&lines, "clock")["status"], "ok", "the clock needs no login");
     assert_eq!(
-        strict.state.lock().unwrap().refused,
-        2,
-        "tried once, re-measured the clock, tried once more"
+        strict.refused_logins(),
+        1,
+        "one refused login, then no more in this poll"
     );
     assert!(!err.contains("another-password") && !err.contains(&SimState::default().password));
 
@@ -382,4 +382,174 @@ fn https_cameras_are_trusted_by_their_ca_or_their_pinned_fingerprint_and_nothing
         trusted_requests,
         "no request got through an untrusted connection"
     );
+}
+
+const ALL_CHECKS: &str = r#"["onvif", "clock", "baseline", "stream", "image"]"#;
+
+#[test]
+fn a_wrong_password_is_tried_once_per_poll_by_all_the_checks_of_a_camera_together() {
+    let sim = SimCamera::start(SimState {
+        password: "rotated-by-the-installer".into(),
+        ..SimState::default()
+    });
+    let (code, lines, err) = once(&camera_config(&sim, "cam-rotated", ALL_CHECKS));
+    assert_eq!(code, Some(1), "{lines:?}{err}");
+    assert_eq!(sim.refused_logins(), 1, "one refused login in all: {:?}", sim.asked());
+    // One conversation: the clock asked once for the five checks, and the snapshot URL, which
+    // takes the same account over HTTP Basic, not tried after the refusal.
+    assert_eq!(sim.count("GetSystemDateAndTime"), 1, "{:?}", sim.asked());
+    assert_eq!(sim.count("snapshot"), 0, "{:?}", sim.asked());
+    assert_eq!(
+        find(&lines, "clock")["status"],
+        "ok",
+        "the clock needs no login: {lines:?}"
+    );
+    for check in ["onvif", "baseline"] {
+        let summary = find(&lines, check)["summary"].as_str().unwrap().to_owned();
+        assert!(
+            summary.contains("refused the login of user \"camwatch\" to GetDeviceInformation"),
+            "{check}: {summary}"
+        );
+    }
+    assert!(!err.contains("rotated-by-the-installer"));
+
+    // The right password: still one conversation for all five checks.
+    let good = SimCamera::start(SimState::default());
+    let (_, lines, err) = once(&camera_config(&good, "cam-good", ALL_CHECKS));
+    assert_eq!(find(&lines, "onvif")["status"], "ok", "{lines:?}{err}");
+    for action in [
+        "GetSystemDateAndTime",
+        "GetDeviceInformation",
+        "GetProfiles",
+        "GetStreamUri",
+    ] {
+        assert_eq!(good.count(action), 1, "{action}: {:?}", good.asked());
+    }
+}
+
+#[test]
+fn a_camera_that_keeps_refusing_the_login_is_asked_less_and_less_often() {
+    let sim = SimCamera::start(SimState {
+        password: "rotated-by-the-installer".into(),
+        ..SimState::default()
+    });
+    let dir = temp_dir();
+    let (path, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            "[procedures]\nhandover = []\n[policy.default]\ninterval = \"1s\"\ntimeout = \"900ms\"\n{}",
+            camera_config(&sim, "cam-rotated", ALL_CHECKS)
+        ),
+    );
+    let daemon = Daemon::start_with(&path, addr, dir.path().join("log"), |c| {
+        c.env("CW_CAMERA_PASSWORD", SimState::default().password);
+    });
+    // Each poll reads the clock once, without a login: the polls can be counted.
+    support::wait_for("twelve polls", Duration::from_secs(60), || {
+        sim.count("GetSystemDateAndTime") >= 12
+    });
+    let (polls, times) = (
+        sim.count("GetSystemDateAndTime"),
+        sim.state.lock().unwrap().refused_logins.clone(),
+    );
+    // Waits of 2, 4 and 8 intervals after the refusals: polls 1, 3 or 4, 7 to 9.
+    assert!(
+        (2..=3).contains(&times.len()),
+        "{} refused logins in {polls} polls: {times:?}",
+        times.len()
+    );
+    assert_eq!(sim.count("snapshot"), 0, "{:?}", sim.asked());
+    let onvif = daemon.check("cam-rotated", "onvif");
+    assert_eq!(onvif["state"], "failed", "{onvif}");
+    assert!(daemon.terminate().success());
+}
+
+#[test]
+fn a_camera_whose_clock_fell_back_to_1970_still_takes_the_login() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let sim = SimCamera::start(SimState {
+        // 1970-01-01 01:00 and running: the camera lost power and its clock.
+        clock_offset_seconds: 3600 - now,
+        ..SimState::default()
+    });
+    let (_, lines, err) = once(&camera_config(&sim, "cam-1970", r#"["onvif", "clock"]"#));
+    let clock = find(&lines, "clock");
+    assert_eq!(clock["status"], "failed", "{clock}");
+    assert!(
+        clock["summary"].as_str().unwrap().contains("clock is not set"),
+        "{clock}"
+    );
+    let onvif = find(&lines, "onvif");
+    assert_eq!(onvif["status"], "ok", "signed by the camera's own clock: {onvif}{err}");
+    assert_eq!(sim.refused_logins(), 0);
+}
+
+#[test]
+fn a_camera_that_wants_a_login_for_its_clock_is_dated_by_its_http_date() {
+    let sim = SimCamera::start(SimState {
+        clock_needs_login: true,
+        clock_offset_seconds: 2 * 3600,
+        ..SimState::default()
+    });
+    let (_, lines, err) = once(&camera_config(&sim, "cam-strict", r#"["onvif", "clock"]"#));
+    assert_eq!(find(&lines, "onvif")["status"], "ok", "{lines:?}{err}");
+    let clock = find(&lines, "clock");
+    assert!(
+        clock["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("the camera's clock is 2h ahead"),
+        "{clock}"
+    );
+    assert_eq!(sim.refused_logins(), 0, "{:?}", sim.asked());
+
+    // With a wrong password as well, the summary names the clock as a possible cause.
+    let locked = SimCamera::start(SimState {
+        clock_needs_login: true,
+        password: "another-password".into(),
+        ..SimState::default()
+    });
+    let (_, lines, _) = once(&camera_config(&locked, "cam-strict", r#"["onvif", "clock"]"#));
+    for check in ["onvif", "clock"] {
+        let summary = find(&lines, check)["summary"].as_str().unwrap().to_owned();
+        assert!(
+            summary.contains("check username and password, or the camera's clock"),
+            "{check}: {summary}"
+        );
+    }
+    assert_eq!(locked.refused_logins(), 1);
+}
+
+#[test]
+fn an_answer_to_another_request_is_a_protocol_error_naming_the_request() {
+    for (asked, answered, check, expected) in [
+        (
+            "GetStreamUri",
+            "GetSnapshotUri",
+            "onvif",
+            "answered GetStreamUri with GetSnapshotUriResponse, not GetStreamUriResponse",
+        ),
+        (
+            "GetProfiles",
+            "GetDeviceInformation",
+            "onvif",
+            "answered GetProfiles with GetDeviceInformationResponse, not GetProfilesResponse",
+        ),
+    ] {
+        let sim = SimCamera::start(SimState {
+            wrong_answer: Some((asked.into(), answered.into())),
+            ..SimState::default()
+        });
+        let (_, lines, _) = once(&camera_config(&sim, "cam-mixed", r#"["onvif", "stream"]"#));
+        let found = find(&lines, check);
+        assert!(found.to_string().contains(expected), "{asked}: {found}");
+        let stream = find(&lines, "stream");
+        assert!(
+            !stream.to_string().contains("image.cgi"),
+            "no snapshot taken for a stream: {stream}"
+        );
+    }
 }
