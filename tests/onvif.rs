@@ -553,3 +553,21 @@ fn an_answer_to_another_request_is_a_protocol_error_naming_the_request() {
         );
     }
 }
+
+#[test]
+fn a_fault_summary_names_the_request_that_faulted() {
+    let sim = SimCamera::start(SimState {
+        fault_on: Some("GetProfiles".into()),
+        ..SimState::default()
+    });
+    let (_, lines, _) = once(&camera_config(&sim, "cam-faulty", r#"["onvif"]"#));
+    let onvif = find(&lines, "onvif");
+    assert_eq!(onvif["status"], "failed", "{onvif}");
+    assert!(
+        onvif["summary"]
+            .as_str()
+            .unwrap()
+            .contains("answered GetProfiles with a SOAP fault: Receiver/ActionNotSupported"),
+        "{onvif}"
+    );
+}

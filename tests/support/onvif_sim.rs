@@ -64,6 +64,8 @@ pub struct SimState {
     pub clock_needs_login: bool,
     /// Quirk: the first request is answered as if it were the second (mixed-up handlers).
     pub wrong_answer: Option<(String, String)>,
+    /// Quirk: this request is answered with a SOAP fault (ter:ActionNotSupported).
+    pub fault_on: Option<String>,
     /// Recordings of a Profile G recorder; empty: no search service.
     pub recordings: Vec<SimRecording>,
     /// Results per GetRecordingSearchResults / GetEventSearchResults, whatever MaxResults asks.
@@ -164,6 +166,7 @@ impl Default for SimState {
             refused_logins: Vec::new(),
             clock_needs_login: false,
             wrong_answer: None,
+            fault_on: None,
             recordings: Vec::new(),
             page_size: 2,
             searches: HashMap::new(),
@@ -515,6 +518,9 @@ fn handle(state: &Mutex<SimState>, path: &str, headers: &HeaderMap, body: &[u8],
             s.refused_logins.push(now());
         }
         return not_authorized(&s);
+    }
+    if s.fault_on.as_ref() == Some(&action) {
+        return fault("Receiver", "ter:ActionNotSupported", "not available on this firmware");
     }
     let action = match &s.wrong_answer {
         Some((asked, answered)) if *asked == action => answered.clone(),
