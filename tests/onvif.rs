@@ -571,3 +571,57 @@ fn a_fault_summary_names_the_request_that_faulted() {
         "{onvif}"
     );
 }
+
+/// Stream logins the fake RTSP camera below refused.
+static RTSP_REFUSED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// An RTSP camera that takes no login: OPTIONS answered, DESCRIBE challenged for Basic, and a
+/// DESCRIBE with credentials refused (and counted).
+fn refusing_rtsp(stream: &mut std::net::TcpStream) {
+    use std::io::{Read, Write};
+    loop {
+        let mut request = Vec::new();
+        let mut byte = [0u8; 1];
+        while !request.ends_with(b"\r\n\r\n") {
+            match stream.read(&mut byte) {
+                Ok(1) => request.push(byte[0]),
+                _ => return,
+            }
+        }
+        let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
+        let cseq = text
+            .lines()
+            .find_map(|l| l.strip_prefix("cseq:"))
+            .unwrap_or("1")
+            .trim()
+            .to_owned();
+        let answer = if text.starts_with("options") {
+            format!("RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nPublic: OPTIONS, DESCRIBE\r\n\r\n")
+        } else {
+            if text.contains("\r\nauthorization:") {
+                RTSP_REFUSED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            format!("RTSP/1.0 401 Unauthorized\r\nCSeq: {cseq}\r\nWWW-Authenticate: Basic realm=\"cam\"\r\n\r\n")
+        };
+        if stream.write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn the_stream_login_counts_among_the_one_refused_login_of_a_poll() {
+    let rtsp = support::rtsp::FakeRtsp::start(refusing_rtsp);
+    let sim = SimCamera::start(SimState {
+        password: "rotated-by-the-installer".into(),
+        ..SimState::default()
+    });
+    let config = camera_config(&sim, "cam-rotated", r#"["onvif", "clock", "stream"]"#)
+        + &format!("[device.stream]\nuri = \"{}\"\n", rtsp.uri());
+    let (_, lines, err) = once(&config);
+    let refused = sim.refused_logins() + RTSP_REFUSED.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(refused, 1, "ONVIF and RTSP logins refused together: {lines:?}{err}");
+    for check in ["onvif", "stream"] {
+        assert_eq!(find(&lines, check)["status"], "failed", "{lines:?}");
+    }
+}
