@@ -59,6 +59,7 @@ pub fn onvif(data: &[u8]) {
         return;
     };
     let _ = parse::system_date_and_time(answer);
+    let _ = parse::device_clock_seconds(answer);
     let _ = parse::device_information(answer);
     let _ = (parse::capabilities(answer), parse::services(answer));
     let _ = parse::mac_address(answer);

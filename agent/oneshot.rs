@@ -26,9 +26,12 @@ pub async fn run(config: &Config, devices: &[Arc<Device>], options: Options, out
     let runner = Arc::new(Runner::new(config.agent.max_in_flight));
     let mut tasks = JoinSet::new();
     for (d, device) in devices.iter().enumerate() {
+        // The checks of one device share one poll: one ONVIF conversation, at most one refused login.
+        let poll = Arc::new(crate::probe::Poll::default());
         for (c, spec) in device.checks.iter().enumerate() {
-            let (runner, device, spec) = (Arc::clone(&runner), Arc::clone(device), spec.clone());
-            tasks.spawn(async move { ((d, c), runner.run(&device, &spec, options.exchange, None).await) });
+            let (runner, device, spec, poll) =
+                (Arc::clone(&runner), Arc::clone(device), spec.clone(), Arc::clone(&poll));
+            tasks.spawn(async move { ((d, c), runner.run(&device, &spec, options.exchange, None, &poll).await) });
         }
     }
     let mut runs: Vec<((usize, usize), CheckRun)> = Vec::with_capacity(tasks.len());

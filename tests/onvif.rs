@@ -120,9 +120,9 @@ fn quirks_nat_addresses_faults_with_200_unset_clocks_and_http_digest() {
     assert!(summary.contains("NotAuthorized"), "{summary}");
     assert_eq!(find(&lines, "clock")["status"], "ok", "the clock needs no login");
     assert_eq!(
-        strict.state.lock().unwrap().refused,
-        2,
-        "tried once, re-measured the clock, tried once more"
+        strict.refused_logins(),
+        1,
+        "one refused login, then no more in this poll"
     );
     assert!(!err.contains("another-password") && !err.contains(&SimState::default().password));
 
@@ -382,4 +382,246 @@ fn https_cameras_are_trusted_by_their_ca_or_their_pinned_fingerprint_and_nothing
         trusted_requests,
         "no request got through an untrusted connection"
     );
+}
+
+const ALL_CHECKS: &str = r#"["onvif", "clock", "baseline", "stream", "image"]"#;
+
+#[test]
+fn a_wrong_password_is_tried_once_per_poll_by_all_the_checks_of_a_camera_together() {
+    let sim = SimCamera::start(SimState {
+        password: "rotated-by-the-installer".into(),
+        ..SimState::default()
+    });
+    let (code, lines, err) = once(&camera_config(&sim, "cam-rotated", ALL_CHECKS));
+    assert_eq!(code, Some(1), "{lines:?}{err}");
+    assert_eq!(sim.refused_logins(), 1, "one refused login in all: {:?}", sim.asked());
+    // One conversation: the clock asked once for the five checks, and the snapshot URL, which
+    // takes the same account over HTTP Basic, not tried after the refusal.
+    assert_eq!(sim.count("GetSystemDateAndTime"), 1, "{:?}", sim.asked());
+    assert_eq!(sim.count("snapshot"), 0, "{:?}", sim.asked());
+    assert_eq!(
+        find(&lines, "clock")["status"],
+        "ok",
+        "the clock needs no login: {lines:?}"
+    );
+    for check in ["onvif", "baseline"] {
+        let summary = find(&lines, check)["summary"].as_str().unwrap().to_owned();
+        assert!(
+            summary.contains("refused the login of user \"camwatch\" to GetDeviceInformation"),
+            "{check}: {summary}"
+        );
+    }
+    assert!(!err.contains("rotated-by-the-installer"));
+
+    // The right password: still one conversation for all five checks.
+    let good = SimCamera::start(SimState::default());
+    let (_, lines, err) = once(&camera_config(&good, "cam-good", ALL_CHECKS));
+    assert_eq!(find(&lines, "onvif")["status"], "ok", "{lines:?}{err}");
+    for action in [
+        "GetSystemDateAndTime",
+        "GetDeviceInformation",
+        "GetProfiles",
+        "GetStreamUri",
+    ] {
+        assert_eq!(good.count(action), 1, "{action}: {:?}", good.asked());
+    }
+}
+
+#[test]
+fn a_camera_that_keeps_refusing_the_login_is_asked_less_and_less_often() {
+    let sim = SimCamera::start(SimState {
+        password: "rotated-by-the-installer".into(),
+        ..SimState::default()
+    });
+    let dir = temp_dir();
+    let (path, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            "[procedures]\nhandover = []\n[policy.default]\ninterval = \"1s\"\ntimeout = \"900ms\"\n{}",
+            camera_config(&sim, "cam-rotated", ALL_CHECKS)
+        ),
+    );
+    let daemon = Daemon::start_with(&path, addr, dir.path().join("log"), |c| {
+        c.env("CW_CAMERA_PASSWORD", SimState::default().password);
+    });
+    // Each poll reads the clock once, without a login: the polls can be counted.
+    support::wait_for("twelve polls", Duration::from_secs(60), || {
+        sim.count("GetSystemDateAndTime") >= 12
+    });
+    let (polls, times) = (
+        sim.count("GetSystemDateAndTime"),
+        sim.state.lock().unwrap().refused_logins.clone(),
+    );
+    // Waits of 2, 4 and 8 intervals after the refusals: polls 1, 3 or 4, 7 to 9.
+    assert!(
+        (2..=3).contains(&times.len()),
+        "{} refused logins in {polls} polls: {times:?}",
+        times.len()
+    );
+    assert_eq!(sim.count("snapshot"), 0, "{:?}", sim.asked());
+    let onvif = daemon.check("cam-rotated", "onvif");
+    assert_eq!(onvif["state"], "failed", "{onvif}");
+    assert!(daemon.terminate().success());
+}
+
+#[test]
+fn a_camera_whose_clock_fell_back_to_1970_still_takes_the_login() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let sim = SimCamera::start(SimState {
+        // 1970-01-01 01:00 and running: the camera lost power and its clock.
+        clock_offset_seconds: 3600 - now,
+        ..SimState::default()
+    });
+    let (_, lines, err) = once(&camera_config(&sim, "cam-1970", r#"["onvif", "clock"]"#));
+    let clock = find(&lines, "clock");
+    assert_eq!(clock["status"], "failed", "{clock}");
+    assert!(
+        clock["summary"].as_str().unwrap().contains("clock is not set"),
+        "{clock}"
+    );
+    let onvif = find(&lines, "onvif");
+    assert_eq!(onvif["status"], "ok", "signed by the camera's own clock: {onvif}{err}");
+    assert_eq!(sim.refused_logins(), 0);
+}
+
+#[test]
+fn a_camera_that_wants_a_login_for_its_clock_is_dated_by_its_http_date() {
+    let sim = SimCamera::start(SimState {
+        clock_needs_login: true,
+        clock_offset_seconds: 2 * 3600,
+        ..SimState::default()
+    });
+    let (_, lines, err) = once(&camera_config(&sim, "cam-strict", r#"["onvif", "clock"]"#));
+    assert_eq!(find(&lines, "onvif")["status"], "ok", "{lines:?}{err}");
+    let clock = find(&lines, "clock");
+    assert!(
+        clock["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("the camera's clock is 2h ahead"),
+        "{clock}"
+    );
+    assert_eq!(sim.refused_logins(), 0, "{:?}", sim.asked());
+
+    // With a wrong password as well, the summary names the clock as a possible cause.
+    let locked = SimCamera::start(SimState {
+        clock_needs_login: true,
+        password: "another-password".into(),
+        ..SimState::default()
+    });
+    let (_, lines, _) = once(&camera_config(&locked, "cam-strict", r#"["onvif", "clock"]"#));
+    for check in ["onvif", "clock"] {
+        let summary = find(&lines, check)["summary"].as_str().unwrap().to_owned();
+        assert!(
+            summary.contains("check username and password, or the camera's clock"),
+            "{check}: {summary}"
+        );
+    }
+    assert_eq!(locked.refused_logins(), 1);
+}
+
+#[test]
+fn an_answer_to_another_request_is_a_protocol_error_naming_the_request() {
+    for (asked, answered, check, expected) in [
+        (
+            "GetStreamUri",
+            "GetSnapshotUri",
+            "onvif",
+            "answered GetStreamUri with GetSnapshotUriResponse, not GetStreamUriResponse",
+        ),
+        (
+            "GetProfiles",
+            "GetDeviceInformation",
+            "onvif",
+            "answered GetProfiles with GetDeviceInformationResponse, not GetProfilesResponse",
+        ),
+    ] {
+        let sim = SimCamera::start(SimState {
+            wrong_answer: Some((asked.into(), answered.into())),
+            ..SimState::default()
+        });
+        let (_, lines, _) = once(&camera_config(&sim, "cam-mixed", r#"["onvif", "stream"]"#));
+        let found = find(&lines, check);
+        assert!(found.to_string().contains(expected), "{asked}: {found}");
+        let stream = find(&lines, "stream");
+        assert!(
+            !stream.to_string().contains("image.cgi"),
+            "no snapshot taken for a stream: {stream}"
+        );
+    }
+}
+
+#[test]
+fn a_fault_summary_names_the_request_that_faulted() {
+    let sim = SimCamera::start(SimState {
+        fault_on: Some("GetProfiles".into()),
+        ..SimState::default()
+    });
+    let (_, lines, _) = once(&camera_config(&sim, "cam-faulty", r#"["onvif"]"#));
+    let onvif = find(&lines, "onvif");
+    assert_eq!(onvif["status"], "failed", "{onvif}");
+    assert!(
+        onvif["summary"]
+            .as_str()
+            .unwrap()
+            .contains("answered GetProfiles with a SOAP fault: Receiver/ActionNotSupported"),
+        "{onvif}"
+    );
+}
+
+/// Stream logins the fake RTSP camera below refused.
+static RTSP_REFUSED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// An RTSP camera that takes no login: OPTIONS answered, DESCRIBE challenged for Basic, and a
+/// DESCRIBE with credentials refused (and counted).
+fn refusing_rtsp(stream: &mut std::net::TcpStream) {
+    use std::io::{Read, Write};
+    loop {
+        let mut request = Vec::new();
+        let mut byte = [0u8; 1];
+        while !request.ends_with(b"\r\n\r\n") {
+            match stream.read(&mut byte) {
+                Ok(1) => request.push(byte[0]),
+                _ => return,
+            }
+        }
+        let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
+        let cseq = text
+            .lines()
+            .find_map(|l| l.strip_prefix("cseq:"))
+            .unwrap_or("1")
+            .trim()
+            .to_owned();
+        let answer = if text.starts_with("options") {
+            format!("RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nPublic: OPTIONS, DESCRIBE\r\n\r\n")
+        } else {
+            if text.contains("\r\nauthorization:") {
+                RTSP_REFUSED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            format!("RTSP/1.0 401 Unauthorized\r\nCSeq: {cseq}\r\nWWW-Authenticate: Basic realm=\"cam\"\r\n\r\n")
+        };
+        if stream.write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn the_stream_login_counts_among_the_one_refused_login_of_a_poll() {
+    let rtsp = support::rtsp::FakeRtsp::start(refusing_rtsp);
+    let sim = SimCamera::start(SimState {
+        password: "rotated-by-the-installer".into(),
+        ..SimState::default()
+    });
+    let config = camera_config(&sim, "cam-rotated", r#"["onvif", "clock", "stream"]"#)
+        + &format!("[device.stream]\nuri = \"{}\"\n", rtsp.uri());
+    let (_, lines, err) = once(&config);
+    let refused = sim.refused_logins() + RTSP_REFUSED.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(refused, 1, "ONVIF and RTSP logins refused together: {lines:?}{err}");
+    for check in ["onvif", "stream"] {
+        assert_eq!(find(&lines, check)["status"], "failed", "{lines:?}");
+    }
 }

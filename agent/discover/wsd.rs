@@ -121,7 +121,11 @@ pub fn parse_probe_matches(datagram: &[u8]) -> Result<ProbeMatches, String> {
                 }
                 match name.as_str() {
                     "ProbeMatches" if parent_is(&path, "Body") => in_probe_matches = true,
-                    "ProbeMatch" if in_probe_matches && parent_is(&path, "ProbeMatches") => {
+                    // Some devices put their ProbeMatch straight in the Body, without the
+                    // ProbeMatches wrapper the standard asks for; lenient parsers take it.
+                    "ProbeMatch"
+                        if (in_probe_matches && parent_is(&path, "ProbeMatches")) || parent_is(&path, "Body") =>
+                    {
                         if out.matches.len() >= MAX_MATCHES {
                             return Err(format!("more than {MAX_MATCHES} ProbeMatch elements"));
                         }
@@ -161,7 +165,7 @@ pub fn parse_probe_matches(datagram: &[u8]) -> Result<ProbeMatches, String> {
                             m.metadata_version = text.parse().ok();
                         }
                     }
-                    ("ProbeMatch", Some("ProbeMatches")) => {
+                    ("ProbeMatch", Some("ProbeMatches" | "Body")) => {
                         if let Some(m) = current.take() {
                             out.matches.push(m);
                         }
@@ -382,6 +386,20 @@ mod tests {
  onvif://www.onvif.org/MAC/c0:56:e3:b1:a2:f0 onvif://www.onvif.org/hardware/DS-2CD2143G2-I
  onvif://www.onvif.org/name/Entr%C3%A9e%20Nord%20%26%20Quai onvif://www.onvif.org/location/city/Lund
  onvif://www.onvif.org/location/building/B%202 http://www.example.org/custom?a=1&amp;b=2</d:Scopes><d:XAddrs>http://192.0.2.64/onvif/device_service http://[fe80::c256:e3ff:feb1:a2f0]/onvif/device_service https://192.0.2.64:8443/onvif/device_service</d:XAddrs><d:MetadataVersion>10</d:MetadataVersion></d:ProbeMatch></d:ProbeMatches></env:Body></env:Envelope>"#;
+
+    #[test]
+    fn a_probe_match_straight_in_the_body_is_taken() {
+        let unwrapped = MULTI_ADDRESS
+            .replace("<d:ProbeMatches>", "")
+            .replace("</d:ProbeMatches>", "");
+        let parsed = parse_probe_matches(unwrapped.as_bytes()).unwrap();
+        assert_eq!(parsed.matches.len(), 1, "{parsed:?}");
+        assert_eq!(
+            parsed.matches[0].endpoint.as_deref(),
+            Some("urn:uuid:5d1a4b4c-1dd2-11b2-8d1e-c056e3b1a2f0")
+        );
+        assert_eq!(parsed.matches[0].xaddrs.len(), 3);
+    }
 
     #[test]
     fn probe_is_soap12_ws_discovery_with_the_given_id_and_types() {

@@ -176,7 +176,7 @@ mod tests {
         );
         assert_eq!(fail.status, Status::Failed);
         assert!(fail.summary.starts_with("/srv is nearly full"), "{}", fail.summary);
-        assert!(fail.summary.ends_with("(and 1 more problems)"), "{}", fail.summary);
+        assert!(fail.summary.ends_with("(and 1 more problem)"), "{}", fail.summary);
     }
 
     #[test]

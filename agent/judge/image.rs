@@ -448,6 +448,6 @@ mod tests {
         };
         let v = last(&[black.clone(), black.clone(), black]);
         assert_eq!(v.status, Status::Failed);
-        assert!(v.summary.contains("(and 1 more problems)"), "{}", v.summary);
+        assert!(v.summary.contains("(and 1 more problem)"), "{}", v.summary);
     }
 }

@@ -71,6 +71,7 @@ pub fn worst_first(mut findings: Vec<(Status, String)>) -> Option<(Status, Strin
     let (status, first) = findings.first()?.clone();
     Some(match findings.len() {
         1 => (status, first),
+        2 => (status, format!("{first} (and 1 more problem)")),
         n => (status, format!("{first} (and {} more problems)", n - 1)),
     })
 }
@@ -162,6 +163,15 @@ pub fn human_bytes(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rest_is_counted_in_good_english() {
+        let finding = |s: &str| (Status::Warning, s.to_owned());
+        let two = worst_first(vec![finding("a"), finding("b")]).unwrap();
+        assert_eq!(two.1, "a (and 1 more problem)");
+        let three = worst_first(vec![finding("a"), finding("b"), finding("c")]).unwrap();
+        assert_eq!(three.1, "a (and 2 more problems)");
+    }
 
     #[test]
     fn agent_errors_are_unknown_device_errors_failed() {

@@ -38,7 +38,7 @@ fn device(seen: &OnvifObservation) -> Verdict {
         "clock_offset_seconds": seen.clock_offset_seconds,
         "notes": seen.notes,
     });
-    let Some(id) = &seen.identity else {
+    let Some(id) = seen.identity.as_ref().filter(|id| id.says_who()) else {
         return Verdict::new(
             CheckKind::Onvif,
             Status::Warning,
@@ -297,7 +297,13 @@ fn baseline(seen: &OnvifObservation, memory: Option<&serde_json::Value>, now: f6
         .unwrap_or_default();
     let current = Settings::of(seen);
     let mut events = Vec::new();
+    let identified = seen.identity.as_ref().is_some_and(|id| id.says_who());
     let (status, summary) = match &memory.baseline {
+        // A baseline without an identity could never notice a replacement: not recorded.
+        None if !identified => (
+            Status::Unknown,
+            "the camera does not say who it is (no manufacturer, model, firmware or serial): no baseline recorded until it does".to_owned(),
+        ),
         None => {
             let text = format!("baseline recorded: {}", current.describe());
             events.push(Event {
@@ -418,6 +424,26 @@ mod tests {
             snapshot_uri: None,
             notes: vec![],
         }
+    }
+
+    #[test]
+    fn a_camera_that_does_not_say_who_it_is_warns_and_gets_no_baseline() {
+        let p = Policy::default();
+        let mut anonymous = seen("A", 25.0, None);
+        anonymous.identity = Some(Identity {
+            hardware_id: Some("7A5".into()),
+            ..Identity::default()
+        });
+        let v = judge(CheckKind::Onvif, &anonymous, &p, None, NOW);
+        assert_eq!(
+            (v.status, v.summary.as_str()),
+            (Status::Warning, "the camera answers ONVIF but does not say who it is")
+        );
+        let v = judge(CheckKind::Baseline, &anonymous, &p, None, NOW);
+        assert_eq!(v.status, Status::Unknown, "{}", v.summary);
+        assert!(v.events.is_empty(), "{:?}", v.events);
+        let memory: BaselineMemory = serde_json::from_value(v.memory.unwrap()).unwrap();
+        assert_eq!(memory.baseline, None);
     }
 
     #[test]

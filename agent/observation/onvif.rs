@@ -53,6 +53,16 @@ pub struct Identity {
     pub hardware_id: Option<String>,
 }
 
+impl Identity {
+    /// Whether it says who the device is: a manufacturer, model, firmware or serial (a hardware id
+    /// alone names no unit).
+    pub fn says_who(&self) -> bool {
+        [&self.manufacturer, &self.model, &self.firmware, &self.serial]
+            .iter()
+            .any(|v| v.as_deref().is_some_and(|v| !v.trim().is_empty()))
+    }
+}
+
 /// Service addresses from GetCapabilities (or GetServices).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct Services {

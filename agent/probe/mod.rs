@@ -53,9 +53,109 @@ impl Transcript {
     }
 }
 
+/// What the checks of one device share in one poll (the scheduler runs a device's checks
+/// together): one ONVIF conversation per service, and the login refused in it, if one was, so no
+/// other check of the device logs in again until the next poll.
+#[derive(Default)]
+pub struct Poll {
+    pub(crate) onvif: tokio::sync::Mutex<std::collections::HashMap<String, onvif::Conversation>>,
+    refused: std::sync::Mutex<Option<ProbeError>>,
+}
+
+/// Refused logins in a row per device, kept across polls: while a device keeps refusing, camwatch
+/// waits twice as long each time before logging in again (interval x 2^refusals, at most an
+/// hour or one interval), so a wrong or rotated password cannot lock the account.
+#[derive(Debug, Default)]
+pub struct Logins {
+    by_device: std::sync::Mutex<std::collections::HashMap<String, Refusals>>,
+}
+
+#[derive(Debug, Clone)]
+struct Refusals {
+    count: u32,
+    until: tokio::time::Instant,
+    error: ProbeError,
+}
+
+/// The longest wait between two logins of a device that keeps refusing.
+const LONGEST_LOGIN_WAIT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Whether a probe may log in to its device now, and where it says how a login went. Every
+/// prober that sends the device's login (ONVIF, the snapshot URL's HTTP authentication) asks it
+/// first, so a device sees at most one refused login per poll.
+#[derive(Clone, Copy)]
+pub struct LoginGate<'a> {
+    poll: &'a Poll,
+    logins: &'a Logins,
+    device: &'a Device,
+}
+
+impl LoginGate<'_> {
+    /// `Err` with the refusal when a login was refused in this poll or the device is being left
+    /// alone after refusals.
+    pub fn check(&self) -> Result<(), ProbeError> {
+        if let Some(refused) = self.poll.refused.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Err(refused);
+        }
+        let by_device = self.logins.by_device.lock().unwrap_or_else(|e| e.into_inner());
+        match by_device.get(&self.device.name) {
+            Some(r) if r.until > tokio::time::Instant::now() => Err(ProbeError::new(
+                r.error.kind,
+                format!(
+                    "{}; {} refused in a row, so camwatch does not log in again for {} (so as not to lock the account)",
+                    r.error.message,
+                    r.count,
+                    humantime::format_duration(std::time::Duration::from_secs(
+                        r.until
+                            .saturating_duration_since(tokio::time::Instant::now())
+                            .as_secs()
+                            .max(1)
+                    ))
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// A login was refused with `error`: no more logins in this poll, and a longer wait.
+    pub fn refused(&self, error: &ProbeError) {
+        *self.poll.refused.lock().unwrap_or_else(|e| e.into_inner()) = Some(error.clone());
+        let mut by_device = self.logins.by_device.lock().unwrap_or_else(|e| e.into_inner());
+        let count = by_device.get(&self.device.name).map_or(0, |r| r.count) + 1;
+        let interval = self.device.policy.interval;
+        let wait = interval
+            .saturating_mul(1u32 << count.min(16))
+            .min(LONGEST_LOGIN_WAIT.max(interval));
+        tracing::warn!(
+            device = %self.device.name,
+            refused = count,
+            "login refused; not logging in again for {}",
+            humantime::format_duration(wait)
+        );
+        by_device.insert(
+            self.device.name.clone(),
+            Refusals {
+                count,
+                until: tokio::time::Instant::now() + wait,
+                error: error.clone(),
+            },
+        );
+    }
+
+    /// A login was accepted: the refusals are over.
+    pub fn accepted(&self) {
+        self.logins
+            .by_device
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.device.name);
+    }
+}
+
 /// Everything one run of one check may use: the device, when the run started, when the
-/// scheduler gives up on it, and the transcript (`camwatch probe`). Built by the scheduler's
-/// runner for every run, so every prober sees the same clock and deadline.
+/// scheduler gives up on it, the transcript (`camwatch probe`), and what the device's checks share
+/// in this poll. Built by the scheduler's runner for every run, so every prober sees the same
+/// clock and deadline.
 pub struct ProbeContext<'a> {
     pub device: &'a Device,
     /// When the run started, Unix seconds: "now" for whatever the probe dates.
@@ -65,16 +165,36 @@ pub struct ProbeContext<'a> {
     /// The run's timeout (the device's policy): the scheduler drops the probe after it.
     pub timeout: std::time::Duration,
     pub transcript: &'a mut Transcript,
+    /// What the device's checks share in this poll.
+    pub poll: &'a Poll,
+    logins: &'a Logins,
 }
 
 impl<'a> ProbeContext<'a> {
-    pub fn new(device: &'a Device, now: f64, transcript: &'a mut Transcript) -> Self {
+    pub fn new(
+        device: &'a Device,
+        now: f64,
+        transcript: &'a mut Transcript,
+        poll: &'a Poll,
+        logins: &'a Logins,
+    ) -> Self {
         Self {
             device,
             now,
             started: tokio::time::Instant::now(),
             timeout: device.policy.timeout,
             transcript,
+            poll,
+            logins,
+        }
+    }
+
+    /// Asked before sending the device's login, told how it went.
+    pub fn gate(&self) -> LoginGate<'a> {
+        LoginGate {
+            poll: self.poll,
+            logins: self.logins,
+            device: self.device,
         }
     }
 

@@ -27,9 +27,16 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Longest server text (Server header, a reason phrase) kept for people to read.
 const MAX_SHOWN_CHARS: usize = 120;
 
+/// How a refused stream login begins (see [`Session::login_error`]), which the device's
+/// [`super::LoginGate`] is told of.
+const REFUSED_LOGIN: &str = "the camera refused the login for its stream";
+
 pub async fn probe(uri: &str, ctx: &mut ProbeContext<'_>) -> Result<StreamObservation, ProbeError> {
     let login = ctx.login()?;
-    let (login, transcript) = (login.as_ref(), &mut *ctx.transcript);
+    let gate = ctx.gate();
+    // The device's login is not sent after a refusal in this poll or while it is left alone.
+    let may_log_in = gate.check();
+    let (login, transcript) = (login.as_ref().filter(|_| may_log_in.is_ok()), &mut *ctx.transcript);
     let target = Target::parse(uri)?;
     if target.tls {
         // rtsps needs a trust setting ([device.stream] has none yet) and cameras carry
@@ -48,7 +55,19 @@ pub async fn probe(uri: &str, ctx: &mut ProbeContext<'_>) -> Result<StreamObserv
         .await
         .map_err(|e| connect_error(&server, &e))?;
     transcript.note(|| format!("connected to {address}"));
-    describe(Session::new(tcp, &target, login), target, transcript).await
+    let described = describe(Session::new(tcp, &target, login), target, transcript).await;
+    match (described, may_log_in) {
+        (Err(e), _) if e.message.starts_with(REFUSED_LOGIN) => {
+            gate.refused(&e);
+            Err(e)
+        }
+        // It wants the login that is being withheld: the refusal is the reason.
+        (Err(e), Err(withheld)) if e.message.contains("asks for a login") => {
+            transcript.note(|| format!("  {}", e.message));
+            Err(withheld)
+        }
+        (described, _) => described,
+    }
 }
 
 /// The conversation over an open connection: OPTIONS, DESCRIBE, and what the answers say.
@@ -583,7 +602,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let server = &self.server;
         let message = match (&self.answered, &self.login) {
             (Some(answered), Some(login)) => format!(
-                "the camera refused the login for its stream ({} authentication as user \"{}\"); \
+                "{REFUSED_LOGIN} ({} authentication as user \"{}\"); \
                  check the device's username and password",
                 answered.challenge.scheme(),
                 shown(&login.user)

@@ -66,7 +66,11 @@ pub async fn probe(
     ctx: &mut ProbeContext<'_>,
 ) -> Result<ImageObservation, ProbeError> {
     let login = ctx.login()?;
-    let (login, transcript) = (login.as_ref(), &mut *ctx.transcript);
+    let gate = ctx.gate();
+    // HTTP authentication is a login: not sent again after a refusal in this poll or while the
+    // device is left alone after refusals (see `LoginGate`).
+    let may_log_in = gate.check();
+    let (login, transcript) = (login.as_ref().filter(|_| may_log_in.is_ok()), &mut *ctx.transcript);
     let shown = reqwest::Url::parse(uri).map_or_else(|_| uri.to_owned(), |u| redact_url(&u));
     let max_bytes = usize::try_from(spec.max_bytes).unwrap_or(usize::MAX);
     let reply = http
@@ -84,11 +88,14 @@ pub async fn probe(
     match reply.status {
         200 => {}
         401 if login.is_some() => {
-            return Err(ProbeError::new(
+            let refused = ProbeError::new(
                 ProbeErrorKind::Device,
                 format!("{shown} refused the camera's username and password (HTTP 401)"),
-            ));
+            );
+            gate.refused(&refused);
+            return Err(refused);
         }
+        401 if may_log_in.is_err() => return Err(may_log_in.unwrap_err()),
         401 => {
             return Err(ProbeError::new(
                 ProbeErrorKind::Device,

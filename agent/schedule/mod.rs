@@ -1,5 +1,6 @@
-//! When checks run. Each (device, check) has its own task on its own interval, started at a
-//! random phase so a thousand devices do not all fire in the same second. A shared semaphore
+//! When checks run. Each device has its own task on its own interval, started at a random phase
+//! so a thousand devices do not all fire in the same second; a poll runs all the device's checks
+//! together, sharing one [`Poll`] (one ONVIF conversation, at most one refused login). A shared semaphore
 //! bounds the probes in flight and every probe runs under its policy's timeout, so a dead or slow
 //! device costs one permit for at most one timeout and never delays another device's checks.
 //! Every task also listens for a "run now" request (the shift handover), so checks run at once
@@ -18,7 +19,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::config::{CheckSpec, Config, Device};
 use crate::judge::{self, Verdict};
 use crate::observation::{Observation, ProbeError, ProbeErrorKind};
-use crate::probe::{ProbeContext, Probes, Transcript};
+use crate::probe::{Logins, Poll, ProbeContext, Probes, Transcript};
 use crate::state::{CheckResult, Hub};
 use crate::vocab::unix_now;
 
@@ -48,6 +49,8 @@ impl CheckRun {
 pub struct Runner {
     probes: Probes,
     permits: Semaphore,
+    /// Refused logins per device, across polls (the back-off).
+    logins: Logins,
 }
 
 impl Runner {
@@ -55,16 +58,19 @@ impl Runner {
         Self {
             probes: Probes::new(crate::state::store::read_history),
             permits: Semaphore::new(max_in_flight.max(1)),
+            logins: Logins::default(),
         }
     }
 
-    /// `memory` is what the previous run of this check left for the judge (none for `once`).
+    /// `memory` is what the previous run of this check left for the judge (none for `once`);
+    /// `poll` is shared by the checks of the device that run in the same poll.
     pub async fn run(
         &self,
         device: &Device,
         spec: &CheckSpec,
         trace: bool,
         memory: Option<&serde_json::Value>,
+        poll: &Poll,
     ) -> CheckRun {
         let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
         let mut transcript = if trace {
@@ -75,7 +81,7 @@ impl Runner {
         let started_at = unix_now();
         let started = Instant::now();
         let timeout = device.policy.timeout;
-        let mut ctx = ProbeContext::new(device, started_at, &mut transcript);
+        let mut ctx = ProbeContext::new(device, started_at, &mut transcript, poll, &self.logins);
         let outcome = match tokio::time::timeout(timeout, self.probes.run(spec, &mut ctx)).await {
             Ok(outcome) => outcome,
             Err(_) => Err(ProbeError::new(
@@ -182,20 +188,14 @@ impl Scheduler {
     }
 
     fn spawn(&self, device: &Arc<Device>) -> Vec<JoinHandle<()>> {
-        device
-            .checks
-            .iter()
-            .map(|spec| {
-                let (runner, hub, device, spec) = (
-                    Arc::clone(&self.runner),
-                    Arc::clone(&self.hub),
-                    Arc::clone(device),
-                    spec.clone(),
-                );
-                let run_now = self.run_now.tx.subscribe();
-                tokio::spawn(async move { check_loop(&runner, &hub, &device, &spec, run_now).await })
-            })
-            .collect()
+        let (runner, hub, device) = (Arc::clone(&self.runner), Arc::clone(&self.hub), Arc::clone(device));
+        if device.checks.is_empty() {
+            return Vec::new();
+        }
+        let run_now = self.run_now.tx.subscribe();
+        vec![tokio::spawn(async move {
+            device_loop(&runner, &hub, &device, run_now).await
+        })]
     }
 
     /// Stops every check; a probe in flight is dropped (probes only read, so nothing is left half done).
@@ -210,14 +210,13 @@ impl Scheduler {
 /// keep a random phase within the interval so devices stay spread out.
 const FIRST_RUN_SPREAD: Duration = Duration::from_secs(5);
 
-async fn check_loop(
-    runner: &Runner,
-    hub: &Hub,
-    device: &Device,
-    spec: &CheckSpec,
-    mut run_now: watch::Receiver<RunNowRequest>,
-) {
+/// A device's polls: all its checks run together on the device's interval, sharing one [`Poll`]
+/// (one ONVIF conversation, at most one refused login), each recorded as soon as it is judged.
+async fn device_loop(runner: &Runner, hub: &Hub, device: &Device, mut run_now: watch::Receiver<RunNowRequest>) {
     let interval = device.policy.interval;
+    // "Run now" counts its receivers as the checks that will answer: one per check, each answered
+    // when that check's run is recorded.
+    let _per_check: Vec<_> = device.checks.iter().skip(1).map(|_| run_now.clone()).collect();
     // A request made before this task existed is not ours to answer.
     let mut served = run_now.borrow_and_update().id;
     tokio::select! {
@@ -238,24 +237,45 @@ async fn check_loop(
                 None
             }
         };
-        let memory = hub.memory(&device.name, spec.kind());
-        let run = runner.run(device, spec, false, memory.as_ref()).await;
-        if let Some(t) = hub.record(device, run.into_result()) {
-            tracing::info!(
-                device = %t.device,
-                check = %t.check,
-                from = %t.from,
-                to = %t.to,
-                "{}",
-                t.summary
-            );
-        }
-        if let Some(done) = answers {
-            let _ = done.send(());
-        }
+        let poll = Poll::default();
+        let runs = device.checks.iter().map(|spec| {
+            let (poll, answers) = (&poll, &answers);
+            async move {
+                let memory = hub.memory(&device.name, spec.kind());
+                let run = runner.run(device, spec, false, memory.as_ref(), poll).await;
+                if let Some(t) = hub.record(device, run.into_result()) {
+                    tracing::info!(
+                        device = %t.device,
+                        check = %t.check,
+                        from = %t.from,
+                        to = %t.to,
+                        "{}",
+                        t.summary
+                    );
+                }
+                if let Some(done) = answers {
+                    let _ = done.send(());
+                }
+            }
+        });
+        join_all(runs).await;
         tokio::select! {
             _ = ticker.tick() => {}
             Ok(()) = run_now.changed() => {}
         }
     }
+}
+
+/// Runs futures concurrently on this task and waits for all of them.
+async fn join_all<F: std::future::Future<Output = ()>>(futures: impl Iterator<Item = F>) {
+    let mut pending: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
+    std::future::poll_fn(|cx| {
+        pending.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+        if pending.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
 }

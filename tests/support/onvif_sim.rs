@@ -56,6 +56,16 @@ pub struct SimState {
     pub paths: Vec<String>,
     /// Requests refused for a bad or stale WS-Security token.
     pub refused: u32,
+    /// When each refused login came (Unix seconds): a request that carried a WS-Security token or
+    /// an HTTP Authorization the camera did not accept. What locks an account on real cameras.
+    pub refused_logins: Vec<f64>,
+    /// Quirk: GetSystemDateAndTime wants a login too (ONVIF Core lets a device do so); refusals
+    /// still carry the camera's clock in their HTTP `Date`, as every answer here does.
+    pub clock_needs_login: bool,
+    /// Quirk: the first request is answered as if it were the second (mixed-up handlers).
+    pub wrong_answer: Option<(String, String)>,
+    /// Quirk: this request is answered with a SOAP fault (ter:ActionNotSupported).
+    pub fault_on: Option<String>,
     /// Recordings of a Profile G recorder; empty: no search service.
     pub recordings: Vec<SimRecording>,
     /// Results per GetRecordingSearchResults / GetEventSearchResults, whatever MaxResults asks.
@@ -153,6 +163,10 @@ impl Default for SimState {
             asked: Vec::new(),
             paths: Vec::new(),
             refused: 0,
+            refused_logins: Vec::new(),
+            clock_needs_login: false,
+            wrong_answer: None,
+            fault_on: None,
             recordings: Vec::new(),
             page_size: 2,
             searches: HashMap::new(),
@@ -249,7 +263,7 @@ impl SimCamera {
                         if !delay.is_zero() && String::from_utf8_lossy(&body).contains("SearchResults>") {
                             tokio::time::sleep(delay).await;
                         }
-                        handle(&state, uri.path(), &headers, &body, addr)
+                        dated(&state, handle(&state, uri.path(), &headers, &body, addr))
                     }
                 });
                 let stop = async {
@@ -289,6 +303,11 @@ impl SimCamera {
     /// How often `action` was asked.
     pub fn count(&self, action: &str) -> usize {
         self.state.lock().unwrap().asked.iter().filter(|a| *a == action).count()
+    }
+
+    /// How many logins the camera refused so far.
+    pub fn refused_logins(&self) -> usize {
+        self.state.lock().unwrap().refused_logins.len()
     }
 
     /// Searches opened and not ended by EndSearch (expired ones included: the agent left them).
@@ -431,9 +450,54 @@ fn not_authorized(s: &SimState) -> Response {
     )
 }
 
+/// Every answer carries the camera's own time in its HTTP `Date` (its web server's clock).
+fn dated(state: &Mutex<SimState>, mut reply: Response) -> Response {
+    let offset = state.lock().unwrap().clock_offset_seconds;
+    let at = chrono::DateTime::from_timestamp(now() as i64 + offset, 0).unwrap_or_default();
+    let date = at.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    reply
+        .headers_mut()
+        .insert("date", axum::http::HeaderValue::from_str(&date).unwrap());
+    reply
+}
+
+/// The snapshot URL GetSnapshotUri hands out: HTTP Basic with the camera's account (what the
+/// agent's image check logs in with), a JPEG start when it is right.
+fn snapshot(s: &mut SimState, headers: &HeaderMap) -> Response {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let expected = format!("Basic {}", b64.encode(format!("{}:{}", s.user, s.password)));
+    match headers.get("authorization").and_then(|v| v.to_str().ok()) {
+        Some(given) if given == expected => (
+            StatusCode::OK,
+            [("content-type", "image/jpeg")],
+            vec![0xFF, 0xD8, 0xFF, 0xE0],
+        )
+            .into_response(),
+        given => {
+            if given.is_some() {
+                s.refused_logins.push(now());
+            }
+            (
+                StatusCode::UNAUTHORIZED,
+                [("www-authenticate", r#"Basic realm="onvif-sim""#)],
+                "",
+            )
+                .into_response()
+        }
+    }
+}
+
 fn handle(state: &Mutex<SimState>, path: &str, headers: &HeaderMap, body: &[u8], addr: SocketAddr) -> Response {
     let mut s = state.lock().unwrap();
+    if path == SNAPSHOT_PATH {
+        s.asked.push("snapshot".into());
+        s.paths.push(path.to_owned());
+        return snapshot(&mut s, headers);
+    }
     if s.http_digest && !http_digest_valid(headers, &s) {
+        if headers.contains_key("authorization") {
+            s.refused_logins.push(now());
+        }
         return (
             StatusCode::UNAUTHORIZED,
             [(
@@ -448,10 +512,20 @@ fn handle(state: &Mutex<SimState>, path: &str, headers: &HeaderMap, body: &[u8],
     let action = action(&xml);
     s.asked.push(action.clone());
     s.paths.push(path.to_owned());
-    if action != "GetSystemDateAndTime" && !token_valid(&xml, &s) {
+    if (action != "GetSystemDateAndTime" || s.clock_needs_login) && !token_valid(&xml, &s) {
         s.refused += 1;
+        if element_text(&xml, "Username").is_some() {
+            s.refused_logins.push(now());
+        }
         return not_authorized(&s);
     }
+    if s.fault_on.as_ref() == Some(&action) {
+        return fault("Receiver", "ter:ActionNotSupported", "not available on this firmware");
+    }
+    let action = match &s.wrong_answer {
+        Some((asked, answered)) if *asked == action => answered.clone(),
+        _ => action,
+    };
     let service = if s.wrong_host_in_xaddrs {
         "http://10.0.0.99:8999".to_owned()
     } else {
@@ -509,7 +583,7 @@ fn handle(state: &Mutex<SimState>, path: &str, headers: &HeaderMap, body: &[u8],
             s.stream_uri
         ),
         "GetSnapshotUri" => format!(
-            "<trt:GetSnapshotUriResponse><trt:MediaUri><tt:Uri>{service}/onvif-cgi/jpg/image.cgi?resolution=640x360&amp;camera=1</tt:Uri></trt:MediaUri></trt:GetSnapshotUriResponse>"
+            "<trt:GetSnapshotUriResponse><trt:MediaUri><tt:Uri>{service}{SNAPSHOT_PATH}?resolution=640x360&amp;camera=1</tt:Uri></trt:MediaUri></trt:GetSnapshotUriResponse>"
         ),
         other if !s.recordings.is_empty() => match search(&mut s, other, &xml) {
             Some(Ok(reply)) => reply,
@@ -532,6 +606,9 @@ fn handle(state: &Mutex<SimState>, path: &str, headers: &HeaderMap, body: &[u8],
     };
     soap(StatusCode::OK, reply)
 }
+
+/// Where the camera serves its snapshot.
+const SNAPSHOT_PATH: &str = "/onvif-cgi/jpg/image.cgi";
 
 fn fault(code: &str, subcode: &str, reason: &str) -> Response {
     soap(

@@ -21,7 +21,7 @@ use secrecy::ExposeSecret;
 
 use super::http::HttpClients;
 use super::xml::Element;
-use super::{Login, ProbeContext, ProbeError, ProbeErrorKind, Transcript};
+use super::{Login, LoginGate, ProbeContext, ProbeError, ProbeErrorKind, Transcript};
 use crate::config::OnvifSpec;
 use crate::observation::onvif::{DeviceTime, OnvifObservation, Services};
 use soap::Fault;
@@ -150,7 +150,7 @@ impl Request<'_> {
 }
 
 /// How deep one poll goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Depth {
     /// Only the clock (the `clock` check).
     Clock,
@@ -173,8 +173,36 @@ struct Session<'a> {
     http: &'a HttpClients,
     spec: &'a OnvifSpec,
     login: Option<&'a Login>,
+    /// The device's clock minus camwatch's, used to date the WS-Security `Created`.
     offset: f64,
+    /// Whether `offset` comes from the device's own clock answer (else a guess: a refused login
+    /// may then be the clock's fault, not the password's).
+    measured: bool,
+    /// The HTTP `Date` of the last answer, Unix seconds, and camwatch's time when it came.
+    date: Option<(f64, f64)>,
+    gate: LoginGate<'a>,
     transcript: &'a mut Transcript,
+}
+
+impl<'a> Session<'a> {
+    fn new(
+        http: &'a HttpClients,
+        spec: &'a OnvifSpec,
+        login: Option<&'a Login>,
+        gate: LoginGate<'a>,
+        transcript: &'a mut Transcript,
+    ) -> Self {
+        Self {
+            http,
+            spec,
+            login,
+            offset: 0.0,
+            measured: false,
+            date: None,
+            gate,
+            transcript,
+        }
+    }
 }
 
 fn now() -> f64 {
@@ -182,7 +210,16 @@ fn now() -> f64 {
 }
 
 impl Session<'_> {
+    /// One request. An authenticated one is only sent when the device may be logged in to
+    /// (see [`LoginGate`]); a refused login is reported to the gate and ends the conversation.
     async fn call(&mut self, url: &str, request: Request<'_>, authenticated: bool) -> Result<Element, CallError> {
+        let authenticated = authenticated && self.login.is_some();
+        let may_log_in = self.gate.check();
+        if authenticated {
+            may_log_in.clone()?;
+        }
+        // HTTP authentication is a login too: not offered while the device is left alone.
+        let http_login = self.login.filter(|_| may_log_in.is_ok());
         let header = match (authenticated, self.login) {
             (true, Some(login)) => {
                 let created = chrono::DateTime::from_timestamp_millis(((now() + self.offset) * 1000.0) as i64)
@@ -214,13 +251,29 @@ impl Session<'_> {
                 url,
                 headers,
                 Some(soap::envelope(&header, &request.body()).into_bytes()),
-                self.login,
+                http_login,
                 &crate::probe::tls::Trust::from(&self.spec.trust),
                 MAX_ANSWER_BYTES,
                 self.transcript,
             )
             .await?;
+        self.date = reply
+            .headers
+            .get(reqwest::header::DATE)
+            .and_then(|d| d.to_str().ok())
+            .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
+            .map(|d| (d.timestamp() as f64, now()));
         let shown = redacted(url);
+        if matches!(reply.status, 401 | 403) {
+            if let Err(refused) = may_log_in {
+                return Err(refused.into());
+            }
+            if http_login.is_some() {
+                let refused = http_error(&shown, reply.status, request);
+                self.gate.refused(&refused);
+                return Err(refused.into());
+            }
+        }
         let envelope = match Element::parse(&reply.body) {
             Ok(e) => e,
             Err(why) if reply.status == 200 => {
@@ -239,54 +292,86 @@ impl Session<'_> {
         };
         if let Some(fault) = soap::fault(&envelope) {
             self.transcript.note(|| format!("  SOAP fault {fault}"));
+            if authenticated && fault.is_auth() {
+                let refused = self.explain(CallError::Fault(fault), request);
+                self.gate.refused(&refused);
+                return Err(refused.into());
+            }
             return Err(CallError::Fault(fault));
         }
         if reply.status != 200 {
             return Err(http_error(&shown, reply.status, request).into());
         }
-        envelope
+        if authenticated {
+            self.gate.accepted();
+        }
+        let answer = envelope
             .child("Body")
             .and_then(|b| b.children.first())
             .cloned()
-            .ok_or_else(|| ProbeError::new(ProbeErrorKind::Device, format!("{shown}: an empty SOAP body")).into())
+            .ok_or_else(|| ProbeError::new(ProbeErrorKind::Device, format!("{shown}: an empty SOAP body")))?;
+        // An answer to another question is no answer (firmware that mixes up its handlers).
+        let expected = format!("{}Response", request.name());
+        if answer.name != expected {
+            return Err(ProbeError::new(
+                ProbeErrorKind::Device,
+                format!(
+                    "{shown} answered {} with {}, not {expected}: a protocol error in the device",
+                    request.name(),
+                    answer.name
+                ),
+            )
+            .into());
+        }
+        Ok(answer)
     }
 
-    /// Asks the clock without credentials, falling back to asking with them.
+    /// Asks the clock without credentials, falling back to asking with them, dated by the HTTP
+    /// `Date` of the refusal (the device's clock, as its web server tells it).
     async fn clock(&mut self) -> Result<(DeviceTime, Option<f64>), ProbeError> {
         let url = self.spec.url.clone();
-        let sent = now();
-        let answer = match self.call(&url, Request::GetSystemDateAndTime, false).await {
+        let request = Request::GetSystemDateAndTime;
+        let mut sent = now();
+        let answer = match self.call(&url, request, false).await {
             Ok(answer) => answer,
             Err(CallError::Fault(f)) if f.is_auth() && self.login.is_some() => {
                 self.transcript
                     .note(|| "  the device wants a login even for its clock".to_owned());
-                self.call(&url, Request::GetSystemDateAndTime, true)
+                if let Some((date, at)) = self.date {
+                    self.offset = date - at;
+                    self.transcript.note(|| {
+                        format!(
+                            "  its HTTP Date puts its clock {:+.0} s from camwatch's: logging in by it",
+                            self.offset
+                        )
+                    });
+                }
+                sent = now();
+                self.call(&url, request, true)
                     .await
-                    .map_err(|e| self.explain(e))?
+                    .map_err(|e| self.explain(e, request))?
             }
-            Err(e) => return Err(self.explain(e)),
+            Err(e) => return Err(self.explain(e, request)),
         };
         let received = now();
         let time = parse::system_date_and_time(&answer)
             .map_err(|why| ProbeError::new(ProbeErrorKind::Device, format!("{}: {why}", redacted(&url))))?;
         let offset = time.utc_seconds.map(|device| device as f64 - (sent + received) / 2.0);
-        if let Some(offset) = offset {
-            self.offset = offset;
+        // Logins are dated by the device's clock whenever it could be read, even an unset one
+        // (1970): a camera checks the WS-Security Created time against its own clock.
+        if let Some(device) = parse::device_clock_seconds(&answer) {
+            self.offset = device as f64 - (sent + received) / 2.0;
+            self.measured = true;
         }
         Ok((time, offset))
     }
 
-    /// An authenticated request; a refused login is retried once after re-measuring the clock.
+    /// An authenticated request. A refused login is not retried: the gate stops every further
+    /// login of the device in this poll.
     async fn ask(&mut self, url: &str, request: Request<'_>) -> Result<Element, ProbeError> {
-        match self.call(url, request, true).await {
-            Err(CallError::Fault(f)) if f.is_auth() && self.login.is_some() => {
-                self.transcript
-                    .note(|| "  login refused; measuring the device clock again".to_owned());
-                self.clock().await?;
-                self.call(url, request, true).await.map_err(|e| self.explain(e))
-            }
-            other => other.map_err(|e| self.explain(e)),
-        }
+        self.call(url, request, true)
+            .await
+            .map_err(|e| self.explain(e, request))
     }
 
     /// The device's service addresses. GetCapabilities is the ONVIF 1.0 way and still the most
@@ -323,26 +408,29 @@ impl Session<'_> {
         (services, answered)
     }
 
-    fn explain(&self, e: CallError) -> ProbeError {
+    fn explain(&self, e: CallError, request: Request<'_>) -> ProbeError {
+        let (url, name) = (redacted(&self.spec.url), request.name());
         match e {
             CallError::Probe(p) => p,
             CallError::Fault(f) if f.is_auth() => ProbeError::new(
                 ProbeErrorKind::Device,
                 match self.login {
-                    Some(login) => format!(
-                        "{} refused the login of user {:?} ({f}): check username and password",
-                        redacted(&self.spec.url),
+                    Some(login) if self.measured => format!(
+                        "{url} refused the login of user {:?} to {name} ({f}): check username and password",
                         login.user
                     ),
-                    None => format!(
-                        "{} wants a login ({f}): set username and password_env",
-                        redacted(&self.spec.url)
+                    // Without the device's clock the login was dated by a guess: a clock far off
+                    // is refused like a wrong password.
+                    Some(login) => format!(
+                        "{url} refused the login of user {:?} to {name} ({f}): check username and password, or the camera's clock (camwatch could not read it before logging in, and a camera refuses logins dated far from its own time)",
+                        login.user
                     ),
+                    None => format!("{url} wants a login for {name} ({f}): set username and password_env"),
                 },
             ),
             CallError::Fault(f) => ProbeError::new(
                 ProbeErrorKind::Device,
-                format!("{} answered a SOAP fault: {f}", redacted(&self.spec.url)),
+                format!("{url} answered {name} with a SOAP fault: {f}"),
             ),
         }
     }
@@ -411,7 +499,29 @@ pub struct OnvifProber {
     media: Mutex<HashMap<String, MediaUris>>,
 }
 
+/// One poll's ONVIF conversation with a device service, shared by the device's checks: the
+/// clock (what the `clock` check needs) and, when a check needed more, the full reading.
+#[derive(Debug, Clone)]
+pub(crate) struct Conversation {
+    clock: Result<OnvifObservation, ProbeError>,
+    full: Option<Result<OnvifObservation, ProbeError>>,
+}
+
+/// Whether any check of `device` needs the full reading of the ONVIF service at `url` (then the
+/// poll's one conversation reads it all, whichever check comes first).
+fn full_wanted(device: &crate::config::Device, url: &str) -> bool {
+    use crate::config::CheckSpec;
+    device.checks.iter().any(|check| match check {
+        CheckSpec::Onvif(s) | CheckSpec::Baseline(s) => s.url == url,
+        CheckSpec::Stream(s) => s.uri.is_none() && s.onvif.as_ref().is_some_and(|o| o.url == url),
+        CheckSpec::Image(s) => s.uri.is_none() && s.onvif.as_ref().is_some_and(|o| o.url == url),
+        _ => false,
+    })
+}
+
 impl OnvifProber {
+    /// What `depth` asks of the device service, from this poll's conversation (held while it
+    /// runs, so the device's other checks wait for it instead of asking again).
     pub async fn probe(
         &self,
         http: &HttpClients,
@@ -419,32 +529,79 @@ impl OnvifProber {
         depth: Depth,
         ctx: &mut ProbeContext<'_>,
     ) -> Result<OnvifObservation, ProbeError> {
-        let login = ctx.login()?;
-        let (login, transcript) = (login.as_ref(), &mut *ctx.transcript);
-        let mut session = Session {
-            http,
-            spec,
-            login,
-            offset: 0.0,
-            transcript,
-        };
-        let (time, clock_offset_seconds) = session.clock().await?;
-        let mut observation = OnvifObservation {
-            url: redacted(&spec.url),
-            time,
-            clock_offset_seconds,
-            identity: None,
-            mac: None,
-            services: None,
-            profiles: Vec::new(),
-            profile: None,
-            stream_uri: None,
-            snapshot_uri: None,
-            notes: Vec::new(),
-        };
-        if depth == Depth::Clock {
-            return Ok(observation);
+        let poll = ctx.poll;
+        let mut conversations = poll.onvif.lock().await;
+        let known = conversations.get(&spec.url).and_then(|c| match depth {
+            Depth::Clock => Some(c.clock.clone()),
+            Depth::Full => c.full.clone(),
+        });
+        if let Some(known) = known {
+            ctx.transcript
+                .note(|| "ONVIF: answered from this poll's conversation with the device".to_owned());
+            return known;
         }
+        let reach = if full_wanted(ctx.device, &spec.url) {
+            Depth::Full
+        } else {
+            depth
+        };
+        let conversation = self.converse(http, spec, depth.max(reach), ctx).await;
+        conversations.insert(spec.url.clone(), conversation.clone());
+        match depth {
+            Depth::Clock => conversation.clock,
+            Depth::Full => conversation.full.unwrap_or(conversation.clock),
+        }
+    }
+
+    async fn converse(
+        &self,
+        http: &HttpClients,
+        spec: &OnvifSpec,
+        depth: Depth,
+        ctx: &mut ProbeContext<'_>,
+    ) -> Conversation {
+        let login = match ctx.login() {
+            Ok(login) => login,
+            Err(e) => {
+                return Conversation {
+                    clock: Err(e.clone()),
+                    full: Some(Err(e)),
+                };
+            }
+        };
+        let gate = ctx.gate();
+        let mut session = Session::new(http, spec, login.as_ref(), gate, &mut *ctx.transcript);
+        let clock = session
+            .clock()
+            .await
+            .map(|(time, clock_offset_seconds)| OnvifObservation {
+                url: redacted(&spec.url),
+                time,
+                clock_offset_seconds,
+                identity: None,
+                mac: None,
+                services: None,
+                profiles: Vec::new(),
+                profile: None,
+                stream_uri: None,
+                snapshot_uri: None,
+                notes: Vec::new(),
+            });
+        let full = match (&clock, depth) {
+            (_, Depth::Clock) => None,
+            (Err(e), Depth::Full) => Some(Err(e.clone())),
+            (Ok(clock), Depth::Full) => Some(self.full(&mut session, spec, clock.clone()).await),
+        };
+        Conversation { clock, full }
+    }
+
+    /// Identity, services, network, profiles and media URIs, after the clock.
+    async fn full(
+        &self,
+        session: &mut Session<'_>,
+        spec: &OnvifSpec,
+        mut observation: OnvifObservation,
+    ) -> Result<OnvifObservation, ProbeError> {
         let configured = reqwest::Url::parse(&spec.url)
             .map_err(|e| ProbeError::new(ProbeErrorKind::Agent, format!("bad ONVIF URL: {e}")))?;
         let info = session.ask(&spec.url, Request::GetDeviceInformation).await?;
@@ -542,18 +699,13 @@ impl OnvifProber {
         // them (the scheduler's timeout would drop them open).
         let (window_seconds, paging_deadline) = (ctx.device.footage_window_seconds(), ctx.budget(0.75));
         let login = ctx.login()?;
+        let gate = ctx.gate();
         let (login, transcript) = (login.as_ref(), &mut *ctx.transcript);
         let onvif = &*spec.onvif;
         let scanned_at = now() as i64;
         let configured = reqwest::Url::parse(&onvif.url)
             .map_err(|e| ProbeError::new(ProbeErrorKind::Agent, format!("bad ONVIF URL: {e}")))?;
-        let mut session = Session {
-            http,
-            spec: onvif,
-            login,
-            offset: 0.0,
-            transcript,
-        };
+        let mut session = Session::new(http, onvif, login, gate, transcript);
         let mut notes = Vec::new();
         // Footage is dated by the recorder's clock: a wrong one is worth knowing beside its dates.
         let (time, offset) = session.clock().await?;

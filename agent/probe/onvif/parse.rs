@@ -39,6 +39,18 @@ pub fn system_date_and_time(response: &Element) -> Result<DeviceTime, String> {
     })
 }
 
+/// The device's UTC clock in Unix seconds as it reads, whatever the year (a clock reset to 1970
+/// is not "set", but a login is still checked against it); `None` when it is not a date.
+pub fn device_clock_seconds(response: &Element) -> Option<i64> {
+    let (y, mo, d, h, mi, s) = response
+        .first("SystemDateAndTime")?
+        .child("UTCDateTime")
+        .and_then(date_time)?;
+    chrono::NaiveDate::from_ymd_opt(i32::try_from(y).ok()?, mo, d)?
+        .and_hms_opt(h, mi, s)
+        .map(|t| t.and_utc().timestamp())
+}
+
 pub fn device_information(response: &Element) -> Identity {
     let t = |name: &str| response.text_at(&[name]);
     Identity {
