@@ -173,3 +173,112 @@ uri = "{}"
     assert!(said.contains("error"), "{said}");
     assert!(!said.contains(SECRET), "check-config repeats the password:\n{said}");
 }
+
+#[test]
+fn a_recorder_that_echoes_our_request_never_shows_our_authorization_header() {
+    use support::isapi_sim::{IsapiSim, IsapiState};
+    let state = IsapiState {
+        echo_headers: true,
+        ..IsapiState::default()
+    };
+    let password = state.password.clone();
+    let sim = IsapiSim::start(state);
+    let dir = temp_dir();
+    let path = dir.path().join("camwatch.toml");
+    support::write(
+        &path,
+        &format!(
+            "[[device]]\nname = \"nvr\"\nkind = \"recorder\"\naddress = \"127.0.0.1\"\nping = \"off\"\nusername = \"camwatch\"\npassword_env = \"CW_ISAPI_PASSWORD\"\n[device.isapi]\nport = {}\nchecks = [\"uptime\"]\n",
+            sim.addr.port()
+        ),
+    );
+    let out = support::camwatch()
+        .args(["once", "--json", "-c"])
+        .arg(&path)
+        .env("CW_ISAPI_PASSWORD", &password)
+        .output()
+        .unwrap();
+    let text = support::stdout(&out) + &support::stderr(&out);
+    let line = support::json_line(&out, "uptime");
+    let summary = line["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("Invalid Operation"),
+        "the recorder's words are kept: {summary}"
+    );
+    assert!(summary.to_ascii_lowercase().contains("authorization: ***"), "{summary}");
+    for leaked in ["Digest username", "response=", "nonce=", password.as_str()] {
+        assert!(!text.contains(leaked), "{leaked:?} shown:\n{text}");
+    }
+}
+
+#[test]
+fn a_camera_name_with_terminal_codes_and_line_breaks_reaches_no_terminal_or_log_raw() {
+    use support::onvif_sim::{SimCamera, SimState};
+    let evil = SimState {
+        manufacturer: "Acme\u{1b}[2J\u{1b}[31m".into(),
+        model: "X\nERROR camwatch: forged line".into(),
+        serial: "S".repeat(5000),
+        ..SimState::default()
+    };
+    let password = evil.password.clone();
+    let sim = SimCamera::start(evil);
+    let dir = temp_dir();
+    let (path, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            r#"
+[policy.default]
+interval = "1s"
+timeout = "900ms"
+
+[[device]]
+name = "cam"
+kind = "camera"
+address = "127.0.0.1"
+ping = "off"
+username = "camwatch"
+password_env = "CW_CAMERA_PASSWORD"
+[device.onvif]
+port = {}
+checks = ["onvif"]
+"#,
+            sim.addr.port()
+        ),
+    );
+    let once = support::camwatch()
+        .args(["once", "-c"])
+        .arg(&path)
+        .env("CW_CAMERA_PASSWORD", &password)
+        .output()
+        .unwrap();
+    let table = support::stdout(&once);
+    assert!(table.contains("Acme"), "{table}");
+    assert!(
+        !table.contains('\u{1b}'),
+        "no terminal control reaches the table: {table:?}"
+    );
+    assert!(!table.contains("\nERROR camwatch: forged line"), "{table}");
+    let daemon = Daemon::start_with(&path, addr, dir.path().join("log"), |c| {
+        c.env("CW_CAMERA_PASSWORD", &password);
+    });
+    daemon.wait_for_state("cam", "onvif", "ok");
+    let check = daemon.check("cam", "onvif");
+    let serial = check["values"]["identity"]["serial"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(serial.starts_with("SSS"), "{check}");
+    assert!(
+        serial.chars().count() <= 1001,
+        "capped: {} characters",
+        serial.chars().count()
+    );
+    assert!(check["summary"].as_str().unwrap().chars().count() <= 601, "{check}");
+    let log = daemon.log_text();
+    daemon.terminate();
+    assert!(!log.contains('\u{1b}'), "no terminal control in the log");
+    assert!(
+        !log.lines().any(|l| l.starts_with("ERROR camwatch: forged line")),
+        "no forged log line:\n{log}"
+    );
+}

@@ -85,17 +85,19 @@ pub fn judge(
     memory: Option<&serde_json::Value>,
     now: f64,
 ) -> Verdict {
+    use crate::vocab::text::{MAX_SUMMARY_CHARS, for_people, for_people_in_json};
     let mut verdict = judge_observation(check, outcome, policy, memory, now);
-    // One place for every verdict: whatever a device or a configuration put in a URL (a password
-    // in the query, a user:password@) never reaches a summary, the figures, the store, the API or
-    // a report.
-    if let std::borrow::Cow::Owned(masked) = crate::vocab::urls::mask_urls(&verdict.summary) {
-        verdict.summary = masked;
+    // One place for every verdict: whatever a device sent (terminal control, line breaks, an
+    // echoed Authorization header, endless text) or a configuration put in a URL (a password in
+    // the query) never reaches a summary, the figures, the store, the API, a report or the log
+    // as it came.
+    if let std::borrow::Cow::Owned(safe) = for_people(&verdict.summary, MAX_SUMMARY_CHARS) {
+        verdict.summary = safe;
     }
-    crate::vocab::urls::mask_urls_in_json(&mut verdict.values);
+    for_people_in_json(&mut verdict.values);
     for event in &mut verdict.events {
-        if let std::borrow::Cow::Owned(masked) = crate::vocab::urls::mask_urls(&event.summary) {
-            event.summary = masked;
+        if let std::borrow::Cow::Owned(safe) = for_people(&event.summary, MAX_SUMMARY_CHARS) {
+            event.summary = safe;
         }
     }
     verdict

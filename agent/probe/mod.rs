@@ -47,8 +47,11 @@ impl Transcript {
     /// Takes a closure so that the line is not even formatted when nobody reads it.
     pub fn note(&mut self, line: impl FnOnce() -> String) {
         if self.enabled {
-            // A transcript is read by people (`camwatch probe`): URLs in it are shown masked.
-            self.lines.push(crate::vocab::urls::mask_urls(&line()).into_owned());
+            // A transcript is read by people (`camwatch probe`): device text in it is made safe
+            // to show as in verdicts (masked URLs and credentials, one line, bounded).
+            let line = line();
+            self.lines
+                .push(crate::vocab::text::for_people(&line, 4 * crate::vocab::text::MAX_FIGURE_CHARS).into_owned());
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod event;
 pub mod severity;
+pub mod text;
 pub mod time;
 pub mod urls;
 

@@ -55,6 +55,9 @@ pub struct IsapiState {
     pub boot_time: i64,
     /// Everything after the login is answered with junk.
     pub garbage: bool,
+    /// Every request after the login is refused (HTTP 400) with the request's headers written
+    /// into the `statusString`, as some recorders echo what they were sent.
+    pub echo_headers: bool,
     /// Every request: (method, path), in order.
     pub requests: Vec<(String, String)>,
     /// Search pages answered, per track.
@@ -97,6 +100,7 @@ impl Default for IsapiState {
             ],
             boot_time: now() - 40 * 86_400,
             garbage: false,
+            echo_headers: false,
             requests: Vec::new(),
             pages: BTreeMap::new(),
             search_ids: BTreeMap::new(),
@@ -282,6 +286,19 @@ fn handle(state: &Mutex<IsapiState>, method: &Method, uri: &Uri, headers: &Heade
             "<!DOCTYPE html><html><head><title>Document Error: Unauthorized</title></head><body><h2>Access Error: 401 -- Unauthorized</h2><p>Authentication Error</p></body></html>",
         )
             .into_response();
+    }
+    if s.echo_headers {
+        let echoed: String = headers
+            .iter()
+            .map(|(name, value)| format!("{}: {}\n", name, value.to_str().unwrap_or("?")))
+            .collect();
+        return response_status(
+            StatusCode::BAD_REQUEST,
+            &path,
+            4,
+            &format!("Invalid Operation {method} {path}\n{echoed}"),
+            "badParameters",
+        );
     }
     if s.garbage {
         return (
