@@ -517,18 +517,13 @@ impl<'t> SnmpClient<'t> {
                     } else {
                         Verdict::Ignored(format!("a datagram from {from}, not the agent"))
                     };
-                    match verdict {
+                    let why = match verdict {
                         Verdict::Answer(answer) => return Ok(answer),
-                        Verdict::Ignored(why) => {
-                            tracing::debug!(target = %self.target, "SNMP: ignored {why}");
-                            transcript.note(|| format!("{label}: ignored {why}"));
-                        }
-                        Verdict::Refused(why) => {
-                            tracing::debug!(target = %self.target, "SNMP: ignored {why}");
-                            transcript.note(|| format!("{label}: ignored {why}"));
-                            refused = Some(why);
-                        }
-                    }
+                        Verdict::Ignored(why) => why,
+                        Verdict::Refused(why) => refused.insert(why).clone(),
+                    };
+                    tracing::debug!(agent = %self.target, "SNMP: ignored {why}");
+                    transcript.note(|| format!("{label}: ignored {why}"));
                 },
             }
             transcript.note(|| format!("{label}: attempt {attempt} failed: {last_problem}"));
