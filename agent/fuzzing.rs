@@ -91,14 +91,23 @@ pub fn wsd(data: &[u8]) {
     crate::discover::output::config_snippet(devices, &mut out).expect("a sink takes anything");
 }
 
-/// An SNMP reply datagram (v1/v2c): snmp2's BER decoding, the values copied out as the client
-/// does, and the readings made of them (figures, APC UPS, recorder disk tables).
+/// An SNMP reply datagram (v1/v2c): judged as the client judges every datagram (snmp2's BER
+/// decoding, the PDU type, request id and community), the values copied out as the client does,
+/// and the readings made of them (figures, APC UPS, recorder disk tables).
 pub fn snmp(data: &[u8]) {
+    use crate::probe::snmp::client::Verdict;
     use crate::probe::snmp::{Reading, client, recorder, ups};
     let Ok(pdu) = snmp2::Pdu::from_bytes(data) else {
+        let _ = client::judge(data, b"public", &[1]);
         return;
     };
-    let (_, _, varbinds) = client::answer_of(pdu);
+    // Judged twice: as a stranger's reply, then as the answer to its own request id.
+    let (id, community) = (pdu.req_id, pdu.community);
+    let _ = client::judge(data, b"public", &[id.wrapping_add(1)]);
+    let varbinds = match client::judge(data, community, &[id]) {
+        Verdict::Answer((_, _, varbinds)) => varbinds,
+        Verdict::Ignored(_) | Verdict::Refused(_) => client::answer_of(pdu).2,
+    };
     for (oid, value) in &varbinds {
         let _ = (oid.to_string(), value.to_string());
         let _ = (value.as_f64(), value.as_i64(), value.as_text(), value.is_present());

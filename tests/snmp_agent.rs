@@ -403,3 +403,140 @@ fn garbage_and_truncated_replies_are_clear_errors_not_crashes() {
         assert!(summary.contains("cannot decode"), "{summary}");
     }
 }
+
+/// Where the request id lies in an SNMP v1/v2c message: `SEQUENCE { version, community, PDU {
+/// request-id ... } }`.
+fn request_id_span(message: &[u8]) -> Option<std::ops::Range<usize>> {
+    // (start of the content, its length) of the TLV at `at`.
+    let header = |at: usize| -> Option<(usize, usize)> {
+        let first = *message.get(at + 1)?;
+        if first < 0x80 {
+            return Some((at + 2, usize::from(first)));
+        }
+        let n = usize::from(first & 0x7f);
+        let len = message
+            .get(at + 2..at + 2 + n)?
+            .iter()
+            .fold(0, |l, &b| l << 8 | usize::from(b));
+        Some((at + 2 + n, len))
+    };
+    let (content, _) = header(0)?;
+    let (version, version_len) = header(content)?;
+    let (community, community_len) = header(version + version_len)?;
+    let (pdu, _) = header(community + community_len)?;
+    let (id, id_len) = header(pdu)?;
+    Some(id..id + id_len)
+}
+
+/// What a relay sends the client for one reply from the agent: (delay after the reply, datagram).
+type Replies = fn(&[u8]) -> Vec<(Duration, Vec<u8>)>;
+
+/// A UDP relay in front of the agent on `agent_port`: requests go through untouched, each reply
+/// comes back as `replies` says. Returns the relay's port.
+fn relay(agent_port: u16, replies: Replies) -> u16 {
+    let front = std::sync::Arc::new(UdpSocket::bind("127.0.0.1:0").unwrap());
+    let port = front.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut upstreams = std::collections::HashMap::new();
+        let mut buf = [0u8; 65_536];
+        // Bounded: the tests need a few hundred requests at most.
+        for _ in 0..2_000 {
+            let Ok((len, client)) = front.recv_from(&mut buf) else {
+                return;
+            };
+            // One upstream socket per client, so that replies find their way back.
+            let upstream = upstreams.entry(client).or_insert_with(|| {
+                let upstream = UdpSocket::bind("127.0.0.1:0").unwrap();
+                upstream.connect(("127.0.0.1", agent_port)).unwrap();
+                let (back, front) = (upstream.try_clone().unwrap(), front.clone());
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 65_536];
+                    while let Ok(len) = back.recv(&mut buf) {
+                        let reply = buf[..len].to_vec();
+                        let front = front.clone();
+                        std::thread::spawn(move || {
+                            let received = std::time::Instant::now();
+                            for (delay, datagram) in replies(&reply) {
+                                std::thread::sleep(
+                                    (received + delay).saturating_duration_since(std::time::Instant::now()),
+                                );
+                                let _ = front.send_to(&datagram, client);
+                            }
+                        });
+                    }
+                });
+                upstream
+            });
+            let _ = upstream.send(&buf[..len]);
+        }
+    });
+    port
+}
+
+/// A config with one v2c device reading its uptime through `port`, 500 ms per request.
+fn relayed_device(dir: &std::path::Path, port: u16, retries: u32) -> std::path::PathBuf {
+    let path = dir.join("c.toml");
+    let device = device("relayed", "v2", port, r#"["uptime"]"#).replace("retries = 0", &format!("retries = {retries}"));
+    write(
+        &path,
+        &format!(
+            "[policy.default]\ntimeout = \"5s\"\nuptime_warning_after_reboot = \"0s\"\n{}{device}",
+            auth_tables()
+        ),
+    );
+    path
+}
+
+fn once_status(path: &std::path::Path) -> serde_json::Value {
+    let out = with_secrets(&mut support::camwatch())
+        .args(["once", "--json", "-c", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let lines = json_lines(&stdout(&out));
+    assert_eq!(lines.len(), 1, "{}{}", stdout(&out), stderr(&out));
+    lines[0].clone()
+}
+
+#[test]
+fn a_reply_with_a_wrong_request_id_before_the_right_one_is_ignored() {
+    let agent = Snmpd::start(0);
+    // Each reply is preceded by a copy whose request id is off by one, 20 ms before the real one.
+    let port = relay(agent.port, |reply| {
+        let mut stray = reply.to_vec();
+        let id = request_id_span(reply).expect("an SNMP reply");
+        stray[id.end - 1] ^= 1;
+        vec![(Duration::ZERO, stray), (Duration::from_millis(20), reply.to_vec())]
+    });
+    let dir = temp_dir();
+    let path = relayed_device(dir.path(), port, 0);
+    let line = once_status(&path);
+    assert_eq!(line["status"], "ok", "{line}");
+    assert_eq!(line["values"]["counter"], "host", "{line}");
+
+    let probe = with_secrets(&mut support::camwatch())
+        .args(["probe", "relayed", "--json", "-c", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = stdout(&probe);
+    assert!(text.contains("ignored a reply to request id"), "{text}");
+    assert!(!text.contains(snmpd::COMMUNITY), "the community leaked: {text}");
+}
+
+#[test]
+fn a_reply_just_after_the_request_timeout_is_taken_as_snmpget_takes_it() {
+    let agent = Snmpd::start(0);
+    // Every reply arrives 150 ms after the 500 ms request timeout: during the retry's wait.
+    let port = relay(agent.port, |reply| vec![(Duration::from_millis(650), reply.to_vec())]);
+    let snmpget = std::process::Command::new("snmpget")
+        .args(["-v2c", "-c", snmpd::COMMUNITY, "-t", "0.5", "-r", "1"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("1.3.6.1.2.1.1.3.0")
+        .output()
+        .unwrap();
+    assert!(snmpget.status.success(), "snmpget -t 0.5 -r 1: {}", stderr(&snmpget));
+
+    let dir = temp_dir();
+    let line = once_status(&relayed_device(dir.path(), port, 1));
+    assert_eq!(line["status"], "ok", "{line}");
+    assert_eq!(line["values"]["counter"], "host", "{line}");
+}

@@ -1,8 +1,17 @@
-//! A small SNMP client over `snmp2`: GET of many OIDs in one PDU, walks with GETBULK (GETNEXT on
-//! v1) that stop at the end of the subtree, per-request timeouts and retries, and values copied
-//! into owned types at once (snmp2's PDUs borrow the session's buffer).
+//! A small SNMP client: GET of many OIDs in one PDU, walks with GETBULK (GETNEXT on v1) that stop
+//! at the end of the subtree, per-request timeouts and retries, and values copied into owned types
+//! at once (snmp2's PDUs borrow the buffer they were decoded from).
 //!
-//! snmp2 has no timeouts, no retries and no walk. Its traps, handled here:
+//! v1/v2c: camwatch owns the UDP socket (connected to the agent, so the kernel drops datagrams
+//! from any other address or port), encodes its requests itself (`ber.rs`) and decodes replies
+//! with snmp2's `Pdu::from_bytes`. Every request id sent for one request is remembered: a datagram
+//! that is not a Response to one of them (a stray, a duplicate, a late reply to the previous
+//! request) is noted in the transcript and ignored, and a late reply to an earlier attempt is
+//! accepted while the next attempt waits, as net-snmp does. Only silence until the last attempt's
+//! timeout fails the request.
+//!
+//! v3 stays on snmp2's `AsyncSession` (engine discovery, auth, privacy), which has no timeouts,
+//! no retries and no walk. Its traps, handled here:
 //! - a reply that arrives after we gave up on it is read by the next request, which then fails
 //!   with `RequestIdMismatch`: that attempt is retried (the stale reply is gone by then);
 //! - SNMPv3 needs `init()` (engine discovery) first, and answers `AuthUpdated` when the agent
@@ -12,8 +21,12 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use snmp2::{AsyncSession, Oid as WireOid, Value};
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+
+use super::ber::{self, CommunityVersion, RequestKind};
 
 use crate::config::{SnmpAuth, SnmpAuthProtocol, SnmpPrivProtocol, SnmpSpec};
 use crate::observation::{ProbeError, ProbeErrorKind};
@@ -180,9 +193,39 @@ enum Request<'a> {
     Bulk(&'a Oid),
 }
 
+/// (error status, error index, varbinds).
+type Answer = (u32, u32, Vec<(Oid, SnmpValue)>);
+
+/// Largest datagram UDP carries.
+const MAX_DATAGRAM: usize = 65_535;
+
+/// How requests travel: v1/v2c over camwatch's own socket, v3 through snmp2's session.
+enum Transport {
+    Community(Box<CommunityLink>),
+    V3(Box<AsyncSession>),
+}
+
+struct CommunityLink {
+    socket: UdpSocket,
+    version: CommunityVersion,
+    community: SecretString,
+    next_id: i32,
+    buffer: Vec<u8>,
+}
+
+impl CommunityLink {
+    fn take_id(&mut self) -> i32 {
+        let id = self.next_id;
+        self.next_id = if id >= i32::MAX - 1 { 1 } else { id + 1 };
+        id
+    }
+}
+
 pub struct SnmpClient<'t> {
-    session: AsyncSession,
+    transport: Transport,
     version: snmp2::Version,
+    /// The end of the check's budget: no request waits past it.
+    deadline: Instant,
     timeout: Duration,
     retries: u32,
     target: SocketAddr,
@@ -205,33 +248,38 @@ impl<'t> SnmpClient<'t> {
         budget: Duration,
         transcript: &'t mut Transcript,
     ) -> Result<SnmpClient<'t>, ProbeError> {
+        let deadline = Instant::now() + budget;
         let target = crate::probe::resolve(address, spec.port, transcript).await?;
         let attempts = spec.retries + 1;
         let timeout = spec.request_timeout.min(budget.mul_f64(0.9) / attempts);
         let agent_error =
             |e: std::io::Error| ProbeError::new(ProbeErrorKind::Agent, format!("cannot open a UDP socket: {e}"));
         let request_id = fastrand::i32(1..i32::MAX / 2);
-        let (session, version) = match &spec.auth {
+        let (transport, version) = match &spec.auth {
             SnmpAuth::V1 { community } | SnmpAuth::V2c { community } => {
                 let community = community
                     .resolve()
                     .map_err(|e| ProbeError::new(ProbeErrorKind::Agent, format!("SNMP community: {e}")))?;
-                let bytes = community.expose_secret().as_bytes();
-                if matches!(spec.auth, SnmpAuth::V1 { .. }) {
-                    (
-                        AsyncSession::new_v1(target, bytes, request_id)
-                            .await
-                            .map_err(agent_error)?,
-                        snmp2::Version::V1,
-                    )
+                let local: SocketAddr = if target.is_ipv4() {
+                    ([0, 0, 0, 0], 0).into()
                 } else {
-                    (
-                        AsyncSession::new_v2c(target, bytes, request_id)
-                            .await
-                            .map_err(agent_error)?,
-                        snmp2::Version::V2C,
-                    )
-                }
+                    (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+                };
+                let socket = UdpSocket::bind(local).await.map_err(agent_error)?;
+                socket.connect(target).await.map_err(agent_error)?;
+                let (wire, version) = if matches!(spec.auth, SnmpAuth::V1 { .. }) {
+                    (CommunityVersion::V1, snmp2::Version::V1)
+                } else {
+                    (CommunityVersion::V2c, snmp2::Version::V2C)
+                };
+                let link = CommunityLink {
+                    socket,
+                    version: wire,
+                    community,
+                    next_id: request_id,
+                    buffer: vec![0; MAX_DATAGRAM],
+                };
+                (Transport::Community(Box::new(link)), version)
             }
             SnmpAuth::V3 {
                 username,
@@ -241,9 +289,11 @@ impl<'t> SnmpClient<'t> {
             } => {
                 let security = v3_security(username, auth.as_ref(), privacy.as_ref(), context)?;
                 (
-                    AsyncSession::new_v3(target, request_id, security)
-                        .await
-                        .map_err(agent_error)?,
+                    Transport::V3(Box::new(
+                        AsyncSession::new_v3(target, request_id, security)
+                            .await
+                            .map_err(agent_error)?,
+                    )),
                     snmp2::Version::V3,
                 )
             }
@@ -254,8 +304,9 @@ impl<'t> SnmpClient<'t> {
             SnmpAuth::V3 { .. } => "",
         };
         let mut client = SnmpClient {
-            session,
+            transport,
             version,
+            deadline,
             timeout,
             retries: spec.retries,
             target,
@@ -269,9 +320,21 @@ impl<'t> SnmpClient<'t> {
         Ok(client)
     }
 
+    /// snmp2's session, which only v3 uses.
+    fn session(&mut self) -> Result<&mut AsyncSession, ProbeError> {
+        match &mut self.transport {
+            Transport::V3(session) => Ok(session),
+            Transport::Community(_) => Err(ProbeError::new(
+                ProbeErrorKind::Agent,
+                "SNMP v1/v2c has no snmp2 session".to_owned(),
+            )),
+        }
+    }
+
     async fn discover(&mut self) -> Result<(), ProbeError> {
         for _ in 0..=self.retries {
-            match tokio::time::timeout(self.timeout, self.session.init()).await {
+            let timeout = self.timeout;
+            match tokio::time::timeout(timeout, self.session()?.init()).await {
                 Ok(Ok(())) => {
                     self.transcript.note(|| "SNMPv3 engine discovery: done".to_owned());
                     return Ok(());
@@ -380,37 +443,134 @@ impl<'t> SnmpClient<'t> {
     }
 
     /// One request with timeouts and retries; returns (error status, error index, varbinds).
-    async fn exchange(&mut self, request: Request<'_>) -> Result<(u32, u32, Vec<(Oid, SnmpValue)>), ProbeError> {
-        let (wire, label): (Vec<WireOid<'static>>, String) = match &request {
-            Request::Get(oids) => (
-                oids.iter().map(to_wire).collect::<Result<_, _>>()?,
-                format!("GET {}", join(oids)),
+    async fn exchange(&mut self, request: Request<'_>) -> Result<Answer, ProbeError> {
+        let (kind, oids): (RequestKind, &[Oid]) = match &request {
+            Request::Get(oids) => (RequestKind::Get, oids),
+            Request::Next(oid) => (RequestKind::GetNext, std::slice::from_ref(*oid)),
+            Request::Bulk(oid) => (
+                RequestKind::GetBulk {
+                    max_repetitions: BULK_REPETITIONS,
+                },
+                std::slice::from_ref(*oid),
             ),
-            Request::Next(oid) => (vec![to_wire(oid)?], format!("GETNEXT {oid}")),
-            Request::Bulk(oid) => (vec![to_wire(oid)?], format!("GETBULK {oid} (max {BULK_REPETITIONS})")),
+        };
+        let label = match kind {
+            RequestKind::Get => format!("GET {}", join(oids)),
+            RequestKind::GetNext => format!("GETNEXT {}", join(oids)),
+            RequestKind::GetBulk { max_repetitions } => format!("GETBULK {} (max {max_repetitions})", join(oids)),
+        };
+        let answer = match &self.transport {
+            Transport::Community(_) => self.exchange_community(kind, oids, &label).await?,
+            Transport::V3(_) => self.exchange_v3(&request, &label).await?,
+        };
+        let transcript = &mut *self.transcript;
+        transcript.note(|| format!("{label} -> status {}", answer.0));
+        for (oid, value) in &answer.2 {
+            transcript.note(|| format!("  {oid} = {value}"));
+        }
+        Ok(answer)
+    }
+
+    /// v1/v2c: every attempt's request id is remembered, and the reply to any of them is taken
+    /// whenever it comes before the last attempt's timeout; anything else is ignored.
+    async fn exchange_community(&mut self, kind: RequestKind, oids: &[Oid], label: &str) -> Result<Answer, ProbeError> {
+        let Transport::Community(link) = &mut self.transport else {
+            return Err(ProbeError::new(
+                ProbeErrorKind::Agent,
+                "SNMPv3 has no community link".to_owned(),
+            ));
+        };
+        let transcript = &mut *self.transcript;
+        let mut sent_ids = Vec::with_capacity(self.retries as usize + 1);
+        let mut last_problem = String::from("no answer");
+        // A reply we could not take, kept to explain the failure if nothing better comes.
+        let mut refused: Option<String> = None;
+        for attempt in 1..=self.retries + 1 {
+            let id = link.take_id();
+            let message = ber::request(link.version, link.community.expose_secret().as_bytes(), kind, id, oids)
+                .ok_or_else(|| ProbeError::new(ProbeErrorKind::Agent, format!("cannot encode the OIDs of {label}")))?;
+            sent_ids.push(id);
+            let attempt_end = (Instant::now() + self.timeout).min(self.deadline);
+            match link.socket.send(&message).await {
+                Err(e) => last_problem = format!("{e}: nothing answers SNMP on {}", self.target),
+                Ok(_) => loop {
+                    let received =
+                        match tokio::time::timeout_at(attempt_end, link.socket.recv_from(&mut link.buffer)).await {
+                            Err(_) => {
+                                last_problem = format!("no answer within {:?}", self.timeout);
+                                break;
+                            }
+                            // ICMP port unreachable surfaces here: nothing listens.
+                            Ok(Err(e)) => {
+                                last_problem = format!("{e}: nothing answers SNMP on {}", self.target);
+                                break;
+                            }
+                            Ok(Ok(received)) => received,
+                        };
+                    let (len, from) = received;
+                    let verdict = if from == self.target {
+                        judge(
+                            &link.buffer[..len],
+                            link.community.expose_secret().as_bytes(),
+                            &sent_ids,
+                        )
+                    } else {
+                        Verdict::Ignored(format!("a datagram from {from}, not the agent"))
+                    };
+                    let why = match verdict {
+                        Verdict::Answer(answer) => return Ok(answer),
+                        Verdict::Ignored(why) => why,
+                        Verdict::Refused(why) => refused.insert(why).clone(),
+                    };
+                    tracing::debug!(agent = %self.target, "SNMP: ignored {why}");
+                    transcript.note(|| format!("{label}: ignored {why}"));
+                },
+            }
+            transcript.note(|| format!("{label}: attempt {attempt} failed: {last_problem}"));
+            if Instant::now() >= self.deadline {
+                break;
+            }
+        }
+        if let Some(why) = refused {
+            return Err(device_error(format!("{} sent {why}", self.target)));
+        }
+        Err(ProbeError::new(
+            ProbeErrorKind::Timeout,
+            format!(
+                "no SNMP answer from {} after {} attempts ({last_problem}){}",
+                self.target,
+                sent_ids.len(),
+                self.silence_hint
+            ),
+        ))
+    }
+
+    /// v3 through snmp2's session, which reads one datagram per request.
+    async fn exchange_v3(&mut self, request: &Request<'_>, label: &str) -> Result<Answer, ProbeError> {
+        let wire: Vec<WireOid<'static>> = match request {
+            Request::Get(oids) => oids.iter().map(to_wire).collect::<Result<_, _>>()?,
+            Request::Next(oid) | Request::Bulk(oid) => vec![to_wire(oid)?],
         };
         let refs: Vec<&WireOid<'_>> = wire.iter().collect();
         let mut last_problem = String::from("no answer");
         let mut attempt = 0;
         while attempt <= self.retries {
             attempt += 1;
-            let sent = match &request {
-                Request::Get(_) => tokio::time::timeout(self.timeout, self.session.get_many(&refs)).await,
-                Request::Next(_) => tokio::time::timeout(self.timeout, self.session.getnext(refs[0])).await,
-                Request::Bulk(_) => {
-                    tokio::time::timeout(self.timeout, self.session.getbulk(&refs, 0, BULK_REPETITIONS)).await
-                }
+            let timeout = self.timeout;
+            let session = self.session()?;
+            let outcome = match request {
+                Request::Get(_) => tokio::time::timeout(timeout, session.get_many(&refs))
+                    .await
+                    .map(|r| r.map(answer_of)),
+                Request::Next(_) => tokio::time::timeout(timeout, session.getnext(refs[0]))
+                    .await
+                    .map(|r| r.map(answer_of)),
+                Request::Bulk(_) => tokio::time::timeout(timeout, session.getbulk(&refs, 0, BULK_REPETITIONS))
+                    .await
+                    .map(|r| r.map(answer_of)),
             };
-            let outcome = sent.map(|r| r.map(answer_of));
             match outcome {
-                Ok(Ok(answer)) => {
-                    let transcript = &mut *self.transcript;
-                    transcript.note(|| format!("{label} -> status {}", answer.0));
-                    for (oid, value) in &answer.2 {
-                        transcript.note(|| format!("  {oid} = {value}"));
-                    }
-                    return Ok(answer);
-                }
+                Ok(Ok(answer)) => return Ok(answer),
                 Ok(Err(snmp2::Error::RequestIdMismatch)) => {
                     last_problem = "a late reply to an earlier request".into();
                 }
@@ -464,8 +624,38 @@ impl<'t> SnmpClient<'t> {
     }
 }
 
-/// A decoded reply, copied out of the session's buffer: (error status, error index, varbinds).
-pub(crate) fn answer_of(pdu: snmp2::Pdu<'_>) -> (u32, u32, Vec<(Oid, SnmpValue)>) {
+/// What a v1/v2c client makes of one datagram from the agent.
+#[derive(Debug)]
+pub(crate) enum Verdict {
+    /// The reply to one of the request ids sent.
+    Answer(Answer),
+    /// Not a reply to us (another PDU type, another request id): said why.
+    Ignored(String),
+    /// Addressed to us but unusable (undecodable, another community): said why, without the
+    /// community. Still ignored; it explains the failure if no good reply follows.
+    Refused(String),
+}
+
+/// Judges one datagram against the request ids sent for this request and our community.
+pub(crate) fn judge(datagram: &[u8], community: &[u8], sent_ids: &[i32]) -> Verdict {
+    let pdu = match snmp2::Pdu::from_bytes(datagram) {
+        Ok(pdu) => pdu,
+        Err(e) => return Verdict::Refused(format!("an SNMP reply camwatch cannot decode ({e:?})")),
+    };
+    if pdu.message_type != snmp2::MessageType::Response {
+        return Verdict::Ignored(format!("a {:?}, not a Response", pdu.message_type));
+    }
+    if !sent_ids.contains(&pdu.req_id) {
+        return Verdict::Ignored(format!("a reply to request id {}, not ours", pdu.req_id));
+    }
+    if pdu.community != community {
+        return Verdict::Refused("a reply with another community".to_owned());
+    }
+    Verdict::Answer(answer_of(pdu))
+}
+
+/// A decoded reply, copied out of the buffer: (error status, error index, varbinds).
+pub(crate) fn answer_of(pdu: snmp2::Pdu<'_>) -> Answer {
     let varbinds = pdu
         .varbinds
         .map(|(oid, value)| {
@@ -569,6 +759,35 @@ mod tests {
             Some("Smart-UPS 1500")
         );
         assert_eq!(SnmpValue::Bytes(b"   ".to_vec()).as_text(), None);
+    }
+
+    /// A Response as an agent would send it: a request with its PDU type changed.
+    fn response(community: &[u8], id: i32) -> Vec<u8> {
+        let oid = Oid::parse("1.3.6.1.2.1.1.3.0").unwrap();
+        let mut message = ber::request(CommunityVersion::V2c, community, RequestKind::Get, id, &[oid]).unwrap();
+        let pdu = 2 + 3 + 2 + community.len();
+        assert_eq!(message[pdu], 0xa0);
+        message[pdu] = 0xa2;
+        message
+    }
+
+    #[test]
+    fn only_a_response_to_one_of_our_ids_with_our_community_is_an_answer() {
+        let sent = [41, 42];
+        match judge(&response(b"pub", 41), b"pub", &sent) {
+            Verdict::Answer((0, 0, varbinds)) => {
+                assert_eq!(varbinds, [(Oid::parse("1.3.6.1.2.1.1.3.0").unwrap(), SnmpValue::Null)]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(judge(&response(b"pub", 43), b"pub", &sent), Verdict::Ignored(why) if why.contains("43")));
+        let request = ber::request(CommunityVersion::V2c, b"pub", RequestKind::Get, 42, &[]).unwrap();
+        assert!(matches!(judge(&request, b"pub", &sent), Verdict::Ignored(why) if why.contains("not a Response")));
+        match judge(&response(b"other", 42), b"pub", &sent) {
+            Verdict::Refused(why) => assert!(why.contains("another community") && !why.contains("pub"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(judge(b"\xde\xad", b"pub", &sent), Verdict::Refused(why) if why.contains("cannot decode")));
     }
 
     #[test]

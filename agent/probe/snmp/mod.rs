@@ -5,6 +5,7 @@
 //! says INTEGER, empty strings, missing objects. The `Reading` helpers turn each answer into a
 //! believable figure, or an absent one with a note saying why.
 
+pub mod ber;
 pub mod client;
 pub mod recorder;
 pub mod storage;
