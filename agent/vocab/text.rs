@@ -49,16 +49,38 @@ fn is_bidi_override(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-/// Words after which the rest of the line is a credential.
-const CREDENTIAL_MARKS: [&str; 4] = ["authorization", "cookie", "digest username", "basic "];
+/// Marks after which the rest of the line is a credential: an echoed header, a Digest answer.
+const CREDENTIAL_MARKS: [&str; 3] = ["authorization:", "cookie:", "digest username="];
 
-fn contains_credential(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    CREDENTIAL_MARKS.iter().any(|m| lower.contains(m))
+/// Where a credential starts in `line` (lower-cased), after which everything is masked: one of
+/// the marks, or `Basic ` followed by what looks like base64 (`Basic login accepted` is words).
+fn credential_at(lower: &str) -> Option<usize> {
+    let marked = CREDENTIAL_MARKS
+        .iter()
+        .filter_map(|m| lower.find(m).map(|i| i + m.len()))
+        .min();
+    let basic = lower.match_indices("basic ").map(|(i, m)| i + m.len()).find(|&at| {
+        let token: &str = lower[at..].split_whitespace().next().unwrap_or("");
+        token.len() >= 8
+            && token
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
+            && token
+                .chars()
+                .any(|c| c.is_ascii_digit() || matches!(c, '+' | '/' | '='))
+    });
+    match (marked, basic) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
-/// Each line's rest after a credential mark (`Authorization: Digest username="admin", ...`,
-/// `Cookie: ...`, a bare `Basic YWRtaW4=`) becomes `***`.
+fn contains_credential(text: &str) -> bool {
+    credential_at(&text.to_ascii_lowercase()).is_some()
+}
+
+/// Each line's rest after a credential (`Authorization: Digest username="admin", ...`,
+/// `Cookie: ...`, a bare `Basic YWRtaW46...`) becomes `***`.
 fn mask_credentials(text: &str) -> Cow<'_, str> {
     if !contains_credential(text) {
         return Cow::Borrowed(text);
@@ -66,18 +88,12 @@ fn mask_credentials(text: &str) -> Cow<'_, str> {
     let lines: Vec<String> = text
         .split_inclusive('\n')
         .map(|line| {
-            let lower = line.to_ascii_lowercase();
-            let Some(at) = CREDENTIAL_MARKS
-                .iter()
-                .filter_map(|m| lower.find(m).map(|i| i + m.len()))
-                .min()
-            else {
+            let Some(at) = credential_at(&line.to_ascii_lowercase()) else {
                 return line.to_owned();
             };
-            // `Basic ` ends on its space; a header name keeps its ": " or "=".
             let keep = line[at..]
                 .char_indices()
-                .find(|(_, c)| !matches!(c, ':' | '=' | ' '))
+                .find(|(_, c)| *c != ' ')
                 .map_or(line.len(), |(i, _)| at + i);
             let end = if line.ends_with('\n') { "\n" } else { "" };
             format!("{}***{end}", &line[..keep])
@@ -125,7 +141,15 @@ mod tests {
             "{shown}"
         );
         assert_eq!(for_people("token Basic YWRtaW46c2VjcmV0", 100), "token Basic ***");
-        assert_eq!(for_people("cookie=SESSION=abc", 100), "cookie=***");
+        assert_eq!(for_people("Cookie: SESSION=abc", 100), "Cookie: ***");
+        // Words are no credential.
+        for words in [
+            "stream answers (Basic login accepted)",
+            "needs Basic authentication",
+            "no cookie support",
+        ] {
+            assert!(matches!(for_people(words, 100), Cow::Borrowed(_)), "{words}");
+        }
     }
 
     #[test]
