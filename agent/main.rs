@@ -158,6 +158,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The state store: `check` runs SQLite's integrity check (read-only, safe while the agent
+    /// runs); exit 0 when whole, 1 when damaged, with the way out.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Find ONVIF devices with WS-Discovery (sends only Probe messages); exit 0 when some
     /// answered, 1 when none did. Needs no configuration file.
     Discover(DiscoverArgs),
@@ -229,6 +233,12 @@ enum BaselineCommand {
         #[arg(long)]
         reason: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum StoreCommand {
+    /// Check that the store is a whole database; say how to keep going when it is not.
+    Check,
 }
 
 #[derive(Debug, clap::Args)]
@@ -348,6 +358,7 @@ async fn dispatch(cli: Cli) -> i32 {
             acknowledge(&config, incident, &by, &note).await
         }
         Command::Outbox { json } => outbox(&config, json).await,
+        Command::Store(StoreCommand::Check) => store_check(&config),
         Command::Handover(args) => procedure(&config, Procedure::Handover, &args).await,
         Command::Inventory(args) => procedure(&config, Procedure::Inventory, &args).await,
         Command::Once { json } => {
@@ -489,6 +500,31 @@ async fn acknowledge(config: &Config, incident: u64, by: &str, note: &str) -> i3
         },
         Ok(answer) => client::report(answer),
         Err(code) => code,
+    }
+}
+
+fn store_check(config: &Config) -> i32 {
+    let path = config.agent.data_dir.join(camwatch::config::STORE_FILE_NAME);
+    if !path.exists() {
+        eprintln!(
+            "camwatch: no state store at {} yet (the agent makes it when it first runs)",
+            path.display()
+        );
+        return exit::RUNTIME;
+    }
+    match camwatch::state::store::check(&path) {
+        Ok(counts) => {
+            println!("{} is whole: {counts}", path.display());
+            exit::OK
+        }
+        Err(problems) => {
+            println!(
+                "{} is damaged:\n{problems}\n{}",
+                path.display(),
+                camwatch::state::store::way_out(&path)
+            );
+            exit::CHECK_FAILED
+        }
     }
 }
 

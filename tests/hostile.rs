@@ -282,3 +282,49 @@ checks = ["onvif"]
         "no forged log line:\n{log}"
     );
 }
+
+#[test]
+fn a_damaged_store_is_named_with_the_way_out_and_store_check_tells_whole_from_damaged() {
+    let dir = temp_dir();
+    let (path, addr) = daemon_config(
+        dir.path(),
+        "\n[[device]]\nname = \"this-host\"\nkind = \"host\"\naddress = \"127.0.0.1\"\n",
+    );
+    let data = dir.path().join("data");
+    // A whole store, made by a real run.
+    let daemon = Daemon::start(&path, addr, dir.path().join("log"));
+    daemon.wait_for_state("this-host", "ping", "ok");
+    assert!(daemon.terminate().success());
+    let whole = support::cli(&path, &["store", "check"]);
+    assert_eq!(whole.status.code(), Some(0), "{whole:?}");
+    assert!(
+        support::stdout(&whole).contains("is whole: "),
+        "{}",
+        support::stdout(&whole)
+    );
+
+    // The same file overwritten with something that is no database.
+    let store = data.join("camwatch.sqlite");
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(data.join(format!("camwatch.sqlite{suffix}")));
+    }
+    std::fs::write(&store, vec![0x5a; 64 * 1024]).unwrap();
+    let damaged = support::cli(&path, &["store", "check"]);
+    assert_eq!(damaged.status.code(), Some(1), "{damaged:?}");
+    let said = support::stdout(&damaged);
+    for part in [
+        "is damaged",
+        "mv ",
+        ".damaged",
+        "starts a new, empty store",
+        "Lost with the old one",
+        ".recover",
+    ] {
+        assert!(said.contains(part), "{part:?} in:\n{said}");
+    }
+    // The agent refuses to start on it, and says the same.
+    let run = support::camwatch().args(["run", "-c"]).arg(&path).output().unwrap();
+    assert_eq!(run.status.code(), Some(3), "{run:?}");
+    let said = support::stdout(&run) + &support::stderr(&run);
+    assert!(said.contains("is damaged") && said.contains("mv "), "{said}");
+}

@@ -276,7 +276,7 @@ impl Store {
             ))
         })?;
         let path = data_dir.join(FILE_NAME);
-        let err = |e: rusqlite::Error| StoreError(format!("state store {}: {e}", path.display()));
+        let err = |e: rusqlite::Error| open_error(&path, &e);
         let mut conn = Connection::open(&path).map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
@@ -982,6 +982,64 @@ pub async fn read<T: Send + 'static>(
     query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
 ) -> Result<rusqlite::Result<T>, tokio::task::JoinError> {
     tokio::task::spawn_blocking(move || query(&open_reader(&path)?)).await
+}
+
+/// Whether SQLite says the file is not (or no longer) a whole database.
+pub fn is_damaged(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    )
+}
+
+/// What to do about a damaged store, for a person: how to keep going, what is lost, how to try
+/// to keep the history.
+pub fn way_out(path: &Path) -> String {
+    let p = path.display();
+    format!(
+        "to keep going: stop camwatch, move the store aside (mv {p} {p}.damaged, and its -wal and -shm files if \
+         present) and start camwatch again: it starts a new, empty store. Lost with the old one, unless recovered: \
+         the history reports read (results, transitions, interruptions, procedure records), open incidents and \
+         which mail they got, undelivered mail, maintenance windows opened by hand, and what checks remembered \
+         (their states resume as unknown). To try to keep the history, before starting again: \
+         sqlite3 {p}.damaged .recover | sqlite3 {p}; then `camwatch store check` says whether the result is whole"
+    )
+}
+
+fn open_error(path: &Path, e: &rusqlite::Error) -> StoreError {
+    if is_damaged(e) {
+        StoreError(format!(
+            "the state store {} is damaged ({e}); {}",
+            path.display(),
+            way_out(path)
+        ))
+    } else {
+        StoreError(format!("state store {}: {e}", path.display()))
+    }
+}
+
+/// `camwatch store check`: SQLite's integrity check of the store, read-only (safe while the
+/// agent runs). `Ok(counts)` when whole, `Err(problems)` when damaged or unreadable.
+pub fn check(path: &Path) -> Result<String, String> {
+    let conn = open_reader(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let problems: Vec<String> = conn
+        .prepare("PRAGMA integrity_check")
+        .and_then(|mut stmt| stmt.query_map([], |r| r.get::<_, String>(0))?.collect())
+        .map_err(|e| e.to_string())?;
+    if problems != ["ok"] {
+        return Err(problems.join("\n"));
+    }
+    let count = |table: &str| -> Result<i64, String> {
+        conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .map_err(|e| e.to_string())
+    };
+    Ok(format!(
+        "{} results, {} transitions, {} incidents, {} messages",
+        count("results")?,
+        count("transitions")?,
+        count("incidents")?,
+        count("outbox")?
+    ))
 }
 
 pub fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
