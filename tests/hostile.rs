@@ -42,17 +42,14 @@ fn a_flood_of_silent_connections_neither_starves_the_probes_nor_stays_open() {
         &format!(
             r#"
 http_idle_timeout = "2s"
-
-[policy.default]
-interval = "1s"
-timeout = "900ms"
-
+{every_second}
 [[device]]
 name = "this-host"
 kind = "host"
 address = "127.0.0.1"
 ping = "tcp:{device_port}"
-"#
+"#,
+            every_second = support::EVERY_SECOND
         ),
     );
     let daemon = Daemon::start_with(&path, addr, dir.path().join("log"), |c| {
@@ -118,12 +115,7 @@ fn a_password_in_a_url_query_is_never_shown() {
     let (path, addr) = daemon_config(
         dir.path(),
         &format!(
-            r#"
-[policy.default]
-interval = "1s"
-timeout = "900ms"
-failures_before_failed = 1
-
+            r#"{}
 [[device]]
 name = "gate"
 kind = "camera"
@@ -132,6 +124,7 @@ ping = "off"
 [device.snapshot]
 uri = "{}"
 "#,
+            support::EVERY_SECOND,
             camera.url(&path_and_query)
         ),
     );
@@ -226,11 +219,7 @@ fn a_camera_name_with_terminal_codes_and_line_breaks_reaches_no_terminal_or_log_
     let (path, addr) = daemon_config(
         dir.path(),
         &format!(
-            r#"
-[policy.default]
-interval = "1s"
-timeout = "900ms"
-
+            r#"{}
 [[device]]
 name = "cam"
 kind = "camera"
@@ -242,6 +231,7 @@ password_env = "CW_CAMERA_PASSWORD"
 port = {}
 checks = ["onvif"]
 "#,
+            support::EVERY_SECOND,
             sim.addr.port()
         ),
     );
