@@ -130,48 +130,36 @@ impl Guarded {
         }
     }
 
-    fn progressed(&mut self) {
-        self.deadline.as_mut().reset(Instant::now() + self.idle);
+    /// What the inner stream said, with the idle deadline: progress moves it on; nothing for
+    /// `idle` is an error, which closes the connection.
+    fn watched<T>(&mut self, cx: &mut Context<'_>, polled: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        match polled {
+            Poll::Pending if self.deadline.as_mut().poll(cx).is_ready() => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("nothing sent or received for {}", humantime::format_duration(self.idle)),
+            ))),
+            Poll::Pending => Poll::Pending,
+            ready => {
+                self.deadline.as_mut().reset(Instant::now() + self.idle);
+                ready
+            }
+        }
     }
-
-    /// After the inner stream said Pending: an error once nothing moved for `idle`.
-    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
-        self.deadline.as_mut().poll(cx).is_ready()
-    }
-}
-
-fn idle_error(idle: Duration) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::TimedOut,
-        format!("nothing sent or received for {}", humantime::format_duration(idle)),
-    )
 }
 
 impl AsyncRead for Guarded {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_read(cx, buf) {
-            Poll::Pending if this.expired(cx) => Poll::Ready(Err(idle_error(this.idle))),
-            Poll::Pending => Poll::Pending,
-            ready => {
-                this.progressed();
-                ready
-            }
-        }
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        this.watched(cx, polled)
     }
 }
 
 impl AsyncWrite for Guarded {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_write(cx, buf) {
-            Poll::Pending if this.expired(cx) => Poll::Ready(Err(idle_error(this.idle))),
-            Poll::Pending => Poll::Pending,
-            ready => {
-                this.progressed();
-                ready
-            }
-        }
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.watched(cx, polled)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
