@@ -502,16 +502,12 @@ impl Resolver {
                 chrono_tz::UTC
             }),
         };
-        let max_in_flight = raw.max_in_flight.map_or(64, |n| {
-            if *n.get_ref() == 0 {
-                self.error(
-                    Some(n.span()),
-                    "max_in_flight is 0, so no check could ever run",
-                    "set it to 1 or more",
-                );
-            }
-            *n.get_ref()
-        });
+        let max_in_flight = self.count_of_at_least_one(
+            raw.max_in_flight,
+            64,
+            "max_in_flight is 0, so no check could ever run",
+            "set it to 1 or more",
+        );
         let results_keep = raw
             .results_keep
             .map_or(Duration::from_secs(7 * 86_400), |d| d.get_ref().0);
@@ -525,16 +521,12 @@ impl Resolver {
             }
             d.get_ref().0
         });
-        let max_http_connections = raw.max_http_connections.map_or(256, |n| {
-            if *n.get_ref() == 0 {
-                self.error(
-                    Some(n.span()),
-                    "max_http_connections is 0, so nobody could reach the metrics or the status page",
-                    "set it to 1 or more (the default is 256)",
-                );
-            }
-            *n.get_ref()
-        });
+        let max_http_connections = self.count_of_at_least_one(
+            raw.max_http_connections,
+            256,
+            "max_http_connections is 0, so nobody could reach the metrics or the status page",
+            "set it to 1 or more (the default is 256)",
+        );
         let http_idle_timeout = raw.http_idle_timeout.map_or(Duration::from_secs(30), |d| {
             if d.get_ref().0.is_zero() {
                 self.error(
@@ -558,6 +550,19 @@ impl Resolver {
             allow_no_devices: raw.allow_no_devices.unwrap_or(false),
             max_http_connections,
             http_idle_timeout,
+        }
+    }
+
+    /// A count that must be 1 or more (`default` when not given); 0 is an error at its place.
+    fn count_of_at_least_one(&mut self, value: Option<Spanned<usize>>, default: usize, zero: &str, fix: &str) -> usize {
+        match value {
+            None => default,
+            Some(n) => {
+                if *n.get_ref() == 0 {
+                    self.error(Some(n.span()), zero, fix);
+                }
+                *n.get_ref()
+            }
         }
     }
 
