@@ -17,7 +17,7 @@ use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParame
 use secrecy::ExposeSecret;
 
 use crate::config::email::{EmailSecurity, EmailSettings};
-use crate::state::outbox::OutboxRow;
+use crate::state::outbox::{OutboxRow, Refusal};
 
 /// How long one SMTP command may wait for its answer (lettre's socket timeout); the whole
 /// conversation has its own deadline, `[email] send_timeout`.
@@ -104,8 +104,8 @@ const KEEP_IDLE: Duration = Duration::from_secs(10);
 pub struct Delivery {
     /// Took the message (the transaction ended with 250).
     pub delivered: Vec<String>,
-    /// Refused for good (5xx to RCPT): `(address, answer)`.
-    pub refused: Vec<(String, String)>,
+    /// Refused for good (5xx to RCPT), with the server's answer.
+    pub refused: Vec<Refusal>,
     /// Refused for now (4xx to RCPT): tried again later with the message's backoff.
     pub deferred: Option<SendError>,
 }
@@ -248,15 +248,19 @@ impl Mailer {
             let parsed = match address.parse::<Mailbox>() {
                 Ok(mailbox) => mailbox.email,
                 Err(e) => {
-                    delivery
-                        .refused
-                        .push(((*address).to_owned(), format!("not a mail address: {e}")));
+                    delivery.refused.push(Refusal {
+                        address: (*address).to_owned(),
+                        error: format!("not a mail address: {e}"),
+                    });
                     continue;
                 }
             };
             match conn.command(Rcpt::new(parsed, Vec::new())).await {
                 Ok(_) => accepted.push((*address).to_owned()),
-                Err(e) if e.is_permanent() => delivery.refused.push(((*address).to_owned(), error_chain(&e))),
+                Err(e) if e.is_permanent() => delivery.refused.push(Refusal {
+                    address: (*address).to_owned(),
+                    error: error_chain(&e),
+                }),
                 Err(e) if e.is_transient() => delivery.deferred = Some(SendError::from_smtp(&e)),
                 Err(e) => return Err(smtp(e)),
             }

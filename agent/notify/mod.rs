@@ -177,11 +177,7 @@ async fn deliver(
         Ok(delivery) => delivery,
         Err(e) => return Ok(failed(row, &e, settings)),
     };
-    let refused: Vec<Refusal> = delivery
-        .refused
-        .into_iter()
-        .map(|(address, error)| Refusal { address, error })
-        .collect();
+    let refused = delivery.refused;
     for r in &refused {
         tracing::error!(message_id = %row.message_id, to = %r.address, error = %r.error, "recipient refused for good: {}", row.subject);
     }
@@ -201,13 +197,7 @@ async fn deliver(
     Ok(match delivery.deferred {
         Some(e) => failed(row, &e, settings),
         None if delivered.is_empty() => {
-            let error = row
-                .refused
-                .iter()
-                .chain(&refused)
-                .map(|r| format!("{}: {}", r.address, r.error))
-                .collect::<Vec<_>>()
-                .join("; ");
+            let error = Refusal::describe(&[row.refused.as_slice(), &refused].concat());
             tracing::error!(message_id = %row.message_id, error = %error, "mail refused for good, kept as a dead letter: {}", row.subject);
             Op::Dead { id: row.id, now, error }
         }

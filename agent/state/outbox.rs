@@ -105,6 +105,17 @@ pub struct Refusal {
     pub error: String,
 }
 
+impl Refusal {
+    /// "address: the server's answer; ..." as a dead letter shows it.
+    pub fn describe(refused: &[Refusal]) -> String {
+        refused
+            .iter()
+            .map(|r| format!("{}: {}", r.address, r.error))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 impl OutboxRow {
     /// Who did not get a dead letter: the refused addresses, or every recipient when the
     /// message itself was refused (or could not be built).
@@ -125,11 +136,7 @@ impl OutboxRow {
         if self.refused.is_empty() {
             self.last_error.clone().unwrap_or_default()
         } else {
-            self.refused
-                .iter()
-                .map(|r| format!("{}: {}", r.address, r.error))
-                .collect::<Vec<_>>()
-                .join("; ")
+            Refusal::describe(&self.refused)
         }
     }
 
