@@ -29,12 +29,24 @@ fn with_descriptor_limit(command: &mut std::process::Command, limit: u64) {
     }
 }
 
+/// A port on loopback that accepts every connection (and forgets it): a healthy device for a
+/// ping by TCP connect.
+fn answering_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || for _ in listener.incoming() {});
+    port
+}
+
+/// A switch pinged by TCP connect to `port`.
+fn switch_device(port: u16) -> String {
+    format!("[[device]]\nname = \"switch\"\nkind = \"switch\"\naddress = \"127.0.0.1\"\nping = \"tcp:{port}\"")
+}
+
 #[test]
 fn a_flood_of_silent_connections_neither_starves_the_probes_nor_stays_open() {
     // A healthy device whose ping is a TCP connect: each probe needs a descriptor of its own.
-    let device = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let device_port = device.local_addr().unwrap().port();
-    std::thread::spawn(move || for _ in device.incoming() {});
+    let device_port = answering_port();
     let dir = temp_dir();
     let (path, addr) = daemon_config(
         dir.path(),
@@ -345,9 +357,7 @@ fn dead_cameras_delay_only_themselves_a_healthy_switch_and_recorder_keep_their_i
     // 150 hung cameras with two checks each, every 5 s with a 1 s timeout: 60 probe-seconds
     // wanted per second against 16 allowed in flight.
     let dead = support::silent::SilentHosts::start(150);
-    let switch = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let switch_port = switch.local_addr().unwrap().port();
-    std::thread::spawn(move || for _ in switch.incoming() {});
+    let switch_port = answering_port();
     let nvr_state = IsapiState::default();
     let nvr_password = nvr_state.password.clone();
     let nvr = IsapiSim::start(nvr_state);
@@ -360,11 +370,7 @@ fn dead_cameras_delay_only_themselves_a_healthy_switch_and_recorder_keep_their_i
 [policy.dead]
 interval = "5s"
 timeout = "1s"
-[[device]]
-name = "switch"
-kind = "switch"
-address = "127.0.0.1"
-ping = "tcp:{switch_port}"
+{switch}
 [[device]]
 name = "nvr"
 kind = "recorder"
@@ -377,6 +383,7 @@ port = {nvr_port}
 checks = ["uptime"]
 {dead}"#,
             every_second = support::EVERY_SECOND,
+            switch = switch_device(switch_port),
             nvr_port = nvr.addr.port(),
             dead = dead_cameras(&dead, "dead")
         ),
@@ -448,20 +455,14 @@ fn a_device_with_more_slow_checks_than_its_interval_holds_is_counted_late_and_na
     // 1 s interval once it is known dead and its checks go one at a time.
     let dead = support::silent::SilentHosts::start(1);
     let port = dead.ports[0];
-    let switch = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let switch_port = switch.local_addr().unwrap().port();
-    std::thread::spawn(move || for _ in switch.incoming() {});
+    let switch_port = answering_port();
     let password = IsapiState::default().password;
     let dir = temp_dir();
     let (path, addr) = daemon_config(
         dir.path(),
         &format!(
             r#"{every_second}
-[[device]]
-name = "switch"
-kind = "switch"
-address = "127.0.0.1"
-ping = "tcp:{switch_port}"
+{switch}
 [[device]]
 name = "hung-nvr"
 kind = "recorder"
@@ -478,6 +479,7 @@ uri = "http://127.0.0.1:{port}/snap.jpg"
 uri = "rtsp://127.0.0.1:{port}/stream"
 "#,
             every_second = support::EVERY_SECOND,
+            switch = switch_device(switch_port),
         ),
     );
     let daemon = Daemon::start_with(&path, addr, dir.path().join("log"), |c| {

@@ -52,7 +52,6 @@ impl SilentHosts {
 /// only when its client closed it.
 fn hold_all(listeners: &[TcpListener], accepted: &AtomicUsize, stop: &AtomicBool) {
     let mut held: Vec<TcpStream> = Vec::new();
-    let mut sink = [0u8; 4096];
     while !stop.load(Ordering::Relaxed) {
         for listener in listeners {
             while let Ok((stream, _)) = listener.accept() {
@@ -62,17 +61,22 @@ fn hold_all(listeners: &[TcpListener], accepted: &AtomicUsize, stop: &AtomicBool
                 }
             }
         }
-        held.retain_mut(|s| {
-            loop {
-                match s.read(&mut sink) {
-                    Ok(0) => return false,
-                    Ok(_) => continue,
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
-                    Err(_) => return false,
-                }
-            }
-        });
+        held.retain_mut(still_open);
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether the other side of a non-blocking stream still holds it open; what it sent is read
+/// and dropped.
+pub fn still_open(stream: &mut TcpStream) -> bool {
+    let mut sink = [0u8; 4096];
+    loop {
+        match stream.read(&mut sink) {
+            Ok(0) => return false,
+            Ok(_) => continue,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
+            Err(_) => return false,
+        }
     }
 }
 
