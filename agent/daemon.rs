@@ -112,6 +112,7 @@ pub async fn run(path: &Path, web_flag: Option<&Path>) -> i32 {
         Arc::clone(&hub),
         reload_tx,
         scheduler.run_now(),
+        scheduler.lateness(),
         procedures_last_run,
         web,
     ));

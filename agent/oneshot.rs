@@ -11,7 +11,8 @@ use crate::config::{Config, Device};
 use crate::exit;
 use crate::model::Status;
 use crate::output::console;
-use crate::schedule::{CheckRun, Runner};
+use crate::schedule::pools::DeviceTurns;
+use crate::schedule::{CheckRun, Runner, Turn};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
@@ -27,11 +28,27 @@ pub async fn run(config: &Config, devices: &[Arc<Device>], options: Options, out
     let mut tasks = JoinSet::new();
     for (d, device) in devices.iter().enumerate() {
         // The checks of one device share one poll: one ONVIF conversation, at most one refused login.
+        // and its turns, so one device's checks queue behind each other rather than fill the pool.
         let poll = Arc::new(crate::probe::Poll::default());
+        let turns = Arc::new(DeviceTurns::default());
         for (c, spec) in device.checks.iter().enumerate() {
-            let (runner, device, spec, poll) =
-                (Arc::clone(&runner), Arc::clone(device), spec.clone(), Arc::clone(&poll));
-            tasks.spawn(async move { ((d, c), runner.run(&device, &spec, options.exchange, None, &poll).await) });
+            let (runner, device, spec, poll, turns) = (
+                Arc::clone(&runner),
+                Arc::clone(device),
+                spec.clone(),
+                Arc::clone(&poll),
+                Arc::clone(&turns),
+            );
+            tasks.spawn(async move {
+                let turn = Turn {
+                    turns: &turns,
+                    due: None,
+                };
+                (
+                    (d, c),
+                    runner.run(&device, &spec, options.exchange, None, &poll, turn).await,
+                )
+            });
         }
     }
     let mut runs: Vec<((usize, usize), CheckRun)> = Vec::with_capacity(tasks.len());

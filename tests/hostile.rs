@@ -29,12 +29,24 @@ fn with_descriptor_limit(command: &mut std::process::Command, limit: u64) {
     }
 }
 
+/// A port on loopback that accepts every connection (and forgets it): a healthy device for a
+/// ping by TCP connect.
+fn answering_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || for _ in listener.incoming() {});
+    port
+}
+
+/// A switch pinged by TCP connect to `port`.
+fn switch_device(port: u16) -> String {
+    format!("[[device]]\nname = \"switch\"\nkind = \"switch\"\naddress = \"127.0.0.1\"\nping = \"tcp:{port}\"")
+}
+
 #[test]
 fn a_flood_of_silent_connections_neither_starves_the_probes_nor_stays_open() {
     // A healthy device whose ping is a TCP connect: each probe needs a descriptor of its own.
-    let device = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let device_port = device.local_addr().unwrap().port();
-    std::thread::spawn(move || for _ in device.incoming() {});
+    let device_port = answering_port();
     let dir = temp_dir();
     let (path, addr) = daemon_config(
         dir.path(),
@@ -317,4 +329,182 @@ fn a_damaged_store_is_named_with_the_way_out_and_store_check_tells_whole_from_da
     assert_eq!(run.status.code(), Some(3), "{run:?}");
     let said = support::stdout(&run) + &support::stderr(&run);
     assert!(said.contains("is damaged") && said.contains("mv "), "{said}");
+}
+
+/// Cameras that accept TCP and never answer: every check of theirs runs into its timeout.
+fn dead_cameras(dead: &support::silent::SilentHosts, policy: &str) -> String {
+    dead.ports
+        .iter()
+        .enumerate()
+        .map(|(i, port)| {
+            format!(
+                "\n[[device]]\nname = \"dead-{i:03}\"\nkind = \"camera\"\naddress = \"127.0.0.1\"\nping = \"off\"\npolicy = \"{policy}\"\n[device.stream]\nuri = \"rtsp://127.0.0.1:{port}/stream\"\n[device.snapshot]\nuri = \"http://127.0.0.1:{port}/snap.jpg\"\n"
+            )
+        })
+        .collect()
+}
+
+/// The longest gap between runs of a check from `from` on, and how many runs there were.
+fn runs_and_worst_gap(results: &[support::StoredResult], from: f64) -> (usize, f64) {
+    let at: Vec<f64> = results.iter().map(|r| r.at).filter(|at| *at >= from).collect();
+    let worst = at.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    (at.len(), worst)
+}
+
+#[test]
+fn dead_cameras_delay_only_themselves_a_healthy_switch_and_recorder_keep_their_interval() {
+    use support::isapi_sim::{IsapiSim, IsapiState};
+    // 150 hung cameras with two checks each, every 5 s with a 1 s timeout: 60 probe-seconds
+    // wanted per second against 16 allowed in flight.
+    let dead = support::silent::SilentHosts::start(150);
+    let switch_port = answering_port();
+    let nvr_state = IsapiState::default();
+    let nvr_password = nvr_state.password.clone();
+    let nvr = IsapiSim::start(nvr_state);
+    let dir = temp_dir();
+    let (path, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            r#"max_in_flight = 16
+{every_second}
+[policy.dead]
+interval = "5s"
+timeout = "1s"
+{switch}
+[[device]]
+name = "nvr"
+kind = "recorder"
+address = "127.0.0.1"
+ping = "off"
+username = "camwatch"
+password_env = "CW_ISAPI_PASSWORD"
+[device.isapi]
+port = {nvr_port}
+checks = ["uptime"]
+{dead}"#,
+            every_second = support::EVERY_SECOND,
+            switch = switch_device(switch_port),
+            nvr_port = nvr.addr.port(),
+            dead = dead_cameras(&dead, "dead")
+        ),
+    );
+    let daemon = Daemon::start_with(&path, addr, dir.path().join("log"), |c| {
+        c.env("CW_ISAPI_PASSWORD", &nvr_password);
+    });
+    let data = dir.path().join("data");
+    let store = data.join("camwatch.sqlite");
+    daemon.wait_for_state("switch", "ping", "ok");
+    let switch_from = stored_results(&data, "switch", "ping")[0].at;
+
+    // Until each camera's first checks have timed out, nothing knows they are dead: the first
+    // burst of 300 one-second probes drains through the pool. After it, they take a quarter.
+    let judged = || -> i64 {
+        let conn = rusqlite::Connection::open(&store).unwrap();
+        conn.query_row(
+            "SELECT count(DISTINCT device || '/' || check_name) FROM results WHERE device LIKE 'dead-%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(0)
+    };
+    support::wait_for("every dead camera's checks to time out once", WAIT, || judged() >= 300);
+    let nvr_from = support::isapi_sim::now() as f64 + 1.0;
+    const WINDOW: f64 = 20.0;
+    // Not wait_for: on a starved schedule the window never fills, and the counts below say so.
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::time::Instant::now() < deadline
+        && !stored_results(&data, "nvr", "uptime")
+            .last()
+            .is_some_and(|r| r.at >= nvr_from + WINDOW)
+    {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let metrics = daemon.metrics();
+    let log = daemon.log_text();
+    daemon.terminate();
+
+    for (device, check, from) in [("switch", "ping", switch_from), ("nvr", "uptime", nvr_from)] {
+        let results = stored_results(&data, device, check);
+        let until = results.last().map_or(from, |r| r.at);
+        let expected = (until - from).floor() as usize + 1;
+        let (runs, worst) = runs_and_worst_gap(&results, from);
+        assert!(
+            until - from >= WINDOW && runs * 10 >= expected * 9 && worst < 2.0,
+            "{device} {check}: {runs} runs in {:.1} s (every 1 s expected), worst gap {worst:.1} s",
+            until - from
+        );
+        assert!(results.iter().all(|r| r.status == "ok"), "{device} {check} stayed ok");
+    }
+    // The dead cameras were the late ones: the ping never waited, and said so.
+    assert_eq!(
+        sample(&metrics, "camwatch_checks_late_total", &["class=\"cheap\""]),
+        Some(0.0),
+        "{metrics}"
+    );
+    let late = sample(&metrics, "camwatch_checks_late_total", &["class=\"conversation\""]).unwrap();
+    assert!(late > 0.0, "the dead cameras could not keep their 5 s: {late}");
+    // Said at most once a minute: here the first late run (of the start's burst) is the one named.
+    assert!(log.contains("started late"), "a warning:\n{log}");
+    assert!(dead.accepted() >= 300, "the cameras were asked: {}", dead.accepted());
+}
+
+#[test]
+fn a_device_with_more_slow_checks_than_its_interval_holds_is_counted_late_and_named() {
+    use support::isapi_sim::IsapiState;
+    // One recorder that hangs on every request: four checks of 900 ms each cannot fit into its
+    // 1 s interval once it is known dead and its checks go one at a time.
+    let dead = support::silent::SilentHosts::start(1);
+    let port = dead.ports[0];
+    let switch_port = answering_port();
+    let password = IsapiState::default().password;
+    let dir = temp_dir();
+    let (path, addr) = daemon_config(
+        dir.path(),
+        &format!(
+            r#"{every_second}
+{switch}
+[[device]]
+name = "hung-nvr"
+kind = "recorder"
+address = "127.0.0.1"
+ping = "off"
+username = "camwatch"
+password_env = "CW_ISAPI_PASSWORD"
+[device.isapi]
+port = {port}
+checks = ["uptime", "recorder_disks"]
+[device.snapshot]
+uri = "http://127.0.0.1:{port}/snap.jpg"
+[device.stream]
+uri = "rtsp://127.0.0.1:{port}/stream"
+"#,
+            every_second = support::EVERY_SECOND,
+            switch = switch_device(switch_port),
+        ),
+    );
+    let daemon = Daemon::start_with(&path, addr, dir.path().join("log"), |c| {
+        c.env("CW_ISAPI_PASSWORD", &password);
+    });
+    support::wait_for("the warning", WAIT, || daemon.log_text().contains("started late"));
+    let metrics = daemon.metrics();
+    let log = daemon.log_text();
+    daemon.terminate();
+    let warning = log.lines().find(|l| l.contains("started late")).unwrap();
+    assert!(warning.contains("hung-nvr"), "names the worst device: {warning}");
+    assert!(warning.contains("WARN"), "{warning}");
+    let late = sample(&metrics, "camwatch_checks_late_total", &["class=\"conversation\""]).unwrap();
+    assert!(late >= 1.0, "{late}");
+    assert_eq!(
+        sample(&metrics, "camwatch_checks_late_total", &["class=\"cheap\""]),
+        Some(0.0),
+        "the switch's ping never waited for the recorder"
+    );
+    let delays = sample(
+        &metrics,
+        "camwatch_check_start_delay_seconds_count",
+        &["class=\"conversation\""],
+    )
+    .unwrap();
+    assert!(delays >= late, "every start is measured: {delays} >= {late}");
+    assert_eq!(support::promtool_check_metrics(&metrics), "", "promtool is content");
 }

@@ -3,6 +3,9 @@
 //! agent, stops the SMTP server and makes recorders answer garbage. Afterwards it checks what a
 //! site would hold camwatch to: memory stayed flat, nothing panicked, every incident's mail
 //! arrived exactly once, and the availability camwatch reports equals the downtime injected.
+//! All along, hung cameras (they accept TCP and never answer) take their share of the pool and
+//! a flood of idle connections and half-sent requests sits on the HTTP port: the live devices
+//! must keep their intervals, the scrapes must answer, the open connections stay under the cap.
 //!
 //! Not part of `cargo test` (`test = false` in Cargo.toml: it runs for 30 minutes); run it with
 //! `scripts/soak [MINUTES]`, which builds it in release mode. It needs root (network namespaces,
@@ -12,12 +15,17 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use support::isapi_sim::{IsapiSim, IsapiState, SimChannel};
 use support::nut::NutServer;
 use support::onvif_sim::{SimFleet, SimState};
+use support::silent::SilentHosts;
 use support::smtp::{Security, SmtpServer};
 use support::snmpd::Snmpd;
 use support::{Daemon, TestHost};
@@ -29,10 +37,20 @@ const CAMERAS_PER_SWITCH: u8 = 20;
 const ONVIF_CAMERAS: usize = 20;
 const RECORDERS: usize = 10;
 const UPSES: usize = 5;
+/// Cameras that accept TCP and never answer, each with a stream and a snapshot check: 32
+/// probe-seconds wanted per second, twice what dead devices may hold of the default pool.
+const HUNG_CAMERAS: usize = 80;
+/// Connections held open on the HTTP port all along, half of them idle, half a request without
+/// its end: three quarters of `max_http_connections` (256), so a scrape still finds room.
+const FLOOD: usize = 192;
+const HTTP_CONNECTION_CAP: f64 = 256.0;
 
 /// The cameras' policy: what the availability tolerance is derived from.
 const INTERVAL: f64 = 10.0;
 const TIMEOUT: f64 = 2.0;
+/// The policy of recorders, UPS units and the NAS.
+const SLOW_INTERVAL: f64 = 30.0;
+const SLOW_TIMEOUT: f64 = 5.0;
 /// How long the availability figures may lag (the daemon refreshes them every 15 s).
 const AVAILABILITY_REFRESH: f64 = 15.0;
 /// The bound on memory growth after the warm-up: a leak of a few hundred bytes per poll (200
@@ -193,6 +211,7 @@ struct Site {
     ups: NutServer,
     snmpd: Snmpd,
     smtp: SmtpServer,
+    hung: SilentHosts,
 }
 
 impl Site {
@@ -236,6 +255,7 @@ impl Site {
             ups: ups.start(),
             snmpd: Snmpd::start(0),
             smtp: SmtpServer::start(Security::Plain, None),
+            hung: SilentHosts::start(HUNG_CAMERAS),
         }
     }
 
@@ -267,8 +287,8 @@ successes_before_recovered = 2
 ping_count = 1
 
 [policy.slow]
-interval = "30s"
-timeout = "5s"
+interval = "{SLOW_INTERVAL}s"
+timeout = "{SLOW_TIMEOUT}s"
 failures_before_failed = 2
 successes_before_recovered = 2
 retention_days = 2
@@ -309,6 +329,11 @@ community_env = "SOAK_COMMUNITY"
                 self.ups.port
             ));
         }
+        for (i, port) in self.hung.ports.iter().enumerate() {
+            text.push_str(&format!(
+                "\n[[device]]\nname = \"hung-{i:02}\"\nkind = \"camera\"\naddress = \"127.0.0.1\"\nping = \"off\"\n[device.stream]\nuri = \"rtsp://127.0.0.1:{port}/stream\"\n[device.snapshot]\nuri = \"http://127.0.0.1:{port}/snap.jpg\"\n"
+            ));
+        }
         text.push_str(&format!(
             "\n[[device]]\nname = \"nas\"\nkind = \"storage\"\naddress = \"127.0.0.1\"\nping = \"off\"\npolicy = \"slow\"\n[device.snmp]\nport = {}\nchecks = [\"uptime\", \"storage\"]\n",
             self.snmpd.port
@@ -342,6 +367,106 @@ community_env = "SOAK_COMMUNITY"
             Fault::Garbage { recorder } => self.recorders[recorder].with(|s| s.garbage = begin),
         }
     }
+}
+
+/// Connections held open on the daemon's HTTP port, the way a broken client or a scanner does:
+/// half say nothing, half send a request line and headers without the blank line that ends them.
+/// One the daemon closes (its idle timeout) is opened again at once.
+struct Flood {
+    stop: Arc<AtomicBool>,
+    reopened: Arc<AtomicUsize>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Flood {
+    fn start(addr: SocketAddr) -> Flood {
+        let (stop, reopened) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
+        let thread = {
+            let (stop, reopened) = (Arc::clone(&stop), Arc::clone(&reopened));
+            std::thread::spawn(move || {
+                let mut held: Vec<TcpStream> = Vec::new();
+                let mut opened = 0usize;
+                while !stop.load(Ordering::Relaxed) {
+                    while held.len() < FLOOD {
+                        let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+                            break;
+                        };
+                        if opened % 2 == 1 {
+                            let _ = stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: soak\r\nAccept: text/plain\r\n");
+                        }
+                        if stream.set_nonblocking(true).is_err() {
+                            continue;
+                        }
+                        if opened >= FLOOD {
+                            reopened.fetch_add(1, Ordering::Relaxed);
+                        }
+                        opened += 1;
+                        held.push(stream);
+                    }
+                    held.retain_mut(support::silent::still_open);
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            })
+        };
+        Flood {
+            stop,
+            reopened,
+            thread: Some(thread),
+        }
+    }
+
+    /// Connections the daemon closed that were opened again.
+    fn reopened(&self) -> usize {
+        self.reopened.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Flood {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The longest gap between two runs of any check of a live device, against what its policy
+/// allows (two intervals and a timeout): `(checks, worst share of the allowance, which)`.
+fn check_intervals(store: &Path, failures: &mut Vec<String>) -> (usize, f64, String) {
+    let conn = rusqlite::Connection::open(store).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT device, check_name, at FROM results WHERE device NOT LIKE 'hung-%' ORDER BY device, check_name, id",
+        )
+        .unwrap();
+    let mut runs: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    for row in stmt
+        .query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, f64>(2)?))
+        })
+        .unwrap()
+    {
+        let (device, check, at) = row.unwrap();
+        runs.entry((device, check)).or_default().push(at);
+    }
+    let mut worst = (0.0, String::new());
+    for ((device, check), at) in &runs {
+        let allowed = if device.starts_with("cam-") || device.starts_with("switch-") {
+            2.0 * INTERVAL + TIMEOUT
+        } else {
+            2.0 * SLOW_INTERVAL + SLOW_TIMEOUT
+        };
+        let gap = at.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+        if gap / allowed > worst.0 {
+            worst = (gap / allowed, format!("{device}/{check}: {gap:.1} s of {allowed:.0} s"));
+        }
+        if gap > allowed {
+            failures.push(format!(
+                "{device} {check}: {gap:.1} s between two runs, over the {allowed:.0} s its interval allows"
+            ));
+        }
+    }
+    (runs.len(), worst.0, worst.1)
 }
 
 /// Resident memory and CPU time (user + system) of a process.
@@ -407,6 +532,9 @@ fn main() {
     let pid = daemon.child.id();
     let started = Instant::now();
     let started_at = now();
+    let flood = Flood::start(addr);
+    let mut most_connections: f64 = 0.0;
+    let mut failures: Vec<String> = Vec::new();
 
     // The injector: faults start and end on schedule; what happened when is kept for the
     // availability check (the real times, after each command returned).
@@ -444,12 +572,21 @@ fn main() {
                 let metrics = daemon.get("/metrics").expect("the daemon answers /metrics");
                 assert_eq!(metrics.status, 200, "scrape at {t:.0} s");
                 scrapes += 1;
+                let open = support::sample(&metrics.body, "camwatch_http_connections", &[]).unwrap_or(f64::NAN);
+                most_connections = most_connections.max(open);
+                if !(open <= HTTP_CONNECTION_CAP) {
+                    failures.push(format!(
+                        "{open} HTTP connections open at {t:.0} s, over the cap of {HTTP_CONNECTION_CAP}"
+                    ));
+                }
             }
             next_sample += 10.0;
         }
         std::thread::sleep(Duration::from_millis(200));
     }
     let injected_until = now();
+    let reopened = flood.reopened();
+    drop(flood);
 
     // Every fault has ended (the tail is quiet): wait for the last recoveries to be mailed.
     let store = data.join("camwatch.sqlite");
@@ -469,8 +606,6 @@ fn main() {
     let metrics = daemon.metrics();
     let (rss_end, cpu_end) = usage_of(pid);
     samples.push((started.elapsed().as_secs_f64(), rss_end, cpu_end));
-
-    let mut failures: Vec<String> = Vec::new();
 
     // 1. Memory: flat after the warm-up (the first sixth of the run, at least a minute).
     let warm = (total / 6.0).max(60.0);
@@ -561,6 +696,38 @@ fn main() {
     }
     let mean_error = errors.iter().sum::<f64>() / errors.len().max(1) as f64;
 
+    // 5. Under the hung cameras and the flood: every live device kept its intervals and the
+    // devices nothing broke kept their state; the ping never waited for a conversation.
+    let (intervals_checked, worst_gap_share, worst_gap) = check_intervals(&store, &mut failures);
+    for (device, check) in (0..ONVIF_CAMERAS)
+        .flat_map(|i| {
+            [
+                (format!("cam-onvif-{i:02}"), "onvif"),
+                (format!("cam-onvif-{i:02}"), "clock"),
+            ]
+        })
+        .chain((0..UPSES).map(|u| (format!("ups-{u}"), "ups")))
+    {
+        let left: Vec<_> = support::stored_transitions(&data, &device, check)
+            .into_iter()
+            .filter(|(_, _, to)| to != "ok")
+            .collect();
+        if !left.is_empty() {
+            failures.push(format!("{device} {check}, never broken, left ok: {left:?}"));
+        }
+    }
+    let late = |class: &str| support::sample(&metrics, "camwatch_checks_late_total", &[&format!("class=\"{class}\"")]);
+    let (late_cheap, late_conversation) = (late("cheap"), late("conversation"));
+    if late_cheap != Some(0.0) {
+        failures.push(format!("cheap checks (ping) started late: {late_cheap:?} runs"));
+    }
+    if site.hung.accepted() < HUNG_CAMERAS {
+        failures.push(format!(
+            "the hung cameras were asked only {} times",
+            site.hung.accepted()
+        ));
+    }
+
     let elapsed = measured_at - started_at;
     println!("\nsoak figures ({:.1} minutes, seed {}):", elapsed / 60.0, args.seed);
     println!(
@@ -597,6 +764,16 @@ fn main() {
         errors.len(),
         worst.0,
         worst.1
+    );
+    println!(
+        "  load: {HUNG_CAMERAS} hung cameras ({} probes unanswered), {FLOOD} flood connections ({reopened} closed by the daemon and opened again), at most {most_connections} open at a scrape (cap {HTTP_CONNECTION_CAP})",
+        site.hung.accepted()
+    );
+    println!(
+        "  intervals: {intervals_checked} live checks, worst gap {:.0} % of the allowance ({worst_gap}); late runs: cheap {}, conversation {}",
+        worst_gap_share * 100.0,
+        late_cheap.unwrap_or(f64::NAN),
+        late_conversation.unwrap_or(f64::NAN)
     );
     drop(daemon);
     if failures.is_empty() {

@@ -17,6 +17,7 @@ use prometheus_client::registry::Registry;
 use super::process;
 use crate::model::State;
 use crate::observation::Observation;
+use crate::schedule::lateness::ClassFigures;
 use crate::shared::Shared;
 
 pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -332,6 +333,7 @@ impl Collector for AgentCollector {
                 connections.rejected.load(std::sync::atomic::Ordering::Relaxed) as f64,
             )],
         )?;
+        lateness(&mut e, &self.shared.lateness.figures())?;
         gauge(
             &mut e,
             "camwatch_outbox_pending",
@@ -423,6 +425,31 @@ impl Collector for AgentCollector {
         }
         Ok(())
     }
+}
+
+/// How late check runs start after they are due, and how many were late, by class of check.
+fn lateness(e: &mut DescriptorEncoder, figures: &[ClassFigures]) -> std::fmt::Result {
+    let mut metric = e.encode_descriptor(
+        "camwatch_check_start_delay_seconds",
+        "How long after it was due each check run started (waiting for a permit included), by class: cheap (ping, local reads) or conversation (a request and an answer with a device).",
+        None,
+        MetricType::Histogram,
+    )?;
+    for f in figures {
+        let class = [("class", f.class.as_str())];
+        metric
+            .encode_family(&class)?
+            .encode_histogram::<prometheus_client::encoding::NoLabelSet>(f.sum_seconds, f.count, &f.buckets, None)?;
+    }
+    family(
+        e,
+        "camwatch_checks_late",
+        "Check runs that started more than half their interval after they were due, by class.",
+        MetricType::Counter,
+        figures
+            .iter()
+            .map(|f| (vec![("class", f.class.as_str().to_owned())], f.late as f64)),
+    )
 }
 
 #[cfg(test)]

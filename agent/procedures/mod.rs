@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, Procedure};
 use crate::model::{CheckKind, DeviceKind, State};
+use crate::schedule::pools::Class;
 use crate::shared::Shared;
 use crate::state::CheckStatus;
 use crate::state::store::{self, EventRow, TransitionRow};
@@ -388,7 +389,8 @@ pub fn inventory(config: &Config, checks: &[CheckStatus], at: f64) -> Inventory 
 }
 
 /// How long a handover waits for every check to finish: each check's timeout, times the rounds
-/// the bound on checks in flight may force, plus a margin for the queue.
+/// the bound on checks in flight may force (or a device that does not answer, whose
+/// conversations go one at a time, if it has more), plus a margin for the queue.
 fn run_all_limit(config: &Config) -> Duration {
     let checks: usize = config.devices.iter().map(|d| d.checks.len()).sum();
     let longest = config
@@ -397,7 +399,16 @@ fn run_all_limit(config: &Config) -> Duration {
         .map(|d| d.policy.timeout)
         .max()
         .unwrap_or_default();
-    let rounds = checks.div_ceil(config.agent.max_in_flight.max(1)).max(1) as u32;
+    let one_device = config
+        .devices
+        .iter()
+        .map(|d| d.checks.iter().filter(|c| Class::of(c) == Class::Conversation).count())
+        .max()
+        .unwrap_or(0);
+    let rounds = checks
+        .div_ceil(config.agent.max_in_flight.max(1))
+        .max(one_device)
+        .max(1) as u32;
     longest * rounds + Duration::from_secs(5)
 }
 

@@ -1,18 +1,25 @@
-//! When checks run. Each device has its own task on its own interval, started at a random phase
-//! so a thousand devices do not all fire in the same second; a poll runs all the device's checks
-//! together, sharing one [`Poll`] (one ONVIF conversation, at most one refused login). A shared semaphore
-//! bounds the probes in flight and every probe runs under its policy's timeout, so a dead or slow
-//! device costs one permit for at most one timeout and never delays another device's checks.
+//! When checks run. Each device has its own tasks on its own interval, started at a random phase
+//! so a thousand devices do not all fire in the same second: one for its cheap checks (ping, local
+//! reads) and one for its conversations, so a slow conversation never holds back the device's
+//! ping. A poll runs a task's checks together, sharing one [`Poll`] (one ONVIF conversation, at
+//! most one refused login). Before its probe starts a check takes its permits from [`pools`]
+//! (cheap checks a pool of their own; conversations one of the device's two turns, then the shared
+//! pool; a device that does not answer one turn at a time, dead devices together a quarter of the
+//! pool), so a dead or slow device delays only itself. Every probe runs under its policy's
+//! timeout, counted from when its permits are held; how late each run started is measured in
+//! [`lateness`].
 //! Every task also listens for a "run now" request (the shift handover), so checks run at once
 //! through the same runner and state as always instead of a second probing path.
 
+pub mod lateness;
+pub mod pools;
 pub mod procedures;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -22,6 +29,8 @@ use crate::observation::{Observation, ProbeError, ProbeErrorKind};
 use crate::probe::{Logins, Poll, ProbeContext, Probes, Transcript};
 use crate::state::{CheckResult, Hub};
 use crate::vocab::unix_now;
+use lateness::Lateness;
+use pools::{Class, DeviceTurns, Pools};
 
 /// One run of one check, with everything that was seen.
 #[derive(Debug)]
@@ -44,22 +53,37 @@ impl CheckRun {
     }
 }
 
-/// Runs checks: probe under deadline and permit, then judge.
+/// Runs checks: probe under deadline and permits, then judge.
 #[derive(Debug)]
 pub struct Runner {
     probes: Probes,
-    permits: Semaphore,
+    pools: Pools,
+    lateness: Arc<Lateness>,
     /// Refused logins per device, across polls (the back-off).
     logins: Logins,
+}
+
+/// Where a run stands in its device's schedule: the device's turns, and when the run was due
+/// (none for `once` and `probe`, which keep no schedule).
+#[derive(Debug, Clone, Copy)]
+pub struct Turn<'a> {
+    pub turns: &'a DeviceTurns,
+    pub due: Option<Instant>,
 }
 
 impl Runner {
     pub fn new(max_in_flight: usize) -> Self {
         Self {
             probes: Probes::new(crate::state::store::read_history),
-            permits: Semaphore::new(max_in_flight.max(1)),
+            pools: Pools::new(max_in_flight),
+            lateness: Arc::default(),
             logins: Logins::default(),
         }
+    }
+
+    /// How late the runs started, for the metrics.
+    pub fn lateness(&self) -> Arc<Lateness> {
+        Arc::clone(&self.lateness)
     }
 
     /// `memory` is what the previous run of this check left for the judge (none for `once`);
@@ -71,8 +95,15 @@ impl Runner {
         trace: bool,
         memory: Option<&serde_json::Value>,
         poll: &Poll,
+        turn: Turn<'_>,
     ) -> CheckRun {
-        let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
+        let class = Class::of(spec);
+        let _permits = self.pools.acquire(class, turn.turns).await;
+        if let Some(due) = turn.due {
+            let delay = Instant::now().saturating_duration_since(due);
+            self.lateness
+                .record(&device.name, spec.kind(), class, delay, device.policy.interval);
+        }
         let mut transcript = if trace {
             Transcript::enabled()
         } else {
@@ -90,6 +121,10 @@ impl Runner {
             )),
         };
         let duration = started.elapsed();
+        if class == Class::Conversation {
+            turn.turns
+                .answered(outcome.as_ref().is_err_and(|e| e.kind == ProbeErrorKind::Timeout));
+        }
         let verdict = judge::judge(spec.kind(), &outcome, &device.policy, memory, started_at);
         CheckRun {
             started_at,
@@ -187,15 +222,33 @@ impl Scheduler {
         }
     }
 
+    /// How late the runs started, for the metrics.
+    pub fn lateness(&self) -> Arc<Lateness> {
+        self.runner.lateness()
+    }
+
+    /// A task for the device's cheap checks and one for its conversations, each on the
+    /// device's interval with its own phase.
     fn spawn(&self, device: &Arc<Device>) -> Vec<JoinHandle<()>> {
-        let (runner, hub, device) = (Arc::clone(&self.runner), Arc::clone(&self.hub), Arc::clone(device));
-        if device.checks.is_empty() {
-            return Vec::new();
-        }
-        let run_now = self.run_now.tx.subscribe();
-        vec![tokio::spawn(async move {
-            device_loop(&runner, &hub, &device, run_now).await
-        })]
+        Class::ALL
+            .iter()
+            .filter_map(|class| {
+                let checks: Vec<CheckSpec> = device
+                    .checks
+                    .iter()
+                    .filter(|spec| Class::of(spec) == *class)
+                    .cloned()
+                    .collect();
+                if checks.is_empty() {
+                    return None;
+                }
+                let (runner, hub, device) = (Arc::clone(&self.runner), Arc::clone(&self.hub), Arc::clone(device));
+                let run_now = self.run_now.tx.subscribe();
+                Some(tokio::spawn(async move {
+                    device_loop(&runner, &hub, &device, &checks, run_now).await
+                }))
+            })
+            .collect()
     }
 
     /// Stops every check; a probe in flight is dropped (probes only read, so nothing is left half done).
@@ -210,21 +263,31 @@ impl Scheduler {
 /// keep a random phase within the interval so devices stay spread out.
 const FIRST_RUN_SPREAD: Duration = Duration::from_secs(5);
 
-/// A device's polls: all its checks run together on the device's interval, sharing one [`Poll`]
-/// (one ONVIF conversation, at most one refused login), each recorded as soon as it is judged.
-async fn device_loop(runner: &Runner, hub: &Hub, device: &Device, mut run_now: watch::Receiver<RunNowRequest>) {
+/// A device's polls of `checks` (all of one class): they run together on the device's interval,
+/// sharing one [`Poll`] (one ONVIF conversation, at most one refused login) and the device's
+/// turns, each recorded as soon as it is judged.
+async fn device_loop(
+    runner: &Runner,
+    hub: &Hub,
+    device: &Device,
+    checks: &[CheckSpec],
+    mut run_now: watch::Receiver<RunNowRequest>,
+) {
     let interval = device.policy.interval;
+    let turns = DeviceTurns::default();
     // "Run now" counts its receivers as the checks that will answer: one per check, each answered
     // when that check's run is recorded.
-    let _per_check: Vec<_> = device.checks.iter().skip(1).map(|_| run_now.clone()).collect();
+    let _per_check: Vec<_> = checks.iter().skip(1).map(|_| run_now.clone()).collect();
     // A request made before this task existed is not ours to answer.
     let mut served = run_now.borrow_and_update().id;
     tokio::select! {
         _ = tokio::time::sleep(interval.min(FIRST_RUN_SPREAD).mul_f64(fastrand::f64())) => {}
         Ok(()) = run_now.changed() => {}
     }
-    let mut ticker = tokio::time::interval_at(Instant::now() + interval.mul_f64(fastrand::f64()), interval);
-    // A run that overran (a long timeout) shifts the schedule instead of firing a burst to catch up.
+    let mut due = Instant::now();
+    let mut ticker = tokio::time::interval_at(due + interval.mul_f64(fastrand::f64()), interval);
+    // A run that overran (a long timeout) shifts the schedule instead of firing a burst to catch
+    // up; the tick it missed is still when the next run was due, so the overrun shows as lateness.
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         // Any run that starts after a request answers it, whatever woke this task.
@@ -238,11 +301,15 @@ async fn device_loop(runner: &Runner, hub: &Hub, device: &Device, mut run_now: w
             }
         };
         let poll = Poll::default();
-        let runs = device.checks.iter().map(|spec| {
+        let turn = Turn {
+            turns: &turns,
+            due: Some(due),
+        };
+        let runs = checks.iter().map(|spec| {
             let (poll, answers) = (&poll, &answers);
             async move {
                 let memory = hub.memory(&device.name, spec.kind());
-                let run = runner.run(device, spec, false, memory.as_ref(), poll).await;
+                let run = runner.run(device, spec, false, memory.as_ref(), poll, turn).await;
                 if let Some(t) = hub.record(device, run.into_result()) {
                     tracing::info!(
                         device = %t.device,
@@ -259,10 +326,10 @@ async fn device_loop(runner: &Runner, hub: &Hub, device: &Device, mut run_now: w
             }
         });
         join_all(runs).await;
-        tokio::select! {
-            _ = ticker.tick() => {}
-            Ok(()) = run_now.changed() => {}
-        }
+        due = tokio::select! {
+            tick = ticker.tick() => tick,
+            Ok(()) = run_now.changed() => Instant::now(),
+        };
     }
 }
 

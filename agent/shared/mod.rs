@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{Config, Device, Procedure};
 use crate::schedule::RunNow;
+use crate::schedule::lateness::Lateness;
 use crate::state::Hub;
 use crate::vocab::unix_now;
 use crate::web::WebState;
@@ -41,6 +42,8 @@ pub struct Shared {
     availability: Mutex<BTreeMap<String, Vec<Option<f64>>>>,
     /// Makes every check run now (the shift handover).
     pub run_now: RunNow,
+    /// How late the check runs started.
+    pub lateness: Arc<Lateness>,
     /// Held while a procedure runs, so a scheduled one and one asked for do not interleave.
     pub procedure_turn: tokio::sync::Mutex<()>,
     /// When each procedure last ran (from the store at start, so it survives restarts).
@@ -60,6 +63,7 @@ impl Shared {
         hub: Arc<Hub>,
         reload_requests: mpsc::Sender<ReloadReply>,
         run_now: RunNow,
+        lateness: Arc<Lateness>,
         procedures_last_run: BTreeMap<Procedure, f64>,
         web: Arc<WebState>,
     ) -> Self {
@@ -74,6 +78,7 @@ impl Shared {
             reload_requests,
             availability: Mutex::new(BTreeMap::new()),
             run_now,
+            lateness,
             procedure_turn: tokio::sync::Mutex::new(()),
             procedures_last_run: Mutex::new(procedures_last_run),
             notify: NotifyStatus::default(),

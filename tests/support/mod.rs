@@ -20,6 +20,7 @@ pub mod onvif_sim;
 pub mod pki;
 pub mod prometheus;
 pub mod rtsp;
+pub mod silent;
 pub mod smtp;
 pub mod snapshots;
 pub mod snmpsim;
