@@ -2,7 +2,8 @@
 //! outages"): a real 2 MiB tmpfs as `data_dir`, filled by the test while a backup check fails and
 //! is repaired, then freed. The outage must reach the history at its real times, the agent must
 //! say meanwhile that it cannot write (`/-/ready`, `/metrics`, the status page, an incident of its
-//! own), and the WAL must stay within its bound on so small a disk.
+//! own), mail must wait for the store and then go once, and the WAL must stay within its bound
+//! on so small a disk.
 
 mod support;
 
@@ -14,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use camwatch::state::store::WAL_BOUND_BYTES;
+use support::smtp::{Security, SmtpServer};
 use support::{Daemon, daemon_config, sample, stored_transitions, temp_dir, wait_for};
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -94,6 +96,7 @@ fn a_full_disk_keeps_the_outage_in_memory_says_so_and_writes_it_when_space_retur
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || for _ in listener.incoming() {});
+    let smtp = SmtpServer::start(Security::Plain, None);
     let (config, addr) = daemon_config(
         dir.path(),
         &format!(
@@ -108,9 +111,18 @@ name = "this-host"
 kind = "host"
 address = "127.0.0.1"
 ping = "tcp:{port}"
+[email]
+server = "127.0.0.1"
+port = {smtp_port}
+security = "none"
+from = "camwatch <camwatch@site.example>"
+to = ["maintenance@site.example"]
+group_window = "1s"
+retry_after = "1s"
 "#,
             every_second = support::EVERY_SECOND,
-            nas = nas.display()
+            nas = nas.display(),
+            smtp_port = smtp.port
         ),
     );
     let daemon = Daemon::start(&config, addr, dir.path().join("log"));
@@ -178,6 +190,10 @@ ping = "tcp:{port}"
     daemon.wait_for_state("backup-nas", "backup", "ok");
     let repaired_seen = now();
     assert_eq!(daemon.get("/-/ready").unwrap().status, 503, "the disk is still full");
+    assert!(
+        smtp.received().is_empty(),
+        "no mail goes out while the store cannot record it"
+    );
     let backlog = sample(&daemon.metrics(), "camwatch_store_backlog_rows", &[]).unwrap();
     assert!(backlog >= 2.0, "the failure and the repair wait in memory: {backlog}");
 
@@ -229,6 +245,23 @@ ping = "tcp:{port}"
         resolved_at >= freed_at && resolved_at <= now(),
         "resolved at {resolved_at}, space returned at {freed_at}"
     );
+
+    // The mail for both incidents (the backup's and the agent's own), failure and repair, each
+    // exactly once, once the outbox has nothing left to send.
+    wait_for("the outbox to be empty", WAIT, || {
+        let r = daemon.get("/api/v1/outbox").unwrap();
+        let outbox: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        outbox["pending"].as_array().is_some_and(Vec::is_empty) && !smtp.received().is_empty()
+    });
+    let mail = smtp.received();
+    let text: String = mail.iter().map(|m| format!("{}\n{}\n", m.subject(), m.text)).collect();
+    assert!(text.contains("backup-nas"), "{text}");
+    assert!(text.contains("state_store") || text.contains("state store"), "{text}");
+    let mut ids: Vec<&str> = mail.iter().map(|m| m.message_id()).collect();
+    ids.sort_unstable();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), before, "a message sent twice: {text}");
 
     watching.store(false, Ordering::Relaxed);
     watcher.join().unwrap();

@@ -3,6 +3,15 @@
 //! one transaction per burst. Readers (reports, the CLI, tests) open their own connections: WAL
 //! lets them read while the writer writes.
 //!
+//! A commit that fails for a reason that may pass (a full disk, an I/O error, a read-only,
+//! locked or damaged file) loses nothing: the writer keeps what it carried in a bounded
+//! [`super::backlog::Backlog`], tries again with back-off (1 s doubling to 8 s) and writes it
+//! oldest first once it can; [`Store::health`] says meanwhile that it cannot write and why
+//! (`/-/ready`, the status page, the metrics, the agent's own incident read it). Outbox
+//! operations are answered with an error while it cannot write: the notifier tries them again.
+//! The WAL is kept small ([`WAL_BOUND_BYTES`]) by a low autocheckpoint, a size limit and a
+//! periodic `wal_checkpoint(TRUNCATE)`, so the store does not fill a small disk by itself.
+//!
 //! Tables:
 //! - `results`: every check run (pruned after `results_keep`);
 //! - `transitions`: every state change with the result that caused it (kept `history_keep`), the
@@ -683,6 +692,10 @@ impl Writer {
                     }
                 }
                 Err(e) => {
+                    // Said before the answers go: a notifier told "no" asks whether it may pass.
+                    if may_pass(&e) {
+                        self.failed(&e);
+                    }
                     // Nothing the transaction did is there when it did not commit.
                     let why = StoreError(format!("state store: {e}"));
                     let unanswered = outbox.drain(..).map(|(_, reply)| reply);
@@ -690,7 +703,6 @@ impl Writer {
                         let _ = reply.send(Err(StoreError(why.0.clone())));
                     }
                     if may_pass(&e) {
-                        self.failed(&e);
                         return;
                     }
                     // It would fail the same way every time: keeping it would stop everything after.
