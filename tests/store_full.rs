@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use camwatch::state::store::WAL_BOUND_BYTES;
+use camwatch::vocab::unix_now as now;
 use support::smtp::{Security, SmtpServer};
 use support::{Daemon, daemon_config, sample, stored_transitions, temp_dir, wait_for};
 
@@ -63,13 +64,6 @@ fn fill(path: &Path) {
 fn backup_file(folder: &Path) {
     std::fs::create_dir_all(folder).unwrap();
     std::fs::write(folder.join("cam1.mp4"), vec![1u8; 8192]).unwrap();
-}
-
-fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
 }
 
 fn open_incidents(daemon: &Daemon) -> Vec<serde_json::Value> {

@@ -611,11 +611,12 @@ impl Writer {
                     let _ = reply.send(Err(StoreError(why.0.clone())));
                 }
             }
+            self.checkpoint_when_due();
+            // Before the flushes are answered: whoever waited reads the condition it left.
+            self.publish();
             for done in flushes {
                 let _ = done.send(());
             }
-            self.checkpoint_when_due();
-            self.publish();
         }
         self.write_out(Vec::new());
         if !self.backlog.is_empty() {
@@ -1660,5 +1661,38 @@ mod tests {
         );
         let transitions = read_transitions(&path).unwrap();
         assert_eq!(transitions.len(), 2, "both transitions kept: {transitions:?}");
+    }
+
+    #[test]
+    fn a_damaged_page_found_while_writing_keeps_the_rows_and_gives_the_way_out() {
+        use std::io::{Seek, Write as _};
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        store.record(row(1.0, None, State::Ok));
+        store.close();
+        let path = dir.path().join(FILE_NAME);
+        let root: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT rootpage FROM sqlite_master WHERE name = 'results'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        // Opening reads no result, so the damage is first met by the next insert.
+        let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.seek(std::io::SeekFrom::Start((root as u64 - 1) * 4096)).unwrap();
+        file.write_all(&[0xff; 4096]).unwrap();
+        drop(file);
+        let (store, _) = Store::open(dir.path()).unwrap();
+        store.record(row(2.0, None, State::Ok));
+        store.flush();
+        let health = store.health();
+        assert!(health.damaged, "{health:?}");
+        assert!(health.cannot_write_since.is_some());
+        let reason = health.reason.unwrap();
+        assert!(
+            reason.contains("is damaged") && reason.contains("move the store aside"),
+            "{reason}"
+        );
+        assert_eq!(health.backlog_rows, 1, "the result waits in memory");
     }
 }
