@@ -9,6 +9,8 @@
 //! oldest first once it can; [`Store::health`] says meanwhile that it cannot write and why
 //! (`/-/ready`, the status page, the metrics, the agent's own incident read it). Outbox
 //! operations are answered with an error while it cannot write: the notifier tries them again.
+//! A damaged page (met while writing, or by the hourly `PRAGMA quick_check`) is the same state,
+//! with [`way_out`] in its reason.
 //! The WAL is kept small ([`WAL_BOUND_BYTES`]) by a low autocheckpoint, a size limit and a
 //! periodic `wal_checkpoint(TRUNCATE)`, so the store does not fill a small disk by itself.
 //!
@@ -525,6 +527,10 @@ pub const WAL_SIZE_LIMIT_BYTES: i64 = 512 * 1024;
 /// under about [`WAL_BOUND_BYTES`]: 400 KiB before a checkpoint plus one burst's transaction.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
 pub const WAL_BOUND_BYTES: u64 = 1024 * 1024;
+/// How often the writer asks SQLite whether the file is whole (`PRAGMA quick_check`): a damaged
+/// page in a table that is rarely written (incidents, procedure records) is found within the
+/// hour rather than when someone reads it. It reads the whole file, so not more often.
+pub const DAMAGE_CHECK_EVERY: Duration = Duration::from_secs(3600);
 
 /// The writer thread's own state: the connection, what it could not write yet, and when it
 /// tries again.
@@ -549,6 +555,10 @@ struct Writer {
     said_shedding: bool,
     /// Rows SQLite refused for a reason that will not pass.
     given_up: u64,
+    last_damage_check: Instant,
+    /// What the periodic check found damaged: nothing more is written into the file (it would
+    /// only spread the damage) until it is moved aside and camwatch restarted.
+    damaged: Option<String>,
 }
 
 impl Writer {
@@ -567,6 +577,8 @@ impl Writer {
             last_checkpoint: Instant::now(),
             said_shedding: false,
             given_up: 0,
+            last_damage_check: Instant::now(),
+            damaged: None,
         }
     }
 
@@ -601,7 +613,7 @@ impl Writer {
                     Command::Outbox(op, reply) => outbox.push((op, reply)),
                 }
             }
-            if self.retry_at.is_none_or(|at| Instant::now() >= at) {
+            if self.damaged.is_none() && self.retry_at.is_none_or(|at| Instant::now() >= at) {
                 self.write_out(outbox);
             } else {
                 // An outbox operation must not be taken as done before it is on disk: the
@@ -612,13 +624,16 @@ impl Writer {
                 }
             }
             self.checkpoint_when_due();
+            self.check_for_damage_when_due();
             // Before the flushes are answered: whoever waited reads the condition it left.
             self.publish();
             for done in flushes {
                 let _ = done.send(());
             }
         }
-        self.write_out(Vec::new());
+        if self.damaged.is_none() {
+            self.write_out(Vec::new());
+        }
         if !self.backlog.is_empty() {
             tracing::error!(
                 store = %self.path.display(),
@@ -815,6 +830,46 @@ impl Writer {
         if let Err(e) = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
             tracing::debug!(store = %self.path.display(), error = %e, "WAL checkpoint did not finish");
         }
+    }
+
+    fn check_for_damage_when_due(&mut self) {
+        if self.damaged.is_some() || self.retry_at.is_some() || self.last_damage_check.elapsed() < DAMAGE_CHECK_EVERY {
+            return;
+        }
+        self.last_damage_check = Instant::now();
+        self.check_for_damage();
+    }
+
+    /// SQLite's quick check of the whole file; damage found is the store's "cannot write"
+    /// state, with the way out, until camwatch is restarted on a whole store.
+    fn check_for_damage(&mut self) {
+        let problems: rusqlite::Result<Vec<String>> = self
+            .conn
+            .prepare("PRAGMA quick_check(5)")
+            .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect());
+        let found = match problems {
+            Ok(problems) if problems == ["ok"] => return,
+            Ok(problems) => problems.join("; "),
+            Err(e) if is_damaged(&e) => e.to_string(),
+            Err(e) => {
+                tracing::debug!(store = %self.path.display(), error = %e, "the periodic check of the store did not finish");
+                return;
+            }
+        };
+        let reason = super::store_health::damaged(&self.path, &found);
+        tracing::error!(
+            store = %self.path.display(),
+            rows = self.backlog.len(),
+            "the state store cannot write: {reason}; nothing more is written into it, what happens is kept in memory \
+             until camwatch is restarted"
+        );
+        let now = crate::vocab::unix_now();
+        self.health.update(|h| {
+            h.cannot_write_since.get_or_insert(now);
+            h.reason = Some(reason.clone());
+            h.damaged = true;
+        });
+        self.damaged = Some(reason);
     }
 
     fn publish(&self) {
@@ -1663,25 +1718,29 @@ mod tests {
         assert_eq!(transitions.len(), 2, "both transitions kept: {transitions:?}");
     }
 
-    #[test]
-    fn a_damaged_page_found_while_writing_keeps_the_rows_and_gives_the_way_out() {
+    /// Overwrites the root page of the results table with garbage, as a failing disk might.
+    fn damage_the_results_table(path: &Path) {
         use std::io::{Seek, Write as _};
-        let dir = tempfile::tempdir().unwrap();
-        let (store, _) = Store::open(dir.path()).unwrap();
-        store.record(row(1.0, None, State::Ok));
-        store.close();
-        let path = dir.path().join(FILE_NAME);
-        let root: i64 = Connection::open(&path)
+        let root: i64 = Connection::open(path)
             .unwrap()
             .query_row("SELECT rootpage FROM sqlite_master WHERE name = 'results'", [], |r| {
                 r.get(0)
             })
             .unwrap();
-        // Opening reads no result, so the damage is first met by the next insert.
-        let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        let mut file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
         file.seek(std::io::SeekFrom::Start((root as u64 - 1) * 4096)).unwrap();
         file.write_all(&[0xff; 4096]).unwrap();
-        drop(file);
+    }
+
+    #[test]
+    fn a_damaged_page_found_while_writing_keeps_the_rows_and_gives_the_way_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        store.record(row(1.0, None, State::Ok));
+        store.close();
+        let path = dir.path().join(FILE_NAME);
+        // Opening reads no result, so the damage is first met by the next insert.
+        damage_the_results_table(&path);
         let (store, _) = Store::open(dir.path()).unwrap();
         store.record(row(2.0, None, State::Ok));
         store.flush();
@@ -1694,5 +1753,27 @@ mod tests {
             "{reason}"
         );
         assert_eq!(health.backlog_rows, 1, "the result waits in memory");
+    }
+
+    #[test]
+    fn the_periodic_check_finds_a_damaged_page_and_nothing_more_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        store.record(row(1.0, None, State::Ok));
+        store.close();
+        let path = dir.path().join(FILE_NAME);
+        damage_the_results_table(&path);
+        let conn = Connection::open(&path).unwrap();
+        let health = Arc::new(StoreHealth::default());
+        let mut writer = Writer::new(conn, path.clone(), 1, Arc::clone(&health), 10);
+        writer.check_for_damage();
+        let seen = health.get();
+        assert!(seen.damaged && seen.cannot_write_since.is_some(), "{seen:?}");
+        let reason = seen.reason.unwrap();
+        assert!(
+            reason.contains("is damaged (") && reason.contains("move the store aside"),
+            "{reason}"
+        );
+        assert!(writer.damaged.is_some());
     }
 }

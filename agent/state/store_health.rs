@@ -101,11 +101,18 @@ pub fn plain_reason(e: &rusqlite::Error, path: &Path) -> String {
         ),
         Some(DatabaseBusy | DatabaseLocked) => format!("another program holds {} locked", path.display()),
         Some(CannotOpen) => format!("{} cannot be opened ({e})", path.display()),
-        _ if super::store::is_damaged(e) => {
-            format!("{} is damaged ({e}); {}", path.display(), super::store::way_out(path))
-        }
+        _ if super::store::is_damaged(e) => damaged(path, &e.to_string()),
         _ => format!("{} ({e})", path.display()),
     }
+}
+
+/// A damaged store in plain words: what SQLite found, and the way out.
+pub fn damaged(path: &Path, found: &str) -> String {
+    format!(
+        "{} is damaged ({found}); {}",
+        path.display(),
+        super::store::way_out(path)
+    )
 }
 
 #[cfg(test)]
