@@ -1718,29 +1718,31 @@ mod tests {
         assert_eq!(transitions.len(), 2, "both transitions kept: {transitions:?}");
     }
 
-    /// Overwrites the root page of the results table with garbage, as a failing disk might.
-    fn damage_the_results_table(path: &Path) {
+    /// A store with one result whose results table then had its root page overwritten with
+    /// garbage, as a failing disk might. Opening reads no result, so the next insert or the
+    /// periodic check is the first to meet the damage.
+    fn damaged_store() -> (tempfile::TempDir, PathBuf) {
         use std::io::{Seek, Write as _};
-        let root: i64 = Connection::open(path)
-            .unwrap()
-            .query_row("SELECT rootpage FROM sqlite_master WHERE name = 'results'", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
-        let mut file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
-        file.seek(std::io::SeekFrom::Start((root as u64 - 1) * 4096)).unwrap();
-        file.write_all(&[0xff; 4096]).unwrap();
-    }
-
-    #[test]
-    fn a_damaged_page_found_while_writing_keeps_the_rows_and_gives_the_way_out() {
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = Store::open(dir.path()).unwrap();
         store.record(row(1.0, None, State::Ok));
         store.close();
         let path = dir.path().join(FILE_NAME);
-        // Opening reads no result, so the damage is first met by the next insert.
-        damage_the_results_table(&path);
+        let root: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT rootpage FROM sqlite_master WHERE name = 'results'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.seek(std::io::SeekFrom::Start((root as u64 - 1) * 4096)).unwrap();
+        file.write_all(&[0xff; 4096]).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn a_damaged_page_found_while_writing_keeps_the_rows_and_gives_the_way_out() {
+        let (dir, _) = damaged_store();
         let (store, _) = Store::open(dir.path()).unwrap();
         store.record(row(2.0, None, State::Ok));
         store.flush();
@@ -1757,12 +1759,7 @@ mod tests {
 
     #[test]
     fn the_periodic_check_finds_a_damaged_page_and_nothing_more_is_written() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, _) = Store::open(dir.path()).unwrap();
-        store.record(row(1.0, None, State::Ok));
-        store.close();
-        let path = dir.path().join(FILE_NAME);
-        damage_the_results_table(&path);
+        let (_dir, path) = damaged_store();
         let conn = Connection::open(&path).unwrap();
         let health = Arc::new(StoreHealth::default());
         let mut writer = Writer::new(conn, path.clone(), 1, Arc::clone(&health), 10);
