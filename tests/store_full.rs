@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use camwatch::state::store::WAL_BOUND_BYTES;
 use camwatch::vocab::unix_now as now;
+use support::alertmanager::{self, Alertmanager};
 use support::smtp::{Security, SmtpServer};
 use support::{Daemon, daemon_config, sample, stored_transitions, temp_dir, wait_for};
 
@@ -91,6 +92,11 @@ fn a_full_disk_keeps_the_outage_in_memory_says_so_and_writes_it_when_space_retur
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || for _ in listener.incoming() {});
     let smtp = SmtpServer::start(Security::Plain, None);
+    assert!(
+        alertmanager::available(),
+        "the agent's own incident goes to Alertmanager"
+    );
+    let am = Alertmanager::start();
     let (config, addr) = daemon_config(
         dir.path(),
         &format!(
@@ -113,13 +119,22 @@ from = "camwatch <camwatch@site.example>"
 to = ["maintenance@site.example"]
 group_window = "1s"
 retry_after = "1s"
+[alertmanager]
+urls = ["{am_url}"]
+resend_every = "1s"
+username = "{am_user}"
+password_env = "CAMWATCH_TEST_AM_PASSWORD"
 "#,
             every_second = support::EVERY_SECOND,
             nas = nas.display(),
-            smtp_port = smtp.port
+            smtp_port = smtp.port,
+            am_url = am.url(),
+            am_user = alertmanager::USER,
         ),
     );
-    let daemon = Daemon::start(&config, addr, dir.path().join("log"));
+    let daemon = Daemon::start_with(&config, addr, dir.path().join("log"), |c| {
+        c.env("CAMWATCH_TEST_AM_PASSWORD", alertmanager::PASSWORD);
+    });
     daemon.wait_for_state("backup-nas", "backup", "ok");
     assert_eq!(sample(&daemon.metrics(), "camwatch_store_writable", &[]), Some(1.0));
 
@@ -175,6 +190,10 @@ retry_after = "1s"
         "{incident}"
     );
     assert!(incident["opened_at"].as_f64().unwrap() >= filled_at - 1.0, "{incident}");
+    wait_for("Alertmanager to hold the agent's own alert", WAIT, || {
+        am.alert("camwatch")
+            .is_some_and(|a| a["labels"]["check"] == "state_store")
+    });
     let page = daemon.get("/").unwrap().body;
     assert!(page.contains("The state store cannot write (since "), "{page}");
     assert!(page.contains("rows waiting in memory"), "{page}");
@@ -223,6 +242,9 @@ retry_after = "1s"
     // The agent's own incident is resolved, and in the store with its real times.
     wait_for("the agent's own incident to resolve", WAIT, || {
         own(&open_incidents(&daemon)).is_none()
+    });
+    wait_for("Alertmanager to drop the agent's own alert", WAIT, || {
+        am.alert("camwatch").is_none()
     });
     let mut stored = None;
     wait_for("the agent's own incident in the store, resolved", WAIT, || {
