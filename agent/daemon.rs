@@ -160,6 +160,7 @@ pub async fn run(path: &Path, web_flag: Option<&Path>) -> i32 {
         }
     });
     let pruner = tokio::spawn(prune_forever(Arc::clone(&shared)));
+    let store_watch = tokio::spawn(watch_store_forever(Arc::clone(&shared)));
     let availability = tokio::spawn(availability_forever(Arc::clone(&shared)));
     let alertmanager = tokio::spawn(crate::notify::alertmanager::run_forever(Arc::clone(&shared)));
     let procedure_tasks: Vec<_> = Procedure::ALL
@@ -202,6 +203,7 @@ pub async fn run(path: &Path, web_flag: Option<&Path>) -> i32 {
     shared.set_ready(false);
     scheduler.stop();
     pruner.abort();
+    store_watch.abort();
     availability.abort();
     // A send cut short here is sent again at the next start, with the same Message-ID.
     mailer.abort();
@@ -417,6 +419,15 @@ async fn availability_forever(shared: Arc<Shared>) {
             Ok(Err(e)) => tracing::warn!("cannot compute availability from the state store: {e}"),
             Err(e) => tracing::warn!("availability computation failed: {e}"),
         }
+    }
+}
+
+/// Opens and resolves the agent's own incident as the state store stops and starts writing.
+async fn watch_store_forever(shared: Arc<Shared>) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        every.tick().await;
+        shared.hub.watch_store(unix_now());
     }
 }
 

@@ -5,6 +5,13 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// The device name the agent's own faults are filed under (its state store cannot write): the
+/// configuration refuses a device of this name, so no configured device shares its incidents,
+/// alerts or mail.
+pub const AGENT_DEVICE: &str = "camwatch";
+/// The agent's own check on its state store, under [`AGENT_DEVICE`].
+pub const STORE_CHECK: &str = "state_store";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceKind {

@@ -583,6 +583,13 @@ impl Resolver {
                     "give every device its own name (names label metrics and emails)",
                 );
             }
+            if name == crate::model::AGENT_DEVICE {
+                self.error(
+                    Some(d.name.span()),
+                    format!("device name {name:?} is the agent's own: its faults (a state store that cannot write) are filed under it"),
+                    "give the device another name, such as \"camwatch-host\"",
+                );
+            }
         }
         let devices: Vec<Arc<Device>> = raw
             .iter()

@@ -3,6 +3,10 @@
 //! The notifier does not trust a channel for what to mail: the hub only wakes it, and each pass
 //! asks the store which incidents still lack their mail (`incident_mail`), so a crash anywhere
 //! leaves nothing unmailed and nothing mailed twice (see `outbox` for the SMTP boundary).
+//! While the state store cannot write, nothing is queued or sent (what went out could not be
+//! recorded); what an attempt left to record is kept and recorded before anything else is sent,
+//! and rows already claimed are still delivered, so the outbox neither sends twice nor stays
+//! claimed until a restart.
 
 pub mod alertmanager;
 pub mod compose;
@@ -70,12 +74,15 @@ async fn queue_forever(
     loop {
         let config = shared.config();
         if config.email.is_some() {
-            match queue_due(shared, &config).await {
-                Ok(0) => {}
-                Ok(_) => queued.notify_one(),
-                Err(e) => tracing::error!("cannot queue notifications: {e}"),
+            // While the store cannot write nothing can be queued; the store's log says why.
+            if store.health().writable() {
+                match queue_due(shared, &config).await {
+                    Ok(0) => {}
+                    Ok(_) => queued.notify_one(),
+                    Err(e) => tracing::error!("cannot queue notifications: {e}"),
+                }
+                publish(shared, store).await;
             }
-            publish(shared, store).await;
         } else {
             // [email] removed by a reload: its series go with it.
             shared.notify.clear("email");
@@ -87,8 +94,38 @@ async fn queue_forever(
     }
 }
 
+/// What the sender did that the store has not taken yet: kept while the store cannot write, so a
+/// message that went out is recorded before anything else is sent (never sent twice), and rows
+/// it claimed are still delivered (never left claimed until a restart).
+#[derive(Debug, Default)]
+struct Unrecorded {
+    /// Outcomes of attempts, in order (a delivery's recipients before its outcome).
+    ops: std::collections::VecDeque<Op>,
+    /// Rows claimed and not attempted yet.
+    untried: Vec<OutboxRow>,
+}
+
+impl Unrecorded {
+    /// Hands the kept outcomes to the store, oldest first; stops at the first it does not take.
+    async fn record(&mut self, store: &crate::state::store::Store) -> Result<(), StoreError> {
+        while let Some(op) = self.ops.front() {
+            match outbox::done(store, op.clone()).await {
+                Ok(()) => {}
+                // The store writes, yet refused this one: it would refuse it every time.
+                Err(e) if store.health().writable() => {
+                    tracing::error!("the outbox did not take {op:?}: {e}")
+                }
+                Err(e) => return Err(e),
+            }
+            self.ops.pop_front();
+        }
+        Ok(())
+    }
+}
+
 async fn send_forever(shared: &Shared, store: &crate::state::store::Store, queued: &tokio::sync::Notify) {
     let mut mailer: Option<(EmailSettings, Result<email::Mailer, email::SendError>)> = None;
+    let mut unrecorded = Unrecorded::default();
     loop {
         let config = shared.config();
         if let Some(settings) = &config.email {
@@ -96,8 +133,11 @@ async fn send_forever(shared: &Shared, store: &crate::state::store::Store, queue
             if mailer.as_ref().is_none_or(|(s, m)| s != settings || m.is_err()) {
                 mailer = Some((settings.clone(), email::Mailer::new(settings)));
             }
+            // While the store cannot write nothing is sent: what went out could not be recorded.
+            // The store's log says why, once.
             if let Some((settings, mailer)) = &mailer
-                && let Err(e) = send_due(shared, store, settings, mailer).await
+                && store.health().writable()
+                && let Err(e) = send_due(shared, store, settings, mailer, &mut unrecorded).await
             {
                 tracing::error!("cannot send from the outbox: {e}");
             }
@@ -109,7 +149,6 @@ async fn send_forever(shared: &Shared, store: &crate::state::store::Store, queue
     }
 }
 
-/// Queues the mail the incidents call for now; returns how many messages were new.
 async fn queue_due(shared: &Shared, config: &crate::config::Config) -> Result<usize, String> {
     let Some(store) = shared.hub.store() else {
         return Ok(0);
@@ -144,57 +183,58 @@ async fn send_due(
     store: &crate::state::store::Store,
     settings: &EmailSettings,
     mailer: &Result<email::Mailer, email::SendError>,
+    unrecorded: &mut Unrecorded,
 ) -> Result<(), String> {
+    unrecorded.record(store).await?;
     loop {
-        let rows = outbox::claim(store, unix_now()).await?;
+        let mut rows = std::mem::take(&mut unrecorded.untried);
+        if rows.is_empty() {
+            rows = outbox::claim(store, unix_now()).await?;
+        }
         if rows.is_empty() {
             return Ok(());
         }
-        for row in rows {
-            let op = match mailer {
-                Ok(mailer) => deliver(store, mailer, settings, &row).await?,
-                Err(e) => failed(&row, e, settings),
-            };
-            outbox::done(store, op).await?;
+        let mut rows = rows.into_iter();
+        while let Some(row) = rows.next() {
+            match mailer {
+                Ok(mailer) => unrecorded.ops.extend(deliver(mailer, settings, &row).await),
+                Err(e) => unrecorded.ops.push_back(failed(&row, e, settings)),
+            }
+            if let Err(e) = unrecorded.record(store).await {
+                unrecorded.untried = rows.collect();
+                return Err(e.into());
+            }
             publish(shared, store).await;
         }
     }
 }
 
-/// Sends `row` to the recipients not served yet (one SMTP transaction), records what the server
-/// said of each, and returns what becomes of the row.
-async fn deliver(
-    store: &crate::state::store::Store,
-    mailer: &email::Mailer,
-    settings: &EmailSettings,
-    row: &OutboxRow,
-) -> Result<Op, StoreError> {
+/// Sends `row` to the recipients not served yet (one SMTP transaction); returns what the store
+/// must record, in order: what the server said of each recipient, then what becomes of the row.
+async fn deliver(mailer: &email::Mailer, settings: &EmailSettings, row: &OutboxRow) -> Vec<Op> {
     let message = match mailer.format(row) {
         Ok(message) => message,
-        Err(e) => return Ok(failed(row, &e, settings)),
+        Err(e) => return vec![failed(row, &e, settings)],
     };
     let delivery = match mailer.send(&message, &row.undelivered()).await {
         Ok(delivery) => delivery,
-        Err(e) => return Ok(failed(row, &e, settings)),
+        Err(e) => return vec![failed(row, &e, settings)],
     };
     let refused = delivery.refused;
     for r in &refused {
         tracing::error!(message_id = %row.message_id, to = %r.address, error = %r.error, "recipient refused for good: {}", row.subject);
     }
+    let mut ops = Vec::new();
     if !delivery.delivered.is_empty() || !refused.is_empty() {
-        outbox::done(
-            store,
-            Op::Recipients {
-                id: row.id,
-                delivered: delivery.delivered.clone(),
-                refused: refused.clone(),
-            },
-        )
-        .await?;
+        ops.push(Op::Recipients {
+            id: row.id,
+            delivered: delivery.delivered.clone(),
+            refused: refused.clone(),
+        });
     }
     let now = unix_now();
     let delivered: Vec<&String> = row.delivered.iter().chain(&delivery.delivered).collect();
-    Ok(match delivery.deferred {
+    ops.push(match delivery.deferred {
         Some(e) => failed(row, &e, settings),
         None if delivered.is_empty() => {
             let error = Refusal::describe(&[row.refused.as_slice(), &refused].concat());
@@ -205,7 +245,8 @@ async fn deliver(
             tracing::info!(message_id = %row.message_id, to = %delivery.delivered.join(", "), "mail sent: {}", row.subject);
             Op::Sent { id: row.id, now }
         }
-    })
+    });
+    ops
 }
 
 /// What becomes of `row` after `e`: a dead letter when permanent, else another try later.

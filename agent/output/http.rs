@@ -80,7 +80,14 @@ async fn index(Extract(app): Extract<App>) -> Html<String> {
         .into_values()
         .flat_map(|c| c.dead)
         .collect();
-    Html(landing::render(&config, &app.shared.hub.snapshot(), &pictures, &dead))
+    let store = app.shared.hub.store().map(|s| s.health());
+    Html(landing::render(
+        &config,
+        &app.shared.hub.snapshot(),
+        &pictures,
+        &dead,
+        store.as_ref(),
+    ))
 }
 
 /// `GET /snapshots/{device}/latest-ok.jpg` or `latest-failed.jpg`. Only configured devices are
@@ -136,11 +143,26 @@ async fn healthy() -> &'static str {
     "camwatch is healthy.\n"
 }
 
+/// 503 while starting or stopping, and while the state store cannot write (the checks still
+/// run, but what they find is only in memory): `/-/healthy` says whether the process lives.
 async fn ready(Extract(app): Extract<App>) -> Response {
-    if app.shared.is_ready() {
-        "camwatch is ready.\n".into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "camwatch is starting.\n").into_response()
+    if !app.shared.is_ready() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "camwatch is starting.\n").into_response();
+    }
+    let store = app.shared.hub.store().map(|s| s.health());
+    match store
+        .as_ref()
+        .and_then(|s| Some((s.cannot_write_since?, s.describe()?)))
+    {
+        Some((since, why)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "camwatch is not ready since {}: {why}\n",
+                landing::when(Some(since), app.shared.config().agent.timezone)
+            ),
+        )
+            .into_response(),
+        None => "camwatch is ready.\n".into_response(),
     }
 }
 

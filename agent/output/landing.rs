@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::model::State;
 use crate::state::CheckStatus;
 use crate::state::snapshots::{Kept, Which, segment};
+use crate::state::store_health::StoreCondition;
 
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -24,7 +25,7 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-fn when(timestamp: Option<f64>, tz: chrono_tz::Tz) -> String {
+pub fn when(timestamp: Option<f64>, tz: chrono_tz::Tz) -> String {
     timestamp
         .and_then(|t| chrono::DateTime::from_timestamp(t as i64, 0))
         .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z").to_string())
@@ -32,12 +33,14 @@ fn when(timestamp: Option<f64>, tz: chrono_tz::Tz) -> String {
 }
 
 /// `pictures`: the kept snapshots of each camera (see `state::snapshots`); `dead`: notifications
-/// refused for good, which someone must read (the faults they were about were never announced).
+/// refused for good, which someone must read (the faults they were about were never announced);
+/// `store`: whether the state store writes (a banner says so when it cannot).
 pub fn render(
     config: &Config,
     checks: &[CheckStatus],
     pictures: &BTreeMap<String, Kept>,
     dead: &[crate::state::outbox::OutboxRow],
+    store: Option<&StoreCondition>,
 ) -> String {
     let tz = config.agent.timezone;
     let count = |s: State| checks.iter().filter(|c| c.state() == s).count();
@@ -63,7 +66,7 @@ th{{background:#f4f4f4}}.state{{font-weight:600;text-transform:uppercase;font-si
 <h1>{title}</h1>
 <p>{ok} ok · {warning} warning · {failed} failed · {unreachable} unreachable · {unknown} unknown
  — <a href="/metrics">metrics</a></p>
-{dead}<table><thead><tr><th>Device</th><th>Kind</th><th>Site / room</th><th>Check</th><th>State</th><th>Since</th><th>Last run</th><th>Summary</th></tr></thead><tbody>
+{store}{dead}<table><thead><tr><th>Device</th><th>Kind</th><th>Site / room</th><th>Check</th><th>State</th><th>Since</th><th>Last run</th><th>Summary</th></tr></thead><tbody>
 "#,
         title = escape(&title),
         ok = count(State::Ok),
@@ -72,6 +75,7 @@ th{{background:#f4f4f4}}.state{{font-weight:600;text-transform:uppercase;font-si
         unreachable = count(State::Unreachable),
         unknown = count(State::Unknown),
         dead = dead_letters(dead, tz),
+        store = store.map(|s| store_banner(s, tz)).unwrap_or_default(),
     );
     for device in &config.devices {
         let place = [device.site.as_str(), device.room.as_str(), device.location.as_str()]
@@ -104,6 +108,25 @@ th{{background:#f4f4f4}}.state{{font-weight:600;text-transform:uppercase;font-si
     pictures_section(&mut html, config, pictures, tz);
     html.push_str("</body></html>\n");
     html
+}
+
+/// What a person must know of the store: that it cannot write (since when, why, what waits),
+/// or that rows were given up since the agent started.
+fn store_banner(store: &StoreCondition, tz: chrono_tz::Tz) -> String {
+    if let (Some(since), Some(text)) = (store.cannot_write_since, store.describe()) {
+        return format!(
+            "<h2 class=\"failed\" id=\"state-store\">The state store cannot write (since {})</h2>\n<p>{}</p>\n",
+            when(Some(since), tz),
+            escape(&text)
+        );
+    }
+    if store.shed_rows > 0 {
+        return format!(
+            "<p class=\"warning\" id=\"state-store\">The state store could not write for a while: {} rows were given up since camwatch started.</p>\n",
+            store.shed_rows
+        );
+    }
+    String::new()
 }
 
 fn dead_letters(dead: &[crate::state::outbox::OutboxRow], tz: chrono_tz::Tz) -> String {
@@ -171,7 +194,7 @@ mod tests {
         .unwrap();
         let hub = crate::state::Hub::new(None, Default::default());
         hub.sync(&config, 0.0);
-        let html = render(&config, &hub.snapshot(), &BTreeMap::new(), &[]);
+        let html = render(&config, &hub.snapshot(), &BTreeMap::new(), &[], None);
         assert!(html.contains("&lt;script&gt;x&lt;/script&gt;"));
         assert!(!html.contains("<script>"));
         assert!(html.contains("not run yet"));
@@ -196,12 +219,31 @@ mod tests {
             ),
             ("not configured".to_owned(), Kept::default()),
         ]);
-        let html = render(&config, &[], &pictures, &[]);
+        let html = render(&config, &[], &pictures, &[], None);
         assert!(
             html.contains(r#"<img src="/snapshots/gate%2F%221%22/latest-ok.jpg?t=1800000000" alt="last good picture of gate/&quot;1&quot;""#),
             "{html}"
         );
         assert!(!html.contains("latest-failed.jpg"));
         assert!(!html.contains("not configured"));
+    }
+
+    #[test]
+    fn a_store_that_cannot_write_is_a_banner_with_its_reason() {
+        let config = crate::config::parse("t.toml", "").unwrap();
+        let full = StoreCondition {
+            cannot_write_since: Some(1_800_000_000.0),
+            reason: Some("the filesystem holding /var/lib/camwatch is full".into()),
+            backlog_rows: 42,
+            ..StoreCondition::default()
+        };
+        let html = render(&config, &[], &BTreeMap::new(), &[], Some(&full));
+        assert!(
+            html.contains("The state store cannot write (since 2027-01-15 08:00:00 UTC)"),
+            "{html}"
+        );
+        assert!(html.contains("the filesystem holding /var/lib/camwatch is full. 42 rows waiting in memory"));
+        let writes = StoreCondition::default();
+        assert!(!render(&config, &[], &BTreeMap::new(), &[], Some(&writes)).contains("state-store"));
     }
 }

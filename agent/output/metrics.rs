@@ -370,6 +370,36 @@ impl Collector for AgentCollector {
             }),
         )?;
 
+        if let Some(store) = self.shared.hub.store() {
+            let health = store.health();
+            gauge(
+                &mut e,
+                "camwatch_store_writable",
+                "1 while the state store writes, 0 while it cannot (full disk, I/O error, read-only, locked, damaged): see /-/ready for why.",
+                [(vec![], flag(health.writable()))],
+            )?;
+            gauge(
+                &mut e,
+                "camwatch_store_backlog_rows",
+                "Rows kept in memory because the state store could not write them yet.",
+                [(vec![], health.backlog_rows as f64)],
+            )?;
+            family(
+                &mut e,
+                "camwatch_store_shed_rows",
+                "Rows given up since the agent started: shed from a full backlog (plain results first) or refused by the state store for good.",
+                MetricType::Counter,
+                [(vec![], health.shed_rows as f64)],
+            )?;
+            family(
+                &mut e,
+                "camwatch_store_write_errors",
+                "Commits to the state store that failed since the agent started.",
+                MetricType::Counter,
+                [(vec![], health.write_errors as f64)],
+            )?;
+        }
+
         let reload = self.shared.reload_status();
         gauge(
             &mut e,

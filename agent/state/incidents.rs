@@ -251,6 +251,46 @@ impl Book {
         changed
     }
 
+    /// Opens an incident of the agent itself, `(AGENT_DEVICE, check)`, unless one is open: its
+    /// fault began at `opened_at` and is announced at `failed_at`. Returns it when opened.
+    pub fn open_own(
+        &mut self,
+        check: &str,
+        opened_at: f64,
+        failed_at: f64,
+        summary: String,
+        values: serde_json::Value,
+    ) -> Option<Incident> {
+        let key = (crate::model::AGENT_DEVICE.to_owned(), check.to_owned());
+        if self.open.contains_key(&key) {
+            return None;
+        }
+        let incident = Incident {
+            id: self.next_id,
+            device: key.0.clone(),
+            check: key.1.clone(),
+            opened_at: opened_at.min(failed_at),
+            failed_at,
+            resolved_at: None,
+            joined: None,
+            summary,
+            values,
+            acknowledged: None,
+        };
+        self.next_id += 1;
+        self.open.insert(key, incident.clone());
+        Some(incident)
+    }
+
+    /// Resolves the agent's own incident of `check`, if one is open, as repaired at `at`.
+    pub fn resolve_own(&mut self, check: &str, at: f64) -> Option<Incident> {
+        let mut incident = self
+            .open
+            .remove(&(crate::model::AGENT_DEVICE.to_owned(), check.to_owned()))?;
+        incident.resolved_at = Some(at.max(incident.opened_at));
+        Some(incident)
+    }
+
     /// `upstream` is a fault of its own now: the incidents still unreachable behind it (through
     /// any depth of dependence) that are on their own join its incident.
     fn join_behind(&mut self, upstream: (String, String)) -> Vec<(Change, Incident)> {

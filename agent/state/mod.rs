@@ -4,11 +4,13 @@
 //! observation, timestamps), and hands every result to the store's writer thread. Its lock is a
 //! plain mutex held for microseconds and never across an `.await`.
 
+pub mod backlog;
 pub mod incidents;
 pub mod machine;
 pub mod outbox;
 pub mod snapshots;
 pub mod store;
+pub mod store_health;
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -89,6 +91,10 @@ pub struct Transition {
 }
 
 type Key = (String, CheckKind);
+
+/// How long the store may fail to write before the agent opens an incident of its own: a
+/// moment of a locked file or a disk that is being cleaned up is not a fault to announce.
+pub const STORE_GRACE_SECONDS: f64 = 15.0;
 
 /// Incident changes a slow subscriber may be behind before it is told it lagged.
 pub const INCIDENT_CHANGES_BUFFER: usize = 1024;
@@ -420,6 +426,56 @@ impl Hub {
             .collect();
         open.sort_by_key(|i| i.id);
         open
+    }
+
+    /// Opens the agent's own incident once the store has been unable to write for
+    /// [`STORE_GRACE_SECONDS`], and resolves it (as of when it wrote again) once it writes: the
+    /// incident lives in memory meanwhile, so it shows on the status page and the API and goes
+    /// to Alertmanager, and reaches the store (and mail) with its real times when it writes.
+    /// Called every second or so by the daemon.
+    pub fn watch_store(&self, now: f64) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        let health = store.health();
+        let check = crate::model::STORE_CHECK;
+        let changed = {
+            let mut book = self.incidents.lock().unwrap_or_else(|e| e.into_inner());
+            match health.cannot_write_since {
+                Some(since) if now - since >= STORE_GRACE_SECONDS => book
+                    .open_own(
+                        check,
+                        since,
+                        now,
+                        format!(
+                            "the state store cannot write: {}; what happens meanwhile is kept in memory (up to {} rows) and written when it can write again",
+                            health.reason.as_deref().unwrap_or("no reason given"),
+                            backlog::CAP_ROWS
+                        ),
+                        serde_json::json!({
+                            "store": store.path.display().to_string(),
+                            "reason": health.reason,
+                            "damaged": health.damaged,
+                        }),
+                    )
+                    .map(|i| (Change::Opened, i)),
+                Some(_) => None,
+                None => book
+                    .resolve_own(check, health.writable_again_at.unwrap_or(now))
+                    .map(|i| (Change::Resolved, i)),
+            }
+        };
+        if let Some((change, incident)) = changed {
+            match change {
+                Change::Opened => {
+                    tracing::error!(incident = incident.id, device = %incident.device, check = %incident.check, "incident opened: {}", incident.summary)
+                }
+                _ => {
+                    tracing::info!(incident = incident.id, device = %incident.device, check = %incident.check, "incident resolved: the state store writes again")
+                }
+            }
+            self.incident_changed(incident);
+        }
     }
 
     /// Incidents as they change from now on. A subscriber that falls more than

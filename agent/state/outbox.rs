@@ -151,7 +151,7 @@ impl OutboxRow {
 }
 
 /// One operation on the outbox, done by the writer thread in its transaction.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Op {
     /// Queues a message (no-op when its Message-ID is already there): replies `Queued(new?)`.
     Enqueue(Box<NewMessage>),

@@ -3,6 +3,17 @@
 //! one transaction per burst. Readers (reports, the CLI, tests) open their own connections: WAL
 //! lets them read while the writer writes.
 //!
+//! A commit that fails for a reason that may pass (a full disk, an I/O error, a read-only,
+//! locked or damaged file) loses nothing: the writer keeps what it carried in a bounded
+//! [`super::backlog::Backlog`], tries again with back-off (1 s doubling to 8 s) and writes it
+//! oldest first once it can; [`Store::health`] says meanwhile that it cannot write and why
+//! (`/-/ready`, the status page, the metrics, the agent's own incident read it). Outbox
+//! operations are answered with an error while it cannot write: the notifier tries them again.
+//! A damaged page (met while writing, or by the hourly `PRAGMA quick_check`) is the same state,
+//! with [`way_out`] in its reason.
+//! The WAL is kept small ([`WAL_BOUND_BYTES`]) by a low autocheckpoint, a size limit and a
+//! periodic `wal_checkpoint(TRUNCATE)`, so the store does not fill a small disk by itself.
+//!
 //! Tables:
 //! - `results`: every check run (pruned after `results_keep`);
 //! - `transitions`: every state change with the result that caused it (kept `history_keep`), the
@@ -17,15 +28,18 @@
 //! - `runs`: when the agent ran (`started_at`, `last_seen_at`, noted by the writer at every
 //!   commit and every [`HEARTBEAT`]), so no state is taken to hold while nobody watched.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::backlog::{self, Backlog, Worth};
 use super::incidents::{Acknowledgement, Incident};
 use super::machine::Streaks;
+use super::store_health::{StoreHealth, may_pass, plain_reason};
 use crate::maintenance::{Target, Window};
 use crate::model::{State, Status};
 use crate::vocab::EventKind;
@@ -204,19 +218,10 @@ pub struct Resumed {
 
 type OutboxReply = tokio::sync::oneshot::Sender<Result<super::outbox::Reply, StoreError>>;
 
-/// Who waits for the batch's commit.
-enum Waiter {
-    Flush(mpsc::Sender<()>),
-    Outbox(OutboxReply, Result<super::outbox::Reply, StoreError>),
-}
-
-enum Command {
+/// Something to write down: what the backlog keeps while the store cannot write.
+#[derive(Debug)]
+enum Write {
     Record(Box<ResultRow>),
-    Prune {
-        results_before: f64,
-        transitions_before: f64,
-    },
-    Flush(mpsc::Sender<()>),
     /// An incident opened, changed or resolved: the row is written whole.
     Incident(Box<Incident>),
     /// A maintenance window opened or ended early: the row is written whole.
@@ -228,8 +233,6 @@ enum Command {
         memory: String,
         event: crate::judge::Event,
     },
-    /// An outbox operation; the reply is sent once the transaction holding it is committed.
-    Outbox(super::outbox::Op, OutboxReply),
     /// A procedure record (handover, inventory).
     Procedure {
         kind: String,
@@ -238,11 +241,36 @@ enum Command {
     },
 }
 
+impl Write {
+    fn worth(&self) -> Worth {
+        match self {
+            Write::Record(row) if !row.events.is_empty() => Worth::Event,
+            Write::Record(row) if row.transition.is_some() => Worth::Transition,
+            Write::Record(_) => Worth::PlainResult,
+            Write::Incident(_) => Worth::Incident,
+            Write::Remember { .. } => Worth::Event,
+            Write::Maintenance(_) | Write::Procedure { .. } => Worth::Record,
+        }
+    }
+}
+
+enum Command {
+    Write(Write),
+    Prune {
+        results_before: f64,
+        transitions_before: f64,
+    },
+    Flush(mpsc::Sender<()>),
+    /// An outbox operation; the reply is sent once the transaction holding it is committed.
+    Outbox(super::outbox::Op, OutboxReply),
+}
+
 /// Handle to the writer thread. Dropping it (or `close`) drains what was sent and closes the file.
 #[derive(Debug)]
 pub struct Store {
     tx: Mutex<Option<mpsc::Sender<Command>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    health: Arc<StoreHealth>,
     pub path: PathBuf,
 }
 
@@ -280,6 +308,10 @@ impl Store {
         let mut conn = Connection::open(&path).map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
+            .map_err(err)?;
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)
+            .map_err(err)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
         migrate(&mut conn).map_err(|e| StoreError(format!("state store {}: {e}", path.display())))?;
         let started = crate::vocab::unix_now();
@@ -302,15 +334,17 @@ impl Store {
             procedures: load_procedure_times(&conn).map_err(err)?,
         };
         let (tx, rx) = mpsc::channel();
-        let thread_path = path.clone();
+        let health = Arc::new(StoreHealth::default());
+        let writer = Writer::new(conn, path.clone(), run, Arc::clone(&health), backlog::CAP_ROWS);
         let writer = std::thread::Builder::new()
             .name("camwatch-store".into())
-            .spawn(move || writer_loop(conn, rx, &thread_path, run))
+            .spawn(move || writer.run(rx))
             .map_err(|e| StoreError(format!("cannot start the state store writer: {e}")))?;
         Ok((
             Store {
                 tx: Mutex::new(Some(tx)),
                 writer: Mutex::new(Some(writer)),
+                health,
                 path,
             },
             saved,
@@ -318,7 +352,7 @@ impl Store {
     }
 
     pub fn record(&self, row: ResultRow) {
-        self.send(Command::Record(Box::new(row)));
+        self.send(Command::Write(Write::Record(Box::new(row))));
     }
 
     pub fn prune(&self, results_before: f64, transitions_before: f64) {
@@ -329,30 +363,30 @@ impl Store {
     }
 
     pub fn maintenance(&self, window: Window) {
-        self.send(Command::Maintenance(Box::new(window)));
+        self.send(Command::Write(Write::Maintenance(Box::new(window))));
     }
 
     pub fn incident(&self, incident: Incident) {
-        self.send(Command::Incident(Box::new(incident)));
+        self.send(Command::Write(Write::Incident(Box::new(incident))));
     }
 
     /// Saves a check's new memory and the event that changed it.
     pub fn remember(&self, device: &str, check: &str, memory: String, event: crate::judge::Event) {
-        self.send(Command::Remember {
+        self.send(Command::Write(Write::Remember {
             device: device.to_owned(),
             check: check.to_owned(),
             memory,
             event,
-        });
+        }));
     }
 
     /// Stores a procedure record (`kind` is `handover` or `inventory`).
     pub fn save_procedure(&self, kind: &str, at: f64, record_json: String) {
-        self.send(Command::Procedure {
+        self.send(Command::Write(Write::Procedure {
             kind: kind.to_owned(),
             at,
             record_json,
-        });
+        }));
     }
 
     /// Does one outbox operation and waits (without blocking the runtime) for its commit.
@@ -363,7 +397,13 @@ impl Store {
             .map_err(|_| StoreError("the state store writer has stopped".to_owned()))?
     }
 
-    /// Waits until everything sent before this call is committed.
+    /// Whether the store can write, as the writer last found it.
+    pub fn health(&self) -> super::store_health::StoreCondition {
+        self.health.get()
+    }
+
+    /// Waits until everything sent before this call is committed (or, while the store cannot
+    /// write, kept in memory).
     pub fn flush(&self) {
         let (done_tx, done_rx) = mpsc::channel();
         self.send(Command::Flush(done_tx));
@@ -472,46 +512,372 @@ fn load_procedure_times(conn: &Connection) -> rusqlite::Result<Vec<(String, f64)
     rows.collect()
 }
 
-fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Command>, path: &Path, run: i64) {
-    loop {
-        // Nothing to write for a heartbeat: the empty batch still notes that the agent runs.
-        let mut batch = match rx.recv_timeout(HEARTBEAT) {
-            Ok(first) => vec![first],
-            Err(mpsc::RecvTimeoutError::Timeout) => Vec::new(),
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+/// Rows written in one transaction at most when the backlog is written out: a disk with a
+/// little room again takes the backlog in steps rather than failing on one huge commit.
+const CHUNK_ROWS: usize = 1000;
+/// After a failed commit the writer tries again after this long, doubling up to
+/// [`RETRY_MAX`]; nothing waits on it meanwhile.
+pub const RETRY_FIRST: Duration = Duration::from_secs(1);
+pub const RETRY_MAX: Duration = Duration::from_secs(8);
+/// SQLite checkpoints the WAL into the database once it holds this many pages (4 KiB each)...
+pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 100;
+/// ...and cuts the WAL file back to this size after a checkpoint...
+pub const WAL_SIZE_LIMIT_BYTES: i64 = 512 * 1024;
+/// ...and the writer empties it (`wal_checkpoint(TRUNCATE)`) this often, so the WAL stays
+/// under about [`WAL_BOUND_BYTES`]: 400 KiB before a checkpoint plus one burst's transaction.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
+pub const WAL_BOUND_BYTES: u64 = 1024 * 1024;
+/// How often the writer asks SQLite whether the file is whole (`PRAGMA quick_check`): a damaged
+/// page in a table that is rarely written (incidents, procedure records) is found within the
+/// hour rather than when someone reads it. It reads the whole file, so not more often.
+pub const DAMAGE_CHECK_EVERY: Duration = Duration::from_secs(3600);
+
+/// The writer thread's own state: the connection, what it could not write yet, and when it
+/// tries again.
+struct Writer {
+    conn: Connection,
+    path: PathBuf,
+    run: i64,
+    health: Arc<StoreHealth>,
+    backlog: Backlog<Write>,
+    /// The newest saved state of each check whose newest result was shed: written with the
+    /// backlog, so what the check remembers is never lost with a shed result.
+    shed_states: BTreeMap<(String, String), SavedState>,
+    /// The backlog number of the newest result of each check.
+    newest: BTreeMap<(String, String), u64>,
+    /// The latest prune asked for while the store could not write (pruning again is the same).
+    prune: Option<(f64, f64)>,
+    /// When to try again after a failed commit; `None` while the store writes.
+    retry_at: Option<Instant>,
+    retry_after: Duration,
+    last_checkpoint: Instant,
+    /// The log said once that rows are being shed (said again after the store recovers).
+    said_shedding: bool,
+    /// Rows SQLite refused for a reason that will not pass.
+    given_up: u64,
+    last_damage_check: Instant,
+    /// What the periodic check found damaged: nothing more is written into the file (it would
+    /// only spread the damage) until it is moved aside and camwatch restarted.
+    damaged: Option<String>,
+}
+
+impl Writer {
+    fn new(conn: Connection, path: PathBuf, run: i64, health: Arc<StoreHealth>, cap: usize) -> Self {
+        Self {
+            conn,
+            path,
+            run,
+            health,
+            backlog: Backlog::new(cap),
+            shed_states: BTreeMap::new(),
+            newest: BTreeMap::new(),
+            prune: None,
+            retry_at: None,
+            retry_after: RETRY_FIRST,
+            last_checkpoint: Instant::now(),
+            said_shedding: false,
+            given_up: 0,
+            last_damage_check: Instant::now(),
+            damaged: None,
+        }
+    }
+
+    fn run(mut self, rx: mpsc::Receiver<Command>) {
+        loop {
+            // Nothing to write for a heartbeat: the empty batch still notes that the agent runs.
+            let wait = self
+                .retry_at
+                .map_or(HEARTBEAT, |at| at.saturating_duration_since(Instant::now()));
+            let mut batch = match rx.recv_timeout(wait) {
+                Ok(first) => vec![first],
+                Err(mpsc::RecvTimeoutError::Timeout) => Vec::new(),
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
+            // Take whatever else is already waiting: one commit for a burst of results.
+            while batch.len() < 1000 {
+                match rx.try_recv() {
+                    Ok(more) => batch.push(more),
+                    Err(_) => break,
+                }
+            }
+            let mut outbox = Vec::new();
+            let mut flushes = Vec::new();
+            for command in batch {
+                match command {
+                    Command::Write(write) => self.keep(write),
+                    Command::Prune {
+                        results_before,
+                        transitions_before,
+                    } => self.prune = Some((results_before, transitions_before)),
+                    Command::Flush(done) => flushes.push(done),
+                    Command::Outbox(op, reply) => outbox.push((op, reply)),
+                }
+            }
+            if self.damaged.is_none() && self.retry_at.is_none_or(|at| Instant::now() >= at) {
+                self.write_out(outbox);
+            } else {
+                // An outbox operation must not be taken as done before it is on disk: the
+                // notifier tries it again later.
+                let why = self.cannot_write();
+                for (_, reply) in outbox {
+                    let _ = reply.send(Err(StoreError(why.0.clone())));
+                }
+            }
+            self.checkpoint_when_due();
+            self.check_for_damage_when_due();
+            // Before the flushes are answered: whoever waited reads the condition it left.
+            self.publish();
+            for done in flushes {
+                let _ = done.send(());
+            }
+        }
+        if self.damaged.is_none() {
+            self.write_out(Vec::new());
+        }
+        if !self.backlog.is_empty() {
+            tracing::error!(
+                store = %self.path.display(),
+                rows = self.backlog.len(),
+                "stopping with rows the state store could not write: they are lost"
+            );
+        }
+        if let Err((_, e)) = self.conn.close() {
+            tracing::error!(store = %self.path.display(), error = %e, "closing the state store failed");
+        }
+    }
+
+    /// Adds one write at the end of the backlog (it is written out at once when the store can).
+    fn keep(&mut self, write: Write) {
+        if let Write::Record(row) = &write {
+            let key = (row.device.clone(), row.check.clone());
+            self.shed_states.remove(&key);
+            self.newest.insert(key, self.backlog.next_seq());
+        }
+        let shed = self.backlog.push(write.worth(), write);
+        if shed.is_empty() {
+            return;
+        }
+        if !self.said_shedding {
+            self.said_shedding = true;
+            tracing::error!(
+                store = %self.path.display(),
+                rows = backlog::CAP_ROWS,
+                "the state store cannot write and the rows kept in memory reached their limit: the least valuable \
+                 are given up from now on, plain results first (counted in camwatch_store_shed_rows_total)"
+            );
+        }
+        for (seq, write) in shed {
+            if let Write::Record(row) = write {
+                let key = (row.device.clone(), row.check.clone());
+                if self.newest.get(&key) == Some(&seq) {
+                    self.shed_states.insert(key, row.saved);
+                }
+            }
+        }
+    }
+
+    fn cannot_write(&self) -> StoreError {
+        let reason = self.health.get().reason.unwrap_or_default();
+        StoreError(format!("state store: cannot write: {reason}"))
+    }
+
+    /// Writes the backlog oldest first, a chunk per transaction, the outbox operations with the
+    /// last chunk; answers them. Stops at a commit that fails for a reason that may pass.
+    fn write_out(&mut self, mut outbox: Vec<(super::outbox::Op, OutboxReply)>) {
+        loop {
+            let rows = self.backlog.len().min(CHUNK_ROWS);
+            let last = rows == self.backlog.len();
+            let (ops, replies): (Vec<_>, Vec<_>) = if last {
+                std::mem::take(&mut outbox).into_iter().unzip()
+            } else {
+                (Vec::new(), Vec::new())
+            };
+            match self.commit(rows, last, ops) {
+                Ok(results) => {
+                    for (reply, result) in replies.into_iter().zip(results) {
+                        let _ = reply.send(result);
+                    }
+                    self.backlog.pop_front(rows);
+                    if last {
+                        self.shed_states.clear();
+                        self.prune = None;
+                    }
+                    self.wrote();
+                    if last {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    // Said before the answers go: a notifier told "no" asks whether it may pass.
+                    if may_pass(&e) {
+                        self.failed(&e);
+                    }
+                    // Nothing the transaction did is there when it did not commit.
+                    let why = StoreError(format!("state store: {e}"));
+                    let unanswered = outbox.drain(..).map(|(_, reply)| reply);
+                    for reply in replies.into_iter().chain(unanswered) {
+                        let _ = reply.send(Err(StoreError(why.0.clone())));
+                    }
+                    if may_pass(&e) {
+                        return;
+                    }
+                    // It would fail the same way every time: keeping it would stop everything after.
+                    tracing::error!(store = %self.path.display(), error = %e, rows, "cannot write to the state store: rows given up");
+                    self.backlog.pop_front(rows);
+                    self.given_up += rows as u64;
+                    self.health.update(|h| h.write_errors += 1);
+                    if last {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One transaction: the oldest `rows` of the backlog, and with the `last` chunk the saved
+    /// states of shed results, the prune and the outbox operations (each with its own answer).
+    fn commit(
+        &mut self,
+        rows: usize,
+        last: bool,
+        ops: Vec<super::outbox::Op>,
+    ) -> rusqlite::Result<Vec<Result<super::outbox::Reply, StoreError>>> {
+        let tx = self.conn.transaction()?;
+        note_run(&tx, self.run)?;
+        for write in self.backlog.front(rows) {
+            write_one(&tx, write)?;
+        }
+        let mut answers = Vec::with_capacity(ops.len());
+        if last {
+            for saved in self.shed_states.values() {
+                save_state(&tx, saved)?;
+            }
+            if let Some((results_before, transitions_before)) = self.prune {
+                prune(&tx, results_before, transitions_before)?;
+            }
+            for op in ops {
+                match super::outbox::apply(&tx, op) {
+                    // A full disk fails the whole transaction, not just this operation.
+                    Err(e) if may_pass(&e) => return Err(e),
+                    // A failed statement is that operation's answer; the rest still commits.
+                    answer => answers.push(answer.map_err(|e| StoreError(format!("state store: {e}")))),
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(answers)
+    }
+
+    fn failed(&mut self, e: &rusqlite::Error) {
+        let now = crate::vocab::unix_now();
+        let reason = plain_reason(e, &self.path);
+        let first = self.retry_at.is_none();
+        self.retry_after = if first {
+            RETRY_FIRST
+        } else {
+            (self.retry_after * 2).min(RETRY_MAX)
         };
-        // Take whatever else is already waiting: one commit for a burst of results.
-        while batch.len() < 1000 {
-            match rx.try_recv() {
-                Ok(more) => batch.push(more),
-                Err(_) => break,
-            }
+        self.retry_at = Some(Instant::now() + self.retry_after);
+        let changed = self.health.get().reason.as_deref() != Some(reason.as_str());
+        if first || changed {
+            tracing::error!(
+                store = %self.path.display(),
+                rows = self.backlog.len(),
+                "the state store cannot write: {reason}; the rows are kept in memory and written when it can \
+                 (tried again every few seconds), the checks go on"
+            );
         }
-        let mut waiters = Vec::new();
-        let written = write_batch(&mut conn, batch, &mut waiters, run);
-        if let Err(e) = &written {
-            tracing::error!(store = %path.display(), error = %e, "cannot write to the state store");
+        let damaged = is_damaged(e);
+        self.health.update(|h| {
+            h.cannot_write_since.get_or_insert(now);
+            h.reason = Some(reason);
+            h.damaged = damaged;
+            h.write_errors += 1;
+        });
+    }
+
+    fn wrote(&mut self) {
+        if self.retry_at.take().is_none() {
+            return;
         }
-        for w in waiters {
-            match w {
-                Waiter::Flush(done) => {
-                    let _ = done.send(());
-                }
-                // Nothing the batch did is there when it did not commit.
-                Waiter::Outbox(reply, result) => {
-                    let _ = reply.send(match &written {
-                        Ok(()) => result,
-                        Err(e) => Err(StoreError(format!("state store: {e}"))),
-                    });
-                }
-            }
+        let now = crate::vocab::unix_now();
+        self.retry_after = RETRY_FIRST;
+        self.said_shedding = false;
+        // Give the room back at once: the WAL grew while the disk was full.
+        self.last_checkpoint = Instant::now() - CHECKPOINT_EVERY;
+        let since = self.health.get().cannot_write_since;
+        self.health.update(|h| {
+            h.cannot_write_since = None;
+            h.reason = None;
+            h.damaged = false;
+            h.writable_again_at = Some(now);
+        });
+        tracing::info!(
+            store = %self.path.display(),
+            after_seconds = since.map(|s| (now - s).round()),
+            "the state store writes again"
+        );
+    }
+
+    /// Empties the WAL into the database now and then, so it does not grow on a small disk
+    /// (SQLite's own checkpoints only reuse it from the start).
+    fn checkpoint_when_due(&mut self) {
+        if self.retry_at.is_some() || self.last_checkpoint.elapsed() < CHECKPOINT_EVERY {
+            return;
+        }
+        self.last_checkpoint = Instant::now();
+        // A reader in the middle of a query keeps its part of the WAL: the next one gets it.
+        if let Err(e) = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+            tracing::debug!(store = %self.path.display(), error = %e, "WAL checkpoint did not finish");
         }
     }
-    if let Err(e) = note_run(&conn, run) {
-        tracing::error!(store = %path.display(), error = %e, "cannot note the end of the agent's run");
+
+    fn check_for_damage_when_due(&mut self) {
+        if self.damaged.is_some() || self.retry_at.is_some() || self.last_damage_check.elapsed() < DAMAGE_CHECK_EVERY {
+            return;
+        }
+        self.last_damage_check = Instant::now();
+        self.check_for_damage();
     }
-    if let Err((_, e)) = conn.close() {
-        tracing::error!(store = %path.display(), error = %e, "closing the state store failed");
+
+    /// SQLite's quick check of the whole file; damage found is the store's "cannot write"
+    /// state, with the way out, until camwatch is restarted on a whole store.
+    fn check_for_damage(&mut self) {
+        let problems: rusqlite::Result<Vec<String>> = self
+            .conn
+            .prepare("PRAGMA quick_check(5)")
+            .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect());
+        let found = match problems {
+            Ok(problems) if problems == ["ok"] => return,
+            Ok(problems) => problems.join("; "),
+            Err(e) if is_damaged(&e) => e.to_string(),
+            Err(e) => {
+                tracing::debug!(store = %self.path.display(), error = %e, "the periodic check of the store did not finish");
+                return;
+            }
+        };
+        let reason = super::store_health::damaged(&self.path, &found);
+        tracing::error!(
+            store = %self.path.display(),
+            rows = self.backlog.len(),
+            "the state store cannot write: {reason}; nothing more is written into it, what happens is kept in memory \
+             until camwatch is restarted"
+        );
+        let now = crate::vocab::unix_now();
+        self.health.update(|h| {
+            h.cannot_write_since.get_or_insert(now);
+            h.reason = Some(reason.clone());
+            h.damaged = true;
+        });
+        self.damaged = Some(reason);
+    }
+
+    fn publish(&self) {
+        let (rows, shed) = (self.backlog.len() as u64, self.backlog.shed() + self.given_up);
+        self.health.update(|h| {
+            h.backlog_rows = rows;
+            h.shed_rows = shed;
+        });
     }
 }
 
@@ -522,87 +888,71 @@ fn note_run(conn: &Connection, run: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn write_batch(
-    conn: &mut Connection,
-    batch: Vec<Command>,
-    waiters: &mut Vec<Waiter>,
-    run: i64,
-) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
-    note_run(&tx, run)?;
-    for command in batch {
-        match command {
-            Command::Record(row) => write_result(&tx, &row)?,
-            Command::Prune {
-                results_before,
-                transitions_before,
-            } => {
-                let results = tx.execute("DELETE FROM results WHERE at < ?1", [results_before])?;
-                let transitions = tx.execute("DELETE FROM transitions WHERE at < ?1", [transitions_before])?;
-                let procedures = tx.execute("DELETE FROM procedure_runs WHERE at < ?1", [transitions_before])?;
-                let runs = tx.execute("DELETE FROM runs WHERE last_seen_at < ?1", [transitions_before])?;
-                tracing::debug!(results, transitions, procedures, runs, "pruned old history");
-            }
-            Command::Flush(done) => waiters.push(Waiter::Flush(done)),
-            Command::Maintenance(w) => {
-                let (device, site) = match &w.target {
-                    Target::Device(d) => (Some(d.as_str()), None),
-                    Target::Site(s) => (None, Some(s.as_str())),
-                };
-                tx.execute(
-                    "INSERT OR REPLACE INTO maintenance (id, device, site, start, end, reason, by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![w.id as i64, device, site, w.start, w.end, w.reason, w.by],
-                )?;
-            }
-            Command::Outbox(op, reply) => {
-                // A failed statement is that operation's answer; the rest of the batch still commits.
-                let result = super::outbox::apply(&tx, op).map_err(|e| StoreError(format!("state store: {e}")));
-                waiters.push(Waiter::Outbox(reply, result));
-            }
-            Command::Incident(i) => {
-                let ack = i.acknowledged.as_ref();
-                tx.execute(
-                    "INSERT OR REPLACE INTO incidents (id, device, check_name, opened_at, failed_at, resolved_at, joined, summary, values_json, acked_at, acked_by, ack_note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                    params![
-                        i.id as i64,
-                        i.device,
-                        i.check,
-                        i.opened_at,
-                        i.failed_at,
-                        i.resolved_at,
-                        i.joined.map(|j| j as i64),
-                        i.summary,
-                        i.values.to_string(),
-                        ack.map(|a| a.at),
-                        ack.map(|a| a.by.as_str()),
-                        ack.map(|a| a.note.as_str()),
-                    ],
-                )?;
-            }
-            Command::Procedure { kind, at, record_json } => {
-                tx.execute(
-                    "INSERT INTO procedure_runs (kind, at, record_json) VALUES (?1, ?2, ?3)",
-                    params![kind, at, record_json],
-                )?;
-            }
-            Command::Remember {
-                device,
-                check,
-                memory,
-                event,
-            } => {
-                tx.execute(
-                    "UPDATE check_state SET memory_json = ?3 WHERE device = ?1 AND check_name = ?2",
-                    params![device, check, memory],
-                )?;
-                tx.execute(
-                    "INSERT INTO events (device, check_name, at, seen_at, kind, summary) VALUES (?1, ?2, ?3, ?3, ?4, ?5)",
-                    params![device, check, event.at, event.kind.as_str(), event.summary],
-                )?;
-            }
+fn prune(tx: &rusqlite::Transaction, results_before: f64, transitions_before: f64) -> rusqlite::Result<()> {
+    let results = tx.execute("DELETE FROM results WHERE at < ?1", [results_before])?;
+    let transitions = tx.execute("DELETE FROM transitions WHERE at < ?1", [transitions_before])?;
+    let procedures = tx.execute("DELETE FROM procedure_runs WHERE at < ?1", [transitions_before])?;
+    let runs = tx.execute("DELETE FROM runs WHERE last_seen_at < ?1", [transitions_before])?;
+    tracing::debug!(results, transitions, procedures, runs, "pruned old history");
+    Ok(())
+}
+
+fn write_one(tx: &rusqlite::Transaction, write: &Write) -> rusqlite::Result<()> {
+    match write {
+        Write::Record(row) => write_result(tx, row)?,
+        Write::Maintenance(w) => {
+            let (device, site) = match &w.target {
+                Target::Device(d) => (Some(d.as_str()), None),
+                Target::Site(s) => (None, Some(s.as_str())),
+            };
+            tx.execute(
+                "INSERT OR REPLACE INTO maintenance (id, device, site, start, end, reason, by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![w.id as i64, device, site, w.start, w.end, w.reason, w.by],
+            )?;
+        }
+        Write::Incident(i) => {
+            let ack = i.acknowledged.as_ref();
+            tx.execute(
+                "INSERT OR REPLACE INTO incidents (id, device, check_name, opened_at, failed_at, resolved_at, joined, summary, values_json, acked_at, acked_by, ack_note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    i.id as i64,
+                    i.device,
+                    i.check,
+                    i.opened_at,
+                    i.failed_at,
+                    i.resolved_at,
+                    i.joined.map(|j| j as i64),
+                    i.summary,
+                    i.values.to_string(),
+                    ack.map(|a| a.at),
+                    ack.map(|a| a.by.as_str()),
+                    ack.map(|a| a.note.as_str()),
+                ],
+            )?;
+        }
+        Write::Procedure { kind, at, record_json } => {
+            tx.execute(
+                "INSERT INTO procedure_runs (kind, at, record_json) VALUES (?1, ?2, ?3)",
+                params![kind, at, record_json],
+            )?;
+        }
+        Write::Remember {
+            device,
+            check,
+            memory,
+            event,
+        } => {
+            tx.execute(
+                "UPDATE check_state SET memory_json = ?3 WHERE device = ?1 AND check_name = ?2",
+                params![device, check, memory],
+            )?;
+            tx.execute(
+                "INSERT INTO events (device, check_name, at, seen_at, kind, summary) VALUES (?1, ?2, ?3, ?3, ?4, ?5)",
+                params![device, check, event.at, event.kind.as_str(), event.summary],
+            )?;
         }
     }
-    tx.commit()
+    Ok(())
 }
 
 fn write_result(tx: &rusqlite::Transaction, row: &ResultRow) -> rusqlite::Result<()> {
@@ -650,7 +1000,11 @@ fn write_result(tx: &rusqlite::Transaction, row: &ResultRow) -> rusqlite::Result
             row.values_json
         ])?;
     }
-    let s = &row.saved;
+    save_state(tx, &row.saved)
+}
+
+/// What a check remembers, as of its last result.
+fn save_state(tx: &rusqlite::Transaction, s: &SavedState) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "INSERT INTO check_state (device, check_name, state, since, streak_failed, streak_not_ok, streak_ok,
                                   streak_not_failed, last_run, last_success, memory_json)
@@ -1299,5 +1653,124 @@ mod tests {
         drop(conn);
         let err = Store::open(dir.path()).unwrap_err();
         assert!(err.0.contains("newer camwatch"), "{err}");
+    }
+
+    #[test]
+    fn the_wal_stays_within_its_bound_over_many_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        let wal = dir.path().join(format!("{FILE_NAME}-wal"));
+        let mut largest = 0;
+        // One commit each: SQLite's default (a checkpoint every 1,000 pages, the file never cut
+        // back) leaves a WAL of about 4 MiB after this.
+        for i in 0..2000 {
+            store.record(row(f64::from(i), None, State::Ok));
+            store.flush();
+            largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+        }
+        assert!(largest > 0);
+        assert!(
+            largest <= WAL_BOUND_BYTES,
+            "the WAL reached {largest} bytes, over {WAL_BOUND_BYTES}"
+        );
+        assert_eq!(count_results(&store.path, "cam", "ping").unwrap(), 2000);
+    }
+
+    #[test]
+    fn a_shed_result_leaves_what_its_check_remembers_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let mut conn = Connection::open(&path).unwrap();
+        migrate(&mut conn).unwrap();
+        conn.execute("INSERT INTO runs (started_at, last_seen_at) VALUES (0, 0)", [])
+            .unwrap();
+        let mut writer = Writer::new(conn, path.clone(), 1, Arc::default(), 2);
+        let on = |device: &str, at: f64, transition: Option<(State, State)>| {
+            let mut r = row(at, transition, State::Ok);
+            r.device = device.into();
+            r.saved.device = device.into();
+            r.events.clear();
+            Write::Record(Box::new(r))
+        };
+        // The camera's only result is plain, and shed for the two transitions after it.
+        writer.keep(on("cam", 1.0, None));
+        writer.keep(on("nvr", 2.0, Some((State::Unknown, State::Ok))));
+        writer.keep(on("switch", 3.0, Some((State::Unknown, State::Ok))));
+        // The switch's next result is plain and itself shed, but what it left is the newest.
+        writer.keep(on("switch", 4.0, None));
+        assert_eq!(writer.backlog.len(), 2);
+        assert_eq!(writer.backlog.shed(), 2);
+        writer.write_out(Vec::new());
+        assert!(writer.backlog.is_empty());
+        let conn = open_reader(&path).unwrap();
+        let states: Vec<(String, f64)> = conn
+            .prepare("SELECT device, last_run FROM check_state ORDER BY device")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            states,
+            [("cam".into(), 1.0), ("nvr".into(), 2.0), ("switch".into(), 4.0)]
+        );
+        let transitions = read_transitions(&path).unwrap();
+        assert_eq!(transitions.len(), 2, "both transitions kept: {transitions:?}");
+    }
+
+    /// A store with one result whose results table then had its root page overwritten with
+    /// garbage, as a failing disk might. Opening reads no result, so the next insert or the
+    /// periodic check is the first to meet the damage.
+    fn damaged_store() -> (tempfile::TempDir, PathBuf) {
+        use std::io::{Seek, Write as _};
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        store.record(row(1.0, None, State::Ok));
+        store.close();
+        let path = dir.path().join(FILE_NAME);
+        let root: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT rootpage FROM sqlite_master WHERE name = 'results'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.seek(std::io::SeekFrom::Start((root as u64 - 1) * 4096)).unwrap();
+        file.write_all(&[0xff; 4096]).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn a_damaged_page_found_while_writing_keeps_the_rows_and_gives_the_way_out() {
+        let (dir, _) = damaged_store();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        store.record(row(2.0, None, State::Ok));
+        store.flush();
+        let health = store.health();
+        assert!(health.damaged, "{health:?}");
+        assert!(health.cannot_write_since.is_some());
+        let reason = health.reason.unwrap();
+        assert!(
+            reason.contains("is damaged") && reason.contains("move the store aside"),
+            "{reason}"
+        );
+        assert_eq!(health.backlog_rows, 1, "the result waits in memory");
+    }
+
+    #[test]
+    fn the_periodic_check_finds_a_damaged_page_and_nothing_more_is_written() {
+        let (_dir, path) = damaged_store();
+        let conn = Connection::open(&path).unwrap();
+        let health = Arc::new(StoreHealth::default());
+        let mut writer = Writer::new(conn, path.clone(), 1, Arc::clone(&health), 10);
+        writer.check_for_damage();
+        let seen = health.get();
+        assert!(seen.damaged && seen.cannot_write_since.is_some(), "{seen:?}");
+        let reason = seen.reason.unwrap();
+        assert!(
+            reason.contains("is damaged (") && reason.contains("move the store aside"),
+            "{reason}"
+        );
+        assert!(writer.damaged.is_some());
     }
 }
