@@ -9,6 +9,7 @@ pub mod compose;
 pub mod email;
 pub mod outbox;
 pub mod reports;
+pub mod smtp_stream;
 
 use std::sync::Arc;
 use std::time::Duration;
