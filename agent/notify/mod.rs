@@ -12,13 +12,12 @@ pub mod reports;
 pub mod smtp_stream;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::config::email::EmailSettings;
 use crate::shared::{ChannelStatus, DEAD_SHOWN, Shared};
 use crate::state::outbox::{Op, OutboxRow, Refusal, Reply};
 use crate::state::snapshots::Which;
-use crate::state::store::StoreError;
 use crate::vocab::unix_now;
 
 /// How often the notifier looks for due work when nothing wakes it (reminders, retries,
@@ -146,56 +145,54 @@ async fn send_due(
     settings: &EmailSettings,
     mailer: &Result<email::Mailer, email::SendError>,
 ) -> Result<(), String> {
+    let mut published = Instant::now();
+    // How the last attempt ended, committed with the next claim.
+    let mut finished = Vec::new();
     loop {
-        let rows = outbox::claim(store, unix_now()).await?;
-        if rows.is_empty() {
-            return Ok(());
-        }
-        for row in rows {
-            let op = match mailer {
-                Ok(mailer) => deliver(store, mailer, settings, &row).await?,
-                Err(e) => failed(&row, e, settings),
-            };
-            outbox::done(store, op).await?;
+        let attempted = !finished.is_empty();
+        let next = outbox::finish_and_claim(store, std::mem::take(&mut finished), unix_now()).await?;
+        // The figures are counted over the whole outbox: once a message would make a backlog's
+        // drain quadratic in the outbox's size.
+        if attempted && (next.is_none() || published.elapsed() >= TICK) {
             publish(shared, store).await;
+            published = Instant::now();
         }
+        let Some(row) = next else {
+            return Ok(());
+        };
+        finished = match mailer {
+            Ok(mailer) => deliver(mailer, settings, &row).await,
+            Err(e) => vec![failed(&row, e, settings)],
+        };
     }
 }
 
-/// Sends `row` to the recipients not served yet (one SMTP transaction), records what the server
-/// said of each, and returns what becomes of the row.
-async fn deliver(
-    store: &crate::state::store::Store,
-    mailer: &email::Mailer,
-    settings: &EmailSettings,
-    row: &OutboxRow,
-) -> Result<Op, StoreError> {
+/// Sends `row` to the recipients not served yet (one SMTP transaction) and returns what to
+/// commit: what the server said of each recipient, then what becomes of the row.
+async fn deliver(mailer: &email::Mailer, settings: &EmailSettings, row: &OutboxRow) -> Vec<Op> {
     let message = match mailer.format(row) {
         Ok(message) => message,
-        Err(e) => return Ok(failed(row, &e, settings)),
+        Err(e) => return vec![failed(row, &e, settings)],
     };
     let delivery = match mailer.send(&message, &row.undelivered()).await {
         Ok(delivery) => delivery,
-        Err(e) => return Ok(failed(row, &e, settings)),
+        Err(e) => return vec![failed(row, &e, settings)],
     };
     let refused = delivery.refused;
     for r in &refused {
         tracing::error!(message_id = %row.message_id, to = %r.address, error = %r.error, "recipient refused for good: {}", row.subject);
     }
+    let mut ops = Vec::with_capacity(2);
     if !delivery.delivered.is_empty() || !refused.is_empty() {
-        outbox::done(
-            store,
-            Op::Recipients {
-                id: row.id,
-                delivered: delivery.delivered.clone(),
-                refused: refused.clone(),
-            },
-        )
-        .await?;
+        ops.push(Op::Recipients {
+            id: row.id,
+            delivered: delivery.delivered.clone(),
+            refused: refused.clone(),
+        });
     }
     let now = unix_now();
     let delivered: Vec<&String> = row.delivered.iter().chain(&delivery.delivered).collect();
-    Ok(match delivery.deferred {
+    ops.push(match delivery.deferred {
         Some(e) => failed(row, &e, settings),
         None if delivered.is_empty() => {
             let error = Refusal::describe(&[row.refused.as_slice(), &refused].concat());
@@ -206,7 +203,8 @@ async fn deliver(
             tracing::info!(message_id = %row.message_id, to = %delivery.delivered.join(", "), "mail sent: {}", row.subject);
             Op::Sent { id: row.id, now }
         }
-    })
+    });
+    ops
 }
 
 /// What becomes of `row` after `e`: a dead letter when permanent, else another try later.
