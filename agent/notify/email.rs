@@ -1,5 +1,6 @@
 //! SMTP delivery with lettre's SMTP connection over tokio and rustls (ring, the provider reqwest
-//! uses): STARTTLS, implicit TLS, or plain for a relay on the local network; AUTH PLAIN or LOGIN;
+//! uses), on a TCP connection camwatch opens (`smtp_stream`: `TCP_NODELAY`, or each message
+//! waits 40 ms): STARTTLS, implicit TLS, or plain for a relay on the local network; AUTH PLAIN or LOGIN;
 //! extra trusted CAs from `ca_file`. The password is read when the mailer is built, never logged.
 //! The transaction is driven here rather than by lettre's transport, which gives up on the whole
 //! message when one RCPT is refused: each recipient's answer counts on its own.
