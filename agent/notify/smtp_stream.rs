@@ -7,8 +7,9 @@
 //! Everything else stays lettre's: implicit TLS is lettre's TLS (its `TlsParameters`: the
 //! verifier, the SNI name, the extra CAs) run over this socket, STARTTLS upgrades it as before.
 
-#![allow(deprecated)] // lettre marks AsyncNetworkStream "not meant to be public"; it is the only
-// way to run lettre's own TLS over a socket opened elsewhere.
+// lettre marks AsyncNetworkStream "not meant to be public"; it is the only way to run lettre's
+// own TLS over a socket opened elsewhere.
+#![allow(deprecated)]
 
 use std::io;
 use std::pin::Pin;
@@ -25,7 +26,8 @@ use tokio::net::TcpStream;
 pub enum ConnectError {
     /// No address of the server took the TCP connection in time.
     Tcp(String),
-    /// The TLS handshake or the greeting and EHLO failed: lettre's error, with its kind.
+    /// The TLS handshake, the greeting or EHLO failed: lettre's error, which tells a server's
+    /// answer (4xx, 5xx) from a failed way to it.
     Smtp(lettre::transport::smtp::Error),
 }
 
@@ -80,6 +82,8 @@ pub async fn open(server: &str, port: u16, timeout: Duration) -> Result<TcpStrea
 }
 
 /// lettre's TLS stream (futures-io traits) seen as the tokio stream lettre's connection takes.
+/// lettre then counts the connection as plain (`is_encrypted` is false): nothing here asks it,
+/// and STARTTLS is never tried over implicit TLS.
 #[derive(Debug)]
 struct Encrypted(AsyncNetworkStream);
 
