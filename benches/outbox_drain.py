@@ -3,8 +3,10 @@
 
 1. Drain: 10,000 messages queued in the outbox of a stopped agent (rows written the way the
    agent writes them), then `camwatch run` started against a local SMTP server (the tests'
-   aiosmtpd server, saving every message): seconds until all are accepted, messages per second,
-   and the agent's CPU seconds and peak RSS.
+   aiosmtpd server with --raw, saving every message as it came): seconds until all are accepted,
+   messages per second, and the agent's CPU seconds and peak RSS. Then the same server's own
+   ceiling for this traffic: Python's smtplib replaying one of the messages camwatch sent, the way
+   camwatch sends (one connection, NOOP, then one transaction, one message in flight).
 2. At rest: 100 open incidents (100 storage devices whose watched mount point is missing, checked
    once an hour), their mail sent; the agent's CPU seconds over the next 30 seconds.
 
@@ -14,6 +16,7 @@ Needs a release build (cargo build --release) and Debian's python3-aiosmtpd.
 import argparse
 import os
 import signal
+import smtplib
 import socket
 import sqlite3
 import subprocess
@@ -81,7 +84,7 @@ def drain(n):
         mail = os.path.join(tmp, "mail")
         os.mkdir(mail)
         smtp_port = free_port()
-        smtp = subprocess.Popen(["/usr/bin/python3", SMTP, "--port", str(smtp_port), "--dir", mail])
+        smtp = subprocess.Popen(["/usr/bin/python3", SMTP, "--port", str(smtp_port), "--dir", mail, "--raw"])
         wait_port(smtp_port)
         path, listen = config(tmp, smtp_port, '[[device]]\nname = "this-host"\nkind = "host"\nping = "off"\n[device.filesystem]\nmountpoints = ["/"]\n')
         # A first start makes the store with this agent's own migrations.
@@ -107,10 +110,22 @@ def drain(n):
         seconds = time.monotonic() - start
         cpu, rss = proc_cpu(proc.pid), proc_peak_rss(proc.pid)
         stop(proc)
-        smtp.terminate()
-        smtp.wait()
         print(f"drain: {n} messages in {seconds:.2f} s = {n / seconds:.0f} messages/s; "
               f"camwatch {cpu:.2f} CPU s, peak RSS {rss / 2**20:.1f} MiB")
+        sample = next(name for name in os.listdir(mail) if name.endswith(".eml"))
+        with open(os.path.join(mail, sample), "rb") as f:
+            message = f.read()
+        replays = min(n, 2000)
+        client = smtplib.SMTP("127.0.0.1", smtp_port)
+        start = time.monotonic()
+        for _ in range(replays):
+            client.noop()
+            client.sendmail("camwatch@bench.example", ["maintenance@bench.example"], message)
+        seconds = time.monotonic() - start
+        client.quit()
+        smtp.terminate()
+        smtp.wait()
+        print(f"server ceiling: smtplib, {replays} of those messages in {seconds:.2f} s = {replays / seconds:.0f} messages/s")
 
 
 def idle(seconds):

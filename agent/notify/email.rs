@@ -1,5 +1,6 @@
 //! SMTP delivery with lettre's SMTP connection over tokio and rustls (ring, the provider reqwest
-//! uses): STARTTLS, implicit TLS, or plain for a relay on the local network; AUTH PLAIN or LOGIN;
+//! uses), on a TCP connection camwatch opens (`smtp_stream`: `TCP_NODELAY`, or each message
+//! waits 40 ms): STARTTLS, implicit TLS, or plain for a relay on the local network; AUTH PLAIN or LOGIN;
 //! extra trusted CAs from `ca_file`. The password is read when the mailer is built, never logged.
 //! The transaction is driven here rather than by lettre's transport, which gives up on the whole
 //! message when one RCPT is refused: each recipient's answer counts on its own.
@@ -16,12 +17,13 @@ use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
 use secrecy::ExposeSecret;
 
+use super::smtp_stream::{self, ConnectError};
 use crate::config::email::{EmailSecurity, EmailSettings};
 use crate::state::outbox::{OutboxRow, Refusal};
 
-/// How long one SMTP command may wait for its answer (lettre's socket timeout); the whole
-/// conversation has its own deadline, `[email] send_timeout`.
-const TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the TCP connect may take, per address of the server; the whole conversation has
+/// its own deadline, `[email] send_timeout`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why a message was not sent, and whether trying again can help.
 #[derive(Debug, Clone, PartialEq)]
@@ -208,15 +210,12 @@ impl Mailer {
             _ => None,
         };
         let smtp = |e: lettre::transport::smtp::Error| SendError::from_smtp(&e);
-        let mut conn = AsyncSmtpConnection::connect_tokio1(
-            (self.server.as_str(), self.port),
-            Some(TIMEOUT),
-            &hello,
-            wrapper,
-            None,
-        )
-        .await
-        .map_err(smtp)?;
+        let mut conn = smtp_stream::connect(&self.server, self.port, CONNECT_TIMEOUT, wrapper, &hello)
+            .await
+            .map_err(|e| match e {
+                ConnectError::Tcp(message) => SendError::transient(message),
+                ConnectError::Smtp(e) => smtp(e),
+            })?;
         if let Tls::Required(parameters) = &self.tls {
             conn.starttls(parameters.clone(), &hello).await.map_err(smtp)?;
         }

@@ -4,24 +4,24 @@
 //! asks the store which incidents still lack their mail (`incident_mail`), so a crash anywhere
 //! leaves nothing unmailed and nothing mailed twice (see `outbox` for the SMTP boundary).
 //! While the state store cannot write, nothing is queued or sent (what went out could not be
-//! recorded); what an attempt left to record is kept and recorded before anything else is sent,
-//! and rows already claimed are still delivered, so the outbox neither sends twice nor stays
-//! claimed until a restart.
+//! recorded); what an attempt left to record is kept and committed with the next claim before
+//! anything else is sent, so the outbox never sends twice, and a claim that did not commit did
+//! not happen, so no row stays claimed until a restart.
 
 pub mod alertmanager;
 pub mod compose;
 pub mod email;
 pub mod outbox;
 pub mod reports;
+pub mod smtp_stream;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::config::email::EmailSettings;
 use crate::shared::{ChannelStatus, DEAD_SHOWN, Shared};
 use crate::state::outbox::{Op, OutboxRow, Refusal, Reply};
 use crate::state::snapshots::Which;
-use crate::state::store::StoreError;
 use crate::vocab::unix_now;
 
 /// How often the notifier looks for due work when nothing wakes it (reminders, retries,
@@ -95,31 +95,36 @@ async fn queue_forever(
 }
 
 /// What the sender did that the store has not taken yet: kept while the store cannot write, so a
-/// message that went out is recorded before anything else is sent (never sent twice), and rows
-/// it claimed are still delivered (never left claimed until a restart).
+/// message that went out is recorded before anything else is sent (never sent twice).
 #[derive(Debug, Default)]
 struct Unrecorded {
     /// Outcomes of attempts, in order (a delivery's recipients before its outcome).
     ops: std::collections::VecDeque<Op>,
-    /// Rows claimed and not attempted yet.
-    untried: Vec<OutboxRow>,
 }
 
 impl Unrecorded {
-    /// Hands the kept outcomes to the store, oldest first; stops at the first it does not take.
-    async fn record(&mut self, store: &crate::state::store::Store) -> Result<(), StoreError> {
-        while let Some(op) = self.ops.front() {
-            match outbox::done(store, op.clone()).await {
-                Ok(()) => {}
-                // The store writes, yet refused this one: it would refuse it every time.
-                Err(e) if store.health().writable() => {
-                    tracing::error!("the outbox did not take {op:?}: {e}")
-                }
-                Err(e) => return Err(e),
+    /// Hands the kept outcomes to the store with the claim of the next row, in one commit: an
+    /// outcome is durable before the next send begins. A claim that did not commit did not
+    /// happen, so nothing is left claimed while the store cannot write.
+    async fn finish_and_claim(
+        &mut self,
+        store: &crate::state::store::Store,
+    ) -> Result<Option<OutboxRow>, crate::state::store::StoreError> {
+        let finished = self.ops.iter().cloned().collect();
+        match outbox::finish_and_claim(store, finished, unix_now()).await {
+            Ok(next) => {
+                self.ops.clear();
+                Ok(next)
             }
-            self.ops.pop_front();
+            // The store writes, yet refused one of them: it would refuse it every time. The ones
+            // before it are done (see `Op::Together`).
+            Err(e) if store.health().writable() => {
+                tracing::error!("the outbox did not take {:?}: {e}", self.ops);
+                self.ops.clear();
+                Err(e)
+            }
+            Err(e) => Err(e),
         }
-        Ok(())
     }
 }
 
@@ -185,32 +190,28 @@ async fn send_due(
     mailer: &Result<email::Mailer, email::SendError>,
     unrecorded: &mut Unrecorded,
 ) -> Result<(), String> {
-    unrecorded.record(store).await?;
+    let mut published = Instant::now();
     loop {
-        let mut rows = std::mem::take(&mut unrecorded.untried);
-        if rows.is_empty() {
-            rows = outbox::claim(store, unix_now()).await?;
-        }
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let mut rows = rows.into_iter();
-        while let Some(row) = rows.next() {
-            match mailer {
-                Ok(mailer) => unrecorded.ops.extend(deliver(mailer, settings, &row).await),
-                Err(e) => unrecorded.ops.push_back(failed(&row, e, settings)),
-            }
-            if let Err(e) = unrecorded.record(store).await {
-                unrecorded.untried = rows.collect();
-                return Err(e.into());
-            }
+        let attempted = !unrecorded.ops.is_empty();
+        let next = unrecorded.finish_and_claim(store).await?;
+        // The figures are counted over the whole outbox: once a message would make a backlog's
+        // drain quadratic in the outbox's size.
+        if attempted && (next.is_none() || published.elapsed() >= TICK) {
             publish(shared, store).await;
+            published = Instant::now();
+        }
+        let Some(row) = next else {
+            return Ok(());
+        };
+        match mailer {
+            Ok(mailer) => unrecorded.ops.extend(deliver(mailer, settings, &row).await),
+            Err(e) => unrecorded.ops.push_back(failed(&row, e, settings)),
         }
     }
 }
 
-/// Sends `row` to the recipients not served yet (one SMTP transaction); returns what the store
-/// must record, in order: what the server said of each recipient, then what becomes of the row.
+/// Sends `row` to the recipients not served yet (one SMTP transaction) and returns what to
+/// commit: what the server said of each recipient, then what becomes of the row.
 async fn deliver(mailer: &email::Mailer, settings: &EmailSettings, row: &OutboxRow) -> Vec<Op> {
     let message = match mailer.format(row) {
         Ok(message) => message,
@@ -224,7 +225,7 @@ async fn deliver(mailer: &email::Mailer, settings: &EmailSettings, row: &OutboxR
     for r in &refused {
         tracing::error!(message_id = %row.message_id, to = %r.address, error = %r.error, "recipient refused for good: {}", row.subject);
     }
-    let mut ops = Vec::new();
+    let mut ops = Vec::with_capacity(2);
     if !delivery.delivered.is_empty() || !refused.is_empty() {
         ops.push(Op::Recipients {
             id: row.id,

@@ -13,10 +13,6 @@ use std::time::Duration;
 use crate::state::outbox::{IncidentMail, NewMessage, Op, OutboxRow, Reply};
 use crate::state::store::{Store, StoreError};
 
-/// Rows are claimed one at a time, right before their send: a row left `claimed` by a crash is
-/// then the one message whose fate is unknown, nothing else.
-pub const CLAIM_BATCH: u32 = 1;
-
 pub async fn enqueue(store: &Store, message: NewMessage) -> Result<bool, StoreError> {
     match store.outbox(Op::Enqueue(Box::new(message))).await? {
         Reply::Queued(new) => Ok(new),
@@ -24,15 +20,19 @@ pub async fn enqueue(store: &Store, message: NewMessage) -> Result<bool, StoreEr
     }
 }
 
-pub async fn claim(store: &Store, now: f64) -> Result<Vec<OutboxRow>, StoreError> {
-    match store
-        .outbox(Op::Claim {
-            now,
-            limit: CLAIM_BATCH,
-        })
-        .await?
-    {
-        Reply::Claimed(rows) => Ok(rows),
+/// Commits `finished` (how the last attempt ended), then claims the next due row, in one
+/// transaction: one commit a message while a backlog drains, and still claim, send, outcome,
+/// each durable before the next step. Rows are claimed one at a time, right before their send:
+/// a row left `claimed` by a crash is then the one message whose fate is unknown, nothing else.
+pub async fn finish_and_claim(store: &Store, finished: Vec<Op>, now: f64) -> Result<Option<OutboxRow>, StoreError> {
+    let mut ops = finished;
+    ops.push(Op::Claim { now, limit: 1 });
+    let last = match store.outbox(Op::Together(ops)).await? {
+        Reply::Together(mut replies) => replies.pop(),
+        other => Some(other),
+    };
+    match last {
+        Some(Reply::Claimed(rows)) => Ok(rows.into_iter().next()),
         other => Err(StoreError(format!("unexpected outbox reply {other:?}"))),
     }
 }
@@ -43,10 +43,6 @@ pub async fn plan(store: &Store, unmailed_since: f64) -> Result<Vec<IncidentMail
         Reply::Plan(rows) => Ok(rows),
         other => Err(StoreError(format!("unexpected outbox reply {other:?}"))),
     }
-}
-
-pub async fn done(store: &Store, op: Op) -> Result<(), StoreError> {
-    store.outbox(op).await.map(|_| ())
 }
 
 /// When to try again after `attempts` failed attempts: doubling from `first`, at most `max`,

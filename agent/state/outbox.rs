@@ -163,8 +163,8 @@ pub enum Op {
         limit: u32,
     },
     /// What the server said of each recipient on an attempt: the ones that took the message
-    /// and the ones refused for good. Committed before the attempt's outcome, so a crash in
-    /// between never sends to them again.
+    /// and the ones refused for good. Committed with the attempt's outcome (see `Together`),
+    /// so no run sends to them again.
     Recipients {
         id: i64,
         delivered: Vec<String>,
@@ -202,6 +202,11 @@ pub enum Op {
         channel: &'static str,
         dead: u32,
     },
+    /// Several operations in order, in one transaction: replies `Together` with each one's
+    /// reply. The first that fails is the answer; the ones before it are done, as if each had
+    /// been sent on its own. The notifier ends an attempt and claims the next row this way: one
+    /// commit a message, and the outcome is durable before the next send begins.
+    Together(Vec<Op>),
 }
 
 #[derive(Debug)]
@@ -211,6 +216,7 @@ pub enum Reply {
     Claimed(Vec<OutboxRow>),
     Plan(Vec<IncidentMail>),
     Status(Counts, Vec<OutboxRow>),
+    Together(Vec<Reply>),
 }
 
 /// An incident with the mail it already got.
@@ -317,6 +323,11 @@ pub fn apply(tx: &Transaction, op: Op) -> rusqlite::Result<Reply> {
         )?)),
         Op::Plan { unmailed_since } => plan(tx, unmailed_since).map(Reply::Plan),
         Op::Status { channel, dead } => Ok(Reply::Status(counts(tx, channel)?, dead_letters(tx, channel, dead)?)),
+        Op::Together(ops) => ops
+            .into_iter()
+            .map(|op| apply(tx, op))
+            .collect::<rusqlite::Result<_>>()
+            .map(Reply::Together),
     }
 }
 
@@ -613,6 +624,51 @@ mod tests {
         assert_eq!(dead[0].undelivered_to(), "owner@example.com");
         assert_eq!(dead[0].why_undelivered(), "owner@example.com: 550 5.1.1 no such user");
         assert!(dead[0].undelivered().is_empty());
+    }
+
+    #[test]
+    fn together_ends_an_attempt_and_claims_the_next_row_in_order_in_one_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        block(store.outbox(Op::Enqueue(Box::new(message("<opened>", 7, 100.0))))).unwrap();
+        let mut resolved = message("<resolved>", 7, 101.0);
+        resolved.covers = vec![(7, "resolved".into(), 0)];
+        block(store.outbox(Op::Enqueue(Box::new(resolved)))).unwrap();
+        let first = claim(&store, 110.0);
+        assert_eq!(first.len(), 1);
+        // The recovery waits for its failure mail: claimable only once that is sent, which the
+        // claim sees because it comes after the outcome in the same transaction.
+        let Ok(Reply::Together(replies)) = block(store.outbox(Op::Together(vec![
+            Op::Recipients {
+                id: first[0].id,
+                delivered: vec!["a@example.com".into()],
+                refused: Vec::new(),
+            },
+            Op::Sent {
+                id: first[0].id,
+                now: 111.0,
+            },
+            Op::Claim { now: 111.0, limit: 1 },
+        ]))) else {
+            panic!("together")
+        };
+        let [Reply::Done(1), Reply::Done(1), Reply::Claimed(next)] = replies.as_slice() else {
+            panic!("{replies:?}")
+        };
+        assert_eq!(next[0].message_id, "<resolved>");
+        let sent = state_and_delivered(&dir, "<opened>");
+        assert_eq!(sent, ("sent".to_owned(), r#"["a@example.com"]"#.to_owned()));
+    }
+
+    /// The state and delivered addresses of a row, as another reader of the store sees them.
+    fn state_and_delivered(dir: &tempfile::TempDir, message_id: &str) -> (String, String) {
+        let conn = Connection::open(dir.path().join("camwatch.sqlite")).unwrap();
+        conn.query_row(
+            "SELECT state, delivered_json FROM outbox WHERE message_id = ?1",
+            [message_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
     }
 
     #[test]

@@ -13,7 +13,8 @@ each message:
 RCPT TO is refused with 550 for each address listed (one per line) in DIR/refuse, read on each
 recipient; the others are accepted.
 Options: --cert/--key offer STARTTLS and require it (with --implicit-tls: TLS from the first byte); --auth USER:PASSWORD requires AUTH
-(PLAIN/LOGIN, only after STARTTLS when TLS is on).
+(PLAIN/LOGIN, only after STARTTLS when TLS is on). --raw saves only N.eml, accepts every DATA, and logs
+nothing: a sink for benchmarks, where parsing every message would make the server the bound.
 """
 import argparse
 import asyncio
@@ -42,6 +43,13 @@ class Handler:
     def __init__(self, folder):
         self.folder = folder
         self.count = 0
+
+    def save(self, content):
+        self.count += 1
+        base = os.path.join(self.folder, f"{time.time_ns()}-{self.count}")
+        with open(base + ".eml", "wb") as f:
+            f.write(content)
+        return base
 
     def log(self, message_id, outcome):
         with open(os.path.join(self.folder, "attempts.log"), "a") as f:
@@ -77,8 +85,7 @@ class Handler:
         if current.startswith("5"):
             self.log(message_id, "550")
             return "550 5.1.1 mailbox unavailable"
-        self.count += 1
-        base = os.path.join(self.folder, f"{time.time_ns()}-{self.count}")
+        base = self.save(envelope.content)
         text = html = None
         attachments = []
         for part in parsed.walk():
@@ -109,13 +116,17 @@ class Handler:
             "html": html,
             "attachments": attachments,
         }
-        with open(base + ".eml", "wb") as f:
-            f.write(envelope.content)
         # Written last and renamed: a reader never sees half a record.
         with open(base + ".tmp", "w") as f:
             json.dump(record, f)
         os.rename(base + ".tmp", base + ".json")
         self.log(message_id, "250")
+        return "250 OK"
+
+
+class RawHandler(Handler):
+    async def handle_DATA(self, server, session, envelope):
+        self.save(envelope.content)
         return "250 OK"
 
 
@@ -127,6 +138,7 @@ def main():
     p.add_argument("--key")
     p.add_argument("--auth")
     p.add_argument("--implicit-tls", action="store_true")
+    p.add_argument("--raw", action="store_true")
     a = p.parse_args()
     kwargs = {}
     if a.cert:
@@ -146,7 +158,7 @@ def main():
             return AuthResult(success=ok, handled=False)
 
         kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=bool(a.cert))
-    controller = Controller(Handler(a.dir), hostname="127.0.0.1", port=a.port, **kwargs)
+    controller = Controller((RawHandler if a.raw else Handler)(a.dir), hostname="127.0.0.1", port=a.port, **kwargs)
     controller.start()
     print(f"listening on 127.0.0.1:{a.port}", flush=True)
     try:
