@@ -572,12 +572,16 @@ fn main() {
                 let metrics = daemon.get("/metrics").expect("the daemon answers /metrics");
                 assert_eq!(metrics.status, 200, "scrape at {t:.0} s");
                 scrapes += 1;
-                let open = support::sample(&metrics.body, "camwatch_http_connections", &[]).unwrap_or(f64::NAN);
-                most_connections = most_connections.max(open);
-                if !(open <= HTTP_CONNECTION_CAP) {
-                    failures.push(format!(
-                        "{open} HTTP connections open at {t:.0} s, over the cap of {HTTP_CONNECTION_CAP}"
-                    ));
+                match support::sample(&metrics.body, "camwatch_http_connections", &[]) {
+                    Some(open) => {
+                        most_connections = most_connections.max(open);
+                        if open > HTTP_CONNECTION_CAP {
+                            failures.push(format!(
+                                "{open} HTTP connections open at {t:.0} s, over the cap of {HTTP_CONNECTION_CAP}"
+                            ));
+                        }
+                    }
+                    None => failures.push(format!("no camwatch_http_connections in the scrape at {t:.0} s")),
                 }
             }
             next_sample += 10.0;
