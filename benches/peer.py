@@ -1,5 +1,5 @@
-"""What the benchmarks need to measure a peer process by its PID: free ports, CPU time and peak
-memory as the kernel accounts them (/proc), so every benchmark measures the same way."""
+"""What the benchmarks need to measure a peer process by its PID: free ports, loopback targets, CPU
+time and peak memory as the kernel accounts them (/proc), so every benchmark measures the same way."""
 
 import os
 import socket
@@ -11,6 +11,12 @@ def free_port(kind=socket.SOCK_STREAM):
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def loopback_addresses(n):
+    """`n` distinct addresses, 127.0.1.1 upwards: every 127/8 address answers on loopback, nothing
+    leaves the machine, and no root is needed to reach them."""
+    return [f"127.0.{1 + i // 250}.{1 + i % 250}" for i in range(n)]
 
 
 def proc_cpu(pid):

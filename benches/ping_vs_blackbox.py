@@ -23,15 +23,9 @@ import tempfile
 import time
 import urllib.request
 
-from peer import free_port, proc_cpu, proc_peak_rss, start_server
+from peer import free_port, loopback_addresses, proc_cpu, proc_peak_rss, start_server
 
 CONCURRENCY = 64
-
-
-def addresses(n):
-    # 127.0.1.1 upwards: every 127/8 address answers on loopback, nothing leaves the machine.
-    return [f"127.0.{1 + i // 250}.{1 + i % 250}" for i in range(n)]
-
 
 
 def camwatch_round(binary, config):
@@ -102,7 +96,7 @@ def main():
         sys.exit("run as root: blackbox_exporter needs raw ICMP sockets")
     if not shutil.which("prometheus-blackbox-exporter"):
         sys.exit("install prometheus-blackbox-exporter (Debian) first")
-    targets = addresses(args.devices)
+    targets = loopback_addresses(args.devices)
     with tempfile.TemporaryDirectory() as workdir:
         config = os.path.join(workdir, "camwatch.toml")
         with open(config, "w") as f:
