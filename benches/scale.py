@@ -37,7 +37,7 @@ import tempfile
 import time
 import urllib.request
 
-from peer import free_port, loopback_addresses, proc_cpu
+from peer import free_port, loopback_addresses, proc_cpu, proc_rss, proc_written
 
 CONCURRENCY = 64  # as benches/ping_vs_blackbox.py
 
@@ -74,22 +74,6 @@ def checks_run(listen):
     return int(found.group(1)) if found else 0
 
 
-def proc_write_bytes(pid):
-    with open(f"/proc/{pid}/io") as f:
-        for line in f:
-            if line.startswith("write_bytes:"):
-                return int(line.split()[1])
-    return 0
-
-
-def proc_rss(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
 def wait_until(condition, what, limit):
     deadline = time.monotonic() + limit
     while not condition():
@@ -122,10 +106,10 @@ def run_window(binary, workdir, size, interval, window):
 
         checks_before = checks_run(listen)
         scraped_before = time.monotonic()
-        cpu_before, written_before = proc_cpu(proc.pid), proc_write_bytes(proc.pid)
+        cpu_before, written_before = proc_cpu(proc.pid), proc_written(proc.pid)
         measured_before = time.monotonic()
         time.sleep(window)
-        cpu_after, written_after, rss = proc_cpu(proc.pid), proc_write_bytes(proc.pid), proc_rss(proc.pid)
+        cpu_after, written_after, rss = proc_cpu(proc.pid), proc_written(proc.pid), proc_rss(proc.pid)
         measured_after = time.monotonic()
         checks_after = checks_run(listen)
         scraped_after = time.monotonic()

@@ -21,7 +21,6 @@ target/snmpsim-venv, or pass --snmpsim PATH to snmpsim-command-responder).
 """
 
 import argparse
-import concurrent.futures
 import json
 import os
 import resource
@@ -36,7 +35,7 @@ import time
 import urllib.error
 import urllib.request
 
-from peer import free_port, proc_cpu, proc_peak_rss, start_server
+from peer import drive_server, free_port, proc_peak_rss, start_server
 
 IN_FLIGHT = 256
 
@@ -161,12 +160,8 @@ def exporter_cycle(proc, port, targets):
             return False  # a silent target: the exporter answers 500 after its timeouts
         return "upsEstimatedChargeRemaining 97" in body
 
-    cpu_before = proc_cpu(proc.pid)
-    started = time.monotonic()
-    with concurrent.futures.ThreadPoolExecutor(IN_FLIGHT) as pool:
-        answered = sum(pool.map(scrape, targets))
-    wall = time.monotonic() - started
-    return proc_cpu(proc.pid) - cpu_before, wall, proc_peak_rss(proc.pid), answered
+    cpu, wall, answered = drive_server(proc.pid, scrape, targets, IN_FLIGHT)
+    return cpu, wall, proc_peak_rss(proc.pid), answered
 
 
 def main():
