@@ -5,14 +5,17 @@ camwatch: decode the luma plane (zune-jpeg) and measure brightness, contrast, La
 sharpness, fingerprint and thumbnail (`examples/analyse_jpeg.rs`, which loops over the file).
 ffmpeg: `ffmpeg -threads 1 -filter_threads 1 -loop 1 -i frame.jpg -frames:v N
 -vf signalstats,blurdetect -f null -` (the image2 demuxer rereads and decodes the JPEG for every
-frame). Decode-only ffmpeg (no filters) is shown as a reference row.
+frame). And ffmpeg decoding only, the same command without `-vf`: it decodes every frame and does
+nothing with it, the fair comparison for camwatch, whose measures cost little beside its decode.
+camwatch is shown against both.
 
-Both run pinned to one core (taskset -c 0), in the same run, alternating, so machine noise hits
-both. Per-frame cost is the marginal CPU time (user + system, from the kernel's accounting of
-children): (CPU of N frames - CPU of 1 frame) / (N - 1), which removes process start-up on both
-sides. The median of the rounds is shown, with wall time alongside.
+All three run pinned to one core (taskset -c 0), in the same run, alternating, after a throw-away
+warm-up round of each (page cache, CPU frequency), so machine noise hits all three. Per-frame
+cost is the marginal CPU time (user + system, from the kernel's accounting of children):
+(CPU of N frames - CPU of 1 frame) / (N - 1), which removes process start-up on both sides. The
+median of the rounds is shown, with wall time alongside.
 
-Usage: benches/image_vs_ffmpeg.py [--rounds 3] [--frames 50] [--camwatch-frames 500]
+Usage: benches/image_vs_ffmpeg.py [--rounds 5] [--frames 50] [--camwatch-frames 500]
                                   [--binary target/release/examples/analyse_jpeg] [--frame FILE]
 Needs Debian's ffmpeg and util-linux (taskset); builds the example with cargo first.
 """
@@ -55,7 +58,7 @@ def marginal(argv_for, frames):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5, help="measured rounds, after a warm-up round")
     parser.add_argument("--frames", type=int, default=50, help="frames per ffmpeg run")
     parser.add_argument("--camwatch-frames", type=int, default=500, help="frames per camwatch run")
     parser.add_argument("--binary", default=DEFAULT_BINARY)
@@ -107,18 +110,29 @@ def measure(args, work):
           f"sharpness (Laplacian variance) {ours.group(3)}")
     print(f"ffmpeg:   YAVG {yavg.group(1) if yavg else '?'}/255, blurdetect blur mean {blur.group(1) if blur else '?'}")
 
-    rows = {"camwatch (decode luma + measures)": [], "ffmpeg signalstats+blurdetect": [], "ffmpeg decode only": []}
-    for _ in range(args.rounds):
-        rows["camwatch (decode luma + measures)"].append(marginal(camwatch, args.camwatch_frames)[:2])
-        rows["ffmpeg signalstats+blurdetect"].append(marginal(ffmpeg("signalstats,blurdetect"), args.frames)[:2])
-        rows["ffmpeg decode only"].append(marginal(ffmpeg(None), args.frames * 4)[:2])
-    reference = statistics.median(c for c, _ in rows["ffmpeg signalstats+blurdetect"])
-    print(f"\n{args.rounds} rounds, median per frame on one core (taskset -c 0), {os.cpu_count()} CPUs on the machine")
-    print(f"{'':36} {'CPU ms/frame':>13} {'wall ms/frame':>14} {'vs ffmpeg':>10}")
+    ours_name, filters_name, decode_name = "camwatch (decode luma + measures)", "ffmpeg signalstats+blurdetect", "ffmpeg decode only"
+    runs = {
+        ours_name: (camwatch, args.camwatch_frames),
+        filters_name: (ffmpeg("signalstats,blurdetect"), args.frames),
+        decode_name: (ffmpeg(None), args.frames * 4),
+    }
+    rows = {name: [] for name in runs}
+    for round_no in range(args.rounds + 1):
+        for name, (argv_for, frames) in runs.items():
+            sample = marginal(argv_for, frames)[:2]
+            if round_no > 0:  # round 0 is the warm-up
+                rows[name].append(sample)
+    medians = {name: statistics.median(c for c, _ in samples) for name, samples in rows.items()}
+    print(f"\nafter a warm-up round, {args.rounds} alternating rounds, median per frame on one core (taskset -c 0), "
+          f"{os.cpu_count()} CPUs on the machine")
+    print(f"{'':36} {'CPU ms/frame':>13} {'wall ms/frame':>14} {'vs filters':>11} {'vs decode':>10}")
     for name, samples in rows.items():
-        cpu = statistics.median(c for c, _ in samples)
+        cpu = medians[name]
         wall = statistics.median(w for _, w in samples)
-        print(f"{name:36} {cpu * 1000:13.2f} {wall * 1000:14.2f} {cpu / reference:9.2f}x")
+        print(f"{name:36} {cpu * 1000:13.2f} {wall * 1000:14.2f} {cpu / medians[filters_name]:10.2f}x "
+              f"{cpu / medians[decode_name]:9.2f}x")
+    print(f"camwatch/ffmpeg CPU ratio: {medians[ours_name] / medians[filters_name]:.2f} against signalstats+blurdetect, "
+          f"{medians[ours_name] / medians[decode_name]:.2f} against decoding only")
 
 
 if __name__ == "__main__":

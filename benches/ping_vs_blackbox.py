@@ -11,7 +11,6 @@ Needs root (raw ICMP for blackbox_exporter) and the Debian package prometheus-bl
 """
 
 import argparse
-import concurrent.futures
 import os
 import resource
 import shutil
@@ -23,15 +22,9 @@ import tempfile
 import time
 import urllib.request
 
-from peer import free_port, proc_cpu, proc_peak_rss, start_server
+from peer import drive_server, free_port, loopback_addresses, proc_peak_rss, start_server
 
 CONCURRENCY = 64
-
-
-def addresses(n):
-    # 127.0.1.1 upwards: every 127/8 address answers on loopback, nothing leaves the machine.
-    return [f"127.0.{1 + i // 250}.{1 + i % 250}" for i in range(n)]
-
 
 
 def camwatch_round(binary, config):
@@ -78,12 +71,7 @@ def blackbox_round(targets, workdir):
             body = urllib.request.urlopen(url, timeout=10).read().decode()
             return "probe_success 1" in body
 
-        cpu_before = proc_cpu(proc.pid)
-        started = time.monotonic()
-        with concurrent.futures.ThreadPoolExecutor(CONCURRENCY) as pool:
-            ok = sum(pool.map(probe, targets))
-        wall = time.monotonic() - started
-        cpu = proc_cpu(proc.pid) - cpu_before
+        cpu, wall, ok = drive_server(proc.pid, probe, targets, CONCURRENCY)
         if ok != len(targets):
             sys.exit(f"blackbox_exporter: only {ok}/{len(targets)} probes succeeded")
         return cpu, wall, ok, proc_peak_rss(proc.pid)
@@ -102,7 +90,7 @@ def main():
         sys.exit("run as root: blackbox_exporter needs raw ICMP sockets")
     if not shutil.which("prometheus-blackbox-exporter"):
         sys.exit("install prometheus-blackbox-exporter (Debian) first")
-    targets = addresses(args.devices)
+    targets = loopback_addresses(args.devices)
     with tempfile.TemporaryDirectory() as workdir:
         config = os.path.join(workdir, "camwatch.toml")
         with open(config, "w") as f:
