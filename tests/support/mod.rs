@@ -438,6 +438,10 @@ pub fn cli(config: &Path, args: &[&str]) -> Output {
     camwatch().arg("-c").arg(config).args(args).output().unwrap()
 }
 
+/// Every result a row in `results`: the tests that read results read them run by run. The
+/// default (a row when a result says something new) is tested where it is the point.
+pub const RESULTS_EVERY_RUN: &str = "results_sample = \"0s\"\n";
+
 /// A config for a daemon on a free port with its data in `dir`; `body` adds policies and devices.
 pub fn daemon_config(dir: &Path, body: &str) -> (PathBuf, SocketAddr) {
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
@@ -445,7 +449,7 @@ pub fn daemon_config(dir: &Path, body: &str) -> (PathBuf, SocketAddr) {
     write(
         &path,
         &format!(
-            "[agent]\nlisten = \"{addr}\"\ndata_dir = \"{}\"\nsite = \"test site\"\n{body}",
+            "[agent]\nlisten = \"{addr}\"\ndata_dir = \"{}\"\nsite = \"test site\"\n{RESULTS_EVERY_RUN}{body}",
             dir.join("data").display()
         ),
     );
