@@ -1,6 +1,9 @@
 //! The SQLite state store. One writer thread owns the connection; everyone else sends it commands
-//! over a channel, so no connection is ever held across an `.await` and writes are batched into
-//! one transaction per burst. Readers (reports, the CLI, tests) open their own connections: WAL
+//! over a channel, so no connection is ever held across an `.await`. The writer commits at most
+//! every [`COMMIT_WINDOW`], collecting meanwhile; what a caller waits on or what must survive a
+//! crash ([`Command::commits_at_once`]) commits at once with everything before it. A kill -9
+//! loses at most the last window of results, and `check_state` is committed with them, so a
+//! restart resumes from a consistent state. Readers (reports, the CLI, tests) open their own connections: WAL
 //! lets them read while the writer writes.
 //!
 //! A commit that fails for a reason that may pass (a full disk, an I/O error, a read-only,
@@ -15,7 +18,8 @@
 //! periodic `wal_checkpoint(TRUNCATE)`, so the store does not fill a small disk by itself.
 //!
 //! Tables:
-//! - `results`: every check run (pruned after `results_keep`);
+//! - `results`: the check runs that say something new ([`super::thinning`]; pruned after
+//!   `results_keep`);
 //! - `transitions`: every state change with the result that caused it (kept `history_keep`), the
 //!   ground truth for time-weighted availability;
 //! - `check_state`: the current state and streaks of each (device, check), so a restart resumes
@@ -546,6 +550,10 @@ fn load_procedure_times(conn: &Connection) -> rusqlite::Result<Vec<(String, f64)
 /// to the disk whatever it holds); what must be on disk before its caller goes on commits at
 /// once with everything before it ([`Command::commits_at_once`]).
 pub const COMMIT_WINDOW: Duration = Duration::from_millis(250);
+/// Saved states that only moved on (streaks, last run) are written together this often: a kill
+/// -9 loses at most this much of their progress (a failure streak resumes a little shorter),
+/// never a state, which is written with its transition.
+pub const STATES_EVERY: Duration = Duration::from_secs(60);
 /// Commands taken into one batch at most (a burst of 1,000 results is one commit).
 const BATCH_MAX: usize = 1000;
 /// Rows written in one transaction at most when the backlog is written out: a disk with a
@@ -600,6 +608,14 @@ struct Writer {
     /// The newest result of each check that was not written in full, written when the store
     /// closes.
     unwritten: BTreeMap<(String, String), ResultRow>,
+    /// Saved states of runs that said nothing new and left the check's memory as it was:
+    /// written together every [`STATES_EVERY`] (and when the store closes) rather than one page
+    /// each per run. A state change is a transition and never waits here.
+    pending_states: BTreeMap<(String, String), SavedState>,
+    /// The memory last written for each check, to tell whether a run changed it.
+    written_memory: BTreeMap<(String, String), Option<String>>,
+    states_written_at: Instant,
+    closing: bool,
 }
 
 impl Writer {
@@ -623,6 +639,10 @@ impl Writer {
             thinning: super::thinning::Thinning::default(),
             results_sample_ms: Arc::new(AtomicU64::new(0)),
             unwritten: BTreeMap::new(),
+            pending_states: BTreeMap::new(),
+            written_memory: BTreeMap::new(),
+            states_written_at: Instant::now(),
+            closing: false,
         }
     }
 
@@ -683,6 +703,7 @@ impl Writer {
                 let _ = done.send(());
             }
         }
+        self.closing = true;
         self.keep_last_results();
         if self.damaged.is_none() {
             self.write_out(Vec::new());
@@ -704,14 +725,22 @@ impl Writer {
         if let Write::Record { row, in_full } = &mut write {
             let key = (row.device.clone(), row.check.clone());
             self.shed_states.remove(&key);
-            self.newest.insert(key.clone(), self.backlog.next_seq());
+            self.pending_states.remove(&key);
             let sample = Duration::from_millis(self.results_sample_ms.load(Ordering::Relaxed));
-            *in_full = *in_full && self.thinning.keep(row, sample);
+            let new = self.thinning.keep(row, sample);
+            *in_full = *in_full && (new || !row.events.is_empty());
             if *in_full {
                 self.unwritten.remove(&key);
             } else {
-                self.unwritten.insert(key, (**row).clone());
+                self.unwritten.insert(key.clone(), (**row).clone());
             }
+            let memory_kept = self.written_memory.get(&key) == Some(&row.saved.memory);
+            if !*in_full && memory_kept {
+                self.pending_states.insert(key, row.saved.clone());
+                return;
+            }
+            self.written_memory.insert(key.clone(), row.saved.memory.clone());
+            self.newest.insert(key, self.backlog.next_seq());
         }
         let shed = self.backlog.push(write.worth(), write);
         if shed.is_empty() {
@@ -820,6 +849,7 @@ impl Writer {
         last: bool,
         ops: Vec<super::outbox::Op>,
     ) -> rusqlite::Result<Vec<Result<super::outbox::Reply, StoreError>>> {
+        let write_states = last && (self.closing || self.states_written_at.elapsed() >= STATES_EVERY);
         let tx = self.conn.transaction()?;
         note_run(&tx, self.run)?;
         for write in self.backlog.front(rows) {
@@ -833,6 +863,11 @@ impl Writer {
             if let Some((results_before, transitions_before)) = self.prune {
                 prune(&tx, results_before, transitions_before)?;
             }
+            if write_states {
+                for saved in self.pending_states.values() {
+                    save_state(&tx, saved)?;
+                }
+            }
             for op in ops {
                 match super::outbox::apply(&tx, op) {
                     // A full disk fails the whole transaction, not just this operation.
@@ -843,6 +878,10 @@ impl Writer {
             }
         }
         tx.commit()?;
+        if write_states {
+            self.pending_states.clear();
+            self.states_written_at = Instant::now();
+        }
         self.health.update(|h| h.commits += 1);
         Ok(answers)
     }
@@ -1719,6 +1758,7 @@ mod tests {
     fn a_result_that_says_nothing_new_keeps_its_state_but_no_row_until_the_store_closes() {
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = Store::open(dir.path()).unwrap();
+        store.set_results_sample(Duration::from_secs(900));
         store.record(row(100.0, Some((State::Unknown, State::Ok)), State::Ok));
         store.record(row(160.0, None, State::Ok));
         store.record(row(220.0, None, State::Ok));
@@ -1729,18 +1769,21 @@ mod tests {
             "the same answer twice more"
         );
         let conn = open_reader(&store.path).unwrap();
-        let last_run: f64 = conn
-            .query_row("SELECT last_run FROM check_state WHERE device = 'cam'", [], |r| {
+        let last_run = || -> f64 {
+            conn.query_row("SELECT last_run FROM check_state WHERE device = 'cam'", [], |r| {
                 r.get(0)
             })
-            .unwrap();
-        assert_eq!(last_run, 220.0, "the check's state is written every run");
+            .unwrap()
+        };
+        assert_eq!(last_run(), 100.0, "a state that only moved on waits for STATES_EVERY");
         // A steady check still writes a sample once the last row is older than the interval.
         store.record(row(100.0 + 900.0, None, State::Ok));
         store.record(row(1060.0, None, State::Ok));
         store.flush();
         assert_eq!(count_results(&store.path, "cam", "ping").unwrap(), 2);
+        assert_eq!(last_run(), 1000.0, "a written row writes its state");
         store.close();
+        assert_eq!(last_run(), 1060.0, "closing writes the states that waited");
         let at: Vec<f64> = conn
             .prepare("SELECT at FROM results ORDER BY at")
             .unwrap()
