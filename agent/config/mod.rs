@@ -85,6 +85,10 @@ impl Config {
     }
 }
 
+/// The default of `[agent] results_sample`: an hour, 24 rows a day for a steady check (see
+/// `state::thinning`).
+pub const RESULTS_SAMPLE_DEFAULT: Duration = Duration::from_secs(3600);
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentSettings {
     pub listen: SocketAddr,
@@ -513,9 +517,7 @@ impl Resolver {
         let results_keep = raw
             .results_keep
             .map_or(Duration::from_secs(7 * 86_400), |d| d.get_ref().0);
-        let results_sample = raw
-            .results_sample
-            .map_or(crate::state::thinning::DEFAULT_SAMPLE, |d| d.get_ref().0);
+        let results_sample = raw.results_sample.map_or(RESULTS_SAMPLE_DEFAULT, |d| d.get_ref().0);
         let history_keep = raw.history_keep.map_or(Duration::from_secs(396 * 86_400), |d| {
             if d.get_ref().0 < Duration::from_secs(86_400) {
                 self.error(

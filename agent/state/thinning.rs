@@ -27,7 +27,7 @@ use super::store::ResultRow;
 /// The default of `[agent] results_sample`: a steady check writes a row this often.
 /// An hour: 24 rows a day for a steady check, so 7 days of results for 1,000 devices stay
 /// near 50 MiB.
-pub const DEFAULT_SAMPLE: Duration = Duration::from_secs(3600);
+pub const DEFAULT_SAMPLE: Duration = crate::config::RESULTS_SAMPLE_DEFAULT;
 /// A measurement that moves by no more than this share of the larger value is the same.
 pub const BAND: f64 = 0.2;
 /// ...nor one that moves by no more than this (a millisecond for a time, 0.1 % for a ratio).
