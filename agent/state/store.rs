@@ -1676,6 +1676,15 @@ mod tests {
         assert_eq!((transitions[0].from, transitions[0].to), (State::Unknown, State::Ok));
     }
 
+    /// A result of camera `i` (`cam-0`, `cam-1`, ...) at `at` saying `summary`.
+    fn camera(i: usize, at: f64, summary: &str) -> ResultRow {
+        let mut r = row(at, None, State::Ok);
+        r.device = format!("cam-{i}");
+        r.saved.device = r.device.clone();
+        r.summary = summary.into();
+        r
+    }
+
     fn commits(store: &Store) -> u64 {
         store.health().commits
     }
@@ -1696,10 +1705,7 @@ mod tests {
         store.flush();
         let before = commits(&store);
         for i in 0..1000 {
-            let mut r = row(100.0, None, State::Ok);
-            r.device = format!("cam-{i}");
-            r.saved.device = r.device.clone();
-            store.record(r);
+            store.record(camera(i, 100.0, "fine"));
         }
         let conn = open_reader(&store.path).unwrap();
         let stored = || {
@@ -1712,11 +1718,7 @@ mod tests {
         // (one commit each before it); a slow machine may split them across two windows.
         let before = commits(&store);
         for i in 0..10 {
-            let mut r = row(200.0, None, State::Ok);
-            r.device = format!("cam-{i}");
-            r.saved.device = r.device.clone();
-            r.summary = "now slower".into();
-            store.record(r);
+            store.record(camera(i, 200.0, "now slower"));
             std::thread::sleep(COMMIT_WINDOW / 25);
         }
         eventually("the trickle is committed", || stored() == 1010);
@@ -1734,10 +1736,7 @@ mod tests {
         store.flush();
         let before = commits(&store);
         for i in 0..5 {
-            let mut r = row(100.0, None, State::Ok);
-            r.device = format!("cam-{i}");
-            r.saved.device = r.device.clone();
-            store.record(r);
+            store.record(camera(i, 100.0, "fine"));
         }
         let claim = super::super::outbox::Op::Claim { now: 100.0, limit: 5 };
         let answer = tokio::runtime::Builder::new_current_thread()
