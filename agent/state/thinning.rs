@@ -13,9 +13,11 @@
 //! - or the last written row is older than the sample interval (`[agent] results_sample`,
 //!   [`DEFAULT_SAMPLE`]), so a steady figure is still seen now and then.
 //!
-//! The check's state (`check_state`) is written every run whatever this says: a restart resumes
-//! from it. The newest result a check ran but did not write is written when the store closes, so
-//! a stopped agent's last result is the last one it had.
+//! The check's state (`check_state`) is written with every row, and when a run changed what the
+//! check remembers; a run that only moved its streaks and times on waits for the writer's
+//! once-a-minute write of such states (`store::STATES_EVERY`): a restart resumes from it. The
+//! newest result a check ran but did not write is written when the store closes, so a stopped
+//! agent's last result is the last one it had.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
