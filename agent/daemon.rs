@@ -78,6 +78,7 @@ pub async fn run(path: &Path, web_flag: Option<&Path>) -> i32 {
             return exit::RUNTIME;
         }
     };
+    store.set_results_sample(config.agent.results_sample);
     tracing::info!(store = %store.path.display(), resumed = saved.states.len(), "state store open");
     let listener = match tokio::net::TcpListener::bind(config.agent.listen).await {
         Ok(l) => l,
@@ -324,6 +325,9 @@ fn reload(shared: &Shared, files: Files<'_>, scheduler: &mut Scheduler, schedule
                 );
             }
             scheduler.apply(&new);
+            if let Some(store) = shared.hub.store() {
+                store.set_results_sample(new.agent.results_sample);
+            }
             follow(&schedules.reports, report_schedule(&new));
             for (procedure, schedule) in Procedure::ALL.into_iter().zip(&schedules.procedures) {
                 follow(schedule, daily_schedule(&new, procedure));

@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use support::smtp::{Received, Security, SmtpServer};
-use support::{Daemon, TestHost, daemon_config, http, promtool_check_metrics, run, sample, stdout, temp_dir};
+use support::{
+    Daemon, TestHost, daemon_config, daemon_config_with, http, promtool_check_metrics, run, sample, stdout, temp_dir,
+};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -1002,4 +1004,81 @@ send_timeout = "2s"
     );
     assert_eq!(metric(&daemon, "camwatch_outbox_dead"), Some(0.0));
     daemon.terminate();
+}
+
+/// What a reader of the store saw: results, transitions and incidents as (device, check, at)
+/// text, and the outbox's Message-IDs.
+fn committed(data: &std::path::Path) -> std::collections::BTreeSet<String> {
+    let conn = rusqlite::Connection::open(data.join("camwatch.sqlite")).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for (table, at) in [("results", "at"), ("transitions", "at"), ("incidents", "opened_at")] {
+        let sql = format!("SELECT '{table} ' || device || '/' || check_name || ' ' || {at} FROM {table}");
+        let mut stmt = conn.prepare(&sql).unwrap();
+        seen.extend(
+            stmt.query_map([], |r| r.get::<_, String>(0))
+                .unwrap()
+                .map(Result::unwrap),
+        );
+    }
+    let mut stmt = conn.prepare("SELECT 'outbox ' || message_id FROM outbox").unwrap();
+    seen.extend(
+        stmt.query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(Result::unwrap),
+    );
+    seen
+}
+
+#[test]
+fn a_sigkill_under_load_loses_no_committed_result_incident_or_mail_and_resumes_each_state() {
+    let server = SmtpServer::start(Security::Plain, None);
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    // 40 cameras pinged every second (40 results a second, thinned as by default), two disks
+    // failing with their incidents and mail.
+    let cameras: String = (0..40)
+        .map(|i| format!("[[device]]\nname = \"cam-{i}\"\nkind = \"camera\"\naddress = \"127.0.0.1\"\n"))
+        .collect();
+    let disks = failing_disk("disk-north", "north", "ana@site.example")
+        + &failing_disk("disk-south", "south", "ana@site.example");
+    let (path, addr) = daemon_config_with(
+        dir.path(),
+        "",
+        &format!("{POLICY}{}{cameras}{disks}", email_table(&server, "")),
+    );
+    let daemon = Daemon::start(&path, addr, dir.path().join("log"));
+    server.wait_for_messages(2, WAIT);
+    for i in 0..40 {
+        daemon.wait_for_state(&format!("cam-{i}"), "ping", "ok");
+    }
+    // Under load: results keep arriving while a reader looks, and the kill comes right after.
+    let before = committed(&data);
+    kill(daemon);
+    let after = committed(&data);
+    let lost: Vec<&String> = before.difference(&after).collect();
+    assert!(lost.is_empty(), "committed before the kill, gone after: {lost:?}");
+    let incidents =
+        |set: &std::collections::BTreeSet<String>| set.iter().filter(|s| s.starts_with("incidents ")).count();
+    assert_eq!(incidents(&after), 2, "{after:?}");
+
+    // The restart resumes every state as committed: no camera goes through unknown again, no
+    // incident opens twice, no mail goes twice.
+    let transitions_before = after.iter().filter(|s| s.starts_with("transitions ")).count();
+    let daemon = Daemon::start(&path, addr, dir.path().join("log2"));
+    for i in 0..40 {
+        daemon.wait_for_state(&format!("cam-{i}"), "ping", "ok");
+    }
+    support::wait_for("the outbox to empty", WAIT, || {
+        metric(&daemon, "camwatch_outbox_pending") == Some(0.0)
+    });
+    daemon.terminate();
+    let end = committed(&data);
+    assert_eq!(incidents(&end), 2, "{end:?}");
+    assert_eq!(
+        end.iter().filter(|s| s.starts_with("transitions ")).count(),
+        transitions_before,
+        "a state resumed without a transition"
+    );
+    let by_id = once_each(&server.received());
+    assert_eq!(by_id.len(), 2, "{:?}", server.received());
 }

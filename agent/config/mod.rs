@@ -85,6 +85,10 @@ impl Config {
     }
 }
 
+/// The default of `[agent] results_sample`: an hour, 24 rows a day for a steady check (see
+/// `state::thinning`).
+pub const RESULTS_SAMPLE_DEFAULT: Duration = Duration::from_secs(3600);
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentSettings {
     pub listen: SocketAddr,
@@ -95,6 +99,8 @@ pub struct AgentSettings {
     pub max_in_flight: usize,
     /// How long raw check results are kept (transitions are kept for `history_keep`).
     pub results_keep: Duration,
+    /// A check whose results say nothing new still writes one this often (zero: every result).
+    pub results_sample: Duration,
     pub history_keep: Duration,
     /// The exporter-toolkit web configuration (TLS, users); `--web.config.file` overrides it.
     pub web_config_file: Option<PathBuf>,
@@ -511,6 +517,7 @@ impl Resolver {
         let results_keep = raw
             .results_keep
             .map_or(Duration::from_secs(7 * 86_400), |d| d.get_ref().0);
+        let results_sample = raw.results_sample.map_or(RESULTS_SAMPLE_DEFAULT, |d| d.get_ref().0);
         let history_keep = raw.history_keep.map_or(Duration::from_secs(396 * 86_400), |d| {
             if d.get_ref().0 < Duration::from_secs(86_400) {
                 self.error(
@@ -544,6 +551,7 @@ impl Resolver {
             site: raw.site.unwrap_or_default(),
             max_in_flight,
             results_keep,
+            results_sample,
             history_keep,
             web_config_file: raw.web_config_file,
             metrics_auth: raw.metrics_auth.unwrap_or(true),

@@ -138,6 +138,7 @@ pub struct RawAgent {
     pub site: Option<String>,
     pub max_in_flight: Option<Spanned<usize>>,
     pub results_keep: Option<Spanned<HumanDuration>>,
+    pub results_sample: Option<Spanned<HumanDuration>>,
     pub history_keep: Option<Spanned<HumanDuration>>,
     pub web_config_file: Option<PathBuf>,
     pub metrics_auth: Option<bool>,

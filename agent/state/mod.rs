@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod snapshots;
 pub mod store;
 pub mod store_health;
+pub mod thinning;
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -292,6 +293,21 @@ impl Hub {
             to,
             summary: result.verdict.summary.clone(),
         });
+        // Before the incidents it opens: an incident commits at once, with the result before it.
+        if let Some(store) = &self.store {
+            store.record(ResultRow {
+                device: device.name.clone(),
+                check: check.as_str().to_owned(),
+                at: result.at,
+                status: result.verdict.status,
+                summary: result.verdict.summary.clone(),
+                values_json: result.verdict.values.to_string(),
+                duration_seconds: result.duration_seconds,
+                transition: transition.as_ref().map(|t| (t.from, t.to)),
+                events: result.verdict.events.clone(),
+                saved: saved_state(status),
+            });
+        }
         if let Some(t) = &transition {
             let changed = self.incidents.lock().unwrap_or_else(|e| e.into_inner()).apply(
                 t,
@@ -316,20 +332,6 @@ impl Hub {
                 }
                 self.incident_changed(incident);
             }
-        }
-        if let Some(store) = &self.store {
-            store.record(ResultRow {
-                device: device.name.clone(),
-                check: check.as_str().to_owned(),
-                at: result.at,
-                status: result.verdict.status,
-                summary: result.verdict.summary.clone(),
-                values_json: result.verdict.values.to_string(),
-                duration_seconds: result.duration_seconds,
-                transition: transition.as_ref().map(|t| (t.from, t.to)),
-                events: result.verdict.events.clone(),
-                saved: saved_state(status),
-            });
         }
         status.verdict = Some(result.verdict);
         transition

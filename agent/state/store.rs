@@ -1,6 +1,9 @@
 //! The SQLite state store. One writer thread owns the connection; everyone else sends it commands
-//! over a channel, so no connection is ever held across an `.await` and writes are batched into
-//! one transaction per burst. Readers (reports, the CLI, tests) open their own connections: WAL
+//! over a channel, so no connection is ever held across an `.await`. The writer commits at most
+//! every [`COMMIT_WINDOW`], collecting meanwhile; what a caller waits on or what must survive a
+//! crash ([`Command::commits_at_once`]) commits at once with everything before it. A kill -9
+//! loses at most the last window of results, and `check_state` is committed with them, so a
+//! restart resumes from a consistent state. Readers (reports, the CLI, tests) open their own connections: WAL
 //! lets them read while the writer writes.
 //!
 //! A commit that fails for a reason that may pass (a full disk, an I/O error, a read-only,
@@ -15,7 +18,8 @@
 //! periodic `wal_checkpoint(TRUNCATE)`, so the store does not fill a small disk by itself.
 //!
 //! Tables:
-//! - `results`: every check run (pruned after `results_keep`);
+//! - `results`: the check runs that say something new ([`super::thinning`]; pruned after
+//!   `results_keep`);
 //! - `transitions`: every state change with the result that caused it (kept `history_keep`), the
 //!   ground truth for time-weighted availability;
 //! - `check_state`: the current state and streaks of each (device, check), so a restart resumes
@@ -30,6 +34,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -221,7 +226,9 @@ type OutboxReply = tokio::sync::oneshot::Sender<Result<super::outbox::Reply, Sto
 /// Something to write down: what the backlog keeps while the store cannot write.
 #[derive(Debug)]
 enum Write {
-    Record(Box<ResultRow>),
+    /// A check run: its saved state always, its `results` row when `in_full` (it says something
+    /// new: [`super::thinning`]), its transition and events always.
+    Record { row: Box<ResultRow>, in_full: bool },
     /// An incident opened, changed or resolved: the row is written whole.
     Incident(Box<Incident>),
     /// A maintenance window opened or ended early: the row is written whole.
@@ -234,19 +241,15 @@ enum Write {
         event: crate::judge::Event,
     },
     /// A procedure record (handover, inventory).
-    Procedure {
-        kind: String,
-        at: f64,
-        record_json: String,
-    },
+    Procedure { kind: String, at: f64, record_json: String },
 }
 
 impl Write {
     fn worth(&self) -> Worth {
         match self {
-            Write::Record(row) if !row.events.is_empty() => Worth::Event,
-            Write::Record(row) if row.transition.is_some() => Worth::Transition,
-            Write::Record(_) => Worth::PlainResult,
+            Write::Record { row, .. } if !row.events.is_empty() => Worth::Event,
+            Write::Record { row, .. } if row.transition.is_some() => Worth::Transition,
+            Write::Record { .. } => Worth::PlainResult,
             Write::Incident(_) => Worth::Incident,
             Write::Remember { .. } => Worth::Event,
             Write::Maintenance(_) | Write::Procedure { .. } => Worth::Record,
@@ -265,12 +268,30 @@ enum Command {
     Outbox(super::outbox::Op, OutboxReply),
 }
 
+impl Command {
+    /// Whether this ends the commit window at once: someone waits on it (a flush, an outbox
+    /// operation, a procedure record the API answers with), or it must survive a crash the
+    /// moment it happened (an incident, posted to Alertmanager and mailed from here on; a
+    /// maintenance window a person opened). Results wait for the window: losing the last
+    /// [`COMMIT_WINDOW`] of them at a crash leaves the check's state as last committed.
+    fn commits_at_once(&self) -> bool {
+        match self {
+            Command::Write(Write::Record { .. } | Write::Remember { .. }) | Command::Prune { .. } => false,
+            Command::Write(Write::Incident(_) | Write::Maintenance(_) | Write::Procedure { .. })
+            | Command::Flush(_)
+            | Command::Outbox(..) => true,
+        }
+    }
+}
+
 /// Handle to the writer thread. Dropping it (or `close`) drains what was sent and closes the file.
 #[derive(Debug)]
 pub struct Store {
     tx: Mutex<Option<mpsc::Sender<Command>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     health: Arc<StoreHealth>,
+    /// `[agent] results_sample` in milliseconds, read by the writer for each result.
+    results_sample_ms: Arc<AtomicU64>,
     pub path: PathBuf,
 }
 
@@ -335,7 +356,9 @@ impl Store {
         };
         let (tx, rx) = mpsc::channel();
         let health = Arc::new(StoreHealth::default());
-        let writer = Writer::new(conn, path.clone(), run, Arc::clone(&health), backlog::CAP_ROWS);
+        let results_sample_ms = Arc::new(AtomicU64::new(super::thinning::DEFAULT_SAMPLE.as_millis() as u64));
+        let mut writer = Writer::new(conn, path.clone(), run, Arc::clone(&health), backlog::CAP_ROWS);
+        writer.results_sample_ms = Arc::clone(&results_sample_ms);
         let writer = std::thread::Builder::new()
             .name("camwatch-store".into())
             .spawn(move || writer.run(rx))
@@ -345,6 +368,7 @@ impl Store {
                 tx: Mutex::new(Some(tx)),
                 writer: Mutex::new(Some(writer)),
                 health,
+                results_sample_ms,
                 path,
             },
             saved,
@@ -352,7 +376,17 @@ impl Store {
     }
 
     pub fn record(&self, row: ResultRow) {
-        self.send(Command::Write(Write::Record(Box::new(row))));
+        self.send(Command::Write(Write::Record {
+            row: Box::new(row),
+            in_full: true,
+        }));
+    }
+
+    /// How often a check whose results say nothing new still writes one (`[agent]
+    /// results_sample`); zero writes every result.
+    pub fn set_results_sample(&self, every: Duration) {
+        self.results_sample_ms
+            .store(u64::try_from(every.as_millis()).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
     pub fn prune(&self, results_before: f64, transitions_before: f64) {
@@ -512,6 +546,16 @@ fn load_procedure_times(conn: &Connection) -> rusqlite::Result<Vec<(String, f64)
     rows.collect()
 }
 
+/// The writer commits at most this often while results arrive (a commit costs some 20 KB handed
+/// to the disk whatever it holds); what must be on disk before its caller goes on commits at
+/// once with everything before it ([`Command::commits_at_once`]).
+pub const COMMIT_WINDOW: Duration = Duration::from_millis(250);
+/// Saved states that only moved on (streaks, last run) are written together this often: a kill
+/// -9 loses at most this much of their progress (a failure streak resumes a little shorter),
+/// never a state, which is written with its transition.
+pub const STATES_EVERY: Duration = Duration::from_secs(60);
+/// Commands taken into one batch at most (a burst of 1,000 results is one commit).
+const BATCH_MAX: usize = 1000;
 /// Rows written in one transaction at most when the backlog is written out: a disk with a
 /// little room again takes the backlog in steps rather than failing on one huge commit.
 const CHUNK_ROWS: usize = 1000;
@@ -559,6 +603,19 @@ struct Writer {
     /// What the periodic check found damaged: nothing more is written into the file (it would
     /// only spread the damage) until it is moved aside and camwatch restarted.
     damaged: Option<String>,
+    thinning: super::thinning::Thinning,
+    results_sample_ms: Arc<AtomicU64>,
+    /// The newest result of each check that was not written in full, written when the store
+    /// closes.
+    unwritten: BTreeMap<(String, String), ResultRow>,
+    /// Saved states of runs that said nothing new and left the check's memory as it was:
+    /// written together every [`STATES_EVERY`] (and when the store closes) rather than one page
+    /// each per run. A state change is a transition and never waits here.
+    pending_states: BTreeMap<(String, String), SavedState>,
+    /// The memory last written for each check, to tell whether a run changed it.
+    written_memory: BTreeMap<(String, String), Option<String>>,
+    states_written_at: Instant,
+    closing: bool,
 }
 
 impl Writer {
@@ -579,11 +636,19 @@ impl Writer {
             given_up: 0,
             last_damage_check: Instant::now(),
             damaged: None,
+            thinning: super::thinning::Thinning::default(),
+            results_sample_ms: Arc::new(AtomicU64::new(0)),
+            unwritten: BTreeMap::new(),
+            pending_states: BTreeMap::new(),
+            written_memory: BTreeMap::new(),
+            states_written_at: Instant::now(),
+            closing: false,
         }
     }
 
     fn run(mut self, rx: mpsc::Receiver<Command>) {
-        loop {
+        let mut open = true;
+        while open {
             // Nothing to write for a heartbeat: the empty batch still notes that the agent runs.
             let wait = self
                 .retry_at
@@ -593,11 +658,18 @@ impl Writer {
                 Err(mpsc::RecvTimeoutError::Timeout) => Vec::new(),
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             };
-            // Take whatever else is already waiting: one commit for a burst of results.
-            while batch.len() < 1000 {
-                match rx.try_recv() {
+            // Collect for one commit window: results that arrive one by one over an interval
+            // share a transaction instead of paying one each. Something a caller waits on, or
+            // that must not be lost at a crash, commits at once with everything before it.
+            let window_ends = Instant::now() + COMMIT_WINDOW;
+            while batch.len() < BATCH_MAX && !batch.last().is_some_and(Command::commits_at_once) {
+                match rx.recv_timeout(window_ends.saturating_duration_since(Instant::now())) {
                     Ok(more) => batch.push(more),
-                    Err(_) => break,
+                    Err(mpsc::RecvTimeoutError::Timeout) => break,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        open = false;
+                        break;
+                    }
                 }
             }
             let mut outbox = Vec::new();
@@ -631,6 +703,8 @@ impl Writer {
                 let _ = done.send(());
             }
         }
+        self.closing = true;
+        self.keep_last_results();
         if self.damaged.is_none() {
             self.write_out(Vec::new());
         }
@@ -647,10 +721,25 @@ impl Writer {
     }
 
     /// Adds one write at the end of the backlog (it is written out at once when the store can).
-    fn keep(&mut self, write: Write) {
-        if let Write::Record(row) = &write {
+    fn keep(&mut self, mut write: Write) {
+        if let Write::Record { row, in_full } = &mut write {
             let key = (row.device.clone(), row.check.clone());
             self.shed_states.remove(&key);
+            self.pending_states.remove(&key);
+            let sample = Duration::from_millis(self.results_sample_ms.load(Ordering::Relaxed));
+            let new = self.thinning.keep(row, sample);
+            *in_full = *in_full && (new || !row.events.is_empty());
+            if *in_full {
+                self.unwritten.remove(&key);
+            } else {
+                self.unwritten.insert(key.clone(), (**row).clone());
+            }
+            let memory_kept = self.written_memory.get(&key) == Some(&row.saved.memory);
+            if !*in_full && memory_kept {
+                self.pending_states.insert(key, row.saved.clone());
+                return;
+            }
+            self.written_memory.insert(key.clone(), row.saved.memory.clone());
             self.newest.insert(key, self.backlog.next_seq());
         }
         let shed = self.backlog.push(write.worth(), write);
@@ -667,12 +756,30 @@ impl Writer {
             );
         }
         for (seq, write) in shed {
-            if let Write::Record(row) = write {
+            if let Write::Record { row, .. } = write {
                 let key = (row.device.clone(), row.check.clone());
                 if self.newest.get(&key) == Some(&seq) {
                     self.shed_states.insert(key, row.saved);
                 }
             }
+        }
+    }
+
+    /// Before the store closes: the newest result of each check that was not written in full is
+    /// written now, so the last result a stopped agent had is the last one stored.
+    fn keep_last_results(&mut self) {
+        for (_, mut row) in std::mem::take(&mut self.unwritten) {
+            // Its transition and events were written with it already.
+            row.transition = None;
+            row.events.clear();
+            // The store closes: nothing is kept for long enough to need shedding.
+            let _ = self.backlog.push(
+                Worth::PlainResult,
+                Write::Record {
+                    row: Box::new(row),
+                    in_full: true,
+                },
+            );
         }
     }
 
@@ -742,6 +849,7 @@ impl Writer {
         last: bool,
         ops: Vec<super::outbox::Op>,
     ) -> rusqlite::Result<Vec<Result<super::outbox::Reply, StoreError>>> {
+        let write_states = last && (self.closing || self.states_written_at.elapsed() >= STATES_EVERY);
         let tx = self.conn.transaction()?;
         note_run(&tx, self.run)?;
         for write in self.backlog.front(rows) {
@@ -755,6 +863,11 @@ impl Writer {
             if let Some((results_before, transitions_before)) = self.prune {
                 prune(&tx, results_before, transitions_before)?;
             }
+            if write_states {
+                for saved in self.pending_states.values() {
+                    save_state(&tx, saved)?;
+                }
+            }
             for op in ops {
                 match super::outbox::apply(&tx, op) {
                     // A full disk fails the whole transaction, not just this operation.
@@ -765,6 +878,11 @@ impl Writer {
             }
         }
         tx.commit()?;
+        if write_states {
+            self.pending_states.clear();
+            self.states_written_at = Instant::now();
+        }
+        self.health.update(|h| h.commits += 1);
         Ok(answers)
     }
 
@@ -899,7 +1017,7 @@ fn prune(tx: &rusqlite::Transaction, results_before: f64, transitions_before: f6
 
 fn write_one(tx: &rusqlite::Transaction, write: &Write) -> rusqlite::Result<()> {
     match write {
-        Write::Record(row) => write_result(tx, row)?,
+        Write::Record { row, in_full } => write_result(tx, row, *in_full)?,
         Write::Maintenance(w) => {
             let (device, site) = match &w.target {
                 Target::Device(d) => (Some(d.as_str()), None),
@@ -955,7 +1073,10 @@ fn write_one(tx: &rusqlite::Transaction, write: &Write) -> rusqlite::Result<()> 
     Ok(())
 }
 
-fn write_result(tx: &rusqlite::Transaction, row: &ResultRow) -> rusqlite::Result<()> {
+fn write_result(tx: &rusqlite::Transaction, row: &ResultRow, in_full: bool) -> rusqlite::Result<()> {
+    if !in_full {
+        return save_state(tx, &row.saved);
+    }
     tx.prepare_cached(
         "INSERT INTO results (device, check_name, at, status, summary, values_json, duration_seconds)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -1532,6 +1653,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (store, saved) = Store::open(dir.path()).unwrap();
         assert!(saved.states.is_empty());
+        // Every result written: this test counts them (thinning has its own test below).
+        store.set_results_sample(Duration::ZERO);
         store.record(row(100.0, Some((State::Unknown, State::Ok)), State::Ok));
         store.record(row(200.0, None, State::Ok));
         store.flush();
@@ -1551,6 +1674,131 @@ mod tests {
         let transitions = read_transitions(&store.path).unwrap();
         assert_eq!(transitions.len(), 1);
         assert_eq!((transitions[0].from, transitions[0].to), (State::Unknown, State::Ok));
+    }
+
+    /// A result of camera `i` (`cam-0`, `cam-1`, ...) at `at` saying `summary`.
+    fn camera(i: usize, at: f64, summary: &str) -> ResultRow {
+        let mut r = row(at, None, State::Ok);
+        r.device = format!("cam-{i}");
+        r.saved.device = r.device.clone();
+        r.summary = summary.into();
+        r
+    }
+
+    fn commits(store: &Store) -> u64 {
+        store.health().commits
+    }
+
+    /// Polls for a condition the writer brings about within its commit window.
+    fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting: {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn a_burst_of_results_is_one_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        store.flush();
+        let before = commits(&store);
+        for i in 0..1000 {
+            store.record(camera(i, 100.0, "fine"));
+        }
+        let conn = open_reader(&store.path).unwrap();
+        let stored = || {
+            conn.query_row("SELECT COUNT(*) FROM results", [], |r| r.get::<_, i64>(0))
+                .unwrap()
+        };
+        eventually("the burst is committed", || stored() == 1000);
+        assert_eq!(commits(&store), before + 1, "1,000 results, one transaction");
+        // Results that trickle in, as checks finish one by one, share the commit window too
+        // (one commit each before it); a slow machine may split them across two windows.
+        let before = commits(&store);
+        for i in 0..10 {
+            store.record(camera(i, 200.0, "now slower"));
+            std::thread::sleep(COMMIT_WINDOW / 25);
+        }
+        eventually("the trickle is committed", || stored() == 1010);
+        assert!(
+            commits(&store) <= before + 2,
+            "{} commits for 10 results",
+            commits(&store) - before
+        );
+    }
+
+    #[test]
+    fn an_outbox_operation_commits_at_once_with_the_results_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        store.flush();
+        let before = commits(&store);
+        for i in 0..5 {
+            store.record(camera(i, 100.0, "fine"));
+        }
+        let claim = super::super::outbox::Op::Claim { now: 100.0, limit: 5 };
+        let answer = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(store.outbox(claim));
+        assert!(answer.is_ok(), "{answer:?}");
+        // Answered means committed, and the results sent before it are in the same commit.
+        let conn = open_reader(&store.path).unwrap();
+        let stored: i64 = conn
+            .query_row("SELECT COUNT(*) FROM results", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stored, 5);
+        assert_eq!(commits(&store), before + 1);
+    }
+
+    #[test]
+    fn a_result_that_says_nothing_new_keeps_its_state_but_no_row_until_the_store_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        store.set_results_sample(Duration::from_secs(900));
+        store.record(row(100.0, Some((State::Unknown, State::Ok)), State::Ok));
+        store.record(row(160.0, None, State::Ok));
+        store.record(row(220.0, None, State::Ok));
+        store.flush();
+        assert_eq!(
+            count_results(&store.path, "cam", "ping").unwrap(),
+            1,
+            "the same answer twice more"
+        );
+        let conn = open_reader(&store.path).unwrap();
+        let last_run = || -> f64 {
+            conn.query_row("SELECT last_run FROM check_state WHERE device = 'cam'", [], |r| {
+                r.get(0)
+            })
+            .unwrap()
+        };
+        assert_eq!(last_run(), 100.0, "a state that only moved on waits for STATES_EVERY");
+        // A steady check still writes a sample once the last row is older than the interval.
+        store.record(row(100.0 + 900.0, None, State::Ok));
+        store.record(row(1060.0, None, State::Ok));
+        store.flush();
+        assert_eq!(count_results(&store.path, "cam", "ping").unwrap(), 2);
+        assert_eq!(last_run(), 1000.0, "a written row writes its state");
+        store.close();
+        assert_eq!(last_run(), 1060.0, "closing writes the states that waited");
+        let at: Vec<f64> = conn
+            .prepare("SELECT at FROM results ORDER BY at")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            at,
+            vec![100.0, 1000.0, 1060.0],
+            "the last result is written as the store closes"
+        );
+        assert_eq!(
+            last_result(&conn, "cam", "ping", 0.0, 2000.0).unwrap().unwrap().0,
+            1060.0
+        );
     }
 
     #[test]
@@ -1659,6 +1907,8 @@ mod tests {
     fn the_wal_stays_within_its_bound_over_many_commits() {
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = Store::open(dir.path()).unwrap();
+        // Every result a row, so the WAL gets the most to carry.
+        store.set_results_sample(Duration::ZERO);
         let wal = dir.path().join(format!("{FILE_NAME}-wal"));
         let mut largest = 0;
         // One commit each: SQLite's default (a checkpoint every 1,000 pages, the file never cut
@@ -1690,7 +1940,10 @@ mod tests {
             r.device = device.into();
             r.saved.device = device.into();
             r.events.clear();
-            Write::Record(Box::new(r))
+            Write::Record {
+                row: Box::new(r),
+                in_full: true,
+            }
         };
         // The camera's only result is plain, and shed for the two transitions after it.
         writer.keep(on("cam", 1.0, None));

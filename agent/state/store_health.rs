@@ -23,6 +23,8 @@ pub struct StoreCondition {
     pub shed_rows: u64,
     /// Commits that failed since the agent started.
     pub write_errors: u64,
+    /// Transactions committed since the agent started.
+    pub commits: u64,
 }
 
 impl StoreCondition {

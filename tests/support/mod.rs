@@ -438,14 +438,23 @@ pub fn cli(config: &Path, args: &[&str]) -> Output {
     camwatch().arg("-c").arg(config).args(args).output().unwrap()
 }
 
+/// Every result a row in `results`: the tests that read results read them run by run. The
+/// default (a row when a result says something new) is tested where it is the point.
+pub const RESULTS_EVERY_RUN: &str = "results_sample = \"0s\"\n";
+
 /// A config for a daemon on a free port with its data in `dir`; `body` adds policies and devices.
 pub fn daemon_config(dir: &Path, body: &str) -> (PathBuf, SocketAddr) {
+    daemon_config_with(dir, RESULTS_EVERY_RUN, body)
+}
+
+/// As `daemon_config`, with `agent` as the `[agent]` keys beyond listen, data_dir and site.
+pub fn daemon_config_with(dir: &Path, agent: &str, body: &str) -> (PathBuf, SocketAddr) {
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let path = dir.join("camwatch.toml");
     write(
         &path,
         &format!(
-            "[agent]\nlisten = \"{addr}\"\ndata_dir = \"{}\"\nsite = \"test site\"\n{body}",
+            "[agent]\nlisten = \"{addr}\"\ndata_dir = \"{}\"\nsite = \"test site\"\n{agent}{body}",
             dir.join("data").display()
         ),
     );
