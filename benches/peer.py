@@ -20,13 +20,28 @@ def proc_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def proc_field(path, key):
+    """The number after `key:` in a /proc file of `key: number [unit]` lines (0 when absent)."""
+    with open(path) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
 def proc_peak_rss(pid):
     """The process's peak resident memory (VmHWM), bytes."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    return proc_field(f"/proc/{pid}/status", "VmHWM") * 1024
+
+
+def proc_rss(pid):
+    """The process's resident memory now (VmRSS), bytes."""
+    return proc_field(f"/proc/{pid}/status", "VmRSS") * 1024
+
+
+def proc_written(pid):
+    """Bytes the process has handed to write calls (wchar): files, pipes and sockets written with write()."""
+    return proc_field(f"/proc/{pid}/io", "wchar")
 
 
 def start_server(argv, ready_url, name, limit=20):
