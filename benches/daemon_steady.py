@@ -321,14 +321,14 @@ def main():
             sim.wait()
     print(f"{args.pings} pings every {PING_INTERVAL} s + {args.ups} SNMP UPS every {UPS_INTERVAL} s; "
           f"{args.warmup:.0f} s warm-up, {args.window:.0f} s window, median of {args.rounds} rounds")
-    print(f"{'':30}{'CPU us/check':>13}{'steady RSS MiB':>15}{'peak RSS MiB':>13}{'written B/check':>16}")
+    print(f"{'':38}{'CPU us/check':>13}{'steady RSS MiB':>15}{'peak RSS MiB':>13}{'written B/check':>16}")
     medians = {}
     for (side, with_prometheus), rounds in results.items():
         m = {k: statistics.median(r[k] for r in rounds) for k in ("cpu_per_check_us", "steady_rss", "peak_rss", "written_per_check")}
         medians[(side, with_prometheus)] = m
         label = {"camwatch": "camwatch run", "exporters": "blackbox + snmp_exporter"}[side]
         label += " + prometheus" if with_prometheus else ""
-        print(f"{label:30}{m['cpu_per_check_us']:13.0f}{m['steady_rss'] / 2**20:15.1f}{m['peak_rss'] / 2**20:13.1f}"
+        print(f"{label:38}{m['cpu_per_check_us']:13.0f}{m['steady_rss'] / 2**20:15.1f}{m['peak_rss'] / 2**20:13.1f}"
               f"{m['written_per_check']:16.0f}")
     for with_prometheus in setups:
         if len(sides) < 2:
