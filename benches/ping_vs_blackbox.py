@@ -55,11 +55,16 @@ def camwatch_peak_rss(binary, config):
 
 
 
+def write_blackbox_config(config):
+    """blackbox_exporter's module `icmp`: one echo, 2 s."""
+    with open(config, "w") as f:
+        f.write("modules:\n  icmp:\n    prober: icmp\n    timeout: 2s\n    icmp:\n      preferred_ip_protocol: ip4\n")
+
+
 def blackbox_round(targets, workdir):
     port = free_port()
     config = os.path.join(workdir, "blackbox.yml")
-    with open(config, "w") as f:
-        f.write("modules:\n  icmp:\n    prober: icmp\n    timeout: 2s\n    icmp:\n      preferred_ip_protocol: ip4\n")
+    write_blackbox_config(config)
     proc = start_server(
         ["prometheus-blackbox-exporter", f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}", "--log.level=error"],
         f"http://127.0.0.1:{port}/-/healthy",

@@ -128,8 +128,8 @@ def camwatch_cycle(binary, config):
     return cpu, wall, rss, results
 
 
-def start_exporter(workdir):
-    config = os.path.join(workdir, "snmp.yml")
+def write_exporter_config(config):
+    """snmp_exporter's module `ups`: the objects camwatch's UPS-MIB poll reads, 2 s, 1 retry."""
     with open(config, "w") as f:
         f.write("ups:\n  version: 2\n  auth:\n    community: ups\n  timeout: 2s\n  retries: 1\n  max_repetitions: 25\n  get:\n")
         for _, oid, _ in SCALARS:
@@ -141,6 +141,11 @@ def start_exporter(workdir):
             f.write(f"  - name: {name}\n    oid: {oid}\n    type: {kind}\n")
         for name, oid, _ in CELLS:
             f.write(f"  - name: {name}\n    oid: {oid}\n    type: gauge\n    indexes:\n    - labelname: line\n      type: gauge\n")
+
+
+def start_exporter(workdir):
+    config = os.path.join(workdir, "snmp.yml")
+    write_exporter_config(config)
     port = free_port(socket.SOCK_STREAM)
     proc = start_server(
         ["prometheus-snmp-exporter", f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}", "--log.level=error"],

@@ -126,7 +126,9 @@ pub struct Device {
     pub owner: Option<String>,
     pub parent: Option<String>,
     pub policy_name: String,
-    pub policy: Policy,
+    /// Shared by every device whose resolved policy is equal (see [`Resolver::intern_policy`]):
+    /// a thousand devices on one policy hold one copy of its clauses, not a thousand.
+    pub policy: Arc<Policy>,
     pub checks: Vec<CheckSpec>,
     pub credentials: Option<Credentials>,
 }
@@ -406,6 +408,8 @@ struct Resolver {
     site: String,
     /// Every `*_file` secret met, in order.
     secret_files: Vec<SecretFileRef>,
+    /// The distinct resolved policies so far, each shared by the devices that resolve to it.
+    policies: Vec<Arc<Policy>>,
 }
 
 impl Resolver {
@@ -647,6 +651,7 @@ impl Resolver {
             .as_ref()
             .map_or(DEFAULT_POLICY.to_owned(), |p| p.get_ref().clone());
         let policy = self.device_policy(d, &name, &policy_name, policies);
+        let policy = self.intern_policy(policy);
         if let Some(parent) = &d.parent {
             if parent.get_ref() == &name {
                 self.error(
@@ -932,7 +937,7 @@ mod tests {
         )
         .unwrap();
         let d = &c.devices[0];
-        assert_eq!(d.policy, Policy::default());
+        assert_eq!(*d.policy, Policy::default());
         assert_eq!(
             d.checks,
             vec![CheckSpec::Ping(PingSpec {
@@ -970,6 +975,49 @@ timeout = "2s"
                 method: PingMethod::Tcp(554)
             })]
         );
+    }
+
+    #[test]
+    fn devices_with_equal_policies_share_one() {
+        let c = parse(
+            "t.toml",
+            r#"
+[policy.fast]
+interval = "20s"
+[policy.same_as_fast]
+interval = "20s"
+[[device]]
+name = "a"
+kind = "camera"
+address = "192.0.2.1"
+policy = "fast"
+[[device]]
+name = "b"
+kind = "camera"
+address = "192.0.2.2"
+policy = "fast"
+[[device]]
+name = "c"
+kind = "camera"
+address = "192.0.2.3"
+policy = "same_as_fast"
+[[device]]
+name = "d"
+kind = "camera"
+address = "192.0.2.4"
+policy = "fast"
+[device.overrides]
+timeout = "2s"
+"#,
+        )
+        .unwrap();
+        let [a, b, c, d] = &c.devices[..] else {
+            panic!("four devices");
+        };
+        assert!(Arc::ptr_eq(&a.policy, &b.policy), "same named policy");
+        assert!(Arc::ptr_eq(&a.policy, &c.policy), "another name, equal rules");
+        assert!(!Arc::ptr_eq(&a.policy, &d.policy), "overrides make another policy");
+        assert_eq!(d.policy.timeout, Duration::from_secs(2));
     }
 
     #[test]

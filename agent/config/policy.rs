@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::sync::Arc;
 use std::time::Duration;
 
 use toml::Spanned;
@@ -447,5 +448,19 @@ impl Resolver {
         let mut policy = policy;
         policy.cameras = self.camera_policies(d, name, &policy, policies);
         policy
+    }
+
+    /// The one shared allocation of `policy`: the first device that resolved to an equal policy
+    /// made it, later ones share it. Devices on the same named policy without overrides (most of
+    /// a site) then cost one pointer each instead of a copy of every clause. A linear search: a
+    /// configuration has few distinct policies, and each comparison stops at the first field
+    /// that differs.
+    pub(super) fn intern_policy(&mut self, policy: Policy) -> Arc<Policy> {
+        if let Some(shared) = self.policies.iter().find(|p| ***p == policy) {
+            return Arc::clone(shared);
+        }
+        let shared = Arc::new(policy);
+        self.policies.push(Arc::clone(&shared));
+        shared
     }
 }

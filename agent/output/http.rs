@@ -10,7 +10,6 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use prometheus_client::registry::Registry;
 use serde::Serialize;
 
 use super::{landing, metrics};
@@ -21,11 +20,11 @@ use crate::state::snapshots::Which;
 #[derive(Clone)]
 struct App {
     shared: Arc<Shared>,
-    registry: Arc<Registry>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 pub fn router(shared: Arc<Shared>) -> Router {
-    let registry = Arc::new(metrics::registry(Arc::clone(&shared)));
+    let metrics = Arc::new(metrics::Metrics::new(Arc::clone(&shared)));
     Router::new()
         .route("/", get(index))
         .route("/metrics", get(scrape))
@@ -47,7 +46,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/snapshots/{device}/{file}", get(snapshot))
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&shared), guard))
-        .with_state(App { shared, registry })
+        .with_state(App { shared, metrics })
 }
 
 /// Every request passes here: the web configuration's rate limit, then, when users are
@@ -126,7 +125,7 @@ async fn snapshot(Extract(app): Extract<App>, Path((device, file)): Path<(String
 async fn scrape(Extract(app): Extract<App>, headers: HeaderMap) -> Response {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
     let openmetrics = metrics::wants_openmetrics(accept);
-    match metrics::render(&app.registry, openmetrics) {
+    match app.metrics.render(openmetrics) {
         Ok(body) => {
             let content_type = if openmetrics {
                 metrics::OPENMETRICS_CONTENT_TYPE

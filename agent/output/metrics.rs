@@ -2,10 +2,18 @@
 //! scrapes, so a device removed from the configuration is gone from the next scrape, and every
 //! series a dashboard joins on (`camwatch_check_state` for every state) is always present.
 //!
+//! A scrape keeps no memory either: the text is rendered into one buffer sized from the previous
+//! scrape (a single allocation, which at a megabyte for a thousand devices is its own mapping and
+//! goes back to the kernel when the answer is sent), and the pages the scrape's copies of the
+//! state freed are handed back at once. *Why:* glibc keeps freed memory in the arena of the thread
+//! that freed it; scrapes land on any runtime thread, so without this each thread's arena stayed
+//! as large as the largest scrape it served, 3-4 MiB at a thousand devices after a few scrapes.
+//!
 //! Only `device`, `check` and the few labels a metric needs (`mountpoint`, `state`) label the
 //! series; site, room and kind live on `camwatch_device_info` alone, joined in PromQL.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -30,21 +38,50 @@ struct AgentCollector {
     shared: Arc<Shared>,
 }
 
-pub fn registry(shared: Arc<Shared>) -> Registry {
-    let mut registry = Registry::default();
-    registry.register_collector(Box::new(AgentCollector { shared }));
-    registry
+/// The agent's metrics, and how big their text was last time.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    last_len: AtomicUsize,
 }
 
-/// Renders the registry; `openmetrics` picks the format the scraper asked for.
-pub fn render(registry: &Registry, openmetrics: bool) -> Result<String, std::fmt::Error> {
-    let mut out = String::with_capacity(16 * 1024);
-    if openmetrics {
-        prometheus_client::encoding::text::encode(&mut out, registry)?;
-    } else {
-        prometheus_client::encoding::prometheus_text::encode(&mut out, registry)?;
+/// The first scrape's buffer, before any size is known.
+const FIRST_CAPACITY: usize = 16 * 1024;
+
+impl Metrics {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(AgentCollector { shared }));
+        Self {
+            registry,
+            last_len: AtomicUsize::new(0),
+        }
     }
-    Ok(out)
+
+    /// Renders every metric; `openmetrics` picks the format the scraper asked for.
+    pub fn render(&self, openmetrics: bool) -> Result<String, std::fmt::Error> {
+        let last = self.last_len.load(Ordering::Relaxed);
+        // A sixteenth more than last time: a few new series do not double the buffer.
+        let mut out = String::with_capacity((last + last / 16).max(FIRST_CAPACITY));
+        if openmetrics {
+            prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        } else {
+            prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;
+        }
+        self.last_len.store(out.len(), Ordering::Relaxed);
+        give_back_freed_memory();
+        Ok(out)
+    }
+}
+
+/// Returns the free pages of every malloc arena to the kernel (a no-op for other C libraries).
+/// It walks the arenas once: well under a millisecond at this agent's size, once per scrape.
+fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases memory the allocator holds free; any thread may call it.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Whether an `Accept` header prefers OpenMetrics, as Prometheus sends it when it does.

@@ -133,6 +133,7 @@ pub async fn build(
     // This agent's own devices keep their policy; a same-named device of another site is not
     // one of them and gets the default.
     let own = |name: &str, site: &str| config.device(name).filter(|d| d.site == site);
+    let default_policy = crate::config::Policy::default();
     let mut devices = Vec::new();
     for (key, up_count) in &up {
         let name = &key[0];
@@ -140,7 +141,7 @@ pub async fn build(
         let (up_seconds, down_seconds) = (up_count * step, down_count * step);
         let (kind, site) = place.get(key).cloned().unwrap_or_default();
         let device = own(name, &site);
-        let policy = device.map_or_else(crate::config::Policy::default, |d| d.policy.clone());
+        let policy = device.map_or(&default_policy, |d| &*d.policy);
         let maintenance_seconds = maintenance.get(key).copied().unwrap_or(0.0) * step;
         devices.push(DeviceAvailability::new(
             super::Who {
@@ -149,7 +150,7 @@ pub async fn build(
                 site,
                 policy: device.map_or_else(|| "default".to_owned(), |d| d.policy_name.clone()),
             },
-            &policy,
+            policy,
             (up_seconds, down_seconds),
             period.to - period.from - maintenance_seconds,
         ));

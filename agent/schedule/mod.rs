@@ -8,12 +8,15 @@
 //! pool), so a dead or slow device delays only itself. Every probe runs under its policy's
 //! timeout, counted from when its permits are held; how late each run started is measured in
 //! [`lateness`].
+//! Runs start on a grid of short slots shared by every task ([`slots`]), so the devices due in
+//! the same 100 ms are woken by one timer rather than one each, each keeping its own phase.
 //! Every task also listens for a "run now" request (the shift handover), so checks run at once
 //! through the same runner and state as always instead of a second probing path.
 
 pub mod lateness;
 pub mod pools;
 pub mod procedures;
+pub mod slots;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,7 +24,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
 use crate::config::{CheckSpec, Config, Device};
 use crate::judge::{self, Verdict};
@@ -31,6 +34,7 @@ use crate::state::{CheckResult, Hub};
 use crate::vocab::unix_now;
 use lateness::Lateness;
 use pools::{Class, DeviceTurns, Pools};
+use slots::Slots;
 
 /// One run of one check, with everything that was seen.
 #[derive(Debug)]
@@ -185,6 +189,8 @@ pub struct Scheduler {
     hub: Arc<Hub>,
     devices: HashMap<String, (Arc<Device>, Vec<JoinHandle<()>>)>,
     run_now: RunNow,
+    /// One grid for every task, kept across reloads, so restarted devices share slots too.
+    slots: Slots,
 }
 
 impl Scheduler {
@@ -194,6 +200,7 @@ impl Scheduler {
             hub,
             devices: HashMap::new(),
             run_now: RunNow::new(),
+            slots: Slots::new(Instant::now()),
         }
     }
 
@@ -243,9 +250,9 @@ impl Scheduler {
                     return None;
                 }
                 let (runner, hub, device) = (Arc::clone(&self.runner), Arc::clone(&self.hub), Arc::clone(device));
-                let run_now = self.run_now.tx.subscribe();
+                let (run_now, slots) = (self.run_now.tx.subscribe(), self.slots);
                 Some(tokio::spawn(async move {
-                    device_loop(&runner, &hub, &device, &checks, run_now).await
+                    device_loop(&runner, &hub, &device, &checks, slots, run_now).await
                 }))
             })
             .collect()
@@ -271,6 +278,7 @@ async fn device_loop(
     hub: &Hub,
     device: &Device,
     checks: &[CheckSpec],
+    slots: Slots,
     mut run_now: watch::Receiver<RunNowRequest>,
 ) {
     let interval = device.policy.interval;
@@ -280,15 +288,13 @@ async fn device_loop(
     let _per_check: Vec<_> = checks.iter().skip(1).map(|_| run_now.clone()).collect();
     // A request made before this task existed is not ours to answer.
     let mut served = run_now.borrow_and_update().id;
+    let first = Instant::now() + interval.min(FIRST_RUN_SPREAD).mul_f64(fastrand::f64());
     tokio::select! {
-        _ = tokio::time::sleep(interval.min(FIRST_RUN_SPREAD).mul_f64(fastrand::f64())) => {}
+        () = tokio::time::sleep_until(slots.at_or_after(first)) => {}
         Ok(()) = run_now.changed() => {}
     }
     let mut due = Instant::now();
-    let mut ticker = tokio::time::interval_at(due + interval.mul_f64(fastrand::f64()), interval);
-    // A run that overran (a long timeout) shifts the schedule instead of firing a burst to catch
-    // up; the tick it missed is still when the next run was due, so the overrun shows as lateness.
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut ticker = slots.ticker(due + interval.mul_f64(fastrand::f64()), interval);
     loop {
         // Any run that starts after a request answers it, whatever woke this task.
         let answers = {
