@@ -394,6 +394,10 @@ checks = ["uptime"]
     let data = dir.path().join("data");
     let store = data.join("camwatch.sqlite");
     daemon.wait_for_state("switch", "ping", "ok");
+    // Judged is not yet stored: results are committed in batches (see State store).
+    support::wait_for("the switch's first ping in the store", WAIT, || {
+        !stored_results(&data, "switch", "ping").is_empty()
+    });
     let switch_from = stored_results(&data, "switch", "ping")[0].at;
 
     // Until each camera's first checks have timed out, nothing knows they are dead: the first

@@ -124,6 +124,10 @@ cameras = ["front", "yard"]
     daemon.wait_for_state("dead", "ping", "failed");
     daemon.wait_for_state("nvr", "retention", "failed");
     daemon.wait_for_state("this-host", "filesystem", "ok");
+    // Judged is not yet stored: results are committed in batches (see State store).
+    support::wait_for("the filesystem check in the store", Duration::from_secs(10), || {
+        !stored_results(&data, "this-host", "filesystem").is_empty()
+    });
     assert_eq!(
         stored_results(&data, "this-host", "filesystem").len(),
         1,
